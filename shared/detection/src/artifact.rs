@@ -1,0 +1,281 @@
+//! The model artifact: a small envelope around the serialized model.
+//!
+//! Layout (little-endian), 48 bytes of header then the payload:
+//!
+//! | offset | size | field |
+//! |---:|---:|---|
+//! | 0 | 4 | magic `NMLY` |
+//! | 4 | 2 | format version |
+//! | 6 | 1 | algorithm code |
+//! | 7 | 1 | reserved, 0 |
+//! | 8 | 8 | payload length |
+//! | 16 | 32 | SHA-256 of the payload |
+//! | 48 | n | payload: the [`Model`], bincode 2 via serde |
+//!
+//! Loading checks each field in that order, so a truncated, foreign, newer or corrupted file is a
+//! typed error before any decoding; the decoder then runs with a byte limit, and the decoded
+//! model is validated, so even well-formed bytes that describe an impossible model are refused
+//! instead of panicking later. bincode stays behind this module: swapping the payload codec is a
+//! new format version, nothing else.
+
+use sha2::{Digest, Sha256};
+
+use crate::error::ArtifactError;
+use crate::model::Model;
+
+/// The first four bytes of every artifact.
+pub const MAGIC: [u8; 4] = *b"NMLY";
+/// The format version this build writes (and the newest it reads).
+pub const FORMAT_VERSION: u16 = 1;
+/// Bytes before the payload.
+pub const HEADER_LEN: usize = 48;
+/// Largest payload accepted, in bytes (the decoder never reads or allocates past it).
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+fn codec() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_PAYLOAD_BYTES>()
+}
+
+/// Serializes a model into artifact bytes.
+pub fn encode(model: &Model) -> Result<Vec<u8>, ArtifactError> {
+    let payload = bincode::serde::encode_to_vec(model, codec())
+        .map_err(|e| ArtifactError::Malformed(format!("cannot encode: {e}")))?;
+    let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
+    bytes.extend_from_slice(&MAGIC);
+    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    bytes.push(model.algorithm().code());
+    bytes.push(0);
+    bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&Sha256::digest(&payload));
+    bytes.extend_from_slice(&payload);
+    Ok(bytes)
+}
+
+/// Loads a model from artifact bytes, checking the envelope, the checksum and the model.
+pub fn decode(bytes: &[u8]) -> Result<Model, ArtifactError> {
+    let payload = open_envelope(bytes)?;
+    let (model, read): (Model, usize) = bincode::serde::decode_from_slice(payload, codec())
+        .map_err(|e| ArtifactError::Malformed(e.to_string()))?;
+    if read != payload.len() {
+        return Err(ArtifactError::Malformed(format!(
+            "{} payload bytes left undecoded",
+            payload.len() - read
+        )));
+    }
+    if model.algorithm().code() != bytes[6] {
+        return Err(ArtifactError::Algorithm(format!(
+            "header says code {}, payload holds {}",
+            bytes[6],
+            model.algorithm()
+        )));
+    }
+    model.validate()?;
+    Ok(model)
+}
+
+/// Checks the header and returns the payload slice.
+fn open_envelope(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
+    if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
+        return Err(ArtifactError::Foreign);
+    }
+    let Some(header) = bytes.get(..HEADER_LEN) else {
+        return Err(if bytes.len() >= MAGIC.len() || MAGIC.starts_with(bytes) {
+            ArtifactError::Truncated {
+                expected: HEADER_LEN,
+                found: bytes.len(),
+            }
+        } else {
+            ArtifactError::Foreign
+        });
+    };
+    let version = u16::from_le_bytes([header[4], header[5]]);
+    if version > FORMAT_VERSION {
+        return Err(ArtifactError::NewerVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if version == 0 {
+        return Err(ArtifactError::UnsupportedVersion(version));
+    }
+    if crate::algorithm::Algorithm::from_code(header[6]).is_none() {
+        return Err(ArtifactError::Algorithm(format!(
+            "unknown algorithm code {}",
+            header[6]
+        )));
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&header[8..16]);
+    let len = u64::from_le_bytes(len);
+    if len > MAX_PAYLOAD_BYTES as u64 {
+        return Err(ArtifactError::TooLarge {
+            len,
+            limit: MAX_PAYLOAD_BYTES as u64,
+        });
+    }
+    let len = len as usize;
+    let body = &bytes[HEADER_LEN..];
+    if body.len() < len {
+        return Err(ArtifactError::Truncated {
+            expected: HEADER_LEN + len,
+            found: bytes.len(),
+        });
+    }
+    if body.len() > len {
+        return Err(ArtifactError::TrailingBytes(body.len() - len));
+    }
+    if Sha256::digest(body).as_slice() != &header[16..48] {
+        return Err(ArtifactError::Corrupted);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithm::{Algorithm, AlgorithmParams};
+    use crate::model::ModelSpec;
+    use crate::table::Table;
+    use ndarray::Array2;
+
+    fn model(algorithm: Algorithm) -> Model {
+        let x = Array2::from_shape_fn((120, 2), |(i, j)| ((i * 7 + j * 13) % 17) as f64);
+        let t = Table::new(vec!["x".into(), "y".into()], x).unwrap();
+        Model::fit(&ModelSpec::new(AlgorithmParams::default_for(algorithm)), &t).unwrap()
+    }
+
+    /// Re-seals a payload with a correct header, so tests reach the decoder itself.
+    fn seal(payload: &[u8], code: u8) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&[code, 0]);
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&Sha256::digest(payload));
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    #[test]
+    fn when_round_tripped_should_be_identical_for_every_algorithm() {
+        for a in Algorithm::ALL {
+            let m = model(a);
+            let bytes = encode(&m).unwrap();
+            assert_eq!(&bytes[..4], b"NMLY");
+            assert_eq!(bytes[6], a.code());
+            let back = decode(&bytes).unwrap();
+            assert_eq!(back, m, "{a}");
+            assert_eq!(
+                encode(&back).unwrap(),
+                bytes,
+                "{a}: re-encoding is byte-identical"
+            );
+        }
+    }
+
+    #[test]
+    fn when_truncated_should_say_truncated() {
+        let bytes = encode(&model(Algorithm::Hbos)).unwrap();
+        for cut in [0, 3, 10, 47, 48, bytes.len() - 1] {
+            assert!(
+                matches!(decode(&bytes[..cut]), Err(ArtifactError::Truncated { .. })),
+                "cut at {cut}: {:?}",
+                decode(&bytes[..cut])
+            );
+        }
+    }
+
+    #[test]
+    fn when_foreign_should_say_foreign() {
+        assert_eq!(
+            decode(b"PK\x03\x04 a zip file"),
+            Err(ArtifactError::Foreign)
+        );
+        assert_eq!(decode(b"{\"json\": true}"), Err(ArtifactError::Foreign));
+        assert_eq!(
+            decode(b"NM"),
+            Err(ArtifactError::Truncated {
+                expected: 48,
+                found: 2
+            })
+        );
+    }
+
+    #[test]
+    fn when_newer_version_should_name_both_versions() {
+        let mut bytes = encode(&model(Algorithm::Ecod)).unwrap();
+        bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
+        assert_eq!(
+            decode(&bytes),
+            Err(ArtifactError::NewerVersion {
+                found: 2,
+                supported: 1
+            })
+        );
+    }
+
+    #[test]
+    fn when_payload_flipped_should_say_corrupted() {
+        let bytes = encode(&model(Algorithm::IsolationForest)).unwrap();
+        for at in [HEADER_LEN, HEADER_LEN + 100, bytes.len() - 1] {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x40;
+            assert_eq!(decode(&bad), Err(ArtifactError::Corrupted), "byte {at}");
+        }
+    }
+
+    #[test]
+    fn when_length_field_is_huge_should_refuse_before_reading() {
+        let mut bytes = encode(&model(Algorithm::Ecod)).unwrap();
+        bytes[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(matches!(
+            decode(&bytes),
+            Err(ArtifactError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn when_trailing_bytes_should_say_so() {
+        let mut bytes = encode(&model(Algorithm::Ecod)).unwrap();
+        bytes.extend_from_slice(b"xx");
+        assert_eq!(decode(&bytes), Err(ArtifactError::TrailingBytes(2)));
+    }
+
+    #[test]
+    fn when_header_algorithm_disagrees_should_say_so() {
+        let bytes = encode(&model(Algorithm::Ecod)).unwrap();
+        let resealed = seal(&bytes[HEADER_LEN..], Algorithm::Hbos.code());
+        assert!(matches!(
+            decode(&resealed),
+            Err(ArtifactError::Algorithm(_))
+        ));
+        let unknown = seal(&bytes[HEADER_LEN..], 200);
+        assert!(matches!(decode(&unknown), Err(ArtifactError::Algorithm(_))));
+    }
+
+    #[test]
+    fn when_sealed_payload_claims_a_huge_vector_should_fail_without_allocating_it() {
+        // Feature-name count as a bincode varint: 0xFD + u64 = 2^62 entries.
+        let mut payload = vec![0xFD];
+        payload.extend_from_slice(&(1u64 << 62).to_le_bytes());
+        payload.extend_from_slice(&[0; 32]);
+        let result = decode(&seal(&payload, Algorithm::Ecod.code()));
+        assert!(
+            matches!(result, Err(ArtifactError::Malformed(_))),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn when_sealed_payload_describes_impossible_model_should_say_invalid() {
+        let m = model(Algorithm::Hbos);
+        let mut json = serde_json::to_value(&m).unwrap();
+        json["features"] = serde_json::json!(["only_one"]);
+        let broken: Model = serde_json::from_value(json).unwrap();
+        let payload = bincode::serde::encode_to_vec(&broken, codec()).unwrap();
+        let result = decode(&seal(&payload, Algorithm::Hbos.code()));
+        assert!(
+            matches!(result, Err(ArtifactError::Invalid(_))),
+            "{result:?}"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! cargo run --release -p detection --example accuracy [-- --datasets DIR] [--only a,b] [--seeds N]
+//!     [--algorithms a,b] [--ensemble '{"members":[{"algorithm":"ecod"}, ...]}']
 //! ```
 //!
 //! Exits 1 when a check fails: our Isolation Forest's mean ROC-AUC differs from scikit-learn's
@@ -22,6 +23,8 @@ struct Options {
     datasets: PathBuf,
     only: Option<Vec<String>>,
     seeds: u64,
+    algorithms: Vec<Algorithm>,
+    ensemble: Option<serde_json::Value>,
 }
 
 fn options() -> Result<Options, String> {
@@ -29,6 +32,8 @@ fn options() -> Result<Options, String> {
         datasets: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"),
         only: None,
         seeds: 5,
+        algorithms: Algorithm::ALL.to_vec(),
+        ensemble: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -37,6 +42,19 @@ fn options() -> Result<Options, String> {
             "--datasets" => opts.datasets = PathBuf::from(value()?),
             "--only" => opts.only = Some(value()?.split(',').map(str::to_owned).collect()),
             "--seeds" => opts.seeds = value()?.parse().map_err(|e| format!("--seeds: {e}"))?,
+            "--algorithms" => {
+                opts.algorithms = value()?
+                    .split(',')
+                    .map(|a| a.parse().map_err(|e| format!("--algorithms: {e}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--ensemble" => {
+                let params =
+                    serde_json::from_str(&value()?).map_err(|e| format!("--ensemble: {e}"))?;
+                AlgorithmParams::from_json(Algorithm::Ensemble, Some(&params))
+                    .map_err(|e| e.to_string())?;
+                opts.ensemble = Some(params);
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -97,9 +115,10 @@ fn main() {
         "dataset",
         "rows",
         "dims",
-        Algorithm::ALL
+        opts.algorithms
+            .iter()
             .map(|a| format!("{:>16}", a.as_str()))
-            .join("")
+            .collect::<String>()
     );
     for path in csv_files(&opts.datasets) {
         let name = path
@@ -123,7 +142,7 @@ fn main() {
         let x = data.table.values().view();
         let mut cells = String::new();
         let started = Instant::now();
-        for algorithm in Algorithm::ALL {
+        for &algorithm in &opts.algorithms {
             let seeds = if algorithm.is_randomized() {
                 opts.seeds
             } else {
@@ -131,7 +150,14 @@ fn main() {
             };
             let (mut roc, mut pr) = (Vec::new(), Vec::new());
             for seed in 0..seeds {
-                let params = AlgorithmParams::default_for(algorithm).with_seed(seed);
+                let params = match (&opts.ensemble, algorithm) {
+                    (Some(custom), Algorithm::Ensemble) => {
+                        AlgorithmParams::from_json(algorithm, Some(custom))
+                            .unwrap_or_else(|_| AlgorithmParams::default_for(algorithm))
+                    }
+                    _ => AlgorithmParams::default_for(algorithm),
+                }
+                .with_seed(seed);
                 match params.fit(x) {
                     Ok(detector) => {
                         let scores = detector.score(x).to_vec();

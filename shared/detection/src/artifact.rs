@@ -98,6 +98,12 @@ fn open_envelope(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
     if version == 0 {
         return Err(ArtifactError::UnsupportedVersion(version));
     }
+    if header[7] != 0 {
+        return Err(ArtifactError::Malformed(format!(
+            "reserved header byte is {}, not 0",
+            header[7]
+        )));
+    }
     if crate::algorithm::Algorithm::from_code(header[6]).is_none() {
         return Err(ArtifactError::Algorithm(format!(
             "unknown algorithm code {}",
@@ -231,6 +237,13 @@ mod tests {
             decode(&bytes),
             Err(ArtifactError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn when_reserved_byte_set_should_refuse() {
+        let mut bytes = encode(&model(Algorithm::Ecod)).unwrap();
+        bytes[7] = 1;
+        assert!(matches!(decode(&bytes), Err(ArtifactError::Malformed(_))));
     }
 
     #[test]

@@ -39,6 +39,11 @@ impl StandardScaler {
         (&row - &self.mean) / &self.scale
     }
 
+    /// The per-feature scales (standard deviations, 1 for constant columns).
+    pub fn scales(&self) -> &Array1<f64> {
+        &self.scale
+    }
+
     /// Number of features.
     pub fn n_features(&self) -> usize {
         self.mean.len()

@@ -20,6 +20,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+use super::forest_codec::StoredForest;
 use crate::detector::Detector;
 use crate::error::{ArtifactError, DetectionError};
 
@@ -29,8 +30,11 @@ const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 /// Largest supported `max_samples`: trees of depth 12 (4,095 split slots) at most.
 pub const MAX_SAMPLES_LIMIT: usize = 4096;
 
-/// Rows scored together, so every tree is walked by a whole block while it is in cache.
-const BLOCK_ROWS: usize = 64;
+/// Most features a forest can split on (the stored form keeps feature indices in 16 bits).
+pub const MAX_FEATURES: usize = 65_534;
+
+/// Trees walked in lockstep by one row (the interleaving width of the stored trees).
+const LANES: usize = 8;
 
 /// `c(n)`: the average path length of an unsuccessful search in a binary search tree of `n`
 /// points, which normalizes path lengths (Liu et al. 2008; scikit-learn's `_average_path_length`).
@@ -117,35 +121,31 @@ impl IsolationForestParams {
         Ok(())
     }
 
-    /// Grows the forest on `x` (rows are samples; at least 2 rows, at most 65,535 features).
+    /// Grows the forest on `x` (rows are samples; at least 2 rows, at most 65,534 features).
     pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<IsolationForest, DetectionError> {
         self.check()?;
         let (n_rows, n_features) = x.dim();
         if n_rows < 2 {
             return Err(fit_error("needs at least 2 rows"));
         }
-        if n_features == 0 || n_features > usize::from(u16::MAX) {
-            return Err(fit_error("needs between 1 and 65535 features"));
+        if n_features == 0 || n_features > MAX_FEATURES {
+            return Err(fit_error("needs between 1 and 65534 features"));
         }
         let max_samples = self.max_samples.min(n_rows);
         let depth = max_samples.next_power_of_two().trailing_zeros() as usize;
         let tree_features = ((self.max_features * n_features as f64) as usize).clamp(1, n_features);
-        let mut forest = IsolationForest {
-            n_features,
-            depth: depth as u8,
-            max_samples,
-            features: Vec::with_capacity(self.n_estimators * internal_nodes(depth)),
-            thresholds: Vec::with_capacity(self.n_estimators * internal_nodes(depth)),
-            leaf_depths: Vec::with_capacity(self.n_estimators * leaves(depth)),
-        };
+        let mut forest = IsolationForest::empty(n_features, depth, max_samples, self.n_estimators);
         let mut seeds = Xoshiro256PlusPlus::seed_from_u64(self.seed);
         let mut grower = TreeGrower::new(depth, max_samples, tree_features);
-        for _ in 0..self.n_estimators {
+        for tree in 0..self.n_estimators {
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(seeds.gen());
             grower.grow(x, &mut rng);
-            forest.features.extend_from_slice(&grower.features);
-            forest.thresholds.extend_from_slice(&grower.thresholds);
-            forest.leaf_depths.extend_from_slice(&grower.leaf_depths);
+            for (i, node) in grower.nodes.iter().enumerate() {
+                forest.set_node(tree, i, *node);
+            }
+            for (j, length) in grower.leaf_depths.iter().enumerate() {
+                forest.set_leaf(tree, j, *length);
+            }
         }
         Ok(forest)
     }
@@ -179,8 +179,7 @@ struct TreeGrower {
     rows: Vec<u32>,
     /// Candidate order of features at the node being split.
     order: Vec<usize>,
-    features: Vec<u16>,
-    thresholds: Vec<f32>,
+    nodes: Vec<Node>,
     leaf_depths: Vec<f32>,
 }
 
@@ -194,8 +193,7 @@ impl TreeGrower {
             column_features: Vec::with_capacity(tree_features),
             rows: Vec::with_capacity(max_samples),
             order: Vec::with_capacity(tree_features),
-            features: vec![0; internal_nodes(depth)],
-            thresholds: vec![f32::INFINITY; internal_nodes(depth)],
+            nodes: vec![Node::PADDING; internal_nodes(depth)],
             leaf_depths: vec![0.0; leaves(depth)],
         }
     }
@@ -220,8 +218,7 @@ impl TreeGrower {
                 *slot = column[row] as f32;
             }
         }
-        self.features.fill(0);
-        self.thresholds.fill(f32::INFINITY);
+        self.nodes.fill(Node::PADDING);
         self.leaf_depths.fill(0.0);
         self.rows.clear();
         self.rows.extend(0..self.max_samples as u32);
@@ -251,8 +248,10 @@ impl TreeGrower {
                         left += 1;
                     }
                 }
-                self.features[node] = self.column_features[local];
-                self.thresholds[node] = threshold;
+                self.nodes[node] = Node {
+                    threshold,
+                    feature: u32::from(self.column_features[local]),
+                };
                 self.split(2 * node + 1, depth + 1, start, start + left, rng);
                 self.split(2 * node + 2, depth + 1, start + left, end, rng);
                 return;
@@ -302,19 +301,47 @@ impl TreeGrower {
     }
 }
 
-/// A fitted Isolation Forest.
+/// A split of a complete tree: rows with `value > threshold` go right. Padding below an early
+/// leaf has threshold `+inf` (every row goes left) and feature 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Node {
+    pub(crate) threshold: f32,
+    pub(crate) feature: u32,
+}
+
+impl Node {
+    /// The "always go left" node that pads an early leaf down to the last level.
+    pub(crate) const PADDING: Node = Node {
+        threshold: f32::INFINITY,
+        feature: 0,
+    };
+
+    /// Whether this is a real split rather than padding.
+    pub(crate) fn is_split(&self) -> bool {
+        self.threshold.is_finite()
+    }
+}
+
+/// A fitted Isolation Forest. Stored compactly (only real nodes, see [`super::forest_codec`]) and
+/// expanded to complete trees when loaded.
+///
+/// In memory, trees are interleaved in groups of [`LANES`]: slot `i` of the group's trees lies
+/// at `(group * slots + i) * LANES + lane`, so one row walks the eight trees of a group in
+/// lockstep with every lane's position in a register and a constant offset per lane. A last
+/// group that is not full is padded with empty trees (path length 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredForest", into = "StoredForest")]
 pub struct IsolationForest {
     n_features: usize,
     /// Depth of every (complete) tree: `ceil(log2(max_samples))`.
     depth: u8,
     /// Rows each tree was grown on.
     max_samples: usize,
-    /// Split feature of each internal node, tree after tree.
-    features: Vec<u16>,
-    /// Split threshold of each internal node (`+inf` for padding), tree after tree.
-    thresholds: Vec<f32>,
-    /// Path length (depth + `c(leaf size)`) of each leaf slot, tree after tree.
+    /// Number of real trees.
+    n_trees: usize,
+    /// The `2^depth - 1` split slots of every tree, interleaved by group.
+    nodes: Vec<Node>,
+    /// The path length (depth + `c(leaf size)`) of the `2^depth` leaf slots, interleaved by group.
     leaf_depths: Vec<f32>,
 }
 
@@ -324,44 +351,111 @@ impl IsolationForest {
         IsolationForestParams::default()
     }
 
-    /// Number of trees.
-    pub fn n_trees(&self) -> usize {
-        self.leaf_depths.len() >> self.depth
+    /// A forest of `n_trees` empty trees (every slot padding, every leaf 0), to be filled.
+    pub(crate) fn empty(
+        n_features: usize,
+        depth: usize,
+        max_samples: usize,
+        n_trees: usize,
+    ) -> Self {
+        let groups = n_trees.div_ceil(LANES);
+        Self {
+            n_features,
+            depth: depth as u8,
+            max_samples,
+            n_trees,
+            nodes: vec![Node::PADDING; groups * internal_nodes(depth) * LANES],
+            leaf_depths: vec![0.0; groups * leaves(depth) * LANES],
+        }
     }
 
-    fn nodes(&self) -> usize {
-        internal_nodes(usize::from(self.depth))
+    /// Number of trees.
+    pub fn n_trees(&self) -> usize {
+        self.n_trees
+    }
+
+    /// Number of features.
+    pub(crate) fn features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Depth of every tree.
+    pub(crate) fn depth(&self) -> usize {
+        usize::from(self.depth)
+    }
+
+    /// Rows each tree was grown on.
+    pub(crate) fn max_samples(&self) -> usize {
+        self.max_samples
+    }
+
+    fn slots(&self) -> usize {
+        internal_nodes(self.depth())
+    }
+
+    fn at(&self, tree: usize, slot: usize, per_tree: usize) -> usize {
+        ((tree / LANES) * per_tree + slot) * LANES + tree % LANES
+    }
+
+    /// Split slot `i` of tree `tree`.
+    pub(crate) fn node(&self, tree: usize, i: usize) -> Node {
+        self.nodes[self.at(tree, i, self.slots())]
+    }
+
+    /// Sets split slot `i` of tree `tree`.
+    pub(crate) fn set_node(&mut self, tree: usize, i: usize, node: Node) {
+        let at = self.at(tree, i, self.slots());
+        self.nodes[at] = node;
+    }
+
+    /// Leaf slot `j` of tree `tree`.
+    pub(crate) fn leaf(&self, tree: usize, j: usize) -> f32 {
+        self.leaf_depths[self.at(tree, j, leaves(self.depth()))]
+    }
+
+    /// Sets leaf slot `j` of tree `tree`.
+    pub(crate) fn set_leaf(&mut self, tree: usize, j: usize, length: f32) {
+        let at = self.at(tree, j, leaves(self.depth()));
+        self.leaf_depths[at] = length;
     }
 
     /// Score from the sum of path lengths over all trees.
     fn score_from_total(&self, total: f64) -> f64 {
-        let mean = total / self.n_trees() as f64;
+        let mean = total / self.n_trees as f64;
         2f64.powf(-mean / average_path_length(self.max_samples))
     }
 
-    /// Adds each row's path length in every tree to `totals` (one block of row-major f32 rows).
-    fn accumulate_block(&self, block: &[f32], totals: &mut [f64]) {
-        let d = self.n_features;
-        let nodes = self.nodes();
-        let depth = usize::from(self.depth);
-        let mut idx = [0usize; BLOCK_ROWS];
-        let rows = totals.len();
-        let idx = &mut idx[..rows];
-        for tree in 0..self.n_trees() {
-            let features = &self.features[tree * nodes..(tree + 1) * nodes];
-            let thresholds = &self.thresholds[tree * nodes..(tree + 1) * nodes];
-            let leaf_depths = &self.leaf_depths[tree << depth..(tree + 1) << depth];
-            idx.fill(0);
+    /// Sum over all trees of one row's path length. Each group's trees are walked in lockstep:
+    /// the paths are independent, so the CPU overlaps them, and each step is a branch-free
+    /// `2i + 1 + (value > threshold)`.
+    fn total_path_length(&self, row: &[f32]) -> f64 {
+        assert_eq!(row.len(), self.n_features, "row width");
+        let (slots, depth) = (self.slots(), self.depth());
+        let group_nodes = self.nodes.chunks_exact(slots * LANES);
+        let group_leaves = self.leaf_depths.chunks_exact(leaves(depth) * LANES);
+        let mut total = 0.0;
+        for (nodes, leaf_depths) in group_nodes.zip(group_leaves) {
+            // Each lane's slot `i`, kept as `i * LANES` so a node is one indexed load away.
+            let mut at = [0usize; LANES];
             for _ in 0..depth {
-                for (r, i) in idx.iter_mut().enumerate() {
-                    let value = block[r * d + usize::from(features[*i])];
-                    *i = 2 * *i + 1 + usize::from(value > thresholds[*i]);
+                for (lane, at) in at.iter_mut().enumerate() {
+                    // SAFETY: `*at / LANES` is a slot of this tree (it starts at the root and
+                    // takes `depth` steps down a complete tree of that depth), so `*at + lane`
+                    // is within the group's `slots * LANES` nodes; `validate` has checked that
+                    // every split feature is below `n_features`, the row's width (asserted).
+                    let (node, value) = unsafe {
+                        let node = *nodes.get_unchecked(*at + lane);
+                        (node, *row.get_unchecked(node.feature as usize))
+                    };
+                    // Slot 2i + 1 (left) or 2i + 2 (right), times LANES.
+                    *at = 2 * *at + LANES + LANES * usize::from(value > node.threshold);
                 }
             }
-            for (total, &i) in totals.iter_mut().zip(idx.iter()) {
-                *total += f64::from(leaf_depths[i - nodes]);
+            for (lane, &at) in at.iter().enumerate() {
+                total += f64::from(leaf_depths[at - slots * LANES + lane]);
             }
         }
+        total
     }
 }
 
@@ -371,46 +465,37 @@ impl Detector for IsolationForest {
     }
 
     fn score(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
-        let d = self.n_features;
-        let mut scores = Vec::with_capacity(x.nrows());
-        let mut block = vec![0f32; BLOCK_ROWS * d];
-        let mut totals = [0f64; BLOCK_ROWS];
-        for chunk in x.axis_chunks_iter(ndarray::Axis(0), BLOCK_ROWS) {
-            let rows = chunk.nrows();
-            for (r, row) in chunk.rows().into_iter().enumerate() {
-                for (slot, v) in block[r * d..(r + 1) * d].iter_mut().zip(row.iter()) {
+        let mut row = vec![0f32; self.n_features];
+        x.rows()
+            .into_iter()
+            .map(|values| {
+                for (slot, v) in row.iter_mut().zip(values) {
                     *slot = *v as f32;
                 }
-            }
-            let totals = &mut totals[..rows];
-            totals.fill(0.0);
-            self.accumulate_block(&block[..rows * d], totals);
-            scores.extend(totals.iter().map(|&t| self.score_from_total(t)));
-        }
-        Array1::from(scores)
+                self.score_from_total(self.total_path_length(&row))
+            })
+            .collect()
     }
 
     /// Path-based attribution: every real split on a row's path credits its feature with
     /// `1 / path length` of that tree, so features that isolate the row early and often weigh most.
     fn contributions(&self, row: ArrayView1<'_, f64>) -> Array1<f64> {
         let mut credit = Array1::zeros(self.n_features);
-        let nodes = self.nodes();
-        let depth = usize::from(self.depth);
+        let (slots, depth) = (self.slots(), self.depth());
         let values: Vec<f32> = row.iter().map(|v| *v as f32).collect();
         let mut path = Vec::with_capacity(depth);
-        for tree in 0..self.n_trees() {
-            let features = &self.features[tree * nodes..(tree + 1) * nodes];
-            let thresholds = &self.thresholds[tree * nodes..(tree + 1) * nodes];
+        for tree in 0..self.n_trees {
             let mut i = 0;
             path.clear();
             for _ in 0..depth {
-                let feature = usize::from(features[i]);
-                if thresholds[i].is_finite() {
+                let node = self.node(tree, i);
+                let feature = node.feature as usize;
+                if node.is_split() {
                     path.push(feature);
                 }
-                i = 2 * i + 1 + usize::from(values[feature] > thresholds[i]);
+                i = 2 * i + 1 + usize::from(values[feature] > node.threshold);
             }
-            let length = f64::from(self.leaf_depths[(tree << depth) + i - nodes]).max(1.0);
+            let length = f64::from(self.leaf(tree, i - slots)).max(1.0);
             for &feature in &path {
                 credit[feature] += 1.0 / length;
             }
@@ -420,29 +505,28 @@ impl Detector for IsolationForest {
 
     fn validate(&self) -> Result<(), ArtifactError> {
         let invalid = |m: &str| Err(ArtifactError::Invalid(format!("isolation forest: {m}")));
-        let depth = usize::from(self.depth);
-        if depth == 0 || (1usize << depth) < self.max_samples || depth > 12 {
+        let depth = self.depth();
+        if depth == 0 || depth > 12 || (1usize << depth) < self.max_samples {
             return invalid("depth does not match max_samples");
         }
-        if self.max_samples < 2 || self.n_features == 0 {
-            return invalid("needs at least 2 samples and 1 feature");
+        if self.max_samples < 2 || self.n_features == 0 || self.n_features > MAX_FEATURES {
+            return invalid("needs at least 2 samples and 1 to 65534 features");
         }
-        let trees = self.n_trees();
-        if trees == 0
-            || self.leaf_depths.len() != trees << depth
-            || self.features.len() != trees * self.nodes()
-            || self.thresholds.len() != trees * self.nodes()
+        let groups = self.n_trees.div_ceil(LANES);
+        if self.n_trees == 0
+            || self.nodes.len() != groups * self.slots() * LANES
+            || self.leaf_depths.len() != groups * leaves(depth) * LANES
         {
             return invalid("node arrays do not form whole trees");
         }
         if self
-            .features
+            .nodes
             .iter()
-            .any(|&f| usize::from(f) >= self.n_features)
+            .any(|n| n.feature as usize >= self.n_features)
         {
             return invalid("a split names a feature out of range");
         }
-        if self.thresholds.iter().any(|t| t.is_nan())
+        if self.nodes.iter().any(|n| n.threshold.is_nan())
             || self.leaf_depths.iter().any(|l| !l.is_finite() || *l < 0.0)
         {
             return invalid("non-finite threshold or path length");
@@ -567,12 +651,10 @@ mod tests {
             .max_features(0.3)
             .fit(x.view())
             .unwrap();
-        let nodes = forest.nodes();
-        let used: std::collections::HashSet<u16> = forest.features[..nodes]
-            .iter()
-            .zip(&forest.thresholds[..nodes])
-            .filter(|(_, t)| t.is_finite())
-            .map(|(f, _)| *f)
+        let used: std::collections::HashSet<u32> = (0..forest.slots())
+            .map(|i| forest.node(0, i))
+            .filter(|n| n.is_split())
+            .map(|n| n.feature)
             .collect();
         assert!(used.len() <= 3, "tree 0 used {used:?}");
     }
@@ -602,7 +684,14 @@ mod tests {
         let forest = IsolationForest::params().fit(x.view()).unwrap();
         assert!(forest.validate().is_ok());
         let mut bad = forest.clone();
-        bad.features[0] = 3;
+        bad.set_node(
+            0,
+            0,
+            Node {
+                threshold: 0.5,
+                feature: 3,
+            },
+        );
         assert!(bad.validate().is_err());
         let mut bad = forest.clone();
         bad.leaf_depths.pop();

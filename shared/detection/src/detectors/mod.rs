@@ -5,6 +5,7 @@
 
 pub mod ecod;
 pub mod ensemble;
+pub(crate) mod forest_codec;
 pub mod gmm;
 pub mod hbos;
 pub mod isolation_forest;

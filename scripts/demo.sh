@@ -7,4 +7,4 @@ need_rust
 say "building the demo (release; the first build compiles dependencies and takes a few minutes)"
 cargo build --release --locked -p detection --example demo
 say "training and detecting on data/sample (planted anomalies: rows $(paste -sd, data/sample/detect_anomalies.txt))"
-cargo run --quiet --release --locked -p detection --example demo -- "${1:-isolation_forest}"
+cargo run --quiet --release --locked -p detection --example demo -- "${1:-ensemble}"

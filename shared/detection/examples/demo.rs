@@ -2,7 +2,7 @@
 //! with their top features: the detection core end to end, with no storage or network.
 //!
 //! ```text
-//! cargo run --release -p detection --example demo [-- ALGORITHM]
+//! cargo run --release -p detection --example demo [-- ALGORITHM]   (default: ensemble)
 //! ```
 
 use std::path::Path;
@@ -16,7 +16,7 @@ use detection::{artifact, Limits};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let algorithm: Algorithm = std::env::args()
         .nth(1)
-        .unwrap_or_else(|| "isolation_forest".into())
+        .unwrap_or_else(|| "ensemble".into())
         .parse()?;
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
     let limits = Limits::default();
@@ -36,31 +36,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         model.calibration().threshold()
     );
 
-    let scores = model.score_table(&detect, ExtraColumns::Reject)?;
-    let x = detect.values();
+    let x = model
+        .column_mapping(detect.columns(), ExtraColumns::Reject)?
+        .apply(detect.values().view());
+    let scores = model.score(x.view())?;
     println!("scored {} rows; anomalies:", scores.len());
     for (i, &score) in scores.iter().enumerate() {
         let (label, normalized, severity) = model.assess(score);
         if label == 0 {
             continue;
         }
-        let top = model.explain(x.row(i), 2)?;
-        let top: Vec<String> = top
+        let row = x.row(i);
+        let top: Vec<String> = model
+            .explain(row, 2)?
             .iter()
             .map(|c| {
-                format!(
-                    "{}={} ({:.0}%)",
-                    c.feature,
-                    x[[
-                        i,
-                        model
-                            .features()
-                            .iter()
-                            .position(|f| *f == c.feature)
-                            .unwrap_or(0)
-                    ]],
-                    100.0 * c.contribution
-                )
+                let at = model.features().iter().position(|f| *f == c.feature);
+                let value = at.map(|j| row[j]).unwrap_or(f64::NAN);
+                format!("{}={value} ({:.0}%)", c.feature, 100.0 * c.contribution)
             })
             .collect();
         println!(

@@ -412,6 +412,7 @@ impl Detector for GaussianMixture {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detectors::test_support::{argmax, assert_round_trip};
     use ndarray::array;
     use rand::Rng;
     use rand_xoshiro::Xoshiro256PlusPlus;
@@ -425,16 +426,6 @@ mod tests {
             // Two clusters, so a mixture has something to find.
             g + if i % 2 == 0 { 0.0 } else { 6.0 }
         })
-    }
-
-    fn argmax(a: &Array1<f64>) -> usize {
-        a.iter()
-            .enumerate()
-            .fold(
-                (0, f64::MIN),
-                |best, (i, &v)| if v > best.1 { (i, v) } else { best },
-            )
-            .0
     }
 
     fn planted(n: usize, d: usize) -> Array2<f64> {
@@ -554,15 +545,7 @@ mod tests {
     fn when_round_tripped_should_score_equally() {
         let x = planted(300, 4);
         let model = GaussianMixture::params().fit(x.view()).unwrap();
-        let bytes = bincode::serde::encode_to_vec(&model, bincode::config::standard()).unwrap();
-        let (back, _): (GaussianMixture, usize) =
-            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
-        assert!(back.validate().is_ok());
-        assert_eq!(back.score(x.view()), model.score(x.view()));
-        let back: GaussianMixture =
-            serde_json::from_str(&serde_json::to_string(&model).unwrap()).unwrap();
-        let (a, b) = (back.score(x.view()), model.score(x.view()));
-        assert!(a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-9));
+        assert_round_trip(&model, x.view());
     }
 
     #[test]

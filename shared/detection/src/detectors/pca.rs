@@ -247,6 +247,7 @@ impl Detector for PcaReconstruction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detectors::test_support::{argmax, assert_round_trip};
     use ndarray::{array, Array2};
     use rand::{Rng, SeedableRng};
     use rand_xoshiro::Xoshiro256PlusPlus;
@@ -275,16 +276,6 @@ mod tests {
         let u: f64 = rng.gen();
         let v: f64 = rng.gen();
         (-2.0 * (1.0 - u).ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
-    }
-
-    fn argmax(a: &Array1<f64>) -> usize {
-        a.iter()
-            .enumerate()
-            .fold(
-                (0, f64::MIN),
-                |best, (i, &v)| if v > best.1 { (i, v) } else { best },
-            )
-            .0
     }
 
     fn planted() -> Array2<f64> {
@@ -448,19 +439,7 @@ mod tests {
     fn when_round_tripped_should_score_equally() {
         let x = planted();
         let model = PcaReconstruction::params().fit(x.view()).unwrap();
-        let bytes = bincode::serde::encode_to_vec(&model, bincode::config::standard()).unwrap();
-        let (back, _): (PcaReconstruction, usize) =
-            bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
-        assert!(back.validate().is_ok());
-        assert_eq!(back.score(x.view()), model.score(x.view()));
-        let json = serde_json::to_string(&model).unwrap();
-        let back: PcaReconstruction = serde_json::from_str(&json).unwrap();
-        assert!(back.validate().is_ok());
-        let (a, b) = (back.score(x.view()), model.score(x.view()));
-        assert!(a
-            .iter()
-            .zip(&b)
-            .all(|(a, b)| (a - b).abs() <= 1e-9 * b.abs().max(1.0)));
+        assert_round_trip(&model, x.view());
     }
 
     #[test]

@@ -12,5 +12,9 @@ cargo fmt --all -- --check
 say "cargo clippy (warnings are errors); the first build compiles dependencies and takes a few minutes"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-say "cargo test"
+if [ -d ../shared/datasets ]; then
+  say "cargo test (../shared/datasets found: the reference accuracy suites run)"
+else
+  say "cargo test (../shared/datasets absent: the reference accuracy suites skip)"
+fi
 cargo test --workspace --locked

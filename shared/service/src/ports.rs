@@ -1,0 +1,266 @@
+//! The capabilities workflows need from the outside world, one small trait each, so a workflow
+//! asks only for what it uses and every adapter (local directory + SQLite, later S3 + DynamoDB)
+//! is held to the same contract.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Why a storage operation failed, in terms every adapter can report and every workflow can act on.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// A conditional write lost: the object or item exists, or the expected state moved.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The backing store cannot be reached or failed; retrying later may succeed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data is unreadable (bad metadata, undecodable item).
+    #[error("stored data is corrupted: {0}")]
+    Corrupted(String),
+    /// The caller passed a key or value the store refuses (a bug, not a user error).
+    #[error("invalid storage request: {0}")]
+    Invalid(String),
+}
+
+/// Metadata kept beside every stored object, so readers can verify what they load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// Lowercase hex SHA-256 of the object's bytes.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// MIME type, for tools that browse the store.
+    pub content_type: String,
+}
+
+/// An object read back from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    /// The bytes, exactly as written.
+    pub bytes: Vec<u8>,
+    /// The metadata written with them.
+    pub meta: ObjectMeta,
+}
+
+/// Immutable blob storage for model artifacts (S3 in AWS, a directory locally).
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Writes `bytes` at `key` only if nothing is there; [`StoreError::Conflict`] otherwise.
+    /// Readers never see a half-written object.
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError>;
+
+    /// The object at `key`, or `None` when there is none.
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError>;
+}
+
+/// Partition key of a model's items: `MODEL#{name}`.
+pub fn model_pk(name: &str) -> String {
+    format!("MODEL#{name}")
+}
+
+/// Sort key of one model version: `VERSION#{000001}`.
+pub fn version_sk(version: u32) -> String {
+    format!("VERSION#{version:06}")
+}
+
+/// Sort key of the item pointing at a model's current version.
+pub const LATEST_SK: &str = "LATEST";
+
+/// Partition key of a job: `JOB#{id}`.
+pub fn job_pk(id: &str) -> String {
+    format!("JOB#{id}")
+}
+
+/// Sort key of a job item.
+pub const JOB_SK: &str = "JOB";
+
+/// Facts about the training run stored with a version, for listings without loading the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingStats {
+    /// Rows the detector was fitted on.
+    pub rows: usize,
+    /// Rows scored to calibrate the threshold.
+    pub calibration_rows: usize,
+    /// Wall time of fitting and encoding, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// One registered, immutable model version: the `MODEL#{name}` / `VERSION#{000001}` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    /// Model name (validated, safe in keys and paths).
+    pub name: String,
+    /// Version number, from 1.
+    pub version: u32,
+    /// Algorithm API name.
+    pub algorithm: String,
+    /// Feature names in detector order.
+    pub features: Vec<String>,
+    /// Raw-score anomaly threshold.
+    pub threshold: f64,
+    /// Object-store key of the artifact.
+    pub s3_key: String,
+    /// Lowercase hex SHA-256 of the artifact bytes.
+    pub sha256: String,
+    /// Artifact size in bytes.
+    pub size: u64,
+    /// Training facts.
+    pub training: TrainingStats,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+impl ModelVersion {
+    /// The item's partition key.
+    pub fn pk(&self) -> String {
+        model_pk(&self.name)
+    }
+
+    /// The item's sort key.
+    pub fn sk(&self) -> String {
+        version_sk(self.version)
+    }
+}
+
+/// Registry of model versions and each model's `LATEST` pointer (DynamoDB or SQLite).
+#[async_trait]
+pub trait ModelRegistry: Send + Sync {
+    /// Atomically writes `item` only if its version does not exist and moves `LATEST` to it only
+    /// if `LATEST` is still `expected_latest` (`None`: the model has no version yet) and the new
+    /// version is above it. Either condition failing is a [`StoreError::Conflict`] and writes
+    /// nothing, so `LATEST` never goes backwards and no version is overwritten.
+    async fn register_version(
+        &self,
+        item: &ModelVersion,
+        expected_latest: Option<u32>,
+    ) -> Result<(), StoreError>;
+
+    /// The model's current version number, or `None` for an unknown model.
+    async fn latest(&self, name: &str) -> Result<Option<u32>, StoreError>;
+
+    /// One version's item, or `None`.
+    async fn version(&self, name: &str, version: u32) -> Result<Option<ModelVersion>, StoreError>;
+
+    /// The latest version item of every model, by name.
+    async fn list_models(&self) -> Result<Vec<ModelVersion>, StoreError>;
+
+    /// Every version of one model, oldest first (empty for an unknown model).
+    async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, StoreError>;
+}
+
+/// What a job did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Trained a model version.
+    Train,
+    /// Scored rows synchronously.
+    Detect,
+    /// Scored an uploaded file.
+    Batch,
+    /// Backed up models and the table.
+    Backup,
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Accepted, not started.
+    Pending,
+    /// Started.
+    Running,
+    /// Finished without error.
+    Succeeded,
+    /// Finished with an error (see `error`).
+    Failed,
+}
+
+/// Counts a job reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobCounts {
+    /// Rows read.
+    pub rows: usize,
+    /// Rows labelled anomalous.
+    pub anomalies: usize,
+}
+
+/// Timings a job reports.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobTimings {
+    /// Wall time of the work, in milliseconds.
+    pub duration_ms: f64,
+}
+
+/// A recorded job: the `JOB#{id}` / `JOB` item, expiring at `expires_at` (DynamoDB TTL).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Unique, time-ordered id.
+    pub id: String,
+    /// What the job did.
+    pub kind: JobKind,
+    /// Where it is.
+    pub status: JobStatus,
+    /// The model it concerns.
+    pub model: Option<String>,
+    /// The model version it used or produced.
+    pub version: Option<u32>,
+    /// Counts.
+    pub counts: JobCounts,
+    /// Timings.
+    pub timings: JobTimings,
+    /// Row indexes (0-based) of the first anomalies found, capped.
+    #[serde(default)]
+    pub anomaly_rows: Vec<usize>,
+    /// The error, when it failed.
+    pub error: Option<String>,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at: u64,
+    /// Expiry, seconds since the Unix epoch.
+    pub expires_at: u64,
+}
+
+impl Job {
+    /// The item's partition key.
+    pub fn pk(&self) -> String {
+        job_pk(&self.id)
+    }
+
+    /// The item's sort key.
+    pub fn sk(&self) -> &'static str {
+        JOB_SK
+    }
+}
+
+/// One page of a model's jobs, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobPage {
+    /// The jobs on this page.
+    pub jobs: Vec<Job>,
+    /// Pass back to get the next page; `None` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// The job table: every recorded train, detect, batch and backup job.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Writes or replaces a job.
+    async fn put_job(&self, job: &Job) -> Result<(), StoreError>;
+
+    /// One job, or `None`.
+    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+
+    /// A model's jobs, newest first, at most `limit`, after `cursor` when given.
+    async fn jobs_for_model(
+        &self,
+        name: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<JobPage, StoreError>;
+}

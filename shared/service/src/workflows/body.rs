@@ -1,0 +1,24 @@
+//! Request bodies to typed requests, with the body size limit and serde errors as 400s.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::ServiceError;
+
+/// Parses a JSON request body into `T`, refusing bodies above `max_bytes` (413) and malformed or
+/// unknown fields (400, with serde's message naming the field).
+pub fn parse_json_body<T: DeserializeOwned>(
+    bytes: &[u8],
+    max_bytes: usize,
+) -> Result<T, ServiceError> {
+    if bytes.len() > max_bytes {
+        return Err(ServiceError::TooLarge(format!(
+            "request body of {} bytes exceeds the limit of {max_bytes} bytes",
+            bytes.len()
+        )));
+    }
+    if bytes.trim_ascii().is_empty() {
+        return Err(ServiceError::BadRequest("request body is empty".into()));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ServiceError::BadRequest(format!("invalid request body: {e}")))
+}

@@ -58,6 +58,20 @@ pub enum ServiceError {
     /// A bug or an unexpected state.
     #[error("internal error: {0}")]
     Internal(String),
+    /// No route serves this path.
+    #[error("no route for path '{0}'")]
+    RouteNotFound(String),
+    /// The path exists but not with this method.
+    #[error("method {method} is not allowed here; use {allowed}")]
+    MethodNotAllowed {
+        /// The method the caller used.
+        method: String,
+        /// The methods the path accepts, comma separated.
+        allowed: String,
+    },
+    /// The body's content type is not one the route reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
 }
 
 impl ServiceError {
@@ -65,9 +79,14 @@ impl ServiceError {
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest(_) | Self::MalformedData(_) => 400,
-            Self::ModelNotFound(_) | Self::VersionNotFound { .. } | Self::JobNotFound(_) => 404,
+            Self::ModelNotFound(_)
+            | Self::VersionNotFound { .. }
+            | Self::JobNotFound(_)
+            | Self::RouteNotFound(_) => 404,
+            Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
             Self::TooLarge(_) => 413,
+            Self::UnsupportedMediaType(_) => 415,
             Self::InvalidInput(_) | Self::InvalidParameter(_) => 422,
             Self::CorruptedModel { .. } | Self::Internal(_) => 500,
             Self::Unavailable(_) => 503,
@@ -89,6 +108,9 @@ impl ServiceError {
             Self::CorruptedModel { .. } => "corrupted_model",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
+            Self::RouteNotFound(_) => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
         }
     }
 

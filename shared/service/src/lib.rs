@@ -15,8 +15,10 @@
 pub mod cache;
 pub mod config;
 pub mod error;
+pub mod http;
 pub mod local;
 pub mod ports;
+pub mod startup;
 pub mod workflows;
 
 pub use config::Config;

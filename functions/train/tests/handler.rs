@@ -1,0 +1,219 @@
+//! The train handler driven by the `events/` fixtures against a temp-dir local store.
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{json, Value};
+use service::local::LocalStores;
+use service::Config;
+use train::handler::{handle, HandlerDeps};
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn request(event: &Value) -> Request {
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+/// The fixture with another body and, when given, another content type.
+fn with_body(name: &str, body: &str, content_type: Option<&str>) -> Request {
+    let mut event = fixture(name);
+    event["body"] = json!(body);
+    if let Some(ct) = content_type {
+        event["headers"]["content-type"] = json!(ct);
+    }
+    request(&event)
+}
+
+fn with_path(name: &str, path: &str) -> Request {
+    let mut event = fixture(name);
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    request(&event)
+}
+
+fn body(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
+fn deps(vars: &[(&str, &str)]) -> (tempfile::TempDir, HandlerDeps) {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = LocalStores::open(dir.path()).unwrap();
+    let config = Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
+    let deps = HandlerDeps::new(stores.objects, stores.items.clone(), stores.items, &config);
+    (dir, deps)
+}
+
+fn train_body() -> Value {
+    serde_json::from_str(fixture("train.json")["body"].as_str().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn when_train_posted_as_v2_and_v1_should_create_consecutive_versions() {
+    let (_dir, deps) = deps(&[]);
+    let response = handle(&deps, request(&fixture("train.json")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", body(&response));
+    let v = body(&response);
+    assert_eq!(v["name"], "payments");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["algorithm"], "isolation_forest");
+    assert_eq!(v["features"], json!(["amount", "hour"]));
+    assert_eq!(v["training"]["rows"], 64);
+
+    let response = handle(&deps, request(&fixture("train-rest.json")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", body(&response));
+    assert_eq!(body(&response)["version"], 2);
+}
+
+#[tokio::test]
+async fn when_models_listed_and_got_should_show_versions() {
+    let (_dir, deps) = deps(&[]);
+    handle(&deps, request(&fixture("train.json")))
+        .await
+        .unwrap();
+    let response = handle(&deps, request(&fixture("models-list.json")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let v = body(&response);
+    assert_eq!(v["models"][0]["name"], "payments");
+    assert_eq!(v["models"][0]["version"], 1);
+
+    let response = handle(&deps, request(&fixture("model-get.json")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let v = body(&response);
+    assert_eq!(v["latest_version"], 1);
+    assert_eq!(v["versions"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn when_model_unknown_should_be_404_envelope() {
+    let (_dir, deps) = deps(&[]);
+    let response = handle(&deps, request(&fixture("model-get.json")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let v = body(&response);
+    assert_eq!(v["error"]["code"], "model_not_found");
+    assert_eq!(v["error"]["request_id"], "v2-req-0001");
+}
+
+#[tokio::test]
+async fn when_bad_train_input_should_answer_the_right_4xx() {
+    let (_dir, deps) = deps(&[]);
+    let mut ragged = train_body();
+    ragged["data"]["rows"][3] = json!([1.0, 2.0, 3.0]);
+    let mut unknown_field = train_body();
+    unknown_field["source"] = json!({"s3_uri": "s3://b/k.csv"});
+    let nan = train_body()
+        .to_string()
+        .replacen("\"rows\":[[", "\"rows\":[[NaN,1],[", 1);
+    let mut null_value = train_body();
+    null_value["data"]["rows"][0] = json!([null, 3]);
+    let json_ct = Some("application/json");
+    let cases: Vec<(&str, Request, u16)> = vec![
+        (
+            "malformed json",
+            with_body("train.json", "{\"name\":", json_ct),
+            400,
+        ),
+        ("empty body", with_body("train.json", "", json_ct), 400),
+        (
+            "wrong content type",
+            with_body("train.json", &train_body().to_string(), Some("text/plain")),
+            415,
+        ),
+        (
+            "ragged rows",
+            with_body("train.json", &ragged.to_string(), json_ct),
+            422,
+        ),
+        ("NaN literal", with_body("train.json", &nan, json_ct), 400),
+        (
+            "null value",
+            with_body("train.json", &null_value.to_string(), json_ct),
+            422,
+        ),
+        (
+            "unknown field",
+            with_body("train.json", &unknown_field.to_string(), json_ct),
+            400,
+        ),
+        (
+            "unknown model path",
+            with_path("model-get.json", "/api/v1/models/nobody"),
+            404,
+        ),
+        (
+            "unknown route",
+            with_path("models-list.json", "/api/v1/modelz"),
+            404,
+        ),
+    ];
+    for (what, req, status) in cases {
+        let response = handle(&deps, req).await.unwrap();
+        let v = body(&response);
+        assert_eq!(response.status(), status, "{what}: {v}");
+        assert!(v["error"]["code"].is_string(), "{what}: {v}");
+    }
+}
+
+#[tokio::test]
+async fn when_model_name_unsafe_should_be_400_in_body_and_path() {
+    let (_dir, deps) = deps(&[]);
+    let long = "a".repeat(300);
+    for name in ["../x", "a/b", "", long.as_str()] {
+        let mut b = train_body();
+        b["name"] = json!(name);
+        let response = handle(&deps, with_body("train.json", &b.to_string(), None))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{name:?}: {}", body(&response));
+    }
+    for path in [
+        "/api/v1/models/..%2Fx",
+        "/api/v1/models/a%2Fb",
+        &format!("/api/v1/models/{long}"),
+    ] {
+        let response = handle(&deps, with_path("model-get.json", path))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}: {}", body(&response));
+    }
+    // `a/b` unencoded is another path, not a model name.
+    let response = handle(&deps, with_path("model-get.json", "/api/v1/models/a/b"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn when_body_over_limit_should_be_413() {
+    let (_dir, deps) = deps(&[("NOMALY_MAX_BODY_BYTES", "100")]);
+    let response = handle(&deps, request(&fixture("train.json")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert_eq!(body(&response)["error"]["code"], "too_large");
+}
+
+#[tokio::test]
+async fn when_method_wrong_should_be_405() {
+    let (_dir, deps) = deps(&[]);
+    let mut event = fixture("models-list.json");
+    event["requestContext"]["http"]["method"] = json!("DELETE");
+    let response = handle(&deps, request(&event)).await.unwrap();
+    assert_eq!(response.status(), 405);
+    assert_eq!(body(&response)["error"]["code"], "method_not_allowed");
+}

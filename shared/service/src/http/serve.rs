@@ -1,0 +1,78 @@
+//! The per-request wrapper every handler runs in: it reads the request id, method and path
+//! before the route takes the request, turns an error into the envelope response (and, as a
+//! last line of defence, a panic into a 500 envelope rather than a bare gateway error), and logs
+//! one line per request (no payloads).
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use futures_util::FutureExt;
+
+use lambda_http::{Body, Request, Response};
+
+use crate::error::ServiceError;
+use crate::http::request::{request_id, route_path};
+use crate::http::response::error_response;
+
+/// Runs `route` on `request`; always a response, never an error.
+pub async fn serve<F, Fut>(request: Request, route: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ServiceError>>,
+{
+    let started = Instant::now();
+    let id = request_id(&request);
+    let method = request.method().clone();
+    let path = route_path(&request);
+    let outcome = AssertUnwindSafe(route(request))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            Err(ServiceError::Internal(
+                "the request handler panicked".into(),
+            ))
+        });
+    let (response, code) = match outcome {
+        Ok(response) => (response, None),
+        Err(error) => (error_response(&error, &id), Some(error.code())),
+    };
+    let status = response.status().as_u16();
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(request_id = %id, %method, path = %path.escape_default(), status, code, duration_ms, "request failed");
+    } else {
+        tracing::info!(request_id = %id, %method, path = %path.escape_default(), status, code, duration_ms, "request");
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> Request {
+        let mut request = Request::new(lambda_http::Body::Empty);
+        *request.uri_mut() = "/health".parse().unwrap();
+        request
+    }
+
+    #[tokio::test]
+    async fn when_route_fails_or_panics_should_answer_the_envelope() {
+        let response = serve(request(), |_| async {
+            Err(ServiceError::JobNotFound("j".into()))
+        })
+        .await;
+        assert_eq!(response.status(), 404);
+        let response = serve(request(), |_| async {
+            if true {
+                panic!("boom");
+            }
+            Err(ServiceError::Internal("unreachable".into()))
+        })
+        .await;
+        assert_eq!(response.status(), 500);
+        let v: serde_json::Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(v["error"]["code"], "internal");
+    }
+}

@@ -1,23 +1,12 @@
 //! The health handler driven by the `events/` fixtures.
 
+use fixtures::{body, event};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use health::handler::{handle, HandlerDeps};
-use lambda_http::{Body, Request, Response};
-use serde_json::Value;
 use service::local::LocalStores;
 use service::ports::{ObjectMeta, ObjectStore, StoreError, StoredObject};
-
-fn event(name: &str) -> Request {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap();
-    lambda_http::request::from_str(&text).unwrap()
-}
-
-fn body(response: &Response<Body>) -> Value {
-    serde_json::from_slice(response.body().as_ref()).unwrap()
-}
 
 fn local() -> (tempfile::TempDir, HandlerDeps) {
     let dir = tempfile::tempdir().unwrap();

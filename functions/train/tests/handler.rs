@@ -1,39 +1,17 @@
 //! The train handler driven by the `events/` fixtures against a temp-dir local store.
 
-use lambda_http::{Body, Request, Response};
+use fixtures::{body, fixture, request, with_body};
+use lambda_http::Request;
 use serde_json::{json, Value};
 use service::local::LocalStores;
 use service::Config;
 use train::handler::{handle, HandlerDeps};
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn request(event: &Value) -> Request {
-    lambda_http::request::from_str(&event.to_string()).unwrap()
-}
-
-/// The fixture with another body and, when given, another content type.
-fn with_body(name: &str, body: &str, content_type: Option<&str>) -> Request {
-    let mut event = fixture(name);
-    event["body"] = json!(body);
-    if let Some(ct) = content_type {
-        event["headers"]["content-type"] = json!(ct);
-    }
-    request(&event)
-}
 
 fn with_path(name: &str, path: &str) -> Request {
     let mut event = fixture(name);
     event["rawPath"] = json!(path);
     event["requestContext"]["http"]["path"] = json!(path);
     request(&event)
-}
-
-fn body(response: &Response<Body>) -> Value {
-    serde_json::from_slice(response.body().as_ref()).unwrap()
 }
 
 fn deps(vars: &[(&str, &str)]) -> (tempfile::TempDir, HandlerDeps) {

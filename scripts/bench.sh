@@ -4,9 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 need_rust
-if [ ! -x .venv-bench/bin/python ]; then
-  say "creating .venv-bench with bench/requirements.txt (scikit-learn, numpy, pandas)"
-  python3 -m venv .venv-bench
-  .venv-bench/bin/pip install --quiet -r bench/requirements.txt
-fi
+need_bench_venv
 OMP_NUM_THREADS=1 .venv-bench/bin/python bench/compare.py "$@"

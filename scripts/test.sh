@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: formatting, lints, then unit, property and integration tests.
-# Suites that need ../shared/datasets skip with a message when it is absent.
+# Suites that need ../shared/datasets skip with a message when it is absent. The Python tools the
+# tests drive (cargo-lambda, schemathesis, moto) are installed into .venv-tools from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 need_rust
+need_tools scripts/requirements-test.txt
+# The end-to-end and AWS suites fail, rather than skip, when a tool is missing.
+export NOMALY_REQUIRE_TOOLS=1
 
 say "cargo fmt --check"
 cargo fmt --all -- --check

@@ -3,13 +3,36 @@
 
 use detection::tabular::parse_csv;
 use detection::{Limits, Table};
-use lambda_http::Request;
-use service::http::query_param;
+use lambda_http::{Request, RequestExt};
+use service::http::{query_number, query_param};
 use service::workflows::detect::DetectOptions;
 use service::ServiceError;
 
 /// The media type of the CSV form.
 pub const CSV_MEDIA_TYPE: &str = "text/csv";
+
+/// Query parameters only the CSV form reads.
+pub const CSV_QUERY_PARAMS: [&str; 4] = ["model", "version", "explain", "top_k"];
+
+/// A JSON request carrying CSV-form query parameters is refused rather than silently ignoring
+/// them (a `?version=2` beside a JSON body would otherwise score the latest version).
+pub fn reject_csv_query(request: &Request) -> Result<(), ServiceError> {
+    let given: Vec<&str> = CSV_QUERY_PARAMS
+        .into_iter()
+        .filter(|name| {
+            request
+                .query_string_parameters_ref()
+                .is_some_and(|q| q.first(name).is_some())
+        })
+        .collect();
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(ServiceError::BadRequest(format!(
+        "query parameters {} apply to text/csv bodies only; give them in the JSON body",
+        given.join(", ")
+    )))
+}
 
 /// A parsed CSV scoring request.
 #[derive(Debug)]
@@ -30,9 +53,7 @@ impl CsvDetect {
         let model = query_param(request, "model").ok_or_else(|| {
             ServiceError::BadRequest("a text/csv body needs the model in '?model='".into())
         })?;
-        let version = query_param(request, "version")
-            .map(|v| number::<u32>("version", &v))
-            .transpose()?;
+        let version = query_number::<u32>(request, "version")?;
         let explain = match query_param(request, "explain").as_deref() {
             None | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,
@@ -43,9 +64,7 @@ impl CsvDetect {
                 )))
             }
         };
-        let top_k = query_param(request, "top_k")
-            .map(|v| number::<usize>("top_k", &v))
-            .transpose()?;
+        let top_k = query_number::<usize>(request, "top_k")?;
         let table = parse_csv(body, limits)?;
         Ok(Self {
             model,
@@ -54,13 +73,4 @@ impl CsvDetect {
             table,
         })
     }
-}
-
-fn number<T: std::str::FromStr>(name: &str, raw: &str) -> Result<T, ServiceError> {
-    raw.parse().map_err(|_| {
-        ServiceError::BadRequest(format!(
-            "query parameter '{name}' must be a whole number, not '{}'",
-            raw.escape_default()
-        ))
-    })
 }

@@ -18,7 +18,7 @@ use service::workflows::jobs::JobQueries;
 use service::workflows::latest::LatestCache;
 use service::{Config, ServiceError};
 
-use crate::csv_request::{CsvDetect, CSV_MEDIA_TYPE};
+use crate::csv_request::{reject_csv_query, CsvDetect, CSV_MEDIA_TYPE};
 
 /// What the handler needs, built once per cold start (the caches live as long as the container).
 #[derive(Clone)]
@@ -75,7 +75,7 @@ fn routes() -> [RouteSpec<Route>; 2] {
 
 /// Answers one API Gateway request (REST v1 or HTTP v2); every failure is a JSON response.
 pub async fn handle(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, Infallible> {
-    Ok(serve(request, |request| dispatch(deps, request)).await)
+    Ok(serve("detect", request, |request| dispatch(deps, request)).await)
 }
 
 async fn dispatch(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, ServiceError> {
@@ -94,6 +94,7 @@ async fn detect(deps: &HandlerDeps, request: &Request) -> Result<Response<Body>,
     let bytes = body_bytes(request, deps.max_body_bytes)?;
     let media = MediaType::of(request);
     let response = if media.is_json() {
+        reject_csv_query(request)?;
         let body: DetectRequest = parse_json_body(bytes, deps.max_body_bytes)?;
         deps.detect.detect(body).await?
     } else if media.is(CSV_MEDIA_TYPE) {

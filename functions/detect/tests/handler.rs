@@ -224,6 +224,25 @@ async fn when_bad_detect_input_should_answer_the_right_4xx_never_5xx() {
             csv("model=nobody", "amount,hour\n1,2\n"),
             404,
         ),
+        (
+            "JSON body with CSV query parameters".into(),
+            {
+                let mut event = fixture("detect-json.json");
+                event["rawQueryString"] = json!("version=2");
+                request(&event)
+            },
+            400,
+        ),
+        (
+            "body that is not UTF-8".into(),
+            {
+                let mut event = fixture("detect-json.json");
+                event["body"] = json!("//4g/w=="); // base64 of ff fe 20 ff
+                event["isBase64Encoded"] = json!(true);
+                request(&event)
+            },
+            400,
+        ),
     ];
     let nan_status = handle(&deps, with_body("detect-json.json", &nan_string, json_ct))
         .await

@@ -63,7 +63,7 @@ struct Liveness {
 
 /// Answers one API Gateway request (REST v1 or HTTP v2); every failure is a JSON response.
 pub async fn handle(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, Infallible> {
-    Ok(serve(request, |request| dispatch(deps, request)).await)
+    Ok(serve("health", request, |request| dispatch(deps, request)).await)
 }
 
 async fn dispatch(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, ServiceError> {

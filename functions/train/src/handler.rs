@@ -6,11 +6,12 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use service::http::{
-    body_bytes, json_response, match_route, require_json, route_path, serve, RouteSpec,
+    body_bytes, json_response, match_route, query_number, require_json, route_path, serve,
+    RouteSpec,
 };
 use service::ports::{JobStore, ModelRegistry, ObjectStore};
 use service::workflows::body::parse_json_body;
-use service::workflows::models::ModelQueries;
+use service::workflows::models::{ModelQueries, VersionPage, DEFAULT_VERSIONS_PAGE};
 use service::workflows::train::{TrainRequest, TrainWorkflow};
 use service::{Config, ServiceError};
 
@@ -68,7 +69,7 @@ fn routes() -> [RouteSpec<Route>; 3] {
 
 /// Answers one API Gateway request (REST v1 or HTTP v2); every failure is a JSON response.
 pub async fn handle(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, Infallible> {
-    Ok(serve(request, |request| dispatch(deps, request)).await)
+    Ok(serve("train", request, |request| dispatch(deps, request)).await)
 }
 
 async fn dispatch(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, ServiceError> {
@@ -83,7 +84,14 @@ async fn dispatch(deps: &HandlerDeps, request: Request) -> Result<Response<Body>
         Route::List => Ok(json_response(200, &deps.models.list_models().await?)),
         Route::Get => {
             let name = matched.params.first().map(String::as_str).unwrap_or("");
-            Ok(json_response(200, &deps.models.get_model(name).await?))
+            let page = VersionPage {
+                before: query_number(&request, "before")?,
+                limit: query_number(&request, "limit")?.unwrap_or(DEFAULT_VERSIONS_PAGE),
+            };
+            Ok(json_response(
+                200,
+                &deps.models.get_model(name, page).await?,
+            ))
         }
     }
 }

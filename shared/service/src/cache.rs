@@ -9,6 +9,7 @@ use detection::model::Model;
 use sha2::{Digest, Sha256};
 
 use crate::error::ServiceError;
+use crate::metrics::{self, Counter};
 use crate::ports::{ModelRegistry, ObjectStore};
 
 /// Hit and miss counts, for metrics.
@@ -152,8 +153,10 @@ impl ModelCache {
         objects: &dyn ObjectStore,
     ) -> Result<Arc<Model>, ServiceError> {
         if let Some(model) = self.get(name, version) {
+            metrics::count(Counter::ModelCacheHits, 1);
             return Ok(model);
         }
+        metrics::count(Counter::ModelCacheMisses, 1);
         let record = registry.version(name, version).await?.ok_or_else(|| {
             ServiceError::VersionNotFound {
                 name: name.to_owned(),

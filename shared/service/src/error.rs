@@ -87,8 +87,10 @@ impl ServiceError {
             Self::Conflict(_) => 409,
             Self::TooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
-            Self::InvalidInput(_) | Self::InvalidParameter(_) => 422,
-            Self::CorruptedModel { .. } | Self::Internal(_) => 500,
+            // A corrupted stored model is a 4xx naming the problem: the caller can train a new
+            // version or name another; alarms on 5xx stay for faults of the service itself.
+            Self::InvalidInput(_) | Self::InvalidParameter(_) | Self::CorruptedModel { .. } => 422,
+            Self::Internal(_) => 500,
             Self::Unavailable(_) => 503,
         }
     }

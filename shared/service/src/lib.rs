@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod local;
+pub mod metrics;
 pub mod ports;
 pub mod startup;
 pub mod workflows;

@@ -14,7 +14,7 @@ use service::error::ServiceError;
 use service::workflows::body::parse_json_body;
 use service::workflows::detect::{DetectOptions, DetectRequest, DetectResponse};
 use service::workflows::jobs::JobQueries;
-use service::workflows::models::ModelQueries;
+use service::workflows::models::{ModelQueries, VersionPage};
 use service::workflows::train::{TrainRequest, TrainResponse};
 
 fn train_request(value: Value) -> TrainRequest {
@@ -196,7 +196,7 @@ async fn when_model_unknown_should_404() {
     assert_eq!(err.status(), 404, "{err}");
     assert!(err.to_string().contains("'ghost'"), "{err}");
     let err = ModelQueries::new(env.stores.items.clone())
-        .get_model("ghost")
+        .get_model("ghost", VersionPage::default())
         .await
         .unwrap_err();
     assert_eq!(err.status(), 404);
@@ -364,7 +364,7 @@ async fn when_artifact_corrupted_on_disk_should_report_clearly() {
         .unwrap_err();
     assert_eq!(
         (err.status(), err.code()),
-        (500, "corrupted_model"),
+        (422, "corrupted_model"),
         "{err}"
     );
     assert!(err.to_string().contains("checksum mismatch"), "{err}");
@@ -437,7 +437,7 @@ async fn when_cache_full_should_evict_least_recently_used() {
 }
 
 #[tokio::test]
-async fn when_models_queried_should_list_versions() {
+async fn when_models_queried_should_list_versions_newest_first_in_pages() {
     let env = Env::new();
     train_small(&env, "m").await;
     train_small(&env, "m").await;
@@ -450,11 +450,44 @@ async fn when_models_queried_should_list_versions() {
         .map(|m| (m.name.as_str(), m.version))
         .collect();
     assert_eq!(names, [("k", 1), ("m", 2)]);
-    let detail = queries.get_model("m").await.unwrap();
-    assert_eq!(detail.latest_version, 2);
-    assert_eq!(detail.versions.len(), 2);
-    assert_eq!(detail.versions[0].s3_key, "models/m/v000001/model.nmly");
+    train_small(&env, "m").await;
+    let detail = queries
+        .get_model("m", VersionPage::default())
+        .await
+        .unwrap();
+    assert_eq!(detail.latest_version, 3);
+    let versions: Vec<u32> = detail.versions.iter().map(|v| v.version).collect();
+    assert_eq!(versions, [3, 2, 1], "newest first");
+    assert_eq!(detail.versions[2].s3_key, "models/m/v000001/model.nmly");
     assert_eq!(detail.versions[0].sha256.len(), 64);
-    let err = queries.get_model("../m").await.unwrap_err();
+    assert_eq!(detail.next_before, None);
+    // Pages of two: [3, 2] then [1].
+    let page = |before| VersionPage { before, limit: 2 };
+    let first = queries.get_model("m", page(None)).await.unwrap();
+    assert_eq!(first.versions.len(), 2);
+    assert_eq!(first.next_before, Some(2));
+    let second = queries
+        .get_model("m", page(first.next_before))
+        .await
+        .unwrap();
+    let versions: Vec<u32> = second.versions.iter().map(|v| v.version).collect();
+    assert_eq!((versions, second.next_before), (vec![1], None));
+    for limit in [0, 101] {
+        let err = queries
+            .get_model(
+                "m",
+                VersionPage {
+                    before: None,
+                    limit,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), 400, "limit {limit}");
+    }
+    let err = queries
+        .get_model("../m", VersionPage::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), 400);
 }

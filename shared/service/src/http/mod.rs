@@ -9,7 +9,8 @@ mod routes;
 mod serve;
 
 pub use request::{
-    body_bytes, query_param, request_id, require_json, route_path, MediaType, JSON_MEDIA_TYPE,
+    body_bytes, query_number, query_param, request_id, require_json, route_path, MediaType,
+    JSON_MEDIA_TYPE,
 };
 pub use response::{error_response, json_response, RETRY_AFTER_SECS};
 pub use routes::{match_route, Matched, RouteSpec};

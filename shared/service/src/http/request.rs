@@ -124,6 +124,23 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A whole-number query parameter: `None` when absent, a 400 naming it when not a number.
+pub fn query_number<T: std::str::FromStr>(
+    request: &Request,
+    name: &str,
+) -> Result<Option<T>, ServiceError> {
+    query_param(request, name)
+        .map(|raw| {
+            raw.parse().map_err(|_| {
+                ServiceError::BadRequest(format!(
+                    "query parameter '{name}' must be a whole number, not '{}'",
+                    raw.escape_default()
+                ))
+            })
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::cache::ModelCache;
 use crate::error::ServiceError;
+use crate::metrics::{self, Counter};
 use crate::ports::{
     Job, JobCounts, JobKind, JobStatus, JobStore, JobTimings, ModelRegistry, ObjectStore,
 };
@@ -196,14 +197,7 @@ impl DetectWorkflow {
                 created_at,
             )
             .await;
-        tracing::info!(
-            model = name,
-            version,
-            rows = table.n_rows(),
-            anomalies = anomalies.len(),
-            duration_ms,
-            "scored rows"
-        );
+        record_metrics(name, version, table.n_rows(), &anomalies);
         Ok(DetectResponse {
             job_id,
             model: name.to_owned(),
@@ -284,6 +278,20 @@ impl DetectWorkflow {
             tracing::warn!(model = name, version, error = %e, "could not record detect job");
         }
         job.id
+    }
+}
+
+/// Adds the scoring to the invocation's metrics: rows, anomalies by severity, the model.
+fn record_metrics(name: &str, version: u32, rows: usize, anomalies: &[Anomaly]) {
+    metrics::note_model(name, version);
+    metrics::count(Counter::RowsScored, rows as u64);
+    for anomaly in anomalies {
+        let counter = match anomaly.severity {
+            Severity::Low => Counter::AnomaliesLow,
+            Severity::Medium => Counter::AnomaliesMedium,
+            Severity::High => Counter::AnomaliesHigh,
+        };
+        metrics::count(counter, 1);
     }
 }
 

@@ -15,15 +15,41 @@ pub struct ModelList {
     pub models: Vec<ModelVersion>,
 }
 
-/// `GET /api/v1/models/{name}`: one model and all its versions.
+/// Versions listed per page of `GET /api/v1/models/{name}` unless `?limit=` says otherwise.
+pub const DEFAULT_VERSIONS_PAGE: usize = 20;
+/// Most versions one page may list.
+pub const MAX_VERSIONS_PAGE: usize = 100;
+
+/// `GET /api/v1/models/{name}`: one model and a page of its versions, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelDetail {
     /// Model name.
     pub name: String,
     /// The current version.
     pub latest_version: u32,
-    /// Every version, oldest first.
+    /// Versions below the page's `before`, newest first, at most `limit`.
     pub versions: Vec<ModelVersion>,
+    /// Pass as `?before=` for the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_before: Option<u32>,
+}
+
+/// Which versions a `GET /api/v1/models/{name}` page lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionPage {
+    /// Only versions below this one; all when `None`.
+    pub before: Option<u32>,
+    /// At most this many (1 to [`MAX_VERSIONS_PAGE`]).
+    pub limit: usize,
+}
+
+impl Default for VersionPage {
+    fn default() -> Self {
+        Self {
+            before: None,
+            limit: DEFAULT_VERSIONS_PAGE,
+        }
+    }
 }
 
 /// Looks up models; needs only the registry.
@@ -45,18 +71,42 @@ impl ModelQueries {
         })
     }
 
-    /// One model with its versions; 400 for a bad name, 404 for an unknown one.
-    pub async fn get_model(&self, name: &str) -> Result<ModelDetail, ServiceError> {
+    /// One model with a page of its versions, newest first; 400 for a bad name or page, 404 for
+    /// an unknown model.
+    pub async fn get_model(
+        &self,
+        name: &str,
+        page: VersionPage,
+    ) -> Result<ModelDetail, ServiceError> {
         validate_model_name(name)?;
+        if !(1..=MAX_VERSIONS_PAGE).contains(&page.limit) {
+            return Err(ServiceError::BadRequest(format!(
+                "limit must be between 1 and {MAX_VERSIONS_PAGE}, not {}",
+                page.limit
+            )));
+        }
         let latest = self
             .registry
             .latest(name)
             .await?
             .ok_or_else(|| ServiceError::ModelNotFound(name.to_owned()))?;
+        let mut older: Vec<ModelVersion> = self
+            .registry
+            .versions(name)
+            .await?
+            .into_iter()
+            .filter(|v| page.before.is_none_or(|before| v.version < before))
+            .collect();
+        older.sort_by_key(|v| std::cmp::Reverse(v.version));
+        let next_before = (older.len() > page.limit)
+            .then(|| older.get(page.limit - 1).map(|v| v.version))
+            .flatten();
+        older.truncate(page.limit);
         Ok(ModelDetail {
             name: name.to_owned(),
             latest_version: latest,
-            versions: self.registry.versions(name).await?,
+            versions: older,
+            next_before,
         })
     }
 }

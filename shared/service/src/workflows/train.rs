@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::cache::sha256_hex;
 use crate::error::ServiceError;
+use crate::metrics;
 use crate::ports::{
     Job, JobCounts, JobKind, JobStatus, JobStore, JobTimings, ModelRegistry, ModelVersion,
     ObjectMeta, ObjectStore, StoreError, TrainingStats,
@@ -170,13 +171,7 @@ impl TrainWorkflow {
         };
         self.store_next_version(&mut item, &bytes).await?;
         self.record_job(&item, created_at, started).await;
-        tracing::info!(
-            model = %item.name,
-            version = item.version,
-            rows = item.training.rows,
-            duration_ms,
-            "trained model version"
-        );
+        metrics::note_model(&item.name, item.version);
         Ok(TrainResponse {
             name: item.name,
             version: item.version,

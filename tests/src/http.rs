@@ -1,0 +1,81 @@
+//! A minimal HTTP/1.0 client over `std::net` for loopback test calls: one request per
+//! connection, the whole response read, no dependencies to build.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// A response: status and body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Raw body.
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// The body as JSON (panics with the body when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: body is not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+}
+
+/// Sends `method path` with an optional body and content type to `127.0.0.1:port`.
+pub fn call(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<(&str, &[u8])>,
+) -> std::io::Result<Reply> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(300)))?;
+    let mut head = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n");
+    if let Some((content_type, bytes)) = body {
+        head.push_str(&format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+            bytes.len()
+        ));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    if let Some((_, bytes)) = body {
+        stream.write_all(bytes)?;
+    }
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of headers in the response"))?;
+    let status_line = String::from_utf8_lossy(&raw[..split]);
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line: {status_line}")))?;
+    Ok(Reply {
+        status,
+        body: raw[split + 4..].to_vec(),
+    })
+}
+
+/// A JSON call: the value serialized as the body.
+pub fn call_json(port: u16, method: &str, path: &str, value: &Value) -> Reply {
+    let bytes = value.to_string().into_bytes();
+    call(port, method, path, Some(("application/json", &bytes)))
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+/// A bodiless GET.
+pub fn get(port: u16, path: &str) -> Reply {
+    call(port, "GET", path, None).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}

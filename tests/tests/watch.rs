@@ -1,0 +1,211 @@
+//! The functions end to end, as a developer runs them: `cargo lambda watch` on 127.0.0.1 and a
+//! free port, the real `health`, `train` and `detect` binaries, the local store in a temp
+//! directory. Trains on the shipped sample, finds the planted anomalies, answers bad input with
+//! the right 4xx, writes one EMF document per invocation, and keeps the `openapi.yaml` contract.
+
+use e2e::http::{call, call_json, get};
+use e2e::watch::WatchServer;
+use e2e::{contract, tools, workspace_root};
+use serde_json::{json, Value};
+
+const MODEL: &str = "e2e-payments";
+
+fn sample(name: &str) -> String {
+    let path = workspace_root().join("data/sample").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The sample CSV as the JSON `data` shape.
+fn csv_as_data(text: &str) -> Value {
+    let mut lines = text.lines();
+    let columns: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let rows: Vec<Vec<f64>> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(|v| v.parse().expect("a number")).collect())
+        .collect();
+    json!({"columns": columns, "rows": rows})
+}
+
+/// Every JSON line of the log that parses.
+fn json_lines(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn train_and_detect(server: &WatchServer) {
+    let port = server.port();
+    let health = get(port, "/health");
+    assert_eq!(
+        (health.status, health.json()["status"].clone()),
+        (200, json!("ok"))
+    );
+    let ready = get(port, "/health/ready");
+    assert_eq!(ready.status, 200, "{}", ready.json());
+
+    let trained = call_json(
+        port,
+        "POST",
+        "/api/v1/models",
+        &json!({"name": MODEL, "algorithm": "ensemble", "contamination": 0.01,
+                "data": csv_as_data(&sample("train.csv"))}),
+    );
+    assert_eq!(trained.status, 201, "{}", trained.json());
+    assert_eq!(trained.json()["version"], 1);
+
+    let csv = sample("detect.csv");
+    let scored = call(
+        port,
+        "POST",
+        &format!("/api/v1/detect?model={MODEL}&explain=true"),
+        Some(("text/csv", csv.as_bytes())),
+    )
+    .expect("detect answers");
+    let v = scored.json();
+    assert_eq!(scored.status, 200, "{v}");
+    assert_eq!(v["scores"].as_array().map(Vec::len), Some(200));
+    let found: Vec<u64> = v["anomalies"]
+        .as_array()
+        .expect("anomalies")
+        .iter()
+        .map(|a| a["row"].as_u64().expect("a row") + 1)
+        .collect();
+    for planted in sample("detect_anomalies.txt").split_whitespace() {
+        let planted: u64 = planted.parse().expect("a row number");
+        assert!(
+            found.contains(&planted),
+            "planted row {planted} not in {found:?}"
+        );
+    }
+    assert!(
+        v["anomalies"][0]["top_features"][0]["feature"].is_string(),
+        "{v}"
+    );
+
+    let job = get(
+        port,
+        &format!("/api/v1/jobs/{}", v["job_id"].as_str().expect("job id")),
+    );
+    let job = job.json();
+    assert_eq!(
+        (job["kind"].as_str(), job["counts"]["rows"].as_u64()),
+        (Some("detect"), Some(200))
+    );
+    let detail = get(port, &format!("/api/v1/models/{MODEL}")).json();
+    assert_eq!(detail["latest_version"], 1, "{detail}");
+}
+
+fn bad_input_gets_the_right_4xx(server: &WatchServer) {
+    let port = server.port();
+    let columns = json!(["amount", "hour", "items", "distance_km"]);
+    let detect = |data: Value| json!({"model": MODEL, "data": data});
+    let oversize = vec![b' '; 7 * 1024 * 1024];
+    let long_name = "n".repeat(300);
+    let cases: Vec<(&str, String, &str, Vec<u8>, u16)> = vec![
+        ("malformed JSON", "/api/v1/detect".into(), "application/json", b"{\"model\":".to_vec(), 400),
+        ("wrong content type", "/api/v1/detect".into(), "text/plain", b"hello".to_vec(), 415),
+        ("ragged rows", "/api/v1/detect".into(), "application/json",
+         detect(json!({"columns": columns, "rows": [[1, 2, 3]]})).to_string().into_bytes(), 422),
+        ("NaN in CSV", format!("/api/v1/detect?model={MODEL}"), "text/csv",
+         b"amount,hour,items,distance_km\nNaN,1,1,1\n".to_vec(), 422),
+        ("unknown model", "/api/v1/detect".into(), "application/json",
+         json!({"model": "nobody", "data": {"columns": columns, "rows": [[1, 2, 3, 4]]}}).to_string().into_bytes(), 404),
+        ("unknown version", "/api/v1/detect".into(), "application/json",
+         json!({"model": MODEL, "version": 9, "data": {"columns": columns, "rows": [[1, 2, 3, 4]]}}).to_string().into_bytes(), 404),
+        ("oversize body", "/api/v1/detect".into(), "application/json", oversize, 413),
+        ("name ../x", "/api/v1/models".into(), "application/json",
+         json!({"name": "../x", "data": {"columns": ["a"], "rows": [[1], [2]]}}).to_string().into_bytes(), 400),
+        ("name a/b", "/api/v1/models".into(), "application/json",
+         json!({"name": "a/b", "data": {"columns": ["a"], "rows": [[1], [2]]}}).to_string().into_bytes(), 400),
+        ("empty name", "/api/v1/models".into(), "application/json",
+         json!({"name": "", "data": {"columns": ["a"], "rows": [[1], [2]]}}).to_string().into_bytes(), 400),
+        ("300-character name", "/api/v1/models".into(), "application/json",
+         json!({"name": long_name, "data": {"columns": ["a"], "rows": [[1], [2]]}}).to_string().into_bytes(), 400),
+    ];
+    for (what, path, content_type, body, status) in cases {
+        let reply = call(port, "POST", &path, Some((content_type, &body)))
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let v = reply.json();
+        assert_eq!(reply.status, status, "{what}: {v}");
+        assert!(
+            v["error"]["code"].is_string() && v["error"]["message"].is_string(),
+            "{what}: {v}"
+        );
+    }
+    let reply = get(port, &format!("/api/v1/models/{long_name}"));
+    assert_eq!(reply.status, 400, "{}", reply.json());
+}
+
+/// Every invocation logged one summary line and wrote exactly one EMF document, and no function
+/// ever answered 5xx.
+fn one_emf_document_per_invocation(log: &str) {
+    let lines = json_lines(log);
+    let requests: Vec<&Value> = lines
+        .iter()
+        .filter(|l| {
+            matches!(
+                l["fields"]["message"].as_str(),
+                Some("request" | "request failed")
+            )
+        })
+        .collect();
+    let documents: Vec<&Value> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
+    assert!(!requests.is_empty(), "no request log lines in:\n{log}");
+    for function in ["health", "train", "detect"] {
+        let logged = requests
+            .iter()
+            .filter(|r| r["fields"]["function"] == function)
+            .count();
+        let emitted = documents
+            .iter()
+            .filter(|d| d["Function"] == function)
+            .count();
+        assert_eq!(
+            logged, emitted,
+            "{function}: {logged} requests, {emitted} EMF documents"
+        );
+    }
+    let server_errors: Vec<&&Value> = requests
+        .iter()
+        .filter(|r| r["fields"]["status"].as_u64().is_some_and(|s| s >= 500))
+        .collect();
+    assert!(
+        server_errors.is_empty(),
+        "functions answered 5xx: {server_errors:?}"
+    );
+    let scored: u64 = documents
+        .iter()
+        .filter_map(|d| d["RowsScored"].as_u64())
+        .sum();
+    assert!(scored >= 200, "RowsScored sums to {scored}");
+    let cold: u64 = documents
+        .iter()
+        .filter_map(|d| d["ColdStart"].as_u64())
+        .sum();
+    assert!(
+        cold >= 3,
+        "each function started at least once cold: {cold}"
+    );
+}
+
+#[test]
+fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_keep_the_contract() {
+    let Some(cargo_lambda) = tools::require("cargo-lambda", "pip install cargo-lambda") else {
+        return;
+    };
+    let server = WatchServer::start(&cargo_lambda, &[]);
+    train_and_detect(&server);
+    bad_input_gets_the_right_4xx(&server);
+    if let Some(st) = tools::require("st", "pip install schemathesis") {
+        let run = contract::run(&st, &server.url());
+        assert!(run.passed, "openapi.yaml contract failed:\n{}", run.output);
+        eprintln!(
+            "contract: {}; {} answers were the emulator's own 500 (see tests/contract/hooks.py): {:?}",
+            run.output.lines().rev().find(|l| l.contains("generated")).unwrap_or("").trim(),
+            run.emulator_failures.len(),
+            run.emulator_failures
+        );
+    }
+    one_emf_document_per_invocation(&server.log());
+}

@@ -9,7 +9,7 @@ use detection::model::Model;
 use sha2::{Digest, Sha256};
 
 use crate::error::ServiceError;
-use crate::ports::{ModelRegistry, ObjectStore};
+use crate::ports::{ModelRegistry, ObjectStore, StoreError};
 
 /// Hit and miss counts, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -160,7 +160,13 @@ impl ModelCache {
                 version,
             }
         })?;
-        let object = objects.get(&record.s3_key).await?.ok_or_else(|| {
+        let object = match objects.get(&record.s3_key).await {
+            Err(StoreError::Corrupted(reason)) => {
+                return Err(ServiceError::corrupted(name, version, reason))
+            }
+            other => other?,
+        };
+        let object = object.ok_or_else(|| {
             ServiceError::corrupted(
                 name,
                 version,

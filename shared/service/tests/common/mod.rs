@@ -1,7 +1,9 @@
-//! Helpers shared by the integration tests: isolated temporary stores, sample data as JSON, and
-//! workflows wired to the local adapter.
+//! Helpers shared by the integration tests: isolated temporary stores (local, or AWS on moto in
+//! [`aws`]), sample data as JSON, and workflows wired to the local adapter.
 
 #![allow(dead_code)]
+
+pub mod aws;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -88,3 +88,85 @@ pub fn classify_transaction(err: SdkError<TransactWriteItemsError, HttpResponse>
 pub fn build_error(e: BuildError) -> StoreError {
     StoreError::Invalid(format!("request could not be built: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_sdk_s3::primitives::SdkBody;
+
+    fn response(status: u16) -> HttpResponse {
+        HttpResponse::new(status.try_into().unwrap(), SdkBody::empty())
+    }
+
+    fn service(code: &str, status: u16) -> SdkError<GetItemError, HttpResponse> {
+        SdkError::service_error(
+            GetItemError::generic(ErrorMetadata::builder().code(code).build()),
+            response(status),
+        )
+    }
+
+    fn canceled(reasons: &[&str]) -> SdkError<TransactWriteItemsError, HttpResponse> {
+        let mut e = TransactionCanceledException::builder().message("canceled");
+        for r in reasons {
+            e = e.cancellation_reasons(CancellationReason::builder().code(*r).build());
+        }
+        SdkError::service_error(
+            TransactWriteItemsError::TransactionCanceledException(e.build()),
+            response(400),
+        )
+    }
+
+    #[test]
+    fn when_service_errors_classified_should_map_by_code_and_status() {
+        let cases = [
+            ("ConditionalCheckFailedException", 400, "conflict"),
+            ("PreconditionFailed", 412, "conflict"),
+            ("Whatever", 412, "conflict"),
+            ("ConditionalRequestConflict", 409, "conflict"),
+            ("ThrottlingException", 400, "unavailable"),
+            ("ProvisionedThroughputExceededException", 400, "unavailable"),
+            ("InternalServerError", 500, "unavailable"),
+            ("ServiceUnavailable", 503, "unavailable"),
+            ("ResourceNotFoundException", 400, "unavailable"),
+            ("ValidationException", 400, "invalid"),
+        ];
+        for (code, status, want) in cases {
+            let got = match classify("GetItem", service(code, status)) {
+                StoreError::Conflict(_) => "conflict",
+                StoreError::Unavailable(_) => "unavailable",
+                StoreError::Invalid(_) => "invalid",
+                StoreError::Corrupted(_) => "corrupted",
+            };
+            assert_eq!(got, want, "{code} {status}");
+        }
+        let timeout: SdkError<GetItemError, HttpResponse> = SdkError::timeout_error("slow");
+        assert!(matches!(
+            classify("GetItem", timeout),
+            StoreError::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn when_transaction_canceled_should_be_conflict_only_for_lost_conditions() {
+        for reasons in [
+            &["None", "ConditionalCheckFailed"][..],
+            &["TransactionConflict", "None"][..],
+        ] {
+            assert!(
+                matches!(
+                    classify_transaction(canceled(reasons)),
+                    StoreError::Conflict(_)
+                ),
+                "{reasons:?}"
+            );
+        }
+        assert!(matches!(
+            classify_transaction(canceled(&["ThrottlingError", "None"])),
+            StoreError::Unavailable(_)
+        ));
+    }
+}

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 /// The workspace root (where `Cargo.toml`, `openapi.yaml` and `data/` are).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
         .parent()
         .expect("tests/ sits inside the workspace")
         .to_path_buf()

@@ -15,7 +15,10 @@ use service::local::LocalStores;
 use service::Config;
 
 fn sample(name: &str) -> (Vec<String>, Vec<Vec<f64>>) {
-    let path = format!("{}/../../data/sample/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../../data/sample/{name}",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).expect("the sample data");
     let mut lines = text.lines();
     let columns = lines

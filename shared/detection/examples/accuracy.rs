@@ -29,7 +29,10 @@ struct Options {
 
 fn options() -> Result<Options, String> {
     let mut opts = Options {
-        datasets: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"),
+        datasets: std::path::PathBuf::from(
+            std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+        )
+        .join("../../../shared/datasets"),
         only: None,
         seeds: 5,
         algorithms: Algorithm::ALL.to_vec(),

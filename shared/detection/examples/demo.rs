@@ -5,8 +5,6 @@
 //! cargo run --release -p detection --example demo [-- ALGORITHM]   (default: ensemble)
 //! ```
 
-use std::path::Path;
-
 use detection::algorithm::{Algorithm, AlgorithmParams};
 use detection::model::{Model, ModelSpec};
 use detection::tabular::{parse_csv, ExtraColumns};
@@ -18,7 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "ensemble".into())
         .parse()?;
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+    let sample = std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../data/sample");
     let limits = Limits::default();
     let train = parse_csv(std::fs::File::open(sample.join("train.csv"))?, &limits)?;
     let detect = parse_csv(std::fs::File::open(sample.join("detect.csv"))?, &limits)?;

@@ -10,7 +10,9 @@ use detection::evaluation::{roc_auc, LabelledData};
 use detection::Detector;
 
 fn datasets() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    let dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../../shared/datasets");
     if dir.join("odds").is_dir() {
         Some(dir)
     } else {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ServiceError;
 use crate::metrics::{self, Counter};
-use crate::ports::{ModelRegistry, ObjectStore};
+use crate::ports::{ModelRegistry, ObjectStore, StoreError};
 
 /// Hit and miss counts, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -163,7 +163,13 @@ impl ModelCache {
                 version,
             }
         })?;
-        let object = objects.get(&record.s3_key).await?.ok_or_else(|| {
+        let object = match objects.get(&record.s3_key).await {
+            Err(StoreError::Corrupted(reason)) => {
+                return Err(ServiceError::corrupted(name, version, reason))
+            }
+            other => other?,
+        };
+        let object = object.ok_or_else(|| {
             ServiceError::corrupted(
                 name,
                 version,

@@ -40,6 +40,15 @@ pub enum StoreKind {
     Aws,
 }
 
+/// Where the AWS adapter keeps things (`NOMALY_BUCKET`, `NOMALY_TABLE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsNames {
+    /// `NOMALY_BUCKET`: the models bucket.
+    pub bucket: String,
+    /// `NOMALY_TABLE`: the registry and job table.
+    pub table: String,
+}
+
 /// Everything the functions read from their environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -47,6 +56,8 @@ pub struct Config {
     pub store: StoreKind,
     /// `NOMALY_DATA_DIR`: root of the local store.
     pub data_dir: PathBuf,
+    /// Bucket and table, set (and required) when `store` is [`StoreKind::Aws`].
+    pub aws: Option<AwsNames>,
     /// `NOMALY_MAX_BODY_BYTES`: most bytes of a request body.
     pub max_body_bytes: usize,
     /// `NOMALY_MAX_ROWS`: most rows of one request.
@@ -68,12 +79,7 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let store = match get("NOMALY_STORE").as_deref().map(str::trim) {
             None | Some("local") => StoreKind::Local,
-            Some("aws") => {
-                return Err(ConfigError::Invalid {
-                    variable: "NOMALY_STORE",
-                    reason: "'aws' is not available in this build yet; use 'local'".into(),
-                })
-            }
+            Some("aws") => StoreKind::Aws,
             Some(other) => {
                 return Err(ConfigError::Invalid {
                     variable: "NOMALY_STORE",
@@ -83,6 +89,21 @@ impl Config {
         };
         let data_dir =
             PathBuf::from(get("NOMALY_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into()));
+        let required = |variable: &'static str| -> Result<String, ConfigError> {
+            get(variable)
+                .map(|v| v.trim().to_owned())
+                .ok_or_else(|| ConfigError::Invalid {
+                    variable,
+                    reason: "is required when NOMALY_STORE is 'aws'".into(),
+                })
+        };
+        let aws = match store {
+            StoreKind::Local => None,
+            StoreKind::Aws => Some(AwsNames {
+                bucket: required("NOMALY_BUCKET")?,
+                table: required("NOMALY_TABLE")?,
+            }),
+        };
         let number = |variable: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
             let Some(raw) = get(variable) else {
                 return Ok(default);
@@ -110,6 +131,7 @@ impl Config {
         Ok(Self {
             store,
             data_dir,
+            aws,
             max_body_bytes: size("NOMALY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1)?,
             max_rows: size("NOMALY_MAX_ROWS", DEFAULT_MAX_ROWS, 1)?,
             cache_bytes: size("NOMALY_CACHE_BYTES", DEFAULT_CACHE_BYTES, 0)?,
@@ -155,12 +177,47 @@ mod tests {
     }
 
     #[test]
-    fn when_aws_store_should_say_not_available_yet() {
-        let e = config(&[("NOMALY_STORE", "aws")]).unwrap_err().to_string();
+    fn when_aws_store_without_bucket_or_table_should_name_the_missing_variable() {
+        let e = config(&[("NOMALY_STORE", "aws"), ("NOMALY_TABLE", "t")])
+            .unwrap_err()
+            .to_string();
         assert!(
-            e.contains("NOMALY_STORE") && e.contains("not available"),
+            e.starts_with("NOMALY_BUCKET:") && e.contains("required"),
             "{e}"
         );
+        let e = config(&[("NOMALY_STORE", "aws"), ("NOMALY_BUCKET", "b")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("NOMALY_TABLE:"), "{e}");
+        let e = config(&[
+            ("NOMALY_STORE", "aws"),
+            ("NOMALY_BUCKET", "  "),
+            ("NOMALY_TABLE", "t"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("NOMALY_BUCKET:"), "{e}");
+    }
+
+    #[test]
+    fn when_aws_store_with_bucket_and_table_should_read_them() {
+        let c = config(&[
+            ("NOMALY_STORE", "aws"),
+            ("NOMALY_BUCKET", "models"),
+            ("NOMALY_TABLE", " nomaly "),
+        ])
+        .unwrap();
+        assert_eq!(c.store, StoreKind::Aws);
+        assert_eq!(
+            c.aws,
+            Some(AwsNames {
+                bucket: "models".into(),
+                table: "nomaly".into()
+            })
+        );
+        // The local store ignores them.
+        let c = config(&[("NOMALY_BUCKET", "models"), ("NOMALY_TABLE", "t")]).unwrap();
+        assert_eq!(c.aws, None);
     }
 
     #[test]

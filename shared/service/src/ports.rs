@@ -55,8 +55,76 @@ pub trait ObjectStore: Send + Sync {
         meta: &ObjectMeta,
     ) -> Result<(), StoreError>;
 
-    /// The object at `key`, or `None` when there is none.
+    /// The object at `key`, or `None` when there is none; [`StoreError::Corrupted`] when its
+    /// bytes do not match the SHA-256 stored with them.
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError>;
+}
+
+/// Longest object key accepted (S3's limit).
+pub const MAX_OBJECT_KEY_BYTES: usize = 1024;
+
+/// Refuses object keys no adapter should accept: empty, too long, absolute, ending in `/`, with
+/// empty, `.` or `..` segments, or with control characters.
+pub fn check_object_key(key: &str) -> Result<(), StoreError> {
+    let safe = !key.is_empty()
+        && key.len() <= MAX_OBJECT_KEY_BYTES
+        && !key.chars().any(char::is_control)
+        && key
+            .split('/')
+            .all(|segment| !matches!(segment, "" | "." | ".."));
+    if safe {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "object key '{}' is not allowed",
+            key.escape_debug()
+        )))
+    }
+}
+
+/// Refuses metadata that does not describe `bytes` (wrong SHA-256 or size), which would make the
+/// object read back as corrupted.
+pub fn check_object_meta(key: &str, bytes: &[u8], meta: &ObjectMeta) -> Result<(), StoreError> {
+    let actual = crate::cache::sha256_hex(bytes);
+    if meta.sha256 != actual || meta.size != bytes.len() as u64 {
+        return Err(StoreError::Invalid(format!(
+            "metadata of object '{key}' (sha256 {}, {} bytes) does not describe its {} bytes (sha256 {actual})",
+            meta.sha256,
+            meta.size,
+            bytes.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks bytes read back against the SHA-256 stored with them.
+pub fn verify_object(key: &str, object: StoredObject) -> Result<StoredObject, StoreError> {
+    let actual = crate::cache::sha256_hex(&object.bytes);
+    if actual != object.meta.sha256 {
+        return Err(StoreError::Corrupted(format!(
+            "checksum mismatch: object '{key}' has sha256 {actual}, but {} was stored with it",
+            object.meta.sha256
+        )));
+    }
+    Ok(object)
+}
+
+/// Shared handles to a store are stores too, so type-erased `Arc<dyn ObjectStore>` values can be
+/// passed wherever an `Arc<O: ObjectStore>` is expected.
+#[async_trait]
+impl<T: ObjectStore + ?Sized> ObjectStore for std::sync::Arc<T> {
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        (**self).put_if_absent(key, bytes, meta).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
+        (**self).get(key).await
+    }
 }
 
 /// Partition key of a model's items: `MODEL#{name}`.
@@ -152,6 +220,33 @@ pub trait ModelRegistry: Send + Sync {
 
     /// Every version of one model, oldest first (empty for an unknown model).
     async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, StoreError>;
+}
+
+#[async_trait]
+impl<T: ModelRegistry + ?Sized> ModelRegistry for std::sync::Arc<T> {
+    async fn register_version(
+        &self,
+        item: &ModelVersion,
+        expected_latest: Option<u32>,
+    ) -> Result<(), StoreError> {
+        (**self).register_version(item, expected_latest).await
+    }
+
+    async fn latest(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        (**self).latest(name).await
+    }
+
+    async fn version(&self, name: &str, version: u32) -> Result<Option<ModelVersion>, StoreError> {
+        (**self).version(name, version).await
+    }
+
+    async fn list_models(&self) -> Result<Vec<ModelVersion>, StoreError> {
+        (**self).list_models().await
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, StoreError> {
+        (**self).versions(name).await
+    }
 }
 
 /// What a job did.
@@ -253,14 +348,48 @@ pub trait JobStore: Send + Sync {
     /// Writes or replaces a job.
     async fn put_job(&self, job: &Job) -> Result<(), StoreError>;
 
+    /// Writes or replaces many jobs (backup and restore); when an id repeats, the last one wins.
+    /// Adapters batch the writes; this default writes one job at a time.
+    async fn put_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        for job in jobs {
+            self.put_job(job).await?;
+        }
+        Ok(())
+    }
+
     /// One job, or `None`.
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
 
-    /// A model's jobs, newest first, at most `limit`, after `cursor` when given.
+    /// A model's jobs, newest first, at most `limit` (clamped to 1..=1000), after `cursor` when
+    /// given; a cursor this store did not hand out is [`StoreError::Invalid`].
     async fn jobs_for_model(
         &self,
         name: &str,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<JobPage, StoreError>;
+}
+
+#[async_trait]
+impl<T: JobStore + ?Sized> JobStore for std::sync::Arc<T> {
+    async fn put_job(&self, job: &Job) -> Result<(), StoreError> {
+        (**self).put_job(job).await
+    }
+
+    async fn put_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        (**self).put_jobs(jobs).await
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        (**self).get_job(id).await
+    }
+
+    async fn jobs_for_model(
+        &self,
+        name: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<JobPage, StoreError> {
+        (**self).jobs_for_model(name, limit, cursor).await
+    }
 }

@@ -1,8 +1,12 @@
 //! Cold-start wiring every function's `main` shares: JSON logs, configuration that exits naming
 //! the bad variable, and the stores opened once.
 
-use crate::config::{Config, StoreKind};
+use std::sync::Arc;
+
+use crate::aws::{load_sdk_config, AwsStores, AwsTuning, SdkTarget};
+use crate::config::{AwsNames, Config, StoreKind};
 use crate::local::LocalStores;
+use crate::ports::{JobStore, ModelRegistry, ObjectStore};
 
 /// Exit status of a function that cannot start (bad configuration or unreachable store).
 pub const STARTUP_FAILURE: i32 = 2;
@@ -30,17 +34,67 @@ pub fn config_or_exit() -> Config {
     }
 }
 
-/// The stores `config` selects, opened once per cold start; on error, logs and exits.
-pub fn stores_or_exit(config: &Config) -> LocalStores {
-    match config.store {
-        StoreKind::Local => match LocalStores::open(&config.data_dir) {
-            Ok(stores) => stores,
+/// The stores a function uses, whichever adapter backs them.
+#[derive(Clone)]
+pub struct Stores {
+    /// Model artifacts.
+    pub objects: Arc<dyn ObjectStore>,
+    /// Model versions and `LATEST` pointers.
+    pub registry: Arc<dyn ModelRegistry>,
+    /// Recorded jobs.
+    pub jobs: Arc<dyn JobStore>,
+}
+
+impl From<LocalStores> for Stores {
+    fn from(stores: LocalStores) -> Self {
+        Self {
+            objects: stores.objects,
+            registry: stores.items.clone(),
+            jobs: stores.items,
+        }
+    }
+}
+
+impl From<AwsStores> for Stores {
+    fn from(stores: AwsStores) -> Self {
+        Self {
+            objects: stores.objects,
+            registry: stores.items.clone(),
+            jobs: stores.items,
+        }
+    }
+}
+
+/// The stores `config` selects, opened once per cold start; on error, logs and exits. The AWS
+/// clients connect lazily, so an unreachable AWS store shows in the first request (503) and in
+/// the readiness check, not here.
+pub async fn stores_or_exit(config: &Config) -> Stores {
+    match (config.store, &config.aws) {
+        (StoreKind::Local, _) => match LocalStores::open(&config.data_dir) {
+            Ok(stores) => {
+                tracing::info!(store = "local", data_dir = %config.data_dir.display(), "stores opened");
+                stores.into()
+            }
             Err(e) => fail(&format!(
                 "cannot open the local store in {}: {e}",
                 config.data_dir.display()
             )),
         },
-        StoreKind::Aws => fail("NOMALY_STORE: 'aws' is not available in this build yet"),
+        (StoreKind::Aws, Some(AwsNames { bucket, table })) => {
+            let sdk = load_sdk_config(&SdkTarget::Environment, &AwsTuning::default()).await;
+            tracing::info!(
+                store = "aws",
+                bucket = %bucket,
+                table = %table,
+                region = sdk.region().map(|r| r.as_ref()).unwrap_or("(none)"),
+                endpoint = sdk.endpoint_url().unwrap_or("(default AWS endpoints)"),
+                "stores opened"
+            );
+            AwsStores::new(&sdk, bucket, table).into()
+        }
+        (StoreKind::Aws, None) => {
+            fail("NOMALY_BUCKET and NOMALY_TABLE are required when NOMALY_STORE is 'aws'")
+        }
     }
 }
 

@@ -9,7 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 
-use crate::ports::{ObjectMeta, ObjectStore, StoreError, StoredObject};
+use crate::ports::{
+    check_object_key, check_object_meta, verify_object, ObjectMeta, ObjectStore, StoreError,
+    StoredObject,
+};
 
 /// Distinguishes temporary files written by concurrent puts in one process.
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -30,10 +33,9 @@ impl LocalObjectStore {
 
     /// The file an object key maps to; keys are relative `/`-separated paths without `..`.
     pub fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
+        check_object_key(key)?;
         let relative = Path::new(key);
-        let safe = !key.is_empty()
-            && !key.ends_with('/')
-            && !key.ends_with(".meta.json")
+        let safe = !key.ends_with(".meta.json")
             && relative
                 .components()
                 .all(|c| matches!(c, Component::Normal(_)));
@@ -53,6 +55,7 @@ impl LocalObjectStore {
 
     fn put_sync(&self, key: &str, bytes: &[u8], meta: &ObjectMeta) -> Result<(), StoreError> {
         let path = self.path_of(key)?;
+        check_object_meta(key, bytes, meta)?;
         let dir = path
             .parent()
             .ok_or_else(|| StoreError::Invalid(format!("object key '{key}' has no directory")))?;
@@ -99,7 +102,7 @@ impl LocalObjectStore {
         let meta: ObjectMeta = serde_json::from_slice(&meta_bytes).map_err(|e| {
             StoreError::Corrupted(format!("metadata of object '{key}' does not parse: {e}"))
         })?;
-        Ok(Some(StoredObject { bytes, meta }))
+        verify_object(key, StoredObject { bytes, meta }).map(Some)
     }
 }
 

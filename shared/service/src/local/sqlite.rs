@@ -219,25 +219,49 @@ fn job_gsi_sk(job: &Job) -> String {
     format!("{:020}#{}", job.created_at, job.id)
 }
 
+/// Whether `cursor` has the shape [`job_gsi_sk`] hands out: 20 digits, `#`, an id.
+fn valid_job_cursor(cursor: &str) -> bool {
+    let mut parts = cursor.splitn(2, '#');
+    let millis = parts.next().unwrap_or_default();
+    let id = parts.next().unwrap_or_default();
+    millis.len() == 20 && millis.bytes().all(|b| b.is_ascii_digit()) && !id.is_empty()
+}
+
+/// Writes or replaces one job item inside `conn` (a connection or a transaction).
+fn upsert_job(conn: &Connection, job: &Job) -> Result<(), StoreError> {
+    let body = to_json(job)?;
+    conn.execute(
+        "INSERT OR REPLACE INTO items (pk, sk, version, gsi_pk, gsi_sk, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            job.pk(),
+            JOB_SK,
+            job.version,
+            job.model.as_deref().map(model_pk),
+            job_gsi_sk(job),
+            body
+        ],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
 #[async_trait]
 impl JobStore for SqliteStore {
     async fn put_job(&self, job: &Job) -> Result<(), StoreError> {
-        let body = to_json(job)?;
         let conn = self.conn()?;
-        conn.execute(
-            "INSERT OR REPLACE INTO items (pk, sk, version, gsi_pk, gsi_sk, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                job.pk(),
-                JOB_SK,
-                job.version,
-                job.model.as_deref().map(model_pk),
-                job_gsi_sk(job),
-                body
-            ],
-        )
-        .map_err(db)?;
-        Ok(())
+        upsert_job(&conn, job)
+    }
+
+    async fn put_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        for job in jobs {
+            upsert_job(&tx, job)?;
+        }
+        tx.commit().map_err(db)
     }
 
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
@@ -254,6 +278,12 @@ impl JobStore for SqliteStore {
         cursor: Option<&str>,
     ) -> Result<JobPage, StoreError> {
         let limit = limit.clamp(1, 1000);
+        if let Some(bad) = cursor.filter(|c| !valid_job_cursor(c)) {
+            return Err(StoreError::Invalid(format!(
+                "job cursor '{}' was not handed out by this store",
+                bad.escape_debug()
+            )));
+        }
         // One extra row tells whether another page exists.
         let jobs: Vec<Job> = self.query_bodies(
             "SELECT body FROM items WHERE gsi_pk = ?1 AND sk = ?2 AND gsi_sk < ?3

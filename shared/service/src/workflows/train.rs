@@ -187,6 +187,12 @@ impl TrainWorkflow {
 
     /// Stores the artifact and registers it as `LATEST + 1`, moving on to a higher version
     /// whenever another trainer took one first; sets `item.version` and `item.s3_key`.
+    ///
+    /// The artifact is written before the version is registered, so a registered version always
+    /// has its artifact. If the registry fails in between (503) or the registration loses a
+    /// race, the artifact stays as an orphan at its version's key: no registry item points at it,
+    /// so no read ever sees it, and the next trainer's `put_if_absent` on that key conflicts and
+    /// moves on to a higher number (that version number is skipped, never reused).
     async fn store_next_version(
         &self,
         item: &mut ModelVersion,

@@ -1,7 +1,9 @@
-//! Helpers shared by the integration tests: isolated temporary stores, sample data as JSON, and
-//! workflows wired to the local adapter.
+//! Helpers shared by the integration tests: isolated temporary stores (local, or AWS on moto in
+//! [`aws`]), sample data as JSON, and workflows wired to the local adapter.
 
 #![allow(dead_code)]
+
+pub mod aws;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -59,9 +61,11 @@ impl Env {
 }
 
 pub fn sample_path(file: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data/sample")
-        .join(file)
+    std::path::PathBuf::from(
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"),
+    )
+    .join("../../data/sample")
+    .join(file)
 }
 
 pub fn sample_table(file: &str) -> Table {

@@ -1,0 +1,62 @@
+//! The AWS adapter: model artifacts in S3 and the registry and job table in one DynamoDB table,
+//! with the same keys and conditional semantics as the local adapter. Every call is bounded by
+//! the timeouts and retries of [`AwsTuning`].
+
+pub mod client;
+pub mod cursor;
+pub mod dynamodb;
+pub mod errors;
+pub mod items;
+pub mod retry;
+pub mod s3;
+pub mod schema;
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+pub use client::{load_sdk_config, AwsTuning, SdkTarget};
+pub use dynamodb::DynamoStore;
+pub use retry::Backoff;
+pub use s3::S3ObjectStore;
+
+/// Both AWS adapters, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct AwsStores {
+    /// Model artifacts (S3).
+    pub objects: Arc<S3ObjectStore>,
+    /// Registry and job table (DynamoDB).
+    pub items: Arc<DynamoStore>,
+}
+
+impl AwsStores {
+    /// Adapters on `bucket` and `table` through clients built from `sdk`. With an endpoint
+    /// override (an emulator such as moto), S3 is addressed path-style (`endpoint/bucket/key`).
+    pub fn new(sdk: &SdkConfig, bucket: &str, table: &str) -> Self {
+        let s3_config = aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .build();
+        Self {
+            objects: Arc::new(S3ObjectStore::new(
+                aws_sdk_s3::Client::from_conf(s3_config),
+                bucket,
+            )),
+            items: Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                table,
+                Backoff::default(),
+            )),
+        }
+    }
+
+    /// Loads the SDK configuration for `target` with `tuning` and builds the adapters.
+    pub async fn connect(
+        target: &SdkTarget,
+        tuning: &AwsTuning,
+        bucket: &str,
+        table: &str,
+    ) -> Self {
+        let sdk = load_sdk_config(target, tuning).await;
+        Self::new(&sdk, bucket, table)
+    }
+}

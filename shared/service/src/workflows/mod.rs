@@ -6,6 +6,7 @@ pub mod detect;
 pub mod ids;
 pub mod jobs;
 pub mod latest;
+pub mod manifest;
 pub mod models;
 pub mod names;
 pub mod retention;

@@ -8,4 +8,5 @@ pub mod jobs;
 pub mod latest;
 pub mod models;
 pub mod names;
+pub mod objects;
 pub mod train;

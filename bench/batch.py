@@ -62,7 +62,8 @@ def main() -> None:
                 for _ in range(args.runs):
                     out = subprocess.run([EXE, "run", target, path], check=True,
                                          capture_output=True, text=True,
-                                         env={**os.environ, "RUST_LOG": "warn", "BENCH_TMP": tmp})
+                                         env={**os.environ, "RUST_LOG": "warn", "BENCH_TMP": tmp,
+                                              "CARGO_MANIFEST_DIR": os.path.join(ROOT, "functions", "detect")})
                     runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
                     print(json.dumps(runs[-1]), file=sys.stderr)
                 med = lambda k: statistics.median(r[k] for r in runs)

@@ -14,7 +14,8 @@
 //! Errors: bad data (malformed CSV, unknown model or columns, NaN, too many columns, an object
 //! that is gone) records a `failed` job with the reason and is not an error (no retry); a store
 //! that is down or a read that breaks returns `Err`, so Lambda retries the event and, in the end,
-//! sends it to the failure destination. The job then stays `running` with the last error.
+//! sends it to the failure destination. The job then stays `running` (the error is logged, not
+//! written: the store is what failed); the retry takes it over.
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -5,17 +5,21 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, LambdaEvent, Request, Response};
+use serde_json::Value;
 use service::cache::ModelCache;
+use service::events::{classify, route_key, IncomingRoute, S3ObjectRef, Trigger};
 use service::http::{
     body_bytes, json_response, match_route, route_path, serve, MediaType, RouteSpec,
     JSON_MEDIA_TYPE,
 };
-use service::ports::{JobStore, ModelRegistry, ObjectStore};
+use service::invoke::{run_event, serve_http, EventError, EventSummary};
+use service::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
 use service::workflows::body::parse_json_body;
 use service::workflows::detect::{DetectRequest, DetectWorkflow};
 use service::workflows::jobs::JobQueries;
 use service::workflows::latest::LatestCache;
+use service::workflows::objects::{is_transient, BatchWorkflow};
 use service::{Config, ServiceError};
 
 use crate::csv_request::{reject_csv_query, CsvDetect, CSV_MEDIA_TYPE};
@@ -25,6 +29,8 @@ use crate::csv_request::{reject_csv_query, CsvDetect, CSV_MEDIA_TYPE};
 pub struct HandlerDeps {
     detect: DetectWorkflow,
     jobs: JobQueries,
+    job_store: Arc<dyn JobStore>,
+    batch: Option<BatchWorkflow>,
     max_body_bytes: usize,
 }
 
@@ -45,9 +51,22 @@ impl HandlerDeps {
                 Arc::new(LatestCache::new(config.latest_ttl)),
                 config.limits(),
             ),
-            jobs: JobQueries::new(jobs),
+            jobs: JobQueries::new(jobs.clone()),
+            job_store: jobs,
+            batch: None,
             max_body_bytes: config.max_body_bytes,
         }
+    }
+
+    /// Enables S3 events: uploads are read and results written through `blobs`. Without it an S3
+    /// event is an error (retried), since the function is misconfigured.
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStreams>) -> Self {
+        self.batch = Some(BatchWorkflow::new(
+            self.detect.clone(),
+            blobs,
+            self.job_store.clone(),
+        ));
+        self
     }
 }
 
@@ -106,4 +125,55 @@ async fn detect(deps: &HandlerDeps, request: &Request) -> Result<Response<Body>,
         return Err(media.unsupported(&format!("{JSON_MEDIA_TYPE} or {CSV_MEDIA_TYPE}")));
     };
     Ok(json_response(200, &response))
+}
+
+/// Answers one invocation, whatever triggered it: API Gateway requests (REST v1 or HTTP v2) as
+/// [`handle`] does, and S3 ObjectCreated records under `incoming/detect/{model}/` as batch jobs
+/// (other records and scheduled events are ignored). An S3 event whose work failed transiently
+/// returns `Err`, so Lambda retries it; bad data is a `failed` job and `Ok`.
+pub async fn invoke(deps: &HandlerDeps, event: LambdaEvent<Value>) -> Result<Value, EventError> {
+    let (payload, context) = event.into_parts();
+    match classify(payload) {
+        Trigger::Http(request) => serve_http(*request, context, |r| handle(deps, r)).await,
+        Trigger::S3(objects) => run_event("detect", "s3", score_objects(deps, objects)).await,
+        Trigger::Schedule(_) => {
+            run_event("detect", "schedule", async { Ok(EventSummary::of(&[])) }).await
+        }
+        Trigger::Unknown(what) => {
+            run_event("detect", "unknown", async move {
+                Err(ServiceError::BadRequest(format!(
+                    "unsupported event: {what}"
+                )))
+            })
+            .await
+        }
+    }
+}
+
+/// Scores every created object under `incoming/detect/{model}/`; after trying them all, the last
+/// transient error (if any) is returned so the event is retried (finished ones are then no-ops).
+async fn score_objects(
+    deps: &HandlerDeps,
+    objects: Vec<S3ObjectRef>,
+) -> Result<EventSummary, ServiceError> {
+    let batch = deps.batch.as_ref().ok_or_else(|| {
+        ServiceError::Unavailable("this function has no object store for S3 events".into())
+    })?;
+    let mut outcomes = Vec::new();
+    let mut transient = None;
+    for object in objects.iter().filter(|o| o.is_created()) {
+        let IncomingRoute::Detect(model) = route_key(&object.key) else {
+            tracing::info!(key = %object.key, "S3 record ignored: not under incoming/detect/{{model}}/");
+            continue;
+        };
+        match batch.score_object(object, &model).await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(e) if is_transient(&e) => transient = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    match transient {
+        Some(e) => Err(e),
+        None => Ok(EventSummary::of(&outcomes)),
+    }
 }

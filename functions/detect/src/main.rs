@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
-use detect::handler::{handle, HandlerDeps};
-use lambda_http::{run, service_fn, Error, Request};
+use detect::handler::{invoke, HandlerDeps};
+use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
 use service::startup::{config_or_exit, init_logging, stores_or_exit};
 
 #[tokio::main]
@@ -16,6 +17,8 @@ async fn main() -> Result<(), Error> {
         Arc::new(stores.registry),
         Arc::new(stores.jobs),
         &config,
-    );
-    run(service_fn(|request: Request| handle(&deps, request))).await
+    )
+    .with_blobs(stores.blobs);
+    // Every trigger (API Gateway, S3) arrives as JSON; `invoke` dispatches it.
+    run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await
 }

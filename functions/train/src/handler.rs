@@ -4,14 +4,18 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, LambdaEvent, Request, Response};
+use serde_json::Value;
+use service::events::{classify, route_key, IncomingRoute, S3ObjectRef, ScheduledEvent, Trigger};
 use service::http::{
     body_bytes, json_response, match_route, query_number, require_json, route_path, serve,
     RouteSpec,
 };
-use service::ports::{JobStore, ModelRegistry, ObjectStore};
+use service::invoke::{run_event, serve_http, EventError, EventSummary};
+use service::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
 use service::workflows::body::parse_json_body;
 use service::workflows::models::{ModelQueries, VersionPage, DEFAULT_VERSIONS_PAGE};
+use service::workflows::objects::{is_transient, ObjectTrainWorkflow};
 use service::workflows::train::{TrainRequest, TrainWorkflow};
 use service::{Config, ServiceError};
 
@@ -20,6 +24,7 @@ use service::{Config, ServiceError};
 pub struct HandlerDeps {
     train: TrainWorkflow,
     models: ModelQueries,
+    objects: Option<ObjectTrainWorkflow>,
     max_body_bytes: usize,
 }
 
@@ -34,8 +39,16 @@ impl HandlerDeps {
         Self {
             train: TrainWorkflow::new(objects, registry.clone(), jobs, config.limits()),
             models: ModelQueries::new(registry),
+            objects: None,
             max_body_bytes: config.max_body_bytes,
         }
+    }
+
+    /// Enables S3 and scheduled events: training data is read through `blobs`. Without it such
+    /// an event is an error (retried), since the function is misconfigured.
+    pub fn with_blobs(mut self, blobs: Arc<dyn BlobStreams>) -> Self {
+        self.objects = Some(ObjectTrainWorkflow::new(self.train.clone(), blobs));
+        self
     }
 }
 
@@ -94,4 +107,67 @@ async fn dispatch(deps: &HandlerDeps, request: Request) -> Result<Response<Body>
             ))
         }
     }
+}
+
+/// Answers one invocation, whatever triggered it: API Gateway requests (REST v1 or HTTP v2) as
+/// [`handle`] does, S3 ObjectCreated records under `incoming/train/{model}/` (a new version
+/// trained on the object), and EventBridge scheduled events (every model trained from S3 is
+/// retrained from its source prefix). Transient failures return `Err` so Lambda retries.
+pub async fn invoke(deps: &HandlerDeps, event: LambdaEvent<Value>) -> Result<Value, EventError> {
+    let (payload, context) = event.into_parts();
+    match classify(payload) {
+        Trigger::Http(request) => serve_http(*request, context, |r| handle(deps, r)).await,
+        Trigger::S3(objects) => run_event("train", "s3", train_objects(deps, objects)).await,
+        Trigger::Schedule(event) => run_event("train", "schedule", retrain(deps, event)).await,
+        Trigger::Unknown(what) => {
+            run_event("train", "unknown", async move {
+                Err(ServiceError::BadRequest(format!(
+                    "unsupported event: {what}"
+                )))
+            })
+            .await
+        }
+    }
+}
+
+fn object_workflow(deps: &HandlerDeps) -> Result<&ObjectTrainWorkflow, ServiceError> {
+    deps.objects.as_ref().ok_or_else(|| {
+        ServiceError::Unavailable("this function has no object store for events".into())
+    })
+}
+
+/// Trains a version on every created object under `incoming/train/{model}/`.
+async fn train_objects(
+    deps: &HandlerDeps,
+    objects: Vec<S3ObjectRef>,
+) -> Result<EventSummary, ServiceError> {
+    let workflow = object_workflow(deps)?;
+    let mut outcomes = Vec::new();
+    let mut transient = None;
+    for object in objects.iter().filter(|o| o.is_created()) {
+        let IncomingRoute::Train(model) = route_key(&object.key) else {
+            tracing::info!(key = %object.key, "S3 record ignored: not under incoming/train/{{model}}/");
+            continue;
+        };
+        match workflow.train_object(object, &model).await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(e) if is_transient(&e) => transient = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    match transient {
+        Some(e) => Err(e),
+        None => Ok(EventSummary::of(&outcomes)),
+    }
+}
+
+/// Retrains every model whose training source is an S3 prefix.
+async fn retrain(deps: &HandlerDeps, event: ScheduledEvent) -> Result<EventSummary, ServiceError> {
+    let workflow = object_workflow(deps)?;
+    if event.id.is_empty() {
+        return Err(ServiceError::BadRequest(
+            "a scheduled event needs an id".into(),
+        ));
+    }
+    Ok(EventSummary::of(&workflow.retrain_all(&event.id).await?))
 }

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use lambda_http::{run, service_fn, Error, Request};
+use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
 use service::startup::{config_or_exit, init_logging, stores_or_exit};
-use train::handler::{handle, HandlerDeps};
+use train::handler::{invoke, HandlerDeps};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -16,6 +17,8 @@ async fn main() -> Result<(), Error> {
         Arc::new(stores.registry),
         Arc::new(stores.jobs),
         &config,
-    );
-    run(service_fn(|request: Request| handle(&deps, request))).await
+    )
+    .with_blobs(stores.blobs);
+    // Every trigger (API Gateway, S3, EventBridge) arrives as JSON; `invoke` dispatches it.
+    run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await
 }

@@ -129,8 +129,10 @@ pub fn take_cold_start() -> bool {
 pub struct Invocation<'a> {
     /// The function's short name (`detect`, `train`, ...), a dimension.
     pub function: &'a str,
-    /// The HTTP status answered (or 0 for a non-HTTP event), a dimension.
-    pub status: u16,
+    /// The HTTP status answered (`"200"`, ...), or for an event `"ok"`, `"failed"` (a job
+    /// recorded as failed), `"duplicate"` (a redelivery) or `"error"` (returned `Err`), a
+    /// dimension.
+    pub status: &'a str,
     /// Wall time of the invocation in milliseconds.
     pub duration_ms: f64,
     /// Whether this was the container's first invocation.
@@ -163,7 +165,7 @@ pub fn emf_document(invocation: &Invocation<'_>, counts: &InvocationCounts, at_m
         }),
     );
     document.insert("Function".into(), json!(invocation.function));
-    document.insert("Status".into(), json!(invocation.status.to_string()));
+    document.insert("Status".into(), json!(invocation.status));
     document.insert("Requests".into(), json!(1));
     document.insert("Duration".into(), json!(invocation.duration_ms));
     document.insert("ColdStart".into(), json!(u8::from(invocation.cold_start)));
@@ -230,7 +232,7 @@ mod tests {
         let doc = emf_document(
             &Invocation {
                 function: "detect",
-                status: 200,
+                status: "200",
                 duration_ms: 2.5,
                 cold_start: true,
             },

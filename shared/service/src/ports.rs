@@ -182,6 +182,10 @@ pub struct ModelVersion {
     pub training: TrainingStats,
     /// Creation time, milliseconds since the Unix epoch.
     pub created_at: u64,
+    /// Where the training data came from when it was not inline: the `s3://bucket/prefix/` the
+    /// scheduled retraining reads (every CSV object under it). Absent for inline data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl ModelVersion {
@@ -319,6 +323,13 @@ pub struct Job {
     pub created_at: u64,
     /// Expiry, seconds since the Unix epoch.
     pub expires_at: u64,
+    /// The input of a job started by an event: `s3://bucket/key` of the uploaded object, or the
+    /// `s3://bucket/prefix/` of a scheduled retraining.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Object key of a batch job's results CSV (in the source's bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results_key: Option<String>,
 }
 
 impl Job {
@@ -357,6 +368,16 @@ pub trait JobStore: Send + Sync {
         Ok(())
     }
 
+    /// Writes a job only if no job of its id exists: [`StoreError::Conflict`] otherwise. This is
+    /// how at-least-once events claim their deterministic job id. Adapters make it atomic; this
+    /// default (read, then write) is not, and is only for stores used by one writer.
+    async fn put_job_if_absent(&self, job: &Job) -> Result<(), StoreError> {
+        if self.get_job(&job.id).await?.is_some() {
+            return Err(StoreError::Conflict(format!("job '{}' exists", job.id)));
+        }
+        self.put_job(job).await
+    }
+
     /// One job, or `None`.
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
 
@@ -380,6 +401,10 @@ impl<T: JobStore + ?Sized> JobStore for std::sync::Arc<T> {
         (**self).put_jobs(jobs).await
     }
 
+    async fn put_job_if_absent(&self, job: &Job) -> Result<(), StoreError> {
+        (**self).put_job_if_absent(job).await
+    }
+
     async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
         (**self).get_job(id).await
     }
@@ -391,5 +416,124 @@ impl<T: JobStore + ?Sized> JobStore for std::sync::Arc<T> {
         cursor: Option<&str>,
     ) -> Result<JobPage, StoreError> {
         (**self).jobs_for_model(name, limit, cursor).await
+    }
+}
+
+/// Smallest part of a multipart upload except the last (S3's limit).
+pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
+
+/// A streamed object being read: a blocking [`Read`](std::io::Read) to use off the async runtime
+/// (in `spawn_blocking`), which remembers whether the transport failed, so a caller can tell a
+/// network fault (retry) from bad bytes (the data's fault) after the parser gives up.
+pub struct BlobReader {
+    inner: Box<dyn std::io::Read + Send>,
+    failure: ReadFailure,
+}
+
+/// Shared with a [`BlobReader`]: the transport error that ended it, if one did.
+#[derive(Debug, Clone, Default)]
+pub struct ReadFailure(std::sync::Arc<std::sync::Mutex<Option<StoreError>>>);
+
+impl ReadFailure {
+    /// Records the transport error (the first one wins).
+    pub fn set(&self, error: StoreError) {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.get_or_insert(error);
+        }
+    }
+
+    /// The transport error, if the reader met one.
+    pub fn get(&self) -> Option<StoreError> {
+        self.0.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
+impl BlobReader {
+    /// A reader over `inner`, whose transport errors are recorded in `failure`.
+    pub fn new(inner: Box<dyn std::io::Read + Send>, failure: ReadFailure) -> Self {
+        Self { inner, failure }
+    }
+
+    /// The handle to check after reading stops.
+    pub fn failure(&self) -> ReadFailure {
+        self.failure.clone()
+    }
+}
+
+impl std::io::Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.inner.read(buf)
+    }
+}
+
+impl std::fmt::Debug for BlobReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobReader").finish_non_exhaustive()
+    }
+}
+
+/// An object being written in parts, visible only once [`complete`](BlobUpload::complete)
+/// succeeds, and never over an existing object.
+#[async_trait]
+pub trait BlobUpload: Send {
+    /// Appends one part; every part but the last must hold at least [`MIN_PART_BYTES`].
+    async fn write_part(&mut self, part: Vec<u8>) -> Result<(), StoreError>;
+
+    /// Publishes the object only if nothing is at its key ([`StoreError::Conflict`] otherwise,
+    /// and the upload is discarded). On any error nothing is published.
+    async fn complete(self: Box<Self>) -> Result<(), StoreError>;
+
+    /// Discards the upload and its parts; best effort (an S3 lifecycle rule on incomplete
+    /// multipart uploads sweeps what an abort could not).
+    async fn abort(self: Box<Self>);
+}
+
+/// Streaming access to data objects of any size (uploaded inputs, batch results), beside the
+/// small-object [`ObjectStore`]: S3 GetObject bodies and multipart uploads, or local files.
+/// `bucket` names the S3 bucket; the local adapter has one directory and ignores it.
+#[async_trait]
+pub trait BlobStreams: Send + Sync {
+    /// Opens an object for reading, or `None` when there is none.
+    async fn open(&self, bucket: &str, key: &str) -> Result<Option<BlobReader>, StoreError>;
+
+    /// Keys under `prefix`, in key order, at most `limit`.
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Starts writing an object at `key` (see [`BlobUpload`]).
+    async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+    ) -> Result<Box<dyn BlobUpload>, StoreError>;
+}
+
+#[async_trait]
+impl<T: BlobStreams + ?Sized> BlobStreams for std::sync::Arc<T> {
+    async fn open(&self, bucket: &str, key: &str) -> Result<Option<BlobReader>, StoreError> {
+        (**self).open(bucket, key).await
+    }
+
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        (**self).list(bucket, prefix, limit).await
+    }
+
+    async fn create_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: &str,
+    ) -> Result<Box<dyn BlobUpload>, StoreError> {
+        (**self).create_upload(bucket, key, content_type).await
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::aws::{load_sdk_config, AwsStores, AwsTuning, SdkTarget};
 use crate::config::{AwsNames, Config, StoreKind};
 use crate::local::LocalStores;
-use crate::ports::{JobStore, ModelRegistry, ObjectStore};
+use crate::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
 
 /// Exit status of a function that cannot start (bad configuration or unreachable store).
 pub const STARTUP_FAILURE: i32 = 2;
@@ -43,14 +43,17 @@ pub struct Stores {
     pub registry: Arc<dyn ModelRegistry>,
     /// Recorded jobs.
     pub jobs: Arc<dyn JobStore>,
+    /// Streamed data objects (uploads to score or train on, batch results).
+    pub blobs: Arc<dyn BlobStreams>,
 }
 
 impl From<LocalStores> for Stores {
     fn from(stores: LocalStores) -> Self {
         Self {
-            objects: stores.objects,
+            objects: stores.objects.clone(),
             registry: stores.items.clone(),
             jobs: stores.items,
+            blobs: stores.objects,
         }
     }
 }
@@ -58,9 +61,10 @@ impl From<LocalStores> for Stores {
 impl From<AwsStores> for Stores {
     fn from(stores: AwsStores) -> Self {
         Self {
-            objects: stores.objects,
+            objects: stores.objects.clone(),
             registry: stores.items.clone(),
             jobs: stores.items,
+            blobs: stores.objects,
         }
     }
 }

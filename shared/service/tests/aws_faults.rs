@@ -45,6 +45,8 @@ fn a_job() -> Job {
         error: None,
         created_at: 1,
         expires_at: 2,
+        source: None,
+        results_key: None,
     }
 }
 
@@ -96,6 +98,7 @@ async fn when_store_unreachable_every_call_should_fail_unavailable_quickly() {
             duration_ms: 1,
         },
         created_at: 1,
+        source: None,
     };
     unavailable_fast("register_version", registry.register_version(&item, None)).await;
     unavailable_fast("put_job", jobs.put_job(&a_job())).await;

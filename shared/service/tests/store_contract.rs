@@ -141,6 +141,7 @@ fn item(name: &str, version: u32) -> ModelVersion {
             duration_ms: 1,
         },
         created_at: 1_700_000_000_000 + u64::from(version),
+        source: None,
     }
 }
 
@@ -160,6 +161,8 @@ fn job(id: &str, model: &str, created_at: u64) -> Job {
         error: None,
         created_at,
         expires_at: created_at / 1000 + 60,
+        source: None,
+        results_key: None,
     }
 }
 

@@ -229,6 +229,19 @@ impl JobStore for DynamoStore {
         Ok(())
     }
 
+    /// `PutItem` with `attribute_not_exists(PK)`.
+    async fn put_job_if_absent(&self, job: &Job) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(job_item(job)?))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
+    }
+
     /// `BatchWriteItem` in chunks of [`BATCH_WRITE_LIMIT`]; items handed back unprocessed are
     /// resent with jittered exponential backoff, a bounded number of times, then
     /// [`StoreError::Unavailable`]. Not atomic: on failure, earlier chunks stay written (every

@@ -161,6 +161,7 @@ mod tests {
                 duration_ms: 2,
             },
             created_at: 1_700_000_000_000,
+            source: None,
         }
     }
 
@@ -180,6 +181,8 @@ mod tests {
             error: Some("boom".into()),
             created_at: 42,
             expires_at: 7,
+            source: None,
+            results_key: None,
         }
     }
 

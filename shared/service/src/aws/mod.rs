@@ -9,6 +9,7 @@ pub mod errors;
 pub mod items;
 pub mod retry;
 pub mod s3;
+pub mod s3_stream;
 pub mod schema;
 
 use std::sync::Arc;

@@ -48,10 +48,11 @@ where
     } else {
         tracing::info!(function, request_id = %id, %method, path = %path.escape_default(), status, code, model, version, rows, anomalies, duration_ms, cold_start, "request");
     }
+    let status_text = status.to_string();
     metrics::emit(
         &Invocation {
             function,
-            status,
+            status: &status_text,
             duration_ms,
             cold_start,
         },

@@ -47,10 +47,13 @@ impl LocalObjectStore {
         Ok(self.root.join(relative))
     }
 
+    /// The directory objects live under.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn meta_path(path: &Path) -> PathBuf {
-        let mut s = path.as_os_str().to_owned();
-        s.push(".meta.json");
-        PathBuf::from(s)
+        meta_path(path)
     }
 
     fn put_sync(&self, key: &str, bytes: &[u8], meta: &ObjectMeta) -> Result<(), StoreError> {
@@ -106,14 +109,26 @@ impl LocalObjectStore {
     }
 }
 
-/// Writes `bytes` to a new temporary file in `dir` and syncs it.
-fn write_temp(dir: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+/// The metadata file beside an object's file.
+pub(super) fn meta_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".meta.json");
+    PathBuf::from(s)
+}
+
+/// A fresh temporary file name in `dir` (skipped by listings).
+pub(super) fn temp_path(dir: &Path) -> PathBuf {
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let path = dir.join(format!(
+    dir.join(format!(
         ".tmp-{}-{n}-{:016x}",
         std::process::id(),
         rand::random::<u64>()
-    ));
+    ))
+}
+
+/// Writes `bytes` to a new temporary file in `dir` and syncs it.
+fn write_temp(dir: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+    let path = temp_path(dir);
     let result = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -131,7 +146,7 @@ fn write_temp(dir: &Path, bytes: &[u8]) -> Result<PathBuf, StoreError> {
     }
 }
 
-fn io_error(path: &Path, e: std::io::Error) -> StoreError {
+pub(super) fn io_error(path: &Path, e: std::io::Error) -> StoreError {
     StoreError::Unavailable(format!("{}: {e}", path.display()))
 }
 

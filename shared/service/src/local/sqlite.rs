@@ -229,10 +229,18 @@ fn valid_job_cursor(cursor: &str) -> bool {
 
 /// Writes or replaces one job item inside `conn` (a connection or a transaction).
 fn upsert_job(conn: &Connection, job: &Job) -> Result<(), StoreError> {
+    write_job(conn, job, "INSERT OR REPLACE")
+}
+
+/// Writes one job item with `verb` (`INSERT` fails on an existing id, `INSERT OR REPLACE` does
+/// not).
+fn write_job(conn: &Connection, job: &Job, verb: &str) -> Result<(), StoreError> {
     let body = to_json(job)?;
     conn.execute(
-        "INSERT OR REPLACE INTO items (pk, sk, version, gsi_pk, gsi_sk, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        &format!(
+            "{verb} INTO items (pk, sk, version, gsi_pk, gsi_sk, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        ),
         params![
             job.pk(),
             JOB_SK,
@@ -242,7 +250,7 @@ fn upsert_job(conn: &Connection, job: &Job) -> Result<(), StoreError> {
             body
         ],
     )
-    .map_err(db)?;
+    .map_err(|e| conflict_or(e, format!("job '{}' exists", job.id)))?;
     Ok(())
 }
 
@@ -251,6 +259,11 @@ impl JobStore for SqliteStore {
     async fn put_job(&self, job: &Job) -> Result<(), StoreError> {
         let conn = self.conn()?;
         upsert_job(&conn, job)
+    }
+
+    async fn put_job_if_absent(&self, job: &Job) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        write_job(&conn, job, "INSERT")
     }
 
     async fn put_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {

@@ -215,6 +215,16 @@ impl DetectWorkflow {
     }
 
     /// Resolves the version (latest through the TTL cache) and loads the model.
+    pub async fn model(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<(u32, Arc<Model>), ServiceError> {
+        validate_model_name(name)?;
+        self.load(name, version).await
+    }
+
+    /// Resolves the version (latest through the TTL cache) and loads the model.
     async fn load(
         &self,
         name: &str,
@@ -273,6 +283,8 @@ impl DetectWorkflow {
             error: None,
             created_at,
             expires_at: created_at / 1000 + JOB_TTL_SECS,
+            source: None,
+            results_key: None,
         };
         if let Err(e) = self.jobs.put_job(&job).await {
             tracing::warn!(model = name, version, error = %e, "could not record detect job");
@@ -282,7 +294,7 @@ impl DetectWorkflow {
 }
 
 /// Adds the scoring to the invocation's metrics: rows, anomalies by severity, the model.
-fn record_metrics(name: &str, version: u32, rows: usize, anomalies: &[Anomaly]) {
+pub(crate) fn record_metrics(name: &str, version: u32, rows: usize, anomalies: &[Anomaly]) {
     metrics::note_model(name, version);
     metrics::count(Counter::RowsScored, rows as u64);
     for anomaly in anomalies {
@@ -297,7 +309,7 @@ fn record_metrics(name: &str, version: u32, rows: usize, anomalies: &[Anomaly]) 
 
 /// The table's values in the model's feature order; columns the model does not use are an error
 /// naming all of them, and a missing feature is an error naming it.
-fn aligned<'t>(
+pub(crate) fn aligned<'t>(
     model: &Model,
     name: &str,
     table: &'t Table,

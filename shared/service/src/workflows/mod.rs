@@ -9,5 +9,6 @@ pub mod latest;
 pub mod manifest;
 pub mod models;
 pub mod names;
+pub mod objects;
 pub mod retention;
 pub mod train;

@@ -149,27 +149,13 @@ impl TrainWorkflow {
         let params = AlgorithmParams::from_json(request.algorithm, request.params.as_ref())?;
         let table = table_from_json_value(&request.data, &self.limits)?;
         let started = Instant::now();
-        let model = Model::fit(&ModelSpec::new(params).threshold(rule), &table)?;
-        let bytes = artifact::encode(&model)?;
-        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let created_at = now_millis();
-        let mut item = ModelVersion {
-            name: request.name.clone(),
-            version: 0,
-            algorithm: model.algorithm().as_str().to_owned(),
-            features: model.features().to_vec(),
-            threshold: model.calibration().threshold(),
-            s3_key: String::new(),
-            sha256: sha256_hex(&bytes),
-            size: bytes.len() as u64,
-            training: TrainingStats {
-                rows: model.training().rows,
-                calibration_rows: model.training().calibration_rows,
-                duration_ms,
-            },
-            created_at,
-        };
-        self.store_next_version(&mut item, &bytes).await?;
+        let spec = ModelSpec::new(params).threshold(rule);
+        let model = Model::fit(&spec, &table)?;
+        let item = self
+            .register_model(&request.name, &model, started, created_at, None)
+            .await?;
+        let duration_ms = item.training.duration_ms;
         self.record_job(&item, created_at, started).await;
         metrics::note_model(&item.name, item.version);
         Ok(TrainResponse {
@@ -183,6 +169,54 @@ impl TrainWorkflow {
                 duration_ms,
             },
         })
+    }
+
+    /// Encodes a fitted model, stores it and registers it as the next version, with `source` (the
+    /// training data's location) in the version item.
+    pub(crate) async fn register_model(
+        &self,
+        name: &str,
+        model: &Model,
+        started: Instant,
+        created_at: u64,
+        source: Option<String>,
+    ) -> Result<ModelVersion, ServiceError> {
+        let bytes = artifact::encode(model)?;
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut item = ModelVersion {
+            name: name.to_owned(),
+            version: 0,
+            algorithm: model.algorithm().as_str().to_owned(),
+            features: model.features().to_vec(),
+            threshold: model.calibration().threshold(),
+            s3_key: String::new(),
+            sha256: sha256_hex(&bytes),
+            size: bytes.len() as u64,
+            training: TrainingStats {
+                rows: model.training().rows,
+                calibration_rows: model.training().calibration_rows,
+                duration_ms,
+            },
+            created_at,
+            source,
+        };
+        self.store_next_version(&mut item, &bytes).await?;
+        Ok(item)
+    }
+
+    /// The registry, for the event workflows.
+    pub(crate) fn registry(&self) -> &Arc<dyn ModelRegistry> {
+        &self.registry
+    }
+
+    /// The job table, for the event workflows.
+    pub(crate) fn jobs(&self) -> &Arc<dyn JobStore> {
+        &self.jobs
+    }
+
+    /// The parsing limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Stores the artifact and registers it as `LATEST + 1`, moving on to a higher version
@@ -254,6 +288,8 @@ impl TrainWorkflow {
             error: None,
             created_at,
             expires_at: created_at / 1000 + JOB_TTL_SECS,
+            source: None,
+            results_key: None,
         };
         if let Err(e) = self.jobs.put_job(&job).await {
             tracing::warn!(model = %item.name, version = item.version, error = %e, "could not record train job");

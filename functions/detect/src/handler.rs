@@ -8,18 +8,18 @@ use lambda_http::http::Method;
 use lambda_http::{Body, LambdaEvent, Request, Response};
 use serde_json::Value;
 use service::cache::ModelCache;
-use service::events::{classify, route_key, IncomingRoute, S3ObjectRef, Trigger};
+use service::events::{classify, IncomingRoute, S3ObjectRef, Trigger};
 use service::http::{
     body_bytes, json_response, match_route, route_path, serve, MediaType, RouteSpec,
     JSON_MEDIA_TYPE,
 };
-use service::invoke::{run_event, serve_http, EventError, EventSummary};
+use service::invoke::{for_each_created_object, run_event, serve_http, EventError, EventSummary};
 use service::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
 use service::workflows::body::parse_json_body;
 use service::workflows::detect::{DetectRequest, DetectWorkflow};
 use service::workflows::jobs::JobQueries;
 use service::workflows::latest::LatestCache;
-use service::workflows::objects::{is_transient, BatchWorkflow};
+use service::workflows::objects::BatchWorkflow;
 use service::{Config, ServiceError};
 
 use crate::csv_request::{reject_csv_query, CsvDetect, CSV_MEDIA_TYPE};
@@ -159,21 +159,13 @@ async fn score_objects(
     let batch = deps.batch.as_ref().ok_or_else(|| {
         ServiceError::Unavailable("this function has no object store for S3 events".into())
     })?;
-    let mut outcomes = Vec::new();
-    let mut transient = None;
-    for object in objects.iter().filter(|o| o.is_created()) {
-        let IncomingRoute::Detect(model) = route_key(&object.key) else {
-            tracing::info!(key = %object.key, "S3 record ignored: not under incoming/detect/{{model}}/");
-            continue;
-        };
-        match batch.score_object(object, &model).await {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(e) if is_transient(&e) => transient = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    match transient {
-        Some(e) => Err(e),
-        None => Ok(EventSummary::of(&outcomes)),
-    }
+    for_each_created_object(
+        &objects,
+        |route| match route {
+            IncomingRoute::Detect(model) => Some(model),
+            _ => None,
+        },
+        |object, model| async move { batch.score_object(&object, &model).await },
+    )
+    .await
 }

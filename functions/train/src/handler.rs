@@ -6,16 +6,16 @@ use std::sync::Arc;
 use lambda_http::http::Method;
 use lambda_http::{Body, LambdaEvent, Request, Response};
 use serde_json::Value;
-use service::events::{classify, route_key, IncomingRoute, S3ObjectRef, ScheduledEvent, Trigger};
+use service::events::{classify, IncomingRoute, S3ObjectRef, ScheduledEvent, Trigger};
 use service::http::{
     body_bytes, json_response, match_route, query_number, require_json, route_path, serve,
     RouteSpec,
 };
-use service::invoke::{run_event, serve_http, EventError, EventSummary};
+use service::invoke::{for_each_created_object, run_event, serve_http, EventError, EventSummary};
 use service::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
 use service::workflows::body::parse_json_body;
 use service::workflows::models::{ModelQueries, VersionPage, DEFAULT_VERSIONS_PAGE};
-use service::workflows::objects::{is_transient, ObjectTrainWorkflow};
+use service::workflows::objects::ObjectTrainWorkflow;
 use service::workflows::train::{TrainRequest, TrainWorkflow};
 use service::{Config, ServiceError};
 
@@ -142,23 +142,15 @@ async fn train_objects(
     objects: Vec<S3ObjectRef>,
 ) -> Result<EventSummary, ServiceError> {
     let workflow = object_workflow(deps)?;
-    let mut outcomes = Vec::new();
-    let mut transient = None;
-    for object in objects.iter().filter(|o| o.is_created()) {
-        let IncomingRoute::Train(model) = route_key(&object.key) else {
-            tracing::info!(key = %object.key, "S3 record ignored: not under incoming/train/{{model}}/");
-            continue;
-        };
-        match workflow.train_object(object, &model).await {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(e) if is_transient(&e) => transient = Some(e),
-            Err(e) => return Err(e),
-        }
-    }
-    match transient {
-        Some(e) => Err(e),
-        None => Ok(EventSummary::of(&outcomes)),
-    }
+    for_each_created_object(
+        &objects,
+        |route| match route {
+            IncomingRoute::Train(model) => Some(model),
+            _ => None,
+        },
+        |object, model| async move { workflow.train_object(&object, &model).await },
+    )
+    .await
 }
 
 /// Retrains every model whose training source is an S3 prefix.

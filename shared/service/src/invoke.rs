@@ -15,8 +15,9 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::error::ServiceError;
+use crate::events::{route_key, IncomingRoute, S3ObjectRef};
 use crate::metrics::{self, Invocation};
-use crate::workflows::objects::JobOutcome;
+use crate::workflows::objects::{is_transient, JobOutcome};
 
 /// What a function returns to the Lambda runtime on error (it retries async invocations).
 pub type EventError = lambda_http::Error;
@@ -38,6 +39,38 @@ where
         Err(never) => match never {},
     };
     Ok(serde_json::to_value(response)?)
+}
+
+/// Runs `work` on every created object whose key `pick` routes to a model, in order. A data
+/// error is recorded by `work` as a failed job; a transient error does not stop the others, and
+/// the last one is returned after all were tried so the event is retried (finished objects are
+/// then no-ops); any other error stops at once.
+pub async fn for_each_created_object<F, Fut>(
+    objects: &[S3ObjectRef],
+    pick: fn(IncomingRoute) -> Option<String>,
+    mut work: F,
+) -> Result<EventSummary, ServiceError>
+where
+    F: FnMut(S3ObjectRef, String) -> Fut,
+    Fut: Future<Output = Result<JobOutcome, ServiceError>>,
+{
+    let mut outcomes = Vec::new();
+    let mut transient = None;
+    for object in objects.iter().filter(|o| o.is_created()) {
+        let Some(model) = pick(route_key(&object.key)) else {
+            tracing::info!(key = %object.key, "S3 record ignored: not under this function's incoming/ prefix");
+            continue;
+        };
+        match work(object.clone(), model).await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(e) if is_transient(&e) => transient = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    match transient {
+        Some(e) => Err(e),
+        None => Ok(EventSummary::of(&outcomes)),
+    }
 }
 
 /// The summary an event invocation returns (visible to direct invokers and in destinations).

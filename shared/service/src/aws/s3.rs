@@ -71,19 +71,8 @@ impl ObjectStore for S3ObjectStore {
 
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
         check_object_key(key)?;
-        let output = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
-                return Ok(None)
-            }
-            Err(e) => return Err(classify("GetObject", e)),
+        let Some(output) = get_object(&self.client, &self.bucket, key).await? else {
+            return Ok(None);
         };
         let sha256 = output
             .metadata()
@@ -106,5 +95,18 @@ impl ObjectStore for S3ObjectStore {
             content_type,
         };
         verify_object(key, StoredObject { bytes, meta }).map(Some)
+    }
+}
+
+/// GetObject, with a missing key as `None` rather than an error.
+pub(crate) async fn get_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StoreError> {
+    match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(output) => Ok(Some(output)),
+        Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => Ok(None),
+        Err(e) => Err(classify("GetObject", e)),
     }
 }

@@ -7,7 +7,6 @@ use std::io::Read;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
@@ -15,6 +14,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::aws::errors::classify;
+use crate::aws::s3::get_object;
 use crate::aws::s3::S3ObjectStore;
 use crate::ports::{
     check_object_key, BlobReader, BlobStreams, BlobUpload, ReadFailure, StoreError,
@@ -172,19 +172,8 @@ impl BlobUpload for S3Upload {
 impl BlobStreams for S3ObjectStore {
     async fn open(&self, bucket: &str, key: &str) -> Result<Option<BlobReader>, StoreError> {
         check_object_key(key)?;
-        let output = match self
-            .client()
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(output) => output,
-            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
-                return Ok(None)
-            }
-            Err(e) => return Err(classify("GetObject", e)),
+        let Some(output) = get_object(self.client(), bucket, key).await? else {
+            return Ok(None);
         };
         let (tx, rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
         tokio::spawn(pump(

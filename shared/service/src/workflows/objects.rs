@@ -25,7 +25,7 @@ use detection::model::{Model, ModelSpec};
 use detection::sampling::Reservoir;
 use detection::tabular::CsvChunks;
 use detection::threshold::Severity;
-use detection::{Limits, Table};
+use detection::{InputError, Limits, Table};
 use ndarray::Array2;
 use tokio::sync::mpsc;
 
@@ -34,7 +34,7 @@ use crate::events::{deterministic_id, S3ObjectRef};
 use crate::metrics::{self, Counter};
 use crate::ports::{
     BlobReader, BlobStreams, BlobUpload, Job, JobCounts, JobKind, JobStatus, JobStore, JobTimings,
-    StoreError,
+    ReadFailure, StoreError,
 };
 use crate::workflows::detect::{aligned, DetectWorkflow, JOB_ANOMALY_ROWS_CAP};
 use crate::workflows::ids::now_millis;
@@ -168,7 +168,7 @@ enum StreamStop {
 }
 
 impl StreamStop {
-    fn from_input(error: impl Into<ServiceError>, reader: &crate::ports::ReadFailure) -> Self {
+    fn from_input(error: impl Into<ServiceError>, reader: &ReadFailure) -> Self {
         match reader.get() {
             Some(transport) => Self::Transport(transport),
             None => Self::Data(error.into()),
@@ -198,7 +198,7 @@ fn score_stream(
     parts: &mpsc::Sender<Vec<u8>>,
 ) -> Result<BatchSummary, StreamStop> {
     let failure = reader.failure();
-    let mut chunks = CsvChunks::new(reader, BATCH_CHUNK_ROWS, limits)
+    let chunks = CsvChunks::new(reader, BATCH_CHUNK_ROWS, limits)
         .map_err(|e| StreamStop::from_input(e, &failure))?;
     let mut out = Vec::with_capacity(part_bytes + 64 * 1024);
     for (i, column) in chunks.columns().iter().enumerate() {
@@ -208,10 +208,48 @@ fn score_stream(
         push_field(&mut out, column);
     }
     out.extend_from_slice(b",score,label\n");
+    // Parsing runs on its own thread, a chunk ahead of scoring and formatting, so the two
+    // halves of the work overlap on a 2-vCPU function (1,769 MB and up). The receiver moves into
+    // `score_chunks`, so an early stop there drops it and ends the parser's next send.
+    let (tables, parsed) = std::sync::mpsc::sync_channel(PARSED_CHUNKS_AHEAD);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for chunk in chunks {
+                let stop = chunk.is_err();
+                if tables.send(chunk).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        score_chunks(
+            parsed.into_iter(),
+            &failure,
+            model,
+            name,
+            part_bytes,
+            parts,
+            out,
+        )
+    })
+}
+
+/// Chunks parsed ahead of scoring (each is `BATCH_CHUNK_ROWS` rows).
+const PARSED_CHUNKS_AHEAD: usize = 2;
+
+/// Scores parsed chunks and writes their results rows, handing full parts to `parts`.
+fn score_chunks(
+    chunks: impl Iterator<Item = Result<Table, InputError>>,
+    failure: &ReadFailure,
+    model: &Model,
+    name: &str,
+    part_bytes: usize,
+    parts: &mpsc::Sender<Vec<u8>>,
+    mut out: Vec<u8>,
+) -> Result<BatchSummary, StreamStop> {
     let mut summary = BatchSummary::default();
     let mut number = ryu::Buffer::new();
-    for chunk in &mut chunks {
-        let table = chunk.map_err(|e| StreamStop::from_input(e, &failure))?;
+    for chunk in chunks {
+        let table = chunk.map_err(|e| StreamStop::from_input(e, failure))?;
         let x = aligned(model, name, &table).map_err(StreamStop::Data)?;
         let scores = model
             .score(x.view())

@@ -12,7 +12,8 @@ fails, with a diff, when they disagree on:
 - environment: every variable name per function and what it is set from;
 - alarms: namespace, metric, dimensions, statistic, period, threshold, comparison, actions;
 - IAM: every (effect, action, resource, condition) of each function's role;
-- the DynamoDB table (keys, indexes, TTL, PITR) and the dashboard body.
+- the DynamoDB table (keys, indexes, TTL, PITR), API Gateway's own error responses and the
+  dashboard body.
 
 Values are compared after canonicalisation: a SAM parameter `DetectMemorySize` and a Terraform
 variable `detect_memory_size` are both `{param:detectmemorysize}`; the models bucket (its name,
@@ -36,6 +37,7 @@ import hcl2
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+CATEGORIES = ("functions", "routes", "events", "environment", "alarms", "iam", "table", "gateway_responses", "dashboard")
 
 
 # ------------------------------------------------------------------------- loading
@@ -266,12 +268,16 @@ def sam_model(template: dict) -> dict:
     sam = Sam(template)
     res = sam.resources
     glob = template.get("Globals", {}).get("Function", {})
-    model = {k: {} for k in ("functions", "routes", "events", "environment", "alarms", "iam", "table", "dashboard")}
+    model = {k: {} for k in CATEGORIES}
 
     api_key_default = {}
     for name, r in res.items():
         if r.get("Type") == "AWS::Serverless::Api":
             api_key_default[name] = bool(r["Properties"].get("Auth", {}).get("ApiKeyRequired", False))
+            for rtype, g in r["Properties"].get("GatewayResponses", {}).items():
+                model["gateway_responses"][rtype] = {
+                    "status": g.get("StatusCode"),
+                    "body": json.dumps(g.get("ResponseTemplates", {}).get("application/json"))}
 
     for name, r in res.items():
         if r.get("Type") != "AWS::Serverless::Function":
@@ -393,7 +399,11 @@ def _grants(statements, canon, sam_conditions: bool):
 
 def tf_model(tf: dict) -> dict:
     R, D, L = tf["resource"], tf["data"], tf["locals"]
-    model = {k: {} for k in ("functions", "routes", "events", "environment", "alarms", "iam", "table", "dashboard")}
+    model = {k: {} for k in CATEGORIES}
+    for rtype, g in L.get("gateway_responses", {}).items():
+        status = g.get("status")
+        model["gateway_responses"][rtype] = {
+            "status": None if status in (None, "null", "${null}") else status, "body": json.dumps(g.get("body"))}
 
     def ref_name(expr: str, rtype: str) -> str | None:
         m = re.search(rtype.replace(".", r"\.") + r"\.(\w+)", expr or "")
@@ -588,7 +598,7 @@ def main(argv=None) -> int:
         for p in problems:
             print(f"  - {p}")
         return 1
-    print(f"parity: template.yaml and infra/terraform agree ({counts}; {iam} IAM grants; table; dashboard)")
+    print(f"parity: template.yaml and infra/terraform agree ({counts}; {iam} IAM grants; {len(sam['gateway_responses'])} gateway responses; table; dashboard)")
     return 0
 
 

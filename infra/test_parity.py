@@ -147,6 +147,11 @@ class Parity(unittest.TestCase):
                     "      TimeToLiveSpecification: { AttributeName: ttl, Enabled: true }")
         self.assert_fails_naming("table:", "ttl")
 
+    def test_gateway_response_changed_fails(self):
+        self.mutate(self.template, '        THROTTLED:\n          StatusCode: "429"',
+                    '        THROTTLED:\n          StatusCode: "503"')
+        self.assert_fails_naming("gateway_responses: 'THROTTLED' status")
+
     def test_dashboard_changed_fails(self):
         self.mutate(self.terraform / "dashboard.json.tftpl", '"title": "Cold starts"', '"title": "Cold start"')
         self.assert_fails_naming("dashboard: bodies differ")

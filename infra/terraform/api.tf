@@ -38,6 +38,8 @@ locals {
     INVALID_API_KEY              = { status = "403", body = "{\"error\":{\"code\":\"forbidden\",\"message\":\"a valid x-api-key header is required\",\"request_id\":\"$context.requestId\"}}" }
     THROTTLED                    = { status = "429", body = "{\"error\":{\"code\":\"throttled\",\"message\":\"too many requests\",\"request_id\":\"$context.requestId\"}}" }
     QUOTA_EXCEEDED               = { status = "429", body = "{\"error\":{\"code\":\"quota_exceeded\",\"message\":\"the API key used its quota\",\"request_id\":\"$context.requestId\"}}" }
+    DEFAULT_4XX                  = { status = null, body = "{\"error\":{\"code\":\"gateway_error\",\"message\":$context.error.messageString,\"request_id\":\"$context.requestId\"}}" }
+    DEFAULT_5XX                  = { status = null, body = "{\"error\":{\"code\":\"gateway_error\",\"message\":$context.error.messageString,\"request_id\":\"$context.requestId\"}}" }
   }
 }
 

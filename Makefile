@@ -1,11 +1,14 @@
 # Nomaly's two entry points (see README.md). Everything else lives in scripts/.
-.PHONY: demo test accuracy bench bench-functions
+.PHONY: demo test check-infra accuracy bench bench-functions
 
 demo: ## train on the shipped sample data and print the anomalies found in new rows
 	bash scripts/demo.sh
 
 test: ## every test: format, lints, unit, property and integration tests
 	bash scripts/test.sh
+
+check-infra: ## offline checks of template.yaml and infra/terraform: sam validate, cfn-lint, checkov, terraform fmt, parity, arm64 build
+	bash scripts/check_infra.sh
 
 accuracy: ## ROC-AUC / PR-AUC of every detector on ../shared/datasets (skips when absent)
 	cargo run --release -p detection --example accuracy

@@ -1,0 +1,606 @@
+#!/usr/bin/env python3
+"""Parity of the two deployments: template.yaml (AWS SAM) and infra/terraform (Terraform).
+
+Reads both without AWS and without the Terraform provider, reduces each to the same model and
+fails, with a diff, when they disagree on:
+
+- functions: runtime, architecture, handler, tracing, log format and group, memory, timeout,
+  reserved concurrency (as the parameter/variable that sets them);
+- routes: method + path -> function, and whether an API key is required;
+- events: S3 notifications (bucket, events, prefix), schedules (expression, input, state) and
+  the asynchronous failure destination (retries, queue);
+- environment: every variable name per function and what it is set from;
+- alarms: namespace, metric, dimensions, statistic, period, threshold, comparison, actions;
+- IAM: every (effect, action, resource, condition) of each function's role;
+- the DynamoDB table (keys, indexes, TTL, PITR), API Gateway's own error responses and the
+  dashboard body.
+
+Values are compared after canonicalisation: a SAM parameter `DetectMemorySize` and a Terraform
+variable `detect_memory_size` are both `{param:detectmemorysize}`; the models bucket (its name,
+ARN or computed name) is `{s3:models}`; the table `{table}`; a function `{fn:detect}`; etc.
+
+    python infra/parity.py [--template template.yaml] [--terraform infra/terraform] [--dump]
+
+Exit status: 0 when both agree, 1 on any difference (printed), 2 when a file cannot be read.
+Needs PyYAML and python-hcl2 (infra/requirements.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import hcl2
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CATEGORIES = ("functions", "routes", "events", "environment", "alarms", "iam", "table", "gateway_responses", "dashboard")
+
+
+# ------------------------------------------------------------------------- loading
+
+
+class CfnLoader(yaml.SafeLoader):
+    """A YAML loader that turns CloudFormation's short-form intrinsic tags (!Ref, !Sub,
+    !GetAtt, !If, ...) into their long JSON form ({"Ref": ...}, {"Fn::Sub": ...})."""
+
+
+def _intrinsic(loader: yaml.Loader, suffix: str, node: yaml.Node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        resource, _, attribute = value.partition(".")
+        return {"Fn::GetAtt": [resource, attribute]}
+    if suffix == "Condition":
+        return {"Condition": value}
+    return {f"Fn::{suffix}": value}
+
+
+CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path) -> dict:
+    with path.open(encoding="utf-8") as f:
+        return yaml.load(f, Loader=CfnLoader)  # noqa: S506 - SafeLoader subclass
+
+
+def _unquote(value):
+    """python-hcl2 keeps string literals quoted ('"abc"') and expressions as '${...}'."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        inner = value[1:-1]
+        return inner.replace('\\"', '"').replace("\\\\", "\\")
+    return value
+
+
+def _clean(value):
+    if isinstance(value, dict):
+        return {
+            _unquote(k): _clean(v)
+            for k, v in value.items()
+            if k not in ("__is_block__", "__comments__", "__inline_comments__", "__start_line__", "__end_line__")
+        }
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return _unquote(value)
+
+
+def load_terraform(directory: Path) -> dict:
+    """Every .tf file of the directory merged: resources[type][name], data[type][name], locals,
+    variables, and the raw text of each file (for templatefile arguments)."""
+    out = {"resource": {}, "data": {}, "locals": {}, "variable": {}, "files": {}}
+    files = sorted(directory.glob("*.tf"))
+    if not files:
+        raise FileNotFoundError(f"no .tf files in {directory}")
+    for path in files:
+        with path.open(encoding="utf-8") as f:
+            parsed = _clean(hcl2.load(f))
+        out["files"][path.name] = path.read_text(encoding="utf-8")
+        for kind in ("resource", "data"):
+            for block in parsed.get(kind, []):
+                for rtype, named in block.items():
+                    for name, body in named.items():
+                        out[kind].setdefault(rtype, {})[name] = body
+        for block in parsed.get("locals", []):
+            out["locals"].update(block)
+        for block in parsed.get("variable", []):
+            out["variable"].update(block)
+    return out
+
+
+# ------------------------------------------------------------------------- canonical values
+
+
+def _param(name: str) -> str:
+    return "{param:" + name.replace("_", "").lower() + "}"
+
+
+SAM_PSEUDO = {"AWS::Partition": "{partition}", "AWS::AccountId": "{account}", "AWS::Region": "{region}",
+              "AWS::URLSuffix": "{urlsuffix}", "AWS::StackName": "{stack}"}
+
+
+class Sam:
+    """Canonical strings for SAM values."""
+
+    def __init__(self, template: dict):
+        self.t = template
+        self.params = template.get("Parameters", {})
+        self.resources = template.get("Resources", {})
+        self.conditions = template.get("Conditions", {})
+
+    def token(self, ref: str) -> str:
+        if ref in SAM_PSEUDO:
+            return SAM_PSEUDO[ref]
+        if ref in self.params:
+            return _param(ref)
+        name, _, attr = ref.partition(".")
+        rtype = self.resources.get(name, {}).get("Type", "")
+        if rtype == "AWS::S3::Bucket":
+            return "{s3:models}" if name == "ModelsBucket" else "{s3:backups}" if name == "BackupBucket" else "{s3:" + name + "}"
+        if rtype == "AWS::DynamoDB::Table":
+            return "{table}"
+        if rtype == "AWS::SQS::Queue":
+            return "{dlq}"
+        if rtype == "AWS::SNS::Topic":
+            return "{sns:alarms}"
+        if rtype == "AWS::Logs::LogGroup":
+            return "{logs:" + _snake(name[: -len("LogGroup")]) + "}"
+        if rtype == "AWS::Serverless::Function":
+            return "{fn:" + _snake(name[: -len("Function")]) + "}"
+        return "{" + ref + "}"
+
+    def cond_param(self, condition: str) -> str:
+        expr = self.conditions.get(condition, {})
+        args = expr.get("Fn::Equals") if isinstance(expr, dict) else None
+        if args and isinstance(args[0], dict) and "Ref" in args[0]:
+            return self.token(args[0]["Ref"]).strip("{}").replace("param:", "")
+        return condition
+
+    def value(self, v):
+        if isinstance(v, dict) and len(v) == 1:
+            (k, a), = v.items()
+            if k == "Ref":
+                return self.token(a)
+            if k == "Fn::GetAtt":
+                return self.token(f"{a[0]}.{a[1]}")
+            if k == "Fn::Sub":
+                text = a if isinstance(a, str) else a[0]
+                return _buckets(re.sub(r"\$\{([^}!]+)\}", lambda m: self.token(m.group(1)), text))
+            if k == "Fn::If":
+                cond, yes, no = a
+                if no == {"Ref": "AWS::NoValue"}:
+                    return self.value(yes)
+                if yes == {"Ref": "AWS::NoValue"}:
+                    return self.value(no)
+                return "{if:" + self.cond_param(cond) + "}?" + str(self.value(yes)) + ":" + str(self.value(no))
+        if isinstance(v, list):
+            return [self.value(x) for x in v]
+        if isinstance(v, dict):
+            return {k: self.value(x) for k, x in v.items()}
+        if isinstance(v, bool):
+            return str(v).lower()
+        return _buckets(str(v)) if v is not None else None
+
+
+def _snake(camel: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
+
+
+def _buckets(text: str) -> str:
+    """Computed bucket names and ARNs (SAM) become the bucket token."""
+    text = re.sub(r"arn:\{partition\}:s3:::\{param:nameprefix\}-(models|backups)-\{account\}-\{region\}",
+                  r"{s3:\1}", text)
+    return re.sub(r"\{param:nameprefix\}-(models|backups)-\{account\}-\{region\}", r"{s3:\1}", text)
+
+
+TF_TOKENS = [
+    (r"tostring\((.+)\)", None),
+    (r"var\.(\w+)", lambda m: _param(m.group(1))),
+    (r"aws_s3_bucket\.(models|backups)\.(arn|id|bucket)", lambda m: "{s3:" + m.group(1) + "}"),
+    (r"aws_dynamodb_table\.\w+\.(arn|name|id)", lambda m: "{table}"),
+    (r"aws_sqs_queue\.\w+\.(arn|name|id|url)", lambda m: "{dlq}"),
+    (r"aws_sns_topic\.\w+\.(arn|id)", lambda m: "{sns:alarms}"),
+    (r"aws_cloudwatch_log_group\.(\w+)\.(arn|name)", lambda m: "{logs:" + m.group(1) + "}"),
+    (r"aws_lambda_function\.(\w+)\.(arn|function_name|invoke_arn)", lambda m: "{fn:" + m.group(1) + "}"),
+    (r"local\.account_id", lambda m: "{account}"),
+    (r"local\.region", lambda m: "{region}"),
+    (r"local\.partition", lambda m: "{partition}"),
+    (r"var\.(\w+) \? \"(\w+)\" : \"(\w+)\"",
+     lambda m: "{if:" + m.group(1).replace("_", "").lower() + "}?" + m.group(2) + ":" + m.group(3)),
+]
+
+
+def tf_expr(expr: str) -> str:
+    """Canonical form of one Terraform expression (the inside of ${...})."""
+    expr = expr.strip()
+    m = re.fullmatch(r"tostring\((.+)\)", expr)
+    if m:
+        return tf_expr(m.group(1))
+    for pattern, make in TF_TOKENS[1:]:
+        m = re.fullmatch(pattern, expr)
+        if m:
+            return make(m)
+    return "{" + expr + "}"
+
+
+def tf_value(v):
+    if isinstance(v, str):
+        text = re.sub(r"\$\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}", lambda m: tf_expr(m.group(1)), v)
+        # CloudFormation's log group Arn attribute already ends in :*.
+        return re.sub(r"(\{logs:\w+\}):\*", r"\1", text)
+    if isinstance(v, list):
+        return [tf_value(x) for x in v]
+    if isinstance(v, dict):
+        return {k: tf_value(x) for k, x in v.items()}
+    if isinstance(v, bool):
+        return str(v).lower()
+    return str(v) if v is not None else None
+
+
+def _one(block):
+    """A Terraform nested block parses as a list of one dict."""
+    if isinstance(block, list):
+        return block[0] if block else {}
+    return block or {}
+
+
+def _num(v):
+    """Numbers compare as numbers whichever way they were written."""
+    try:
+        f = float(v)
+        return str(int(f)) if f == int(f) else str(f)
+    except (TypeError, ValueError):
+        return v
+
+
+# ------------------------------------------------------------------------- SAM model
+
+
+def sam_model(template: dict) -> dict:
+    sam = Sam(template)
+    res = sam.resources
+    glob = template.get("Globals", {}).get("Function", {})
+    model = {k: {} for k in CATEGORIES}
+
+    api_key_default = {}
+    for name, r in res.items():
+        if r.get("Type") == "AWS::Serverless::Api":
+            api_key_default[name] = bool(r["Properties"].get("Auth", {}).get("ApiKeyRequired", False))
+            for rtype, g in r["Properties"].get("GatewayResponses", {}).items():
+                model["gateway_responses"][rtype] = {
+                    "status": g.get("StatusCode"),
+                    "body": json.dumps(g.get("ResponseTemplates", {}).get("application/json"))}
+
+    for name, r in res.items():
+        if r.get("Type") != "AWS::Serverless::Function":
+            continue
+        fn = _snake(name[: -len("Function")])
+        p = {**glob, **r.get("Properties", {})}
+        logging = p.get("LoggingConfig", {})
+        model["functions"][fn] = {
+            "runtime": sam.value(p.get("Runtime")),
+            "architectures": sam.value(p.get("Architectures", ["x86_64"])),
+            "handler": sam.value(p.get("Handler")),
+            "tracing": sam.value(p.get("Tracing", "PassThrough")),
+            "log_format": sam.value(logging.get("LogFormat", "Text")),
+            "log_group": sam.value(logging.get("LogGroup")),
+            "memory": _num(sam.value(p.get("MemorySize"))),
+            "timeout": _num(sam.value(p.get("Timeout"))),
+            "reserved_concurrency": _num(sam.value(p.get("ReservedConcurrentExecutions"))),
+        }
+        env = {**glob.get("Environment", {}).get("Variables", {}),
+               **r.get("Properties", {}).get("Environment", {}).get("Variables", {})}
+        model["environment"][fn] = {k: sam.value(v) for k, v in env.items()}
+
+        for event_name, event in p.get("Events", {}).items():
+            ep = event.get("Properties", {})
+            kind = event.get("Type")
+            if kind == "Api":
+                api = ep.get("RestApiId", {}).get("Ref", "")
+                key = ep.get("Auth", {}).get("ApiKeyRequired", api_key_default.get(api, False))
+                route = f"{ep['Method'].upper()} {ep['Path']}"
+                model["routes"][route] = {"function": fn, "api_key_required": str(bool(key)).lower()}
+            elif kind == "S3":
+                rules = ep.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                prefix = next((x["Value"] for x in rules if x["Name"].lower() == "prefix"), "")
+                events = ep["Events"] if isinstance(ep["Events"], list) else [ep["Events"]]
+                model["events"][f"s3 {prefix}"] = {
+                    "function": fn, "bucket": sam.value(ep["Bucket"]), "events": sorted(events)}
+            elif kind == "Schedule":
+                state = ep.get("State", "ENABLED" if ep.get("Enabled", True) else "DISABLED")
+                model["events"][f"schedule {_snake(event_name)}"] = {
+                    "function": fn, "schedule": sam.value(ep["Schedule"]),
+                    "input": json.loads(ep["Input"]) if "Input" in ep else None, "state": sam.value(state)}
+            else:
+                model["events"][f"{kind} {event_name}"] = {"function": fn}
+        invoke = p.get("EventInvokeConfig")
+        if invoke:
+            failure = invoke.get("DestinationConfig", {}).get("OnFailure", {})
+            model["events"][f"async {fn}"] = {
+                "retries": _num(invoke.get("MaximumRetryAttempts")),
+                "on_failure": sam.value(failure.get("Destination"))}
+
+        role = p.get("Role")
+        statements = []
+        if isinstance(role, dict) and "Fn::GetAtt" in role:
+            rp = res[role["Fn::GetAtt"][0]]["Properties"]
+            for policy in rp.get("Policies", []):
+                statements += policy["PolicyDocument"]["Statement"]
+            statements += [{"Effect": "Allow", "Action": "managed", "Resource": sam.value(a)}
+                           for a in rp.get("ManagedPolicyArns", [])]
+        else:
+            statements.append({"Effect": "Allow", "Action": "no-explicit-role", "Resource": str(role)})
+        model["iam"][fn] = _grants(statements, sam.value, sam_conditions=True)
+
+    for name, r in res.items():
+        p = r.get("Properties", {})
+        if r.get("Type") == "AWS::CloudWatch::Alarm":
+            alarm_name = sam.value(p["AlarmName"]).replace("{param:nameprefix}-", "")
+            model["alarms"][alarm_name] = {
+                "namespace": p.get("Namespace"), "metric": p.get("MetricName"),
+                "dimensions": {d["Name"]: sam.value(d["Value"]) for d in p.get("Dimensions", [])},
+                "statistic": p.get("Statistic") or p.get("ExtendedStatistic"),
+                "period": _num(p.get("Period")), "evaluation_periods": _num(p.get("EvaluationPeriods")),
+                "threshold": _num(sam.value(p.get("Threshold"))), "comparison": p.get("ComparisonOperator"),
+                "missing_data": p.get("TreatMissingData", "missing"),
+                "alarm_actions": sorted(sam.value(p.get("AlarmActions", []))),
+                "ok_actions": sorted(sam.value(p.get("OKActions", []))),
+            }
+        elif r.get("Type") == "AWS::DynamoDB::Table":
+            model["table"] = {
+                "keys": {k["KeyType"]: k["AttributeName"] for k in p["KeySchema"]},
+                "attributes": {a["AttributeName"]: a["AttributeType"] for a in p["AttributeDefinitions"]},
+                "billing": p.get("BillingMode"),
+                "indexes": {g["IndexName"]: {"keys": {k["KeyType"]: k["AttributeName"] for k in g["KeySchema"]},
+                                             "projection": g["Projection"]["ProjectionType"]}
+                            for g in p.get("GlobalSecondaryIndexes", [])},
+                "ttl": p.get("TimeToLiveSpecification", {}).get("AttributeName"),
+                "pitr": str(p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled", False)).lower(),
+                "encryption": str(p.get("SSESpecification", {}).get("SSEEnabled", False)).lower(),
+                "deletion_protection": sam.value(p.get("DeletionProtectionEnabled")),
+            }
+        elif r.get("Type") == "AWS::CloudWatch::Dashboard":
+            body = sam.value(p["DashboardBody"])
+            model["dashboard"] = json.loads(body)
+    return model
+
+
+def _grants(statements, canon, sam_conditions: bool):
+    """{ "Allow s3:GetObject {s3:models}/models/*": condition } for every action x resource."""
+    out = {}
+    for s in statements:
+        if sam_conditions:
+            effect = s.get("Effect", "Allow")
+            actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+            resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
+            conditions = sorted(
+                f"{test}:{var}={sorted(vals if isinstance(vals, list) else [vals])}"
+                for test, body in s.get("Condition", {}).items() for var, vals in body.items())
+        else:
+            effect = s.get("effect", "Allow")
+            actions, resources = s.get("actions", []), s.get("resources", [])
+            conditions = sorted(f"{c['test']}:{c['variable']}={sorted(c['values'])}" for c in s.get("condition", []))
+        for a in actions:
+            for r in resources:
+                out[f"{effect} {a} {canon(r)}"] = " & ".join(conditions) or "-"
+    return out
+
+
+# ------------------------------------------------------------------------- Terraform model
+
+
+def tf_model(tf: dict) -> dict:
+    R, D, L = tf["resource"], tf["data"], tf["locals"]
+    model = {k: {} for k in CATEGORIES}
+    for rtype, g in L.get("gateway_responses", {}).items():
+        status = g.get("status")
+        model["gateway_responses"][rtype] = {
+            "status": None if status in (None, "null", "${null}") else status, "body": json.dumps(g.get("body"))}
+
+    def ref_name(expr: str, rtype: str) -> str | None:
+        m = re.search(rtype.replace(".", r"\.") + r"\.(\w+)", expr or "")
+        return m.group(1) if m else None
+
+    for fn, p in R.get("aws_lambda_function", {}).items():
+        logging = _one(p.get("logging_config"))
+        model["functions"][fn] = {
+            "runtime": p.get("runtime"), "architectures": p.get("architectures", ["x86_64"]),
+            "handler": p.get("handler"), "tracing": _one(p.get("tracing_config")).get("mode", "PassThrough"),
+            "log_format": logging.get("log_format", "Text"), "log_group": tf_value(logging.get("log_group")),
+            "memory": _num(tf_value(p.get("memory_size"))), "timeout": _num(tf_value(p.get("timeout"))),
+            "reserved_concurrency": _num(tf_value(p.get("reserved_concurrent_executions"))),
+        }
+        model["environment"][fn] = _tf_env(_one(p.get("environment")).get("variables"), L)
+
+        role = ref_name(p.get("role"), "aws_iam_role")
+        statements = []
+        for pol in R.get("aws_iam_role_policy", {}).values():
+            if ref_name(pol.get("role"), "aws_iam_role") == role:
+                doc = ref_name(pol.get("policy"), "data.aws_iam_policy_document")
+                statements += D.get("aws_iam_policy_document", {}).get(doc, {}).get("statement", [])
+        for att in R.get("aws_iam_role_policy_attachment", {}).values():
+            if ref_name(att.get("role"), "aws_iam_role") == role:
+                statements.append({"actions": ["managed"], "resources": [att.get("policy_arn")]})
+        if not role:
+            statements.append({"actions": ["no-explicit-role"], "resources": [str(p.get("role"))]})
+        model["iam"][fn] = _grants(statements, tf_value, sam_conditions=False)
+
+    # Routes: local.routes, each hung on an API resource whose path must be the route's path.
+    paths = _tf_paths(R.get("aws_api_gateway_resource", {}))
+    resource_ids = L.get("api_resource_ids", {})
+    for key, route in L.get("routes", {}).items():
+        method, path = key.split(" ", 1)
+        res_name = ref_name(resource_ids.get(route["resource"], ""), "aws_api_gateway_resource")
+        actual = paths.get(res_name, f"<unknown resource {route['resource']}>")
+        model["routes"][key] = {"function": route["function"], "api_key_required": str(route["api_key_required"]).lower()}
+        if actual != path:
+            model["routes"][key]["path_of_resource"] = actual
+
+    # Integrations reach local.functions[route.function]: each entry must be that function.
+    for name, expr in L.get("functions", {}).items():
+        if ref_name(expr, "aws_lambda_function") != name:
+            model["routes"][f"local.functions.{name}"] = {"refers_to": expr}
+
+    for note in R.get("aws_s3_bucket_notification", {}).values():
+        bucket = tf_value(note.get("bucket"))
+        for lf in note.get("lambda_function", []):
+            model["events"][f"s3 {lf.get('filter_prefix', '')}"] = {
+                "function": ref_name(lf["lambda_function_arn"], "aws_lambda_function"),
+                "bucket": bucket, "events": sorted(lf["events"])}
+    rules = R.get("aws_cloudwatch_event_rule", {})
+    for target in R.get("aws_cloudwatch_event_target", {}).values():
+        rule_name = ref_name(target.get("rule"), "aws_cloudwatch_event_rule")
+        rule = rules.get(rule_name, {})
+        model["events"][f"schedule {rule_name}"] = {
+            "function": ref_name(target.get("arn"), "aws_lambda_function"),
+            "schedule": tf_value(rule.get("schedule_expression")),
+            "input": json.loads(target["input"]) if "input" in target else None,
+            "state": tf_value(rule.get("state", "ENABLED"))}
+    for cfg in R.get("aws_lambda_function_event_invoke_config", {}).values():
+        fn = ref_name(cfg.get("function_name"), "aws_lambda_function")
+        failure = _one(_one(cfg.get("destination_config")).get("on_failure"))
+        model["events"][f"async {fn}"] = {
+            "retries": _num(cfg.get("maximum_retry_attempts")), "on_failure": tf_value(failure.get("destination"))}
+
+    for p in R.get("aws_cloudwatch_metric_alarm", {}).values():
+        name = tf_value(p["alarm_name"]).replace("{param:nameprefix}-", "")
+        model["alarms"][name] = {
+            "namespace": p.get("namespace"), "metric": p.get("metric_name"),
+            "dimensions": tf_value(p.get("dimensions", {})),
+            "statistic": p.get("statistic") or p.get("extended_statistic"),
+            "period": _num(p.get("period")), "evaluation_periods": _num(p.get("evaluation_periods")),
+            "threshold": _num(tf_value(p.get("threshold"))), "comparison": p.get("comparison_operator"),
+            "missing_data": p.get("treat_missing_data", "missing"),
+            "alarm_actions": sorted(tf_value(p.get("alarm_actions", []))),
+            "ok_actions": sorted(tf_value(p.get("ok_actions", []))),
+        }
+
+    for p in R.get("aws_dynamodb_table", {}).values():
+        model["table"] = {
+            "keys": {"HASH": p.get("hash_key"), "RANGE": p.get("range_key")},
+            "attributes": {a["name"]: a["type"] for a in p.get("attribute", [])},
+            "billing": p.get("billing_mode"),
+            "indexes": {g["name"]: {"keys": {"HASH": g["hash_key"], "RANGE": g["range_key"]},
+                                    "projection": g["projection_type"]} for g in p.get("global_secondary_index", [])},
+            "ttl": _one(p.get("ttl")).get("attribute_name"),
+            "pitr": tf_value(_one(p.get("point_in_time_recovery")).get("enabled", False)),
+            "encryption": tf_value(_one(p.get("server_side_encryption")).get("enabled", False)),
+            "deletion_protection": tf_value(p.get("deletion_protection_enabled")),
+        }
+
+    for p in R.get("aws_cloudwatch_dashboard", {}).values():
+        model["dashboard"] = _tf_dashboard(p.get("dashboard_body", ""), tf)
+    return model
+
+
+def _tf_paths(resources: dict) -> dict:
+    paths = {}
+
+    def path_of(name, seen=()):
+        if name in paths:
+            return paths[name]
+        r = resources[name]
+        parent = re.search(r"aws_api_gateway_resource\.(\w+)\.id", r.get("parent_id", ""))
+        base = "" if not parent or parent.group(1) in seen else path_of(parent.group(1), seen + (name,))
+        paths[name] = f"{base}/{r['path_part']}"
+        return paths[name]
+
+    for name in resources:
+        path_of(name)
+    return paths
+
+
+def _tf_env(variables, locals_: dict) -> dict:
+    """Environment variables: a map literal, local.NAME, or merge(local.NAME, {K = expr, ...})."""
+    if isinstance(variables, dict):
+        return {k: tf_value(v) for k, v in variables.items()}
+    text = (variables or "").strip()
+    m = re.fullmatch(r"\$\{local\.(\w+)\}", text)
+    if m:
+        return {k: tf_value(v) for k, v in locals_.get(m.group(1), {}).items()}
+    m = re.fullmatch(r"\$\{merge\(local\.(\w+),\s*\{(.*)\}\)\}", text, re.S)
+    if m:
+        env = {k: tf_value(v) for k, v in locals_.get(m.group(1), {}).items()}
+        for key, expr in re.findall(r"([A-Z_][A-Z0-9_]*)\s*=\s*([^,}]+)", m.group(2)):
+            env[key] = tf_expr(expr)
+        return env
+    return {"<unparsed>": text}
+
+
+def _tf_dashboard(body: str, tf: dict):
+    m = re.search(r'templatefile\("\$\{path\.module\}/([^"]+)",\s*\{(.*)\}\)', body, re.S)
+    if not m:
+        return {"<unparsed>": body}
+    tpl = (Path(tf["dir"]) / m.group(1)).read_text(encoding="utf-8")
+    variables = {k: tf_expr(v) for k, v in re.findall(r"(\w+)\s*=\s*([\w.\[\]]+)", m.group(2))}
+    text = re.sub(r"\$\{(\w+)\}", lambda mm: variables.get(mm.group(1), "{" + mm.group(1) + "}"), tpl)
+    return json.loads(text)
+
+
+# ------------------------------------------------------------------------- diff
+
+
+def diff(a: dict, b: dict, names=("SAM", "Terraform")) -> list[str]:
+    problems = []
+    for category in a:
+        left, right = a[category], b.get(category, {})
+        if category == "dashboard":
+            if left != right:
+                problems.append(f"dashboard: bodies differ\n    {names[0]}: {json.dumps(left, sort_keys=True)[:400]}...\n"
+                                f"    {names[1]}: {json.dumps(right, sort_keys=True)[:400]}...")
+            continue
+        for key in sorted(set(left) | set(right)):
+            if key not in right:
+                problems.append(f"{category}: '{key}' only in {names[0]}: {json.dumps(left[key], sort_keys=True)}")
+            elif key not in left:
+                problems.append(f"{category}: '{key}' only in {names[1]}: {json.dumps(right[key], sort_keys=True)}")
+            elif left[key] != right[key]:
+                lv, rv = left[key], right[key]
+                if isinstance(lv, dict) and isinstance(rv, dict):
+                    for sub in sorted(set(lv) | set(rv)):
+                        if lv.get(sub, "<absent>") != rv.get(sub, "<absent>"):
+                            problems.append(f"{category}: '{key}' {sub}: {names[0]} {json.dumps(lv.get(sub, '<absent>'))}"
+                                            f" != {names[1]} {json.dumps(rv.get(sub, '<absent>'))}")
+                else:
+                    problems.append(f"{category}: '{key}': {names[0]} {json.dumps(lv)} != {names[1]} {json.dumps(rv)}")
+    return problems
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument("--terraform", type=Path, default=ROOT / "infra" / "terraform")
+    parser.add_argument("--dump", action="store_true", help="print both models as JSON")
+    args = parser.parse_args(argv)
+    try:
+        sam = sam_model(load_template(args.template))
+        tf_raw = load_terraform(args.terraform)
+        tf_raw["dir"] = str(args.terraform)
+        tf = tf_model(tf_raw)
+    except (OSError, yaml.YAMLError, KeyError, ValueError) as e:
+        print(f"parity: cannot read the templates: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    if args.dump:
+        print(json.dumps({"sam": sam, "terraform": tf}, indent=1, sort_keys=True))
+    problems = diff(sam, tf)
+    counts = ", ".join(f"{len(sam[c])} {c}" for c in ("functions", "routes", "events", "environment", "alarms", "iam"))
+    iam = sum(len(v) for v in sam["iam"].values())
+    if problems:
+        print(f"parity: template.yaml and infra/terraform differ ({len(problems)} difference(s)):")
+        for p in problems:
+            print(f"  - {p}")
+        return 1
+    print(f"parity: template.yaml and infra/terraform agree ({counts}; {iam} IAM grants; {len(sam['gateway_responses'])} gateway responses; table; dashboard)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+# The four functions (provided.al2023, arm64, bootstrap from cargo lambda), their log groups,
+# the failure destination of their asynchronous triggers, the S3 uploads and the schedules.
+
+resource "aws_cloudwatch_log_group" "health" {
+  # checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; the logs hold no payloads or secrets, so a customer-managed key is not required.
+  # checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (30 days by default); a year of request logs is not needed.
+  name              = "/nomaly/${var.name_prefix}/health"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_cloudwatch_log_group" "detect" {
+  # checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; the logs hold no payloads or secrets, so a customer-managed key is not required.
+  # checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (30 days by default); a year of request logs is not needed.
+  name              = "/nomaly/${var.name_prefix}/detect"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_cloudwatch_log_group" "train" {
+  # checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; the logs hold no payloads or secrets, so a customer-managed key is not required.
+  # checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (30 days by default); a year of request logs is not needed.
+  name              = "/nomaly/${var.name_prefix}/train"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_cloudwatch_log_group" "backup" {
+  # checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; the logs hold no payloads or secrets, so a customer-managed key is not required.
+  # checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (30 days by default); a year of request logs is not needed.
+  name              = "/nomaly/${var.name_prefix}/backup"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_lambda_function" "health" {
+  # checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway only; a dead-letter queue applies to asynchronous invocations.
+  # checkov:skip=CKV_AWS_117:No VPC resources are used; S3, DynamoDB and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
+  # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
+  # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
+  function_name                  = "${var.name_prefix}-health"
+  description                    = "Nomaly health - liveness and readiness of the model store and the table."
+  filename                       = "${var.lambda_dir}/health/bootstrap.zip"
+  source_code_hash               = filebase64sha256("${var.lambda_dir}/health/bootstrap.zip")
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  memory_size                    = var.health_memory_size
+  timeout                        = var.health_timeout
+  reserved_concurrent_executions = var.health_reserved_concurrency
+  role                           = aws_iam_role.health.arn
+  tracing_config {
+    mode = "Active"
+  }
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.health.name
+  }
+  environment {
+    variables = local.function_env
+  }
+  depends_on = [aws_iam_role_policy.health]
+}
+
+resource "aws_lambda_function" "detect" {
+  # checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the SQS dead-letter queue through aws_lambda_function_event_invoke_config on_failure (a destination keeps the error and the request, a DLQ only the event).
+  # checkov:skip=CKV_AWS_117:No VPC resources are used; S3, DynamoDB and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
+  # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
+  # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
+  function_name                  = "${var.name_prefix}-detect"
+  description                    = "Nomaly detect - scores rows (API) and uploaded CSV files (S3 incoming/detect/), reads jobs."
+  filename                       = "${var.lambda_dir}/detect/bootstrap.zip"
+  source_code_hash               = filebase64sha256("${var.lambda_dir}/detect/bootstrap.zip")
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  memory_size                    = var.detect_memory_size
+  timeout                        = var.detect_timeout
+  reserved_concurrent_executions = var.detect_reserved_concurrency
+  role                           = aws_iam_role.detect.arn
+  tracing_config {
+    mode = "Active"
+  }
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.detect.name
+  }
+  environment {
+    variables = local.function_env
+  }
+  depends_on = [aws_iam_role_policy.detect]
+}
+
+resource "aws_lambda_function" "train" {
+  # checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the SQS dead-letter queue through aws_lambda_function_event_invoke_config on_failure (a destination keeps the error and the request, a DLQ only the event).
+  # checkov:skip=CKV_AWS_117:No VPC resources are used; S3, DynamoDB and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
+  # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
+  # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
+  function_name                  = "${var.name_prefix}-train"
+  description                    = "Nomaly train - trains model versions (API, S3 incoming/train/, optional schedule), lists models."
+  filename                       = "${var.lambda_dir}/train/bootstrap.zip"
+  source_code_hash               = filebase64sha256("${var.lambda_dir}/train/bootstrap.zip")
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  memory_size                    = var.train_memory_size
+  timeout                        = var.train_timeout
+  reserved_concurrent_executions = var.train_reserved_concurrency
+  role                           = aws_iam_role.train.arn
+  tracing_config {
+    mode = "Active"
+  }
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.train.name
+  }
+  environment {
+    variables = local.function_env
+  }
+  depends_on = [aws_iam_role_policy.train]
+}
+
+resource "aws_lambda_function" "backup" {
+  # checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the SQS dead-letter queue through aws_lambda_function_event_invoke_config on_failure (a destination keeps the error and the request, a DLQ only the event).
+  # checkov:skip=CKV_AWS_117:No VPC resources are used; S3, DynamoDB and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
+  # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
+  # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
+  function_name                  = "${var.name_prefix}-backup"
+  description                    = "Nomaly backup - daily and on-demand backups of models and the table; restore by direct invocation."
+  filename                       = "${var.lambda_dir}/backup/bootstrap.zip"
+  source_code_hash               = filebase64sha256("${var.lambda_dir}/backup/bootstrap.zip")
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  memory_size                    = var.backup_memory_size
+  timeout                        = var.backup_timeout
+  reserved_concurrent_executions = var.backup_reserved_concurrency
+  role                           = aws_iam_role.backup.arn
+  tracing_config {
+    mode = "Active"
+  }
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.backup.name
+  }
+  environment {
+    variables = merge(local.function_env, {
+      NOMALY_BACKUP_BUCKET = aws_s3_bucket.backups.id
+    })
+  }
+  depends_on = [aws_iam_role_policy.backup]
+}
+
+# Asynchronous triggers (S3 uploads, schedules): two retries, then the dead-letter queue.
+resource "aws_lambda_function_event_invoke_config" "detect" {
+  function_name          = aws_lambda_function.detect.function_name
+  maximum_retry_attempts = 2
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.dlq.arn
+    }
+  }
+}
+
+resource "aws_lambda_function_event_invoke_config" "train" {
+  function_name          = aws_lambda_function.train.function_name
+  maximum_retry_attempts = 2
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.dlq.arn
+    }
+  }
+}
+
+resource "aws_lambda_function_event_invoke_config" "backup" {
+  function_name          = aws_lambda_function.backup.function_name
+  maximum_retry_attempts = 2
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.dlq.arn
+    }
+  }
+}
+
+# ---------------------------------------------------------------- S3 uploads
+resource "aws_lambda_permission" "detect_upload" {
+  statement_id   = "S3DetectUpload"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.detect.function_name
+  principal      = "s3.amazonaws.com"
+  source_arn     = aws_s3_bucket.models.arn
+  source_account = local.account_id
+}
+
+resource "aws_lambda_permission" "train_upload" {
+  statement_id   = "S3TrainUpload"
+  action         = "lambda:InvokeFunction"
+  function_name  = aws_lambda_function.train.function_name
+  principal      = "s3.amazonaws.com"
+  source_arn     = aws_s3_bucket.models.arn
+  source_account = local.account_id
+}
+
+resource "aws_s3_bucket_notification" "models" {
+  bucket = aws_s3_bucket.models.id
+  lambda_function {
+    lambda_function_arn = aws_lambda_function.detect.arn
+    events              = ["s3:ObjectCreated:*"]
+    filter_prefix       = "incoming/detect/"
+  }
+  lambda_function {
+    lambda_function_arn = aws_lambda_function.train.arn
+    events              = ["s3:ObjectCreated:*"]
+    filter_prefix       = "incoming/train/"
+  }
+  depends_on = [aws_lambda_permission.detect_upload, aws_lambda_permission.train_upload]
+}
+
+# ---------------------------------------------------------------- schedules
+resource "aws_cloudwatch_event_rule" "daily_backup" {
+  name                = "${var.name_prefix}-daily-backup"
+  description         = "Daily backup of the models and the table."
+  schedule_expression = var.backup_schedule
+  state               = "ENABLED"
+}
+
+resource "aws_cloudwatch_event_target" "daily_backup" {
+  rule  = aws_cloudwatch_event_rule.daily_backup.name
+  arn   = aws_lambda_function.backup.arn
+  input = "{\"action\":\"backup\"}"
+}
+
+resource "aws_lambda_permission" "daily_backup" {
+  statement_id  = "DailyBackup"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.backup.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.daily_backup.arn
+}
+
+resource "aws_cloudwatch_event_rule" "retrain" {
+  name                = "${var.name_prefix}-retrain"
+  description         = "Retrains the models that have an S3 source."
+  schedule_expression = var.retrain_schedule
+  state               = var.retrain_enabled ? "ENABLED" : "DISABLED"
+}
+
+resource "aws_cloudwatch_event_target" "retrain" {
+  rule  = aws_cloudwatch_event_rule.retrain.name
+  arn   = aws_lambda_function.train.arn
+  input = "{\"action\":\"retrain\"}"
+}
+
+resource "aws_lambda_permission" "retrain" {
+  statement_id  = "Retrain"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.train.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.retrain.arn
+}

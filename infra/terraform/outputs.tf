@@ -1,0 +1,59 @@
+# Same outputs as template.yaml.
+
+output "api_url" {
+  description = "Base URL of the API (append /health, /api/v1/...)."
+  value       = aws_api_gateway_stage.api.invoke_url
+}
+
+output "api_key_id" {
+  description = "The first API key: aws apigateway get-api-key --include-value --api-key <id>"
+  value       = aws_api_gateway_api_key.default.id
+}
+
+output "usage_plan_id" {
+  description = "The usage plan; add more keys to it with aws apigateway create-usage-plan-key."
+  value       = aws_api_gateway_usage_plan.api.id
+}
+
+output "models_bucket_name" {
+  description = "Models, uploads (incoming/detect/, incoming/train/) and results (results/)."
+  value       = aws_s3_bucket.models.id
+}
+
+output "backup_bucket_name" {
+  description = "Backups (backups/{id}/)."
+  value       = aws_s3_bucket.backups.id
+}
+
+output "table_name" {
+  description = "The registry and job table."
+  value       = aws_dynamodb_table.table.name
+}
+
+output "health_function_name" {
+  value = aws_lambda_function.health.function_name
+}
+
+output "detect_function_name" {
+  value = aws_lambda_function.detect.function_name
+}
+
+output "train_function_name" {
+  value = aws_lambda_function.train.function_name
+}
+
+output "backup_function_name" {
+  value = aws_lambda_function.backup.function_name
+}
+
+output "dead_letter_queue_url" {
+  value = aws_sqs_queue.dlq.id
+}
+
+output "alarm_topic_arn" {
+  value = aws_sns_topic.alarms.arn
+}
+
+output "dashboard_url" {
+  value = "https://${local.region}.console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards:name=${aws_cloudwatch_dashboard.nomaly.dashboard_name}"
+}

@@ -1,0 +1,235 @@
+# Same knobs and defaults as the Parameters of template.yaml.
+
+variable "name_prefix" {
+  description = "Lowercase prefix of every name (buckets are {prefix}-models-{account}-{region} and {prefix}-backups-{account}-{region}); one per stack in an account."
+  type        = string
+  default     = "nomaly"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix: 3 to 22 lowercase letters, digits or dashes, starting with a letter."
+  }
+}
+
+variable "lambda_dir" {
+  description = "Where cargo lambda build --output-format zip wrote <function>/bootstrap.zip (relative to this directory or absolute)."
+  type        = string
+  default     = "../../target/lambda"
+}
+
+variable "stage_name" {
+  description = "API Gateway stage (the first path segment of the API URL)."
+  type        = string
+  default     = "v1"
+}
+
+variable "api_rate_limit" {
+  description = "Usage plan steady-state requests per second, per API key."
+  type        = number
+  default     = 50
+}
+
+variable "api_burst_limit" {
+  description = "Usage plan burst, per API key."
+  type        = number
+  default     = 100
+}
+
+variable "api_quota_limit" {
+  description = "Usage plan requests per api_quota_period, per API key."
+  type        = number
+  default     = 100000
+}
+
+variable "api_quota_period" {
+  description = "DAY, WEEK or MONTH."
+  type        = string
+  default     = "DAY"
+  validation {
+    condition     = contains(["DAY", "WEEK", "MONTH"], var.api_quota_period)
+    error_message = "api_quota_period: DAY, WEEK or MONTH."
+  }
+}
+
+variable "stage_rate_limit" {
+  description = "Stage-wide requests per second, all keys together (and /health)."
+  type        = number
+  default     = 200
+}
+
+variable "stage_burst_limit" {
+  description = "Stage-wide burst, all keys together."
+  type        = number
+  default     = 400
+}
+
+variable "create_api_gateway_account_role" {
+  description = "Set the account-wide API Gateway CloudWatch Logs role (needed for access logs). false when the account already has one."
+  type        = bool
+  default     = true
+}
+
+variable "health_memory_size" {
+  type    = number
+  default = 128
+}
+
+variable "health_timeout" {
+  type    = number
+  default = 5
+}
+
+variable "health_reserved_concurrency" {
+  description = "Reserved concurrency; -1 leaves the function unreserved."
+  type        = number
+  default     = 5
+}
+
+variable "detect_memory_size" {
+  type    = number
+  default = 1024
+}
+
+variable "detect_timeout" {
+  description = "Seconds; API calls are still cut at 29 s by API Gateway, S3 batch scoring gets the whole timeout."
+  type        = number
+  default     = 300
+}
+
+variable "detect_reserved_concurrency" {
+  description = "Reserved concurrency; -1 leaves the function unreserved."
+  type        = number
+  default     = 50
+}
+
+variable "train_memory_size" {
+  type    = number
+  default = 2048
+}
+
+variable "train_timeout" {
+  type    = number
+  default = 900
+}
+
+variable "train_reserved_concurrency" {
+  description = "Reserved concurrency; -1 leaves the function unreserved."
+  type        = number
+  default     = 10
+}
+
+variable "backup_memory_size" {
+  type    = number
+  default = 1024
+}
+
+variable "backup_timeout" {
+  type    = number
+  default = 900
+}
+
+variable "backup_reserved_concurrency" {
+  description = "Reserved concurrency; -1 leaves the function unreserved."
+  type        = number
+  default     = 1
+}
+
+variable "log_level" {
+  description = "RUST_LOG filter of every function."
+  type        = string
+  default     = "info"
+}
+
+variable "max_body_bytes" {
+  description = "NOMALY_MAX_BODY_BYTES"
+  type        = number
+  default     = 6291456
+}
+
+variable "max_rows" {
+  description = "NOMALY_MAX_ROWS"
+  type        = number
+  default     = 100000
+}
+
+variable "cache_bytes" {
+  description = "NOMALY_CACHE_BYTES"
+  type        = number
+  default     = 268435456
+}
+
+variable "latest_ttl_secs" {
+  description = "NOMALY_LATEST_TTL_SECS"
+  type        = number
+  default     = 30
+}
+
+variable "backup_schedule" {
+  description = "EventBridge schedule of the daily backup (UTC)."
+  type        = string
+  default     = "cron(0 3 * * ? *)"
+}
+
+variable "retrain_schedule" {
+  description = "EventBridge schedule of the retraining of models that have an S3 source."
+  type        = string
+  default     = "cron(0 4 ? * SUN *)"
+}
+
+variable "retrain_enabled" {
+  type    = bool
+  default = false
+}
+
+variable "table_deletion_protection" {
+  type    = bool
+  default = true
+}
+
+variable "results_expiration_days" {
+  description = "Days batch results (results/) are kept."
+  type        = number
+  default     = 30
+}
+
+variable "backup_retention_days" {
+  description = "Days a backup (backups/) is kept."
+  type        = number
+  default     = 35
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days overwritten or deleted object versions are kept."
+  type        = number
+  default     = 30
+}
+
+variable "log_retention_days" {
+  type    = number
+  default = 30
+}
+
+variable "alarm_email" {
+  description = "Subscribed to the alarm topic when set (confirm the subscription email)."
+  type        = string
+  default     = ""
+}
+
+variable "health_p95_duration_ms" {
+  type    = number
+  default = 1000
+}
+
+variable "detect_p95_duration_ms" {
+  type    = number
+  default = 5000
+}
+
+variable "train_p95_duration_ms" {
+  type    = number
+  default = 60000
+}
+
+variable "backup_p95_duration_ms" {
+  type    = number
+  default = 600000
+}

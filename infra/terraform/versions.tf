@@ -1,0 +1,53 @@
+# Nomaly on AWS with Terraform: the same stack as ../../template.yaml (SAM), resource for resource.
+#
+#   cargo lambda build --release --arm64 --output-format zip   # target/lambda/<fn>/bootstrap.zip
+#   cd infra/terraform
+#   terraform init
+#   terraform apply -var name_prefix=nomaly               # -var-file=prod.tfvars for production
+#
+# Files: variables.tf (every knob, same defaults as the SAM parameters), storage.tf (buckets,
+# table, dead-letter queue), iam.tf (one least-privilege role per function), functions.tf
+# (functions, log groups, S3 and schedule triggers), api.tf (REST API, API key, usage plan),
+# monitoring.tf (SNS topic, alarms, dashboard), outputs.tf. ../parity.py fails CI when this and
+# template.yaml disagree on functions, routes, events, environment, alarms or IAM actions.
+
+terraform {
+  required_version = ">= 1.5.0"
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 5.40.0, < 7.0.0"
+    }
+  }
+}
+
+provider "aws" {
+  default_tags {
+    tags = {
+      Application = "nomaly"
+      Stack       = var.name_prefix
+    }
+  }
+}
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  region     = data.aws_region.current.name
+  partition  = data.aws_partition.current.partition
+
+  # The environment every function reads (shared/service/src/config.rs).
+  function_env = {
+    NOMALY_STORE           = "aws"
+    NOMALY_BUCKET          = aws_s3_bucket.models.id
+    NOMALY_TABLE           = aws_dynamodb_table.table.name
+    NOMALY_MAX_BODY_BYTES  = tostring(var.max_body_bytes)
+    NOMALY_MAX_ROWS        = tostring(var.max_rows)
+    NOMALY_CACHE_BYTES     = tostring(var.cache_bytes)
+    NOMALY_LATEST_TTL_SECS = tostring(var.latest_ttl_secs)
+    RUST_LOG               = var.log_level
+  }
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: formatting, lints, then unit, property and integration tests.
+# Runs every test: formatting, lints, unit, property and integration tests, then the offline
+# checks of the deployment templates.
 # Suites that need ../shared/datasets skip with a message when it is absent. The Python tools the
 # tests drive (cargo-lambda, schemathesis, moto) are installed into .venv-tools from PyPI.
 set -euo pipefail
@@ -22,3 +23,8 @@ else
   say "cargo test (../shared/datasets absent: the reference accuracy suites skip)"
 fi
 cargo test --workspace --locked
+
+say "deployment templates, checked offline (sam validate --lint, cfn-lint, checkov, terraform fmt, SAM/Terraform parity)"
+# The arm64 release build of every function (17 min cold on 2 cores) runs with `make check-infra`;
+# NOMALY_INFRA_BUILD=1 adds it here.
+NOMALY_INFRA_BUILD="${NOMALY_INFRA_BUILD:-0}" bash scripts/check_infra.sh

@@ -17,7 +17,11 @@ need_tools() {
     say "creating .venv-tools for the Python tools from PyPI"
     python3 -m venv "$TOOLS_VENV"
   fi
-  say "installing $(grep -v '^[#-]' "$requirements" | tr '\n' ' ')into .venv-tools (quick when present)"
+  local dir packages
+  dir=$(dirname "$requirements")
+  # The pinned packages, with those of any `-r other.txt` it includes.
+  packages=$(sed -n 's/^-r //p' "$requirements" | sed "s|^|$dir/|" | xargs -r cat | cat - "$requirements" | grep -v '^[#-]' | tr '\n' ' ')
+  say "installing ${packages}into .venv-tools (quick when present)"
   "$TOOLS_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
   export PATH="$TOOLS_VENV/bin:$PATH"
 }

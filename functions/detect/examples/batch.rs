@@ -162,16 +162,16 @@ async fn run(target: &str, path: &str) {
     let stores = stores(target).await;
     let config = Config::from_lookup(|_| None).unwrap();
     let train_deps = train::handler::HandlerDeps::new(
-        Arc::new(stores.objects.clone()),
-        Arc::new(stores.registry.clone()),
-        Arc::new(stores.jobs.clone()),
+        stores.objects.clone(),
+        stores.registry.clone(),
+        stores.jobs.clone(),
         &config,
     )
     .with_blobs(stores.blobs.clone());
     let detect_deps = detect::handler::HandlerDeps::new(
-        Arc::new(stores.objects.clone()),
-        Arc::new(stores.registry.clone()),
-        Arc::new(stores.jobs.clone()),
+        stores.objects.clone(),
+        stores.registry.clone(),
+        stores.jobs.clone(),
         &config,
     )
     .with_blobs(stores.blobs.clone());

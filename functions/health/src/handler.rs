@@ -23,11 +23,7 @@ pub struct HandlerDeps {
 
 impl HandlerDeps {
     /// Dependencies over any object store and registry adapters.
-    pub fn new<O, R>(objects: Arc<O>, registry: Arc<R>) -> Self
-    where
-        O: ObjectStore + 'static,
-        R: ModelRegistry + 'static,
-    {
+    pub fn new(objects: Arc<dyn ObjectStore>, registry: Arc<dyn ModelRegistry>) -> Self {
         Self { objects, registry }
     }
 }

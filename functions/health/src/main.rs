@@ -1,7 +1,5 @@
 //! Cold-start wiring of the `health` function; the logic is in `handler`.
 
-use std::sync::Arc;
-
 use health::handler::{handle, HandlerDeps};
 use lambda_http::{run, service_fn, Error, Request};
 use service::startup::{config_or_exit, init_logging, stores_or_exit};
@@ -11,6 +9,6 @@ async fn main() -> Result<(), Error> {
     init_logging();
     let config = config_or_exit();
     let stores = stores_or_exit(&config).await;
-    let deps = HandlerDeps::new(Arc::new(stores.objects), Arc::new(stores.registry));
+    let deps = HandlerDeps::new(stores.objects, stores.registry);
     run(service_fn(|request: Request| handle(&deps, request))).await
 }

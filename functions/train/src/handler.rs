@@ -30,12 +30,12 @@ pub struct HandlerDeps {
 
 impl HandlerDeps {
     /// Dependencies over any object store, registry and job table adapters.
-    pub fn new<O, R, J>(objects: Arc<O>, registry: Arc<R>, jobs: Arc<J>, config: &Config) -> Self
-    where
-        O: ObjectStore + 'static,
-        R: ModelRegistry + 'static,
-        J: JobStore + 'static,
-    {
+    pub fn new(
+        objects: Arc<dyn ObjectStore>,
+        registry: Arc<dyn ModelRegistry>,
+        jobs: Arc<dyn JobStore>,
+        config: &Config,
+    ) -> Self {
         Self {
             train: TrainWorkflow::new(objects, registry.clone(), jobs, config.limits()),
             models: ModelQueries::new(registry),

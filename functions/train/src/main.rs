@@ -1,7 +1,5 @@
 //! Cold-start wiring of the `train` function; the logic is in `handler`.
 
-use std::sync::Arc;
-
 use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use service::startup::{config_or_exit, init_logging, stores_or_exit};
@@ -12,13 +10,8 @@ async fn main() -> Result<(), Error> {
     init_logging();
     let config = config_or_exit();
     let stores = stores_or_exit(&config).await;
-    let deps = HandlerDeps::new(
-        Arc::new(stores.objects),
-        Arc::new(stores.registry),
-        Arc::new(stores.jobs),
-        &config,
-    )
-    .with_blobs(stores.blobs);
+    let deps = HandlerDeps::new(stores.objects, stores.registry, stores.jobs, &config)
+        .with_blobs(stores.blobs);
     // Every trigger (API Gateway, S3, EventBridge) arrives as JSON; `invoke` dispatches it.
     run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await
 }

@@ -109,24 +109,6 @@ pub fn verify_object(key: &str, object: StoredObject) -> Result<StoredObject, St
     Ok(object)
 }
 
-/// Shared handles to a store are stores too, so type-erased `Arc<dyn ObjectStore>` values can be
-/// passed wherever an `Arc<O: ObjectStore>` is expected.
-#[async_trait]
-impl<T: ObjectStore + ?Sized> ObjectStore for std::sync::Arc<T> {
-    async fn put_if_absent(
-        &self,
-        key: &str,
-        bytes: &[u8],
-        meta: &ObjectMeta,
-    ) -> Result<(), StoreError> {
-        (**self).put_if_absent(key, bytes, meta).await
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
-        (**self).get(key).await
-    }
-}
-
 /// Partition key of a model's items: `MODEL#{name}`.
 pub fn model_pk(name: &str) -> String {
     format!("MODEL#{name}")
@@ -224,33 +206,6 @@ pub trait ModelRegistry: Send + Sync {
 
     /// Every version of one model, oldest first (empty for an unknown model).
     async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, StoreError>;
-}
-
-#[async_trait]
-impl<T: ModelRegistry + ?Sized> ModelRegistry for std::sync::Arc<T> {
-    async fn register_version(
-        &self,
-        item: &ModelVersion,
-        expected_latest: Option<u32>,
-    ) -> Result<(), StoreError> {
-        (**self).register_version(item, expected_latest).await
-    }
-
-    async fn latest(&self, name: &str) -> Result<Option<u32>, StoreError> {
-        (**self).latest(name).await
-    }
-
-    async fn version(&self, name: &str, version: u32) -> Result<Option<ModelVersion>, StoreError> {
-        (**self).version(name, version).await
-    }
-
-    async fn list_models(&self) -> Result<Vec<ModelVersion>, StoreError> {
-        (**self).list_models().await
-    }
-
-    async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, StoreError> {
-        (**self).versions(name).await
-    }
 }
 
 /// What a job did.
@@ -391,34 +346,6 @@ pub trait JobStore: Send + Sync {
     ) -> Result<JobPage, StoreError>;
 }
 
-#[async_trait]
-impl<T: JobStore + ?Sized> JobStore for std::sync::Arc<T> {
-    async fn put_job(&self, job: &Job) -> Result<(), StoreError> {
-        (**self).put_job(job).await
-    }
-
-    async fn put_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
-        (**self).put_jobs(jobs).await
-    }
-
-    async fn put_job_if_absent(&self, job: &Job) -> Result<(), StoreError> {
-        (**self).put_job_if_absent(job).await
-    }
-
-    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        (**self).get_job(id).await
-    }
-
-    async fn jobs_for_model(
-        &self,
-        name: &str,
-        limit: usize,
-        cursor: Option<&str>,
-    ) -> Result<JobPage, StoreError> {
-        (**self).jobs_for_model(name, limit, cursor).await
-    }
-}
-
 /// Smallest part of a multipart upload except the last (S3's limit).
 pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 
@@ -511,29 +438,4 @@ pub trait BlobStreams: Send + Sync {
         key: &str,
         content_type: &str,
     ) -> Result<Box<dyn BlobUpload>, StoreError>;
-}
-
-#[async_trait]
-impl<T: BlobStreams + ?Sized> BlobStreams for std::sync::Arc<T> {
-    async fn open(&self, bucket: &str, key: &str) -> Result<Option<BlobReader>, StoreError> {
-        (**self).open(bucket, key).await
-    }
-
-    async fn list(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        (**self).list(bucket, prefix, limit).await
-    }
-
-    async fn create_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        content_type: &str,
-    ) -> Result<Box<dyn BlobUpload>, StoreError> {
-        (**self).create_upload(bucket, key, content_type).await
-    }
 }

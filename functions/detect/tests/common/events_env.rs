@@ -115,9 +115,9 @@ impl Env {
 
     pub fn detect(&self) -> detect::handler::HandlerDeps {
         detect::handler::HandlerDeps::new(
-            Arc::new(self.objects.clone()),
-            Arc::new(self.registry.clone()),
-            Arc::new(self.jobs.clone()),
+            self.objects.clone(),
+            self.registry.clone(),
+            self.jobs.clone(),
             &config(),
         )
         .with_blobs(self.blobs.clone())
@@ -125,9 +125,9 @@ impl Env {
 
     pub fn train(&self) -> train::handler::HandlerDeps {
         train::handler::HandlerDeps::new(
-            Arc::new(self.objects.clone()),
-            Arc::new(self.registry.clone()),
-            Arc::new(self.jobs.clone()),
+            self.objects.clone(),
+            self.registry.clone(),
+            self.jobs.clone(),
             &config(),
         )
         .with_blobs(self.blobs.clone())

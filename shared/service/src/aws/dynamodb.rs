@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, PutRequest, TransactWriteItem, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
@@ -162,57 +163,29 @@ impl ModelRegistry for DynamoStore {
 
     /// Queries the sparse models index (one item per model, by name), page by page.
     async fn list_models(&self) -> Result<Vec<ModelVersion>, StoreError> {
-        let mut models = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(MODELS_INDEX)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", GSI2_PK)
-                .expression_attribute_values(":pk", AttributeValue::S(CATALOG_PK.to_owned()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for item in output.items() {
-                models.push(from_item(item)?);
-            }
-            match output.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(models),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(MODELS_INDEX)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", GSI2_PK)
+            .expression_attribute_values(":pk", AttributeValue::S(CATALOG_PK.to_owned()));
+        query_all_versions(query).await
     }
 
     async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, StoreError> {
-        let mut versions = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", AttributeValue::S(model_pk(name)))
-                .expression_attribute_values(":prefix", AttributeValue::S("VERSION#".into()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for item in output.items() {
-                versions.push(from_item(item)?);
-            }
-            match output.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => return Ok(versions),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S(model_pk(name)))
+            .expression_attribute_values(":prefix", AttributeValue::S("VERSION#".into()))
+            .consistent_read(true);
+        query_all_versions(query).await
     }
 }
 
@@ -347,5 +320,26 @@ impl JobStore for DynamoStore {
             None
         };
         Ok(JobPage { jobs, next_cursor })
+    }
+}
+
+/// Every version item a query finds, following `LastEvaluatedKey` page by page.
+async fn query_all_versions(query: QueryFluentBuilder) -> Result<Vec<ModelVersion>, StoreError> {
+    let mut versions = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let output = query
+            .clone()
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        for item in output.items() {
+            versions.push(from_item(item)?);
+        }
+        match output.last_evaluated_key {
+            Some(next) if !next.is_empty() => start = Some(next),
+            _ => return Ok(versions),
+        }
     }
 }

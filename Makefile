@@ -1,5 +1,5 @@
 # Nomaly's two entry points (see README.md). Everything else lives in scripts/.
-.PHONY: demo test check-infra accuracy bench bench-functions
+.PHONY: demo test check-infra accuracy bench bench-functions bench-backup
 
 demo: ## train on the shipped sample data and print the anomalies found in new rows
 	bash scripts/demo.sh
@@ -18,3 +18,6 @@ bench: ## speed side by side with scikit-learn (creates .venv-bench from bench/r
 
 bench-functions: ## cold start, peak RSS and warm latency of detect, side by side with a Python function
 	bash scripts/bench_functions.sh
+
+bench-backup: ## backup and restore times for 100 models and 10,000 jobs, on moto and on the local store
+	bash scripts/bench_backup.sh

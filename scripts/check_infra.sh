@@ -64,6 +64,7 @@ parity() {
 arm64_build() {
   need_rust
   need_tools scripts/requirements-lambda.txt
+  rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
   local packages=()
   for fn in health detect train backup; do
     if [ -f "functions/$fn/Cargo.toml" ]; then

@@ -9,8 +9,10 @@ need_rust() {
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 }
 
-# Python tools from PyPI (pinned in scripts/requirements-*.txt) in .venv-tools, put first on PATH.
-TOOLS_VENV="$PWD/.venv-tools"
+# Python tools from PyPI (pinned in scripts/requirements-*.txt) in .venv-tools (or
+# $NOMALY_TOOLS_VENV: CI keeps it outside the clone, so the zig that cargo-lambda links with has
+# the same path every run and the arm64 build cache stays valid), put first on PATH.
+TOOLS_VENV="${NOMALY_TOOLS_VENV:-$PWD/.venv-tools}"
 need_tools() {
   local requirements=$1
   if [ ! -x "$TOOLS_VENV/bin/python" ]; then

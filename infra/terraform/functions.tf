@@ -221,9 +221,8 @@ resource "aws_cloudwatch_event_rule" "daily_backup" {
 }
 
 resource "aws_cloudwatch_event_target" "daily_backup" {
-  rule  = aws_cloudwatch_event_rule.daily_backup.name
-  arn   = aws_lambda_function.backup.arn
-  input = "{\"action\":\"backup\"}"
+  rule = aws_cloudwatch_event_rule.daily_backup.name
+  arn  = aws_lambda_function.backup.arn
 }
 
 resource "aws_lambda_permission" "daily_backup" {
@@ -242,9 +241,8 @@ resource "aws_cloudwatch_event_rule" "retrain" {
 }
 
 resource "aws_cloudwatch_event_target" "retrain" {
-  rule  = aws_cloudwatch_event_rule.retrain.name
-  arn   = aws_lambda_function.train.arn
-  input = "{\"action\":\"retrain\"}"
+  rule = aws_cloudwatch_event_rule.retrain.name
+  arn  = aws_lambda_function.train.arn
 }
 
 resource "aws_lambda_permission" "retrain" {

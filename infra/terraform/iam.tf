@@ -193,7 +193,7 @@ data "aws_iam_policy_document" "backup" {
   }
   statement {
     sid     = "Backups"
-    actions = ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = [
       aws_s3_bucket.backups.arn,
       "${aws_s3_bucket.backups.arn}/backups/*",

@@ -131,14 +131,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "models" {
 
 resource "aws_s3_bucket_lifecycle_configuration" "backups" {
   bucket = aws_s3_bucket.backups.id
+  # The backup function prunes by its retention policy (never the newest good backup); what it
+  # deletes stays recoverable as noncurrent versions for backup_retention_days.
   rule {
-    id     = "expire-old-backups"
+    id     = "expire-pruned-backups"
     status = "Enabled"
     filter {
       prefix = "backups/"
     }
-    expiration {
-      days = var.backup_retention_days
+    noncurrent_version_expiration {
+      noncurrent_days = var.backup_retention_days
     }
   }
   rule {

@@ -192,7 +192,7 @@ variable "results_expiration_days" {
 }
 
 variable "backup_retention_days" {
-  description = "Days a backup (backups/) is kept."
+  description = "Days a pruned backup stays recoverable (noncurrent versions under backups/)."
   type        = number
   default     = 35
 }

@@ -121,14 +121,15 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// Builds the three function binaries the way `cargo lambda watch` runs them, so its first
+/// Builds the four function binaries the way `cargo lambda watch` runs them, so its first
 /// request finds them ready instead of compiling for a minute.
 fn build_functions(root: &Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .current_dir(root)
         .args([
-            "build", "--locked", "--bin", "health", "--bin", "detect", "--bin", "train",
+            "build", "--locked", "--bin", "health", "--bin", "detect", "--bin", "train", "--bin",
+            "backup",
         ])
         .status()
         .expect("cargo runs");

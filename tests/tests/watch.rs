@@ -1,7 +1,8 @@
 //! The functions end to end, as a developer runs them: `cargo lambda watch` on 127.0.0.1 and a
-//! free port, the real `health`, `train` and `detect` binaries, the local store in a temp
-//! directory. Trains on the shipped sample, finds the planted anomalies, answers bad input with
-//! the right 4xx, writes one EMF document per invocation, and keeps the `openapi.yaml` contract.
+//! free port, the real `health`, `train`, `detect` and `backup` binaries, the local store in a
+//! temp directory. Trains on the shipped sample, finds the planted anomalies, answers bad input
+//! with the right 4xx, backs up and dry-runs a restore, writes one EMF document per invocation,
+//! and keeps the `openapi.yaml` contract.
 
 use e2e::http::{call, call_json, get};
 use e2e::watch::WatchServer;
@@ -137,6 +138,45 @@ fn bad_input_gets_the_right_4xx(server: &WatchServer) {
     assert_eq!(reply.status, 400, "{}", reply.json());
 }
 
+/// `POST /api/v1/backups` backs up what was trained and scored, `GET` lists it, and a direct
+/// invocation (the Lambda invoke API `cargo lambda invoke` uses) dry-runs its restore.
+fn back_up_and_restore(server: &WatchServer) {
+    let port = server.port();
+    let created = call(port, "POST", "/api/v1/backups", None).expect("POST /api/v1/backups");
+    assert_eq!(created.status, 201, "{}", created.json());
+    let backup = created.json()["backup"].clone();
+    assert_eq!(backup["status"], "succeeded", "{backup}");
+    assert!(
+        backup["objects"].as_u64().is_some_and(|n| n >= 1),
+        "{backup}"
+    );
+    assert!(
+        backup["items"]["jobs"].as_u64().is_some_and(|n| n >= 2),
+        "{backup}"
+    );
+
+    let listed = get(port, "/api/v1/backups");
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.json()["backups"][0], backup);
+
+    let restore = call_json(
+        port,
+        "POST",
+        "/2015-03-31/functions/backup/invocations",
+        &json!({"action": "restore", "backup_id": backup["id"], "dry_run": true}),
+    );
+    assert_eq!(restore.status, 200, "{}", restore.json());
+    let report = restore.json();
+    assert_eq!(report["status"], "dry_run", "{report}");
+    assert_eq!(report["versions"]["written"], 0, "{report}");
+    assert!(
+        report["versions"]["unchanged"]
+            .as_u64()
+            .is_some_and(|n| n >= 1),
+        "{report}"
+    );
+}
+
 /// Every invocation logged one summary line and wrote exactly one EMF document, and no function
 /// ever answered 5xx.
 fn one_emf_document_per_invocation(log: &str) {
@@ -146,13 +186,13 @@ fn one_emf_document_per_invocation(log: &str) {
         .filter(|l| {
             matches!(
                 l["fields"]["message"].as_str(),
-                Some("request" | "request failed")
+                Some("request" | "request failed" | "event")
             )
         })
         .collect();
     let documents: Vec<&Value> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
     assert!(!requests.is_empty(), "no request log lines in:\n{log}");
-    for function in ["health", "train", "detect"] {
+    for function in ["health", "train", "detect", "backup"] {
         let logged = requests
             .iter()
             .filter(|r| r["fields"]["function"] == function)
@@ -184,7 +224,7 @@ fn one_emf_document_per_invocation(log: &str) {
         .filter_map(|d| d["ColdStart"].as_u64())
         .sum();
     assert!(
-        cold >= 3,
+        cold >= 4,
         "each function started at least once cold: {cold}"
     );
 }
@@ -197,6 +237,7 @@ fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_ke
     let server = WatchServer::start(&cargo_lambda, &[]);
     train_and_detect(&server);
     bad_input_gets_the_right_4xx(&server);
+    back_up_and_restore(&server);
     if let Some(st) = tools::require("st", "pip install schemathesis") {
         let run = contract::run(&st, &server.url());
         assert!(run.passed, "openapi.yaml contract failed:\n{}", run.output);

@@ -140,7 +140,7 @@ pub async fn invoke(deps: &HandlerDeps, event: LambdaEvent<Value>) -> Result<Val
             run_event("detect", "schedule", async { Ok(EventSummary::of(&[])) }).await
         }
         Trigger::Unknown(what) => {
-            run_event("detect", "unknown", async move {
+            run_event::<EventSummary, _>("detect", "unknown", async move {
                 Err(ServiceError::BadRequest(format!(
                     "unsupported event: {what}"
                 )))

@@ -120,7 +120,7 @@ pub async fn invoke(deps: &HandlerDeps, event: LambdaEvent<Value>) -> Result<Val
         Trigger::S3(objects) => run_event("train", "s3", train_objects(deps, objects)).await,
         Trigger::Schedule(event) => run_event("train", "schedule", retrain(deps, event)).await,
         Trigger::Unknown(what) => {
-            run_event("train", "unknown", async move {
+            run_event::<EventSummary, _>("train", "unknown", async move {
                 Err(ServiceError::BadRequest(format!(
                     "unsupported event: {what}"
                 )))

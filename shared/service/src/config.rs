@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use detection::Limits;
+
+use crate::workflows::retention::RetentionPolicy;
 use thiserror::Error;
 
 /// Default most bytes of a request body (API Gateway's synchronous payload limit).
@@ -66,6 +68,11 @@ pub struct Config {
     pub cache_bytes: usize,
     /// `NOMALY_LATEST_TTL_SECS`: how long a looked-up `LATEST` is trusted.
     pub latest_ttl: Duration,
+    /// `NOMALY_BACKUP_BUCKET`: the backup bucket (AWS store; only the backup function needs it).
+    pub backup_bucket: Option<String>,
+    /// `NOMALY_BACKUP_KEEP_DAILY` (default 7) and `NOMALY_BACKUP_KEEP_WEEKLY` (default 4): which
+    /// backups survive pruning.
+    pub retention: RetentionPolicy,
 }
 
 impl Config {
@@ -128,6 +135,7 @@ impl Config {
                     reason: format!("{v} is too large for this platform"),
                 })
             };
+        let defaults = RetentionPolicy::default();
         Ok(Self {
             store,
             data_dir,
@@ -140,6 +148,11 @@ impl Config {
                 DEFAULT_LATEST_TTL_SECS,
                 0,
             )?),
+            backup_bucket: get("NOMALY_BACKUP_BUCKET").map(|v| v.trim().to_owned()),
+            retention: RetentionPolicy {
+                keep_daily: size("NOMALY_BACKUP_KEEP_DAILY", defaults.keep_daily, 0)?,
+                keep_weekly: size("NOMALY_BACKUP_KEEP_WEEKLY", defaults.keep_weekly, 0)?,
+            },
         })
     }
 
@@ -174,6 +187,8 @@ mod tests {
         assert_eq!(c.max_rows, 100_000);
         assert_eq!(c.cache_bytes, 256 * 1024 * 1024);
         assert_eq!(c.latest_ttl, Duration::from_secs(30));
+        assert_eq!(c.backup_bucket, None);
+        assert_eq!(c.retention, RetentionPolicy::default());
     }
 
     #[test]
@@ -240,8 +255,19 @@ mod tests {
             ("NOMALY_DATA_DIR", "/tmp/x"),
             ("NOMALY_MAX_ROWS", "10"),
             ("NOMALY_LATEST_TTL_SECS", "0"),
+            ("NOMALY_BACKUP_BUCKET", "backups"),
+            ("NOMALY_BACKUP_KEEP_DAILY", "2"),
+            ("NOMALY_BACKUP_KEEP_WEEKLY", "0"),
         ])
         .unwrap();
+        assert_eq!(c.backup_bucket.as_deref(), Some("backups"));
+        assert_eq!(
+            c.retention,
+            RetentionPolicy {
+                keep_daily: 2,
+                keep_weekly: 0
+            }
+        );
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(c.limits().max_rows, 10);
         assert_eq!(c.latest_ttl, Duration::ZERO);

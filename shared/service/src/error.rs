@@ -39,6 +39,18 @@ pub enum ServiceError {
     /// No job with that id.
     #[error("job '{0}' not found")]
     JobNotFound(String),
+    /// No backup with that id.
+    #[error("backup '{0}' not found")]
+    BackupNotFound(String),
+    /// A backup that does not verify (checksum, size, format, or it failed when taken); a
+    /// restore from it is refused before anything is written.
+    #[error("backup '{id}' cannot be restored: {reason}")]
+    CorruptedBackup {
+        /// Backup id.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A conditional write lost and retrying did not help.
     #[error("{0}")]
     Conflict(String),
@@ -82,6 +94,7 @@ impl ServiceError {
             Self::ModelNotFound(_)
             | Self::VersionNotFound { .. }
             | Self::JobNotFound(_)
+            | Self::BackupNotFound(_)
             | Self::RouteNotFound(_) => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
@@ -89,7 +102,10 @@ impl ServiceError {
             Self::UnsupportedMediaType(_) => 415,
             // A corrupted stored model is a 4xx naming the problem: the caller can train a new
             // version or name another; alarms on 5xx stay for faults of the service itself.
-            Self::InvalidInput(_) | Self::InvalidParameter(_) | Self::CorruptedModel { .. } => 422,
+            Self::InvalidInput(_)
+            | Self::InvalidParameter(_)
+            | Self::CorruptedModel { .. }
+            | Self::CorruptedBackup { .. } => 422,
             Self::Internal(_) => 500,
             Self::Unavailable(_) => 503,
         }
@@ -106,6 +122,8 @@ impl ServiceError {
             Self::ModelNotFound(_) => "model_not_found",
             Self::VersionNotFound { .. } => "version_not_found",
             Self::JobNotFound(_) => "job_not_found",
+            Self::BackupNotFound(_) => "backup_not_found",
+            Self::CorruptedBackup { .. } => "corrupted_backup",
             Self::Conflict(_) => "conflict",
             Self::CorruptedModel { .. } => "corrupted_model",
             Self::Unavailable(_) => "unavailable",

@@ -121,16 +121,29 @@ impl EventSummary {
     }
 }
 
+/// What an event invocation returns to its invoker: JSON with a status for the metrics.
+pub trait EventOutcome: Serialize {
+    /// The `Status` dimension and log field (`ok`, `failed`, `duplicate`, `ignored`, ...).
+    fn status(&self) -> &'static str;
+}
+
+impl EventOutcome for EventSummary {
+    fn status(&self) -> &'static str {
+        self.status
+    }
+}
+
 /// Runs one event's `work` for `function`: a panic becomes an error, the outcome is logged once
-/// and written as one EMF document (`Status` = the summary's status, or `error`), and an error
+/// and written as one EMF document (`Status` = the outcome's status, or `error`), and an error
 /// is returned to the runtime so the event is retried.
-pub async fn run_event<Fut>(
+pub async fn run_event<T, Fut>(
     function: &'static str,
     trigger: &'static str,
     work: Fut,
 ) -> Result<Value, EventError>
 where
-    Fut: Future<Output = Result<EventSummary, ServiceError>>,
+    T: EventOutcome,
+    Fut: Future<Output = Result<T, ServiceError>>,
 {
     let started = Instant::now();
     let cold_start = metrics::take_cold_start();
@@ -141,16 +154,15 @@ where
     let rows = counts.get(metrics::Counter::RowsScored);
     let (model, version) = counts.model().unzip();
     let status = match &outcome {
-        Ok(summary) => summary.status,
+        Ok(summary) => summary.status(),
         Err(_) => "error",
     };
     match &outcome {
-        Ok(summary) => {
+        Ok(_) => {
             tracing::info!(
                 function,
                 trigger,
                 status,
-                jobs = summary.jobs.len(),
                 model,
                 version,
                 rows,

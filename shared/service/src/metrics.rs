@@ -30,16 +30,19 @@ pub enum Counter {
     ModelCacheHits,
     /// A model loaded from the store (a cache miss): the dashboard's "models loaded".
     ModelCacheMisses,
+    /// A backup that did not complete (the failed-backup alarm's metric).
+    BackupsFailed,
 }
 
 impl Counter {
-    const ALL: [Counter; 6] = [
+    const ALL: [Counter; 7] = [
         Counter::RowsScored,
         Counter::AnomaliesLow,
         Counter::AnomaliesMedium,
         Counter::AnomaliesHigh,
         Counter::ModelCacheHits,
         Counter::ModelCacheMisses,
+        Counter::BackupsFailed,
     ];
 
     /// The metric name in CloudWatch.
@@ -51,6 +54,7 @@ impl Counter {
             Counter::AnomaliesHigh => "AnomaliesHigh",
             Counter::ModelCacheHits => "ModelCacheHits",
             Counter::ModelCacheMisses => "ModelCacheMisses",
+            Counter::BackupsFailed => "BackupsFailed",
         }
     }
 
@@ -248,7 +252,7 @@ mod tests {
             .iter()
             .map(|m| m["Name"].as_str().unwrap())
             .collect();
-        assert_eq!(names.len(), 9);
+        assert_eq!(names.len(), 10);
         for name in &names {
             assert!(doc[*name].is_number(), "{name} declared but not set");
         }

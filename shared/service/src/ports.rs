@@ -60,6 +60,22 @@ pub trait ObjectStore: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError>;
 }
 
+/// What backups and restores need of an object store beyond [`ObjectStore`]: listing keys,
+/// replacing an object (a restore asked to overwrite) and deleting one (pruning old backups).
+/// Implemented by both object adapters, for the models store and the backup vault alike.
+#[async_trait]
+pub trait ObjectAdmin: ObjectStore {
+    /// Every key under `prefix`, in key order.
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Writes `bytes` at `key`, replacing whatever is there; readers never see a half-written
+    /// object.
+    async fn put(&self, key: &str, bytes: &[u8], meta: &ObjectMeta) -> Result<(), StoreError>;
+
+    /// Deletes the object at `key`; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
 /// Longest object key accepted (S3's limit).
 pub const MAX_OBJECT_KEY_BYTES: usize = 1024;
 
@@ -208,6 +224,19 @@ pub trait ModelRegistry: Send + Sync {
     async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, StoreError>;
 }
 
+/// Writing registry items back from a backup, outside the train workflow's conditional
+/// registration: a version item as it was, and a `LATEST` pointer that only moves forward.
+#[async_trait]
+pub trait RegistryRestore: Send + Sync {
+    /// Writes a version item if its version does not exist; [`StoreError::Conflict`] otherwise,
+    /// unless `replace`.
+    async fn restore_version(&self, item: &ModelVersion, replace: bool) -> Result<(), StoreError>;
+
+    /// Points the model's `LATEST` at `item` if the model has no `LATEST` or one naming a lower
+    /// version; [`StoreError::Conflict`] otherwise (newer data is kept), unless `replace`.
+    async fn restore_latest(&self, item: &ModelVersion, replace: bool) -> Result<(), StoreError>;
+}
+
 /// What a job did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -344,6 +373,13 @@ pub trait JobStore: Send + Sync {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<JobPage, StoreError>;
+}
+
+/// Reading the whole job table, for backups.
+#[async_trait]
+pub trait JobScan: Send + Sync {
+    /// Every job item, in id order.
+    async fn all_jobs(&self) -> Result<Vec<Job>, StoreError>;
 }
 
 /// Smallest part of a multipart upload except the last (S3's limit).

@@ -7,8 +7,10 @@ pub mod cursor;
 pub mod dynamodb;
 pub mod errors;
 pub mod items;
+pub mod restore;
 pub mod retry;
 pub mod s3;
+pub mod s3_admin;
 pub mod s3_stream;
 pub mod schema;
 

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 
@@ -38,6 +39,26 @@ impl S3ObjectStore {
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
+
+    /// A `PutObject` of `bytes` at `key` with `meta` (content type, SHA-256 in user metadata),
+    /// after checking both.
+    pub(crate) fn put_request(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<PutObjectFluentBuilder, StoreError> {
+        check_object_key(key)?;
+        check_object_meta(key, bytes, meta)?;
+        Ok(self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(&meta.content_type)
+            .metadata(SHA256_METADATA, &meta.sha256)
+            .body(ByteStream::from(bytes.to_vec())))
+    }
 }
 
 #[async_trait]
@@ -53,16 +74,8 @@ impl ObjectStore for S3ObjectStore {
         bytes: &[u8],
         meta: &ObjectMeta,
     ) -> Result<(), StoreError> {
-        check_object_key(key)?;
-        check_object_meta(key, bytes, meta)?;
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
+        self.put_request(key, bytes, meta)?
             .if_none_match("*")
-            .content_type(&meta.content_type)
-            .metadata(SHA256_METADATA, &meta.sha256)
-            .body(ByteStream::from(bytes.to_vec()))
             .send()
             .await
             .map_err(|e| classify("PutObject", e))?;

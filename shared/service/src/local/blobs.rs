@@ -102,6 +102,16 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Walks `dir`, collecting object keys (relative to `root`) that start with `prefix`, skipping
 /// metadata and temporary files.
+/// Every object key under `prefix` in the store rooted at `root`, in key order (temporary and
+/// metadata files skipped).
+pub(super) fn list_keys(root: &Path, prefix: &str) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    let mut visited = 0;
+    walk(root, root, prefix, &mut out, &mut visited)?;
+    out.sort();
+    Ok(out)
+}
+
 fn walk(
     root: &Path,
     dir: &Path,
@@ -170,10 +180,7 @@ impl BlobStreams for LocalObjectStore {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let mut out = Vec::new();
-        let mut visited = 0;
-        walk(self.root(), self.root(), prefix, &mut out, &mut visited)?;
-        out.sort();
+        let mut out = list_keys(self.root(), prefix)?;
         out.truncate(limit);
         Ok(out)
     }

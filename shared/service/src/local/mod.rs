@@ -1,6 +1,7 @@
 //! The embedded adapter: objects as files under a data directory and items in SQLite, with the
 //! same keys and conditional semantics as S3 + DynamoDB, so a laptop needs no AWS account.
 
+mod admin;
 mod blobs;
 mod objects;
 mod sqlite;

@@ -56,7 +56,14 @@ impl LocalObjectStore {
         meta_path(path)
     }
 
-    fn put_sync(&self, key: &str, bytes: &[u8], meta: &ObjectMeta) -> Result<(), StoreError> {
+    /// Writes the object's bytes and metadata to temporary files beside where they go, for a
+    /// put to move into place.
+    pub(super) fn stage(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<Staged, StoreError> {
         let path = self.path_of(key)?;
         check_object_meta(key, bytes, meta)?;
         let dir = path
@@ -66,13 +73,22 @@ impl LocalObjectStore {
         let meta_json = serde_json::to_vec_pretty(meta)
             .map_err(|e| StoreError::Invalid(format!("metadata of '{key}': {e}")))?;
         let data_tmp = write_temp(dir, bytes)?;
-        let meta_tmp = match write_temp(dir, &meta_json) {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = fs::remove_file(&data_tmp);
-                return Err(e);
-            }
-        };
+        let meta_tmp = write_temp(dir, &meta_json).inspect_err(|_| {
+            let _ = fs::remove_file(&data_tmp);
+        })?;
+        Ok(Staged {
+            path,
+            data_tmp,
+            meta_tmp,
+        })
+    }
+
+    fn put_sync(&self, key: &str, bytes: &[u8], meta: &ObjectMeta) -> Result<(), StoreError> {
+        let Staged {
+            path,
+            data_tmp,
+            meta_tmp,
+        } = self.stage(key, bytes, meta)?;
         // A hard link never replaces an existing file: the object is claimed atomically.
         let linked = fs::hard_link(&data_tmp, &path);
         let _ = fs::remove_file(&data_tmp);
@@ -107,6 +123,16 @@ impl LocalObjectStore {
         })?;
         verify_object(key, StoredObject { bytes, meta }).map(Some)
     }
+}
+
+/// An object written to temporary files, not yet in place.
+pub(super) struct Staged {
+    /// Where the object goes.
+    pub path: PathBuf,
+    /// Its bytes.
+    pub data_tmp: PathBuf,
+    /// Its metadata.
+    pub meta_tmp: PathBuf,
 }
 
 /// The metadata file beside an object's file.

@@ -10,8 +10,8 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBeha
 use serde::de::DeserializeOwned;
 
 use crate::ports::{
-    job_pk, model_pk, version_sk, Job, JobPage, JobStore, ModelRegistry, ModelVersion, StoreError,
-    JOB_SK, LATEST_SK,
+    job_pk, model_pk, version_sk, Job, JobPage, JobScan, JobStore, ModelRegistry, ModelVersion,
+    RegistryRestore, StoreError, JOB_SK, LATEST_SK,
 };
 
 /// How long a writer waits for another process's lock before giving up.
@@ -316,5 +316,70 @@ impl JobStore for SqliteStore {
             None
         };
         Ok(JobPage { jobs, next_cursor })
+    }
+}
+
+#[async_trait]
+impl RegistryRestore for SqliteStore {
+    async fn restore_version(&self, item: &ModelVersion, replace: bool) -> Result<(), StoreError> {
+        let verb = if replace {
+            "INSERT OR REPLACE"
+        } else {
+            "INSERT"
+        };
+        let conn = self.conn()?;
+        conn.execute(
+            &format!("{verb} INTO items (pk, sk, version, body) VALUES (?1, ?2, ?3, ?4)"),
+            params![item.pk(), item.sk(), item.version, to_json(item)?],
+        )
+        .map_err(|e| {
+            conflict_or(
+                e,
+                format!("version {} of model '{}' exists", item.version, item.name),
+            )
+        })?;
+        Ok(())
+    }
+
+    /// An upsert whose update applies only to a lower version (or always with `replace`).
+    async fn restore_latest(&self, item: &ModelVersion, replace: bool) -> Result<(), StoreError> {
+        let guard = if replace {
+            ""
+        } else {
+            " WHERE items.version < excluded.version"
+        };
+        let conn = self.conn()?;
+        let changed = conn
+            .execute(
+                &format!(
+                    "INSERT INTO items (pk, sk, version, body) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (pk, sk) DO UPDATE SET version = excluded.version,
+                     body = excluded.body{guard}"
+                ),
+                params![
+                    item.pk(),
+                    LATEST_SK,
+                    item.version,
+                    format!("{{\"version\":{}}}", item.version)
+                ],
+            )
+            .map_err(db)?;
+        if changed != 1 {
+            return Err(StoreError::Conflict(format!(
+                "the latest version of model '{}' is not below {}",
+                item.name, item.version
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobScan for SqliteStore {
+    async fn all_jobs(&self) -> Result<Vec<Job>, StoreError> {
+        self.query_bodies(
+            "SELECT body FROM items WHERE sk = ?1 AND pk LIKE 'JOB#%' ORDER BY pk",
+            params![JOB_SK],
+        )
     }
 }

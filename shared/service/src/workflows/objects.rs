@@ -33,13 +33,14 @@ use crate::error::ServiceError;
 use crate::events::{deterministic_id, S3ObjectRef};
 use crate::metrics::{self, Counter};
 use crate::ports::{
-    BlobReader, BlobStreams, BlobUpload, Job, JobCounts, JobKind, JobStatus, JobStore, JobTimings,
-    ReadFailure, StoreError,
+    BlobReader, BlobStreams, BlobUpload, Job, JobCounts, JobKind, JobStatus, JobStore, ReadFailure,
+    StoreError,
 };
 use crate::workflows::detect::{aligned, DetectWorkflow, JOB_ANOMALY_ROWS_CAP};
 use crate::workflows::ids::now_millis;
+use crate::workflows::jobs::running_job;
 use crate::workflows::names::validate_model_name;
-use crate::workflows::train::{TrainWorkflow, JOB_TTL_SECS};
+use crate::workflows::train::TrainWorkflow;
 
 /// Rows parsed and scored at a time.
 pub const BATCH_CHUNK_ROWS: usize = 16_384;
@@ -82,21 +83,10 @@ pub fn is_transient(error: &ServiceError) -> bool {
 }
 
 fn new_job(id: &str, kind: JobKind, model: &str, source: String) -> Job {
-    let created_at = now_millis();
     Job {
-        id: id.to_owned(),
-        kind,
-        status: JobStatus::Running,
         model: Some(model.to_owned()),
-        version: None,
-        counts: JobCounts::default(),
-        timings: JobTimings::default(),
-        anomaly_rows: Vec::new(),
-        error: None,
-        created_at,
-        expires_at: created_at / 1000 + JOB_TTL_SECS,
         source: Some(source),
-        results_key: None,
+        ..running_job(id, kind, now_millis())
     }
 }
 

@@ -21,6 +21,7 @@ use crate::ports::{
     ObjectMeta, ObjectStore, StoreError, TrainingStats,
 };
 use crate::workflows::ids::{new_job_id, now_millis};
+use crate::workflows::jobs::running_job;
 use crate::workflows::names::{artifact_key, validate_model_name};
 
 /// Most versions tried when concurrent trainers keep taking the next one.
@@ -272,8 +273,6 @@ impl TrainWorkflow {
     /// version is already registered.
     async fn record_job(&self, item: &ModelVersion, created_at: u64, started: Instant) {
         let job = Job {
-            id: new_job_id(),
-            kind: JobKind::Train,
             status: JobStatus::Succeeded,
             model: Some(item.name.clone()),
             version: Some(item.version),
@@ -284,12 +283,7 @@ impl TrainWorkflow {
             timings: JobTimings {
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
             },
-            anomaly_rows: Vec::new(),
-            error: None,
-            created_at,
-            expires_at: created_at / 1000 + JOB_TTL_SECS,
-            source: None,
-            results_key: None,
+            ..running_job(&new_job_id(), JobKind::Train, created_at)
         };
         if let Err(e) = self.jobs.put_job(&job).await {
             tracing::warn!(model = %item.name, version = item.version, error = %e, "could not record train job");

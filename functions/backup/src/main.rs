@@ -1,0 +1,18 @@
+//! Cold-start wiring of the `backup` function; the logic is in `handler`.
+
+use backup::handler::{invoke, HandlerDeps};
+use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
+use service::startup::{config_or_exit, init_logging, stores_or_exit, vault_or_exit};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    let config = config_or_exit();
+    let stores = stores_or_exit(&config).await;
+    let vault = vault_or_exit(&stores);
+    let deps = HandlerDeps::new(&stores, vault, config.retention);
+    // API Gateway requests, the schedule's `{"action":"backup"}` and direct restores arrive as
+    // JSON; `invoke` dispatches them.
+    run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await
+}

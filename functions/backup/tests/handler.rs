@@ -1,0 +1,144 @@
+//! The backup handler driven by the `events/` fixtures against a temp-dir local store: the two
+//! HTTP routes, the schedule, direct backups and restores (dry run, real, refused), and bad
+//! payloads answered as refusals, never as errors.
+
+use std::sync::Arc;
+
+use backup::handler::{handle, invoke, HandlerDeps};
+use fixtures::{body, event, fixture};
+use lambda_http::{Context, LambdaEvent};
+use serde_json::{json, Value};
+use service::local::{LocalObjectStore, LocalStores};
+use service::startup::Stores;
+use service::workflows::retention::RetentionPolicy;
+
+fn deps() -> (tempfile::TempDir, HandlerDeps, Stores) {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = Arc::new(LocalObjectStore::open(dir.path().join("backup-vault")).unwrap());
+    let stores = Stores::local(LocalStores::open(dir.path()).unwrap(), vault.clone());
+    let deps = HandlerDeps::new(&stores, vault, RetentionPolicy::default());
+    (dir, deps, stores)
+}
+
+async fn direct(deps: &HandlerDeps, payload: Value) -> Value {
+    invoke(deps, LambdaEvent::new(payload, Context::default()))
+        .await
+        .expect("an answer, not an error")
+}
+
+/// Trains one model through the train workflow, so there is something to back up.
+async fn train_one(stores: &Stores) {
+    let train = service::workflows::train::TrainWorkflow::new(
+        stores.objects.clone(),
+        stores.registry.clone(),
+        stores.jobs.clone(),
+        detection::Limits::default(),
+    );
+    let rows: Vec<Vec<f64>> = (0..50)
+        .map(|i| vec![f64::from(i % 7), f64::from(i % 5)])
+        .collect();
+    let request = serde_json::from_value(
+        json!({"name": "payments", "algorithm": "ecod", "data": {"columns": ["a", "b"], "rows": rows}}),
+    )
+    .unwrap();
+    train.train(request).await.unwrap();
+}
+
+#[tokio::test]
+async fn when_backup_posted_should_answer_201_and_list_it() {
+    let (_dir, deps, stores) = deps();
+    train_one(&stores).await;
+    let response = handle(&deps, event("backups-create.json")).await.unwrap();
+    assert_eq!(response.status(), 201, "{}", body(&response));
+    let created = body(&response);
+    assert_eq!(created["backup"]["status"], "succeeded");
+    assert_eq!(created["backup"]["objects"], 1);
+    assert_eq!(
+        created["backup"]["items"],
+        json!({"models": 1, "versions": 1, "jobs": 1})
+    );
+    assert_eq!(created["pruned"], json!([]));
+
+    let response = handle(&deps, event("backups-list.json")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let listed = body(&response);
+    assert_eq!(listed["backups"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["backups"][0], created["backup"]);
+
+    // The backup is a job too.
+    let id = created["backup"]["id"].as_str().unwrap();
+    let job = stores.jobs.get_job(id).await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(job.kind).unwrap(), "backup");
+}
+
+#[tokio::test]
+async fn when_scheduled_or_asked_directly_should_back_up() {
+    let (_dir, deps, stores) = deps();
+    train_one(&stores).await;
+    let scheduled = direct(&deps, fixture("schedule-backup.json")).await;
+    assert_eq!(scheduled["backup"]["status"], "succeeded", "{scheduled}");
+    let direct_run = direct(&deps, fixture("backup-run.json")).await;
+    assert_eq!(direct_run["backup"]["status"], "succeeded", "{direct_run}");
+    assert_ne!(scheduled["backup"]["id"], direct_run["backup"]["id"]);
+}
+
+#[tokio::test]
+async fn when_restore_invoked_should_dry_run_then_restore_then_find_nothing_to_do() {
+    let (_dir, deps, stores) = deps();
+    train_one(&stores).await;
+    let created = direct(&deps, fixture("backup-run.json")).await;
+    let id = created["backup"]["id"].clone();
+
+    let mut dry = fixture("backup-restore-dry-run.json");
+    dry["backup_id"] = id.clone();
+    let report = direct(&deps, dry).await;
+    assert_eq!(report["status"], "dry_run", "{report}");
+    // Nothing is missing from the live store, so nothing would be written.
+    assert_eq!(
+        report["versions"],
+        json!({"written": 0, "unchanged": 1, "kept": 0})
+    );
+
+    let mut real = fixture("backup-restore.json");
+    real["backup_id"] = id;
+    let report = direct(&deps, real).await;
+    assert_eq!(report["status"], "restored", "{report}");
+    assert_eq!(report["objects"]["unchanged"], 1);
+    assert_eq!(report["jobs"]["unchanged"], 1);
+}
+
+#[tokio::test]
+async fn when_restore_payload_is_bad_or_backup_unknown_should_refuse_with_a_code() {
+    let (_dir, deps, _stores) = deps();
+    let unknown = direct(&deps, fixture("backup-restore.json")).await;
+    assert_eq!(unknown["status"], "refused");
+    assert_eq!(unknown["error"]["code"], "backup_not_found", "{unknown}");
+
+    for payload in [
+        json!({"action": "restore"}),
+        json!({"action": "restore", "backup_id": "x", "colour": 1}),
+        json!({"action": "explode"}),
+        json!({"action": 7}),
+        json!({"action": "backup", "now": true}),
+        json!({"hello": "world"}),
+    ] {
+        let answer = direct(&deps, payload.clone()).await;
+        assert_eq!(answer["status"], "refused", "{payload} -> {answer}");
+        assert_eq!(
+            answer["error"]["code"], "bad_request",
+            "{payload} -> {answer}"
+        );
+        assert!(!answer["error"]["message"].as_str().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn when_restore_is_attempted_over_http_should_not_be_routed() {
+    let (_dir, deps, _stores) = deps();
+    let mut request = fixture("backups-create.json");
+    request["rawPath"] = json!("/api/v1/backups/restore");
+    request["requestContext"]["http"]["path"] = json!("/api/v1/backups/restore");
+    let response = handle(&deps, fixtures::request(&request)).await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(body(&response)["error"]["code"], "not_found");
+}

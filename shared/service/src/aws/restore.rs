@@ -13,6 +13,10 @@ use crate::aws::items::{from_item, latest_item, version_item, Item};
 use crate::aws::schema::{SK, VERSION_ATTRIBUTE};
 use crate::ports::{Job, JobScan, ModelVersion, RegistryRestore, StoreError, JOB_SK};
 
+/// Items one `Scan` call reads at most: small pages keep each call well inside its timeout (moto
+/// takes seconds for a 1 MB page).
+pub const SCAN_PAGE: i32 = 500;
+
 impl DynamoStore {
     /// `PutItem` of `item`, under `condition` unless it is `None`.
     async fn put_guarded(
@@ -72,7 +76,8 @@ impl RegistryRestore for DynamoStore {
 
 #[async_trait]
 impl JobScan for DynamoStore {
-    /// A strongly consistent `Scan` filtered on `SK = JOB`, following `LastEvaluatedKey`.
+    /// A strongly consistent `Scan` filtered on `SK = JOB`, [`SCAN_PAGE`] items a call, following
+    /// `LastEvaluatedKey`.
     async fn all_jobs(&self) -> Result<Vec<Job>, StoreError> {
         let mut jobs: Vec<Job> = Vec::new();
         let mut start: Option<Item> = None;
@@ -85,6 +90,7 @@ impl JobScan for DynamoStore {
                 .expression_attribute_names("#sk", SK)
                 .expression_attribute_values(":job", AttributeValue::S(JOB_SK.to_owned()))
                 .consistent_read(true)
+                .limit(SCAN_PAGE)
                 .set_exclusive_start_key(start)
                 .send()
                 .await

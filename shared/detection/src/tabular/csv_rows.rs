@@ -67,6 +67,18 @@ impl<R: Read> CsvRows<R> {
         self.rows_read
     }
 
+    /// Appends the row just read, as it was written (cells trimmed of ASCII whitespace and
+    /// unquoted, joined by commas), to `out`. Every cell parsed as a finite number, so none holds
+    /// a comma, a quote or a line break.
+    pub(crate) fn append_row_text(&self, out: &mut Vec<u8>) {
+        for (i, cell) in self.record.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(cell.trim_ascii());
+        }
+    }
+
     /// Appends the next row's numbers to `out` and returns `true`, or returns `false` at the end
     /// of the input. An input without any data row is [`InputError::Empty`]. On error `out` may
     /// hold part of the row.

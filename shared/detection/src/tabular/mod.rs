@@ -10,4 +10,4 @@ mod values;
 pub use self::align::{align, ColumnMapping, ExtraColumns};
 pub use self::csv::parse_csv;
 pub use self::json::{parse_json, table_from_json_value};
-pub use self::stream::CsvChunks;
+pub use self::stream::{CsvChunks, RowsText, TextChunks};

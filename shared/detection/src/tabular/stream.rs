@@ -44,8 +44,27 @@ impl<R: Read> CsvChunks<R> {
         self.rows.rows_read()
     }
 
+    /// The same chunks, each with its rows' text as written, so a caller can echo the input
+    /// without formatting the numbers again.
+    pub fn with_text(self) -> TextChunks<R> {
+        TextChunks { chunks: self }
+    }
+
+    /// The next chunk (with its rows' text into `text` when given); `None` at the end, and
+    /// after the first error.
+    fn advance(&mut self, text: Option<&mut RowsText>) -> Option<Result<Table, InputError>> {
+        if self.done {
+            return None;
+        }
+        let chunk = self.next_chunk(text).transpose();
+        if !matches!(chunk, Some(Ok(_))) {
+            self.done = true;
+        }
+        chunk
+    }
+
     /// Reads the next chunk, or `None` at the end of the input.
-    fn next_chunk(&mut self) -> Result<Option<Table>, InputError> {
+    fn next_chunk(&mut self, mut text: Option<&mut RowsText>) -> Result<Option<Table>, InputError> {
         let width = self.rows.columns().len();
         let mut values = Vec::with_capacity(
             self.chunk_rows
@@ -54,6 +73,10 @@ impl<R: Read> CsvChunks<R> {
         );
         let mut n_rows = 0;
         while n_rows < self.chunk_rows && self.rows.read_row(&mut values)? {
+            if let Some(text) = text.as_deref_mut() {
+                self.rows.append_row_text(&mut text.bytes);
+                text.ends.push(text.bytes.len());
+            }
             n_rows += 1;
         }
         if n_rows == 0 {
@@ -67,14 +90,59 @@ impl<R: Read> Iterator for CsvChunks<R> {
     type Item = Result<Table, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        let chunk = self.next_chunk().transpose();
-        if !matches!(chunk, Some(Ok(_))) {
-            self.done = true;
-        }
-        chunk
+        self.advance(None)
+    }
+}
+
+/// The rows of one chunk as they were written: cells trimmed and joined by commas, without the
+/// line break.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowsText {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl RowsText {
+    /// Row `i` of the chunk (empty past the last).
+    pub fn row(&self, i: usize) -> &[u8] {
+        let start = match i.checked_sub(1) {
+            Some(previous) => self.ends.get(previous).copied().unwrap_or(usize::MAX),
+            None => 0,
+        };
+        let end = self.ends.get(i).copied().unwrap_or(0);
+        self.bytes.get(start..end).unwrap_or_default()
+    }
+
+    /// Rows held.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether it holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+/// [`CsvChunks`] with each chunk's rows' text (see [`CsvChunks::with_text`]).
+pub struct TextChunks<R: Read> {
+    chunks: CsvChunks<R>,
+}
+
+impl<R: Read> TextChunks<R> {
+    /// Column names from the header, in file order.
+    pub fn columns(&self) -> &[String] {
+        self.chunks.columns()
+    }
+}
+
+impl<R: Read> Iterator for TextChunks<R> {
+    type Item = Result<(Table, RowsText), InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut text = RowsText::default();
+        let chunk = self.chunks.advance(Some(&mut text))?;
+        Some(chunk.map(|table| (table, text)))
     }
 }
 
@@ -93,6 +161,26 @@ mod tests {
             .iter()
             .map(|r| r.as_ref().map(Table::n_rows).map_err(Clone::clone))
             .collect()
+    }
+
+    #[test]
+    fn when_text_is_kept_should_echo_each_row_as_written_beside_its_numbers() {
+        let input = "a,b\n1.50, 2\n\"3\",4e2\n-0,7\n";
+        let chunks: Vec<(Table, RowsText)> =
+            CsvChunks::new(input.as_bytes(), 2, &Limits::default())
+                .unwrap()
+                .with_text()
+                .map(Result::unwrap)
+                .collect();
+        assert_eq!(chunks.len(), 2);
+        let (table, text) = &chunks[0];
+        assert_eq!(table.n_rows(), 2);
+        assert_eq!(text.len(), 2);
+        assert_eq!(text.row(0), b"1.50,2");
+        assert_eq!(text.row(1), b"3,4e2");
+        assert_eq!(text.row(2), b"");
+        assert_eq!(chunks[1].1.row(0), b"-0,7");
+        assert_eq!(chunks[1].0.values()[[0, 1]], 7.0);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::time::Instant;
 use detection::algorithm::{Algorithm, AlgorithmParams};
 use detection::model::{Model, ModelSpec};
 use detection::sampling::Reservoir;
-use detection::tabular::CsvChunks;
+use detection::tabular::{CsvChunks, RowsText};
 use detection::threshold::Severity;
 use detection::{InputError, Limits, Table};
 use ndarray::Array2;
@@ -189,7 +189,8 @@ fn score_stream(
 ) -> Result<BatchSummary, StreamStop> {
     let failure = reader.failure();
     let chunks = CsvChunks::new(reader, BATCH_CHUNK_ROWS, limits)
-        .map_err(|e| StreamStop::from_input(e, &failure))?;
+        .map_err(|e| StreamStop::from_input(e, &failure))?
+        .with_text();
     let mut out = Vec::with_capacity(part_bytes + 64 * 1024);
     for (i, column) in chunks.columns().iter().enumerate() {
         if i > 0 {
@@ -226,9 +227,10 @@ fn score_stream(
 /// Chunks parsed ahead of scoring (each is `BATCH_CHUNK_ROWS` rows).
 const PARSED_CHUNKS_AHEAD: usize = 2;
 
-/// Scores parsed chunks and writes their results rows, handing full parts to `parts`.
+/// Scores parsed chunks and writes their results rows (each input row as it was written, then
+/// its score and label), handing full parts to `parts`.
 fn score_chunks(
-    chunks: impl Iterator<Item = Result<Table, InputError>>,
+    chunks: impl Iterator<Item = Result<(Table, RowsText), InputError>>,
     failure: &ReadFailure,
     model: &Model,
     name: &str,
@@ -239,18 +241,14 @@ fn score_chunks(
     let mut summary = BatchSummary::default();
     let mut number = ryu::Buffer::new();
     for chunk in chunks {
-        let table = chunk.map_err(|e| StreamStop::from_input(e, failure))?;
+        let (table, text) = chunk.map_err(|e| StreamStop::from_input(e, failure))?;
         let x = aligned(model, name, &table).map_err(StreamStop::Data)?;
         let scores = model
             .score(x.view())
             .map_err(|e| StreamStop::Data(e.into()))?;
-        for (row, (values, &score)) in table.values().rows().into_iter().zip(&scores).enumerate() {
-            for (j, v) in values.iter().enumerate() {
-                if j > 0 {
-                    out.push(b',');
-                }
-                out.extend_from_slice(number.format(*v).as_bytes());
-            }
+        for (row, &score) in scores.iter().enumerate() {
+            // The input row as written: no number is formatted again.
+            out.extend_from_slice(text.row(row));
             out.push(b',');
             out.extend_from_slice(number.format(score).as_bytes());
             let (label, _, severity) = model.assess(score);

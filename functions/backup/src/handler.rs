@@ -29,22 +29,8 @@ impl HandlerDeps {
     /// Backups of `stores` kept in `vault`, pruned by `policy`.
     pub fn new(stores: &Stores, vault: Arc<dyn ObjectAdmin>, policy: RetentionPolicy) -> Self {
         Self {
-            backup: BackupWorkflow::new(
-                stores.admin.clone(),
-                stores.registry.clone(),
-                stores.jobs.clone(),
-                stores.scan.clone(),
-                vault.clone(),
-                policy,
-            ),
-            restore: RestoreWorkflow::new(
-                stores.admin.clone(),
-                stores.registry.clone(),
-                stores.restore.clone(),
-                stores.jobs.clone(),
-                stores.scan.clone(),
-                vault,
-            ),
+            backup: BackupWorkflow::new(stores, vault.clone(), policy),
+            restore: RestoreWorkflow::new(stores, vault),
         }
     }
 }

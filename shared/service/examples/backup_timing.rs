@@ -183,14 +183,7 @@ where
         jobs.len(),
         started.elapsed().as_secs_f64()
     );
-    let backups = BackupWorkflow::new(
-        stores.admin.clone(),
-        stores.registry.clone(),
-        stores.jobs.clone(),
-        stores.scan.clone(),
-        vault.clone(),
-        RetentionPolicy::default(),
-    );
+    let backups = BackupWorkflow::new(stores, vault.clone(), RetentionPolicy::default());
     let mut backup_s = Vec::new();
     let mut last = None;
     for run in 1..=RUNS {
@@ -207,14 +200,7 @@ where
         last = Some(created.backup);
     }
     let backup = last.expect("a backup");
-    let restores = RestoreWorkflow::new(
-        stores.admin.clone(),
-        stores.registry.clone(),
-        stores.restore.clone(),
-        stores.jobs.clone(),
-        stores.scan.clone(),
-        vault,
-    );
+    let restores = RestoreWorkflow::new(stores, vault);
     let mut restore_s = Vec::new();
     for run in 1..=RUNS {
         wipe().await;

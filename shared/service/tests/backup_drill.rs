@@ -112,27 +112,11 @@ impl Site {
     }
 
     fn backups(&self, policy: RetentionPolicy) -> BackupWorkflow {
-        let s = self.stores();
-        BackupWorkflow::new(
-            s.admin.clone(),
-            s.registry.clone(),
-            s.jobs.clone(),
-            s.scan.clone(),
-            self.vault(),
-            policy,
-        )
+        BackupWorkflow::new(self.stores(), self.vault(), policy)
     }
 
     fn restores(&self) -> RestoreWorkflow {
-        let s = self.stores();
-        RestoreWorkflow::new(
-            s.admin.clone(),
-            s.registry.clone(),
-            s.restore.clone(),
-            s.jobs.clone(),
-            s.scan.clone(),
-            self.vault(),
-        )
+        RestoreWorkflow::new(self.stores(), self.vault())
     }
 
     fn vault(&self) -> Arc<dyn ObjectAdmin> {

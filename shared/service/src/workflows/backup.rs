@@ -21,6 +21,7 @@ use crate::ports::{
     Job, JobKind, JobScan, JobStatus, JobStore, ModelRegistry, ModelVersion, ObjectAdmin,
     ObjectMeta, StoreError,
 };
+use crate::startup::Stores;
 use crate::workflows::ids::{new_job_id, now_millis};
 use crate::workflows::jobs::running_job;
 use crate::workflows::manifest::{
@@ -116,21 +117,13 @@ pub struct BackupWorkflow {
 }
 
 impl BackupWorkflow {
-    /// Backups of the models in `objects` and the items behind `registry`, `jobs` and `scan`,
-    /// kept in `vault` and pruned by `policy`.
-    pub fn new(
-        objects: Arc<dyn ObjectAdmin>,
-        registry: Arc<dyn ModelRegistry>,
-        jobs: Arc<dyn JobStore>,
-        scan: Arc<dyn JobScan>,
-        vault: Arc<dyn ObjectAdmin>,
-        policy: RetentionPolicy,
-    ) -> Self {
+    /// Backups of the models and the items of `stores`, kept in `vault` and pruned by `policy`.
+    pub fn new(stores: &Stores, vault: Arc<dyn ObjectAdmin>, policy: RetentionPolicy) -> Self {
         Self {
-            objects,
-            registry,
-            jobs,
-            scan,
+            objects: stores.admin.clone(),
+            registry: stores.registry.clone(),
+            jobs: stores.jobs.clone(),
+            scan: stores.scan.clone(),
             vault,
             policy,
         }

@@ -16,6 +16,7 @@ use crate::ports::{
     Job, JobScan, JobStore, ModelRegistry, ModelVersion, ObjectAdmin, RegistryRestore, StoreError,
     StoredObject,
 };
+use crate::startup::Stores;
 use crate::workflows::backup::COPY_CONCURRENCY;
 use crate::workflows::ids::is_plausible_job_id;
 use crate::workflows::manifest::{manifest_key, BackupManifest, BackupStatus, ManifestObject};
@@ -96,22 +97,14 @@ struct VerifiedBackup {
 }
 
 impl RestoreWorkflow {
-    /// Restores from `vault` into `objects`, the registry (`registry` to read, `restore` to
-    /// write) and the job table (`jobs` to write, `scan` to read).
-    pub fn new(
-        objects: Arc<dyn ObjectAdmin>,
-        registry: Arc<dyn ModelRegistry>,
-        restore: Arc<dyn RegistryRestore>,
-        jobs: Arc<dyn JobStore>,
-        scan: Arc<dyn JobScan>,
-        vault: Arc<dyn ObjectAdmin>,
-    ) -> Self {
+    /// Restores from `vault` into the models and the items of `stores`.
+    pub fn new(stores: &Stores, vault: Arc<dyn ObjectAdmin>) -> Self {
         Self {
-            objects,
-            registry,
-            restore,
-            jobs,
-            scan,
+            objects: stores.admin.clone(),
+            registry: stores.registry.clone(),
+            restore: stores.restore.clone(),
+            jobs: stores.jobs.clone(),
+            scan: stores.scan.clone(),
             vault,
         }
     }

@@ -66,29 +66,33 @@ pub struct Stores {
 impl Stores {
     /// The local adapters, with the vault `vault`.
     pub fn local(stores: LocalStores, vault: Arc<LocalObjectStore>) -> Self {
-        Self {
-            objects: stores.objects.clone(),
-            registry: stores.items.clone(),
-            jobs: stores.items.clone(),
-            blobs: stores.objects.clone(),
-            admin: stores.objects,
-            restore: stores.items.clone(),
-            scan: stores.items,
-            vault: Some(vault),
-        }
+        Self::over(stores.objects, stores.items, Some(vault))
     }
 
     /// The AWS adapters, with the vault `vault` when there is a backup bucket.
     pub fn aws(stores: AwsStores, vault: Option<Arc<S3ObjectStore>>) -> Self {
+        Self::over(
+            stores.objects,
+            stores.items,
+            vault.map(|v| v as Arc<dyn ObjectAdmin>),
+        )
+    }
+
+    /// Every port from one object adapter and one item adapter.
+    fn over<O, I>(objects: Arc<O>, items: Arc<I>, vault: Option<Arc<dyn ObjectAdmin>>) -> Self
+    where
+        O: ObjectAdmin + BlobStreams + 'static,
+        I: ModelRegistry + JobStore + RegistryRestore + JobScan + 'static,
+    {
         Self {
-            objects: stores.objects.clone(),
-            registry: stores.items.clone(),
-            jobs: stores.items.clone(),
-            blobs: stores.objects.clone(),
-            admin: stores.objects,
-            restore: stores.items.clone(),
-            scan: stores.items,
-            vault: vault.map(|v| v as Arc<dyn ObjectAdmin>),
+            objects: objects.clone(),
+            registry: items.clone(),
+            jobs: items.clone(),
+            blobs: objects.clone(),
+            admin: objects,
+            restore: items.clone(),
+            scan: items,
+            vault,
         }
     }
 }

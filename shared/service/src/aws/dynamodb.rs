@@ -325,21 +325,34 @@ impl JobStore for DynamoStore {
 
 /// Every version item a query finds, following `LastEvaluatedKey` page by page.
 async fn query_all_versions(query: QueryFluentBuilder) -> Result<Vec<ModelVersion>, StoreError> {
-    let mut versions = Vec::new();
+    all_pages(|start| {
+        let page = query.clone().set_exclusive_start_key(start);
+        async move {
+            let output = page.send().await.map_err(|e| classify("Query", e))?;
+            Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
+        }
+    })
+    .await
+}
+
+/// Every item of a paginated read (`Query` or `Scan`), decoded: `page` reads one page from the
+/// given start key and returns its items and `LastEvaluatedKey`, followed until there is none.
+pub(crate) async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, StoreError>
+where
+    T: serde::de::DeserializeOwned,
+    F: FnMut(Option<Item>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<Item>, Option<Item>), StoreError>>,
+{
+    let mut decoded = Vec::new();
     let mut start: Option<Item> = None;
     loop {
-        let output = query
-            .clone()
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| classify("Query", e))?;
-        for item in output.items() {
-            versions.push(from_item(item)?);
+        let (items, next) = page(start).await?;
+        for item in &items {
+            decoded.push(from_item(item)?);
         }
-        match output.last_evaluated_key {
+        match next {
             Some(next) if !next.is_empty() => start = Some(next),
-            _ => return Ok(versions),
+            _ => return Ok(decoded),
         }
     }
 }

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::aws::dynamodb::DynamoStore;
+use crate::aws::dynamodb::{all_pages, DynamoStore};
 use crate::aws::errors::classify;
-use crate::aws::items::{from_item, latest_item, version_item, Item};
+use crate::aws::items::{latest_item, version_item, Item};
 use crate::aws::schema::{SK, VERSION_ATTRIBUTE};
 use crate::ports::{Job, JobScan, ModelVersion, RegistryRestore, StoreError, JOB_SK};
 
@@ -79,10 +79,8 @@ impl JobScan for DynamoStore {
     /// A strongly consistent `Scan` filtered on `SK = JOB`, [`SCAN_PAGE`] items a call, following
     /// `LastEvaluatedKey`.
     async fn all_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs: Vec<Job> = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
+        let mut jobs: Vec<Job> = all_pages(|start| {
+            let page = self
                 .client()
                 .scan()
                 .table_name(self.table())
@@ -91,18 +89,13 @@ impl JobScan for DynamoStore {
                 .expression_attribute_values(":job", AttributeValue::S(JOB_SK.to_owned()))
                 .consistent_read(true)
                 .limit(SCAN_PAGE)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| classify("Scan", e))?;
-            for item in output.items() {
-                jobs.push(from_item(item)?);
+                .set_exclusive_start_key(start);
+            async move {
+                let output = page.send().await.map_err(|e| classify("Scan", e))?;
+                Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
             }
-            match output.last_evaluated_key {
-                Some(next) if !next.is_empty() => start = Some(next),
-                _ => break,
-            }
-        }
+        })
+        .await?;
         jobs.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(jobs)
     }

@@ -160,31 +160,23 @@ impl RestoreWorkflow {
             })
             .collect();
 
+        let conflicts = &mut report.conflicts;
+        let replace = request.replace;
         for ((object, _), diff) in backup.objects.iter().zip(&object_diffs) {
-            tally(
-                &mut report,
-                Kind::Objects,
-                *diff,
-                request.replace,
-                &object.source_key,
-            );
+            let what = || object.source_key.clone();
+            tally(&mut report.objects, conflicts, *diff, replace, what);
         }
         for (v, diff) in backup.table.versions.iter().zip(&version_diffs) {
-            let what = format!("model '{}' version {}", v.name, v.version);
-            tally(&mut report, Kind::Versions, *diff, request.replace, &what);
+            let what = || format!("model '{}' version {}", v.name, v.version);
+            tally(&mut report.versions, conflicts, *diff, replace, what);
         }
         for (v, diff) in latest_items.iter().zip(&latest_diffs) {
-            let what = format!("LATEST of model '{}' (backup: {})", v.name, v.version);
-            tally(&mut report, Kind::Latest, *diff, request.replace, &what);
+            let what = || format!("LATEST of model '{}' (backup: {})", v.name, v.version);
+            tally(&mut report.latest, conflicts, *diff, replace, what);
         }
         for (job, diff) in backup.table.jobs.iter().zip(&job_diffs) {
-            tally(
-                &mut report,
-                Kind::Jobs,
-                *diff,
-                request.replace,
-                &format!("job '{}'", job.id),
-            );
+            let what = || format!("job '{}'", job.id);
+            tally(&mut report.jobs, conflicts, *diff, replace, what);
         }
         if request.dry_run {
             return Ok(report);
@@ -411,31 +403,23 @@ fn ignore_conflict(result: Result<(), StoreError>) -> Result<(), ServiceError> {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Objects,
-    Versions,
-    Latest,
-    Jobs,
-}
-
-fn tally(report: &mut RestoreReport, kind: Kind, diff: Diff, replace: bool, what: &str) {
-    let t = match kind {
-        Kind::Objects => &mut report.objects,
-        Kind::Versions => &mut report.versions,
-        Kind::Latest => &mut report.latest,
-        Kind::Jobs => &mut report.jobs,
-    };
+/// Counts one compared thing in `t`, and names it in `conflicts` (capped) when it differs;
+/// `what` is only formatted then.
+fn tally(
+    t: &mut Tally,
+    conflicts: &mut Vec<String>,
+    diff: Diff,
+    replace: bool,
+    what: impl FnOnce() -> String,
+) {
     match diff {
         Diff::Missing => t.written += 1,
         Diff::Same => t.unchanged += 1,
         Diff::Differs if replace => t.written += 1,
         Diff::Differs => t.kept += 1,
     }
-    if diff == Diff::Differs && report.conflicts.len() < MAX_REPORTED_CONFLICTS {
+    if diff == Diff::Differs && conflicts.len() < MAX_REPORTED_CONFLICTS {
         let action = if replace { "replaced" } else { "kept" };
-        report
-            .conflicts
-            .push(format!("{what} differs from the backup: {action}"));
+        conflicts.push(format!("{} differs from the backup: {action}", what()));
     }
 }

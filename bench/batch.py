@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--no-build", action="store_true", help="use the example already built")
     args = parser.parse_args()
     if not args.no_build:
-        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "detect", "--example",
+        subprocess.run(["cargo", "build", "--release", "--locked", "-p", "e2e", "--example",
                         "batch"], cwd=ROOT, check=True)
     tmp = tempfile.mkdtemp(dir=os.environ.get("BENCH_TMP", "/tmp"), prefix="nomaly-batch-")
     port = free_port()

@@ -194,7 +194,7 @@ def main():
         _, rss, _ = python_function(work / "iforest.joblib", work / "ten_k.json")
         py_rss.append(rss / 1024)
 
-    latency = subprocess.run(["cargo", "run", "--quiet", "--release", "--locked", "-p", "detect", "--example", "latency"],
+    latency = subprocess.run(["cargo", "run", "--quiet", "--release", "--locked", "-p", "e2e", "--example", "latency"],
                              cwd=ROOT, check=True, capture_output=True, text=True).stdout
     rust_warm = {r["rows"]: r for r in map(json.loads, latency.split("\n")[:-1])}
     py_warm = {}

@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 need_rust
 need_tools scripts/requirements-test.txt
-cargo run --locked -p service --example backup_timing
+cargo run --locked -p e2e --example backup_timing

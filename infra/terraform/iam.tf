@@ -1,5 +1,5 @@
 # One least-privilege role per function: only the actions and resources its code uses
-# (shared/service/src/aws/*.rs). Every role: X-Ray segments and its own log group.
+# (shared/store-aws/src/*.rs). Every role: X-Ray segments and its own log group.
 
 data "aws_iam_policy_document" "lambda_trust" {
   statement {

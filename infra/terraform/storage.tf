@@ -157,7 +157,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "backups" {
   depends_on = [aws_s3_bucket_versioning.this]
 }
 
-# Keys, indexes and TTL follow shared/service/src/aws/schema.rs.
+# Keys, indexes and TTL follow shared/store-aws/src/schema.rs.
 resource "aws_dynamodb_table" "table" {
   # checkov:skip=CKV_AWS_119:Encrypted at rest with the AWS-managed DynamoDB KMS key (server_side_encryption enabled); a customer-managed key adds a key policy to run and is not required by the data.
   name                        = "${var.name_prefix}-table"

@@ -39,7 +39,7 @@ locals {
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
 
-  # The environment every function reads (shared/service/src/config.rs).
+  # The environment every function reads (shared/edge/src/config.rs).
   function_env = {
     NOMALY_STORE           = "aws"
     NOMALY_BUCKET          = aws_s3_bucket.models.id

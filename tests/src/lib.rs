@@ -4,6 +4,8 @@
 //!
 //! Test support only: a broken environment panics with a message saying what to install.
 
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
+
 pub mod contract;
 pub mod http;
 pub mod tools;

@@ -4,6 +4,8 @@
 //! with the right 4xx, backs up and dry-runs a restore, writes one EMF document per invocation,
 //! and keeps the `openapi.yaml` contract.
 
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
+
 use e2e::http::{call, call_json, get};
 use e2e::watch::WatchServer;
 use e2e::{contract, tools, workspace_root};

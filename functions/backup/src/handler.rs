@@ -1,22 +1,20 @@
-//! Routes of the `backup` function: the two HTTP routes, the schedule and direct invocations
+//! The `backup` function: the two HTTP routes, the schedule and direct invocations
 //! (`{"action":"backup"}`, `{"action":"restore",...}`). Restore is never reachable over HTTP.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
+use application::ports::{ObjectAdmin, Stores};
+use application::workflows::backup::{BackupCreated, BackupWorkflow};
+use application::workflows::restore::{RestoreReport, RestoreRequest, RestoreWorkflow};
+use application::workflows::retention::RetentionPolicy;
+use application::ServiceError;
+use edge::dispatch::{EventOutcome, Function, Work};
+use edge::http::{json_response, Matched, RouteSpec};
+use edge::trigger::ScheduledEvent;
 use lambda_http::http::Method;
-use lambda_http::{Body, LambdaEvent, Request, Response};
+use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use serde_json::Value;
-use service::events::{classify, Trigger};
-use service::http::{json_response, match_route, route_path, serve, RouteSpec};
-use service::invoke::{run_event, serve_http, EventError, EventOutcome};
-use service::ports::ObjectAdmin;
-use service::startup::Stores;
-use service::workflows::backup::{BackupCreated, BackupWorkflow};
-use service::workflows::restore::{RestoreReport, RestoreRequest, RestoreWorkflow};
-use service::workflows::retention::RetentionPolicy;
-use service::ServiceError;
 
 /// What the handler needs, built once per cold start.
 #[derive(Clone)]
@@ -32,41 +30,6 @@ impl HandlerDeps {
             backup: BackupWorkflow::new(stores, vault.clone(), policy),
             restore: RestoreWorkflow::new(stores, vault),
         }
-    }
-}
-
-/// The routes this function serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
-    Create,
-    List,
-}
-
-fn routes() -> [RouteSpec<Route>; 2] {
-    [
-        RouteSpec {
-            method: Method::POST,
-            pattern: "/api/v1/backups",
-            route: Route::Create,
-        },
-        RouteSpec {
-            method: Method::GET,
-            pattern: "/api/v1/backups",
-            route: Route::List,
-        },
-    ]
-}
-
-/// Answers one API Gateway request (REST v1 or HTTP v2); every failure is a JSON response.
-pub async fn handle(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, Infallible> {
-    Ok(serve("backup", request, |request| dispatch(deps, request)).await)
-}
-
-async fn dispatch(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, ServiceError> {
-    let matched = match_route(&routes(), request.method(), &route_path(&request))?;
-    match matched.route {
-        Route::Create => Ok(json_response(201, &deps.backup.create().await?)),
-        Route::List => Ok(json_response(200, &deps.backup.list().await?)),
     }
 }
 
@@ -98,37 +61,78 @@ impl EventOutcome for ActionOutcome {
     }
 }
 
-/// Answers one invocation: API Gateway requests as [`handle`] does; `{"action":"backup"}` (the
-/// schedule's input) and EventBridge scheduled events take a backup; `{"action":"restore",
-/// "backup_id":"...","dry_run":false,"replace":false}` restores one. A refused request is an
-/// `Ok` answer with `status: refused`; a transient or internal failure returns `Err`, so Lambda
-/// retries an asynchronous invocation and, in the end, hands it to the failure destination.
-pub async fn invoke(deps: &HandlerDeps, event: LambdaEvent<Value>) -> Result<Value, EventError> {
-    let (payload, context) = event.into_parts();
-    let request_id = context.request_id.clone();
-    if payload.get("action").is_some() {
-        return run_event("backup", "direct", act(deps, payload, request_id)).await;
+/// The routes this function serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /api/v1/backups`.
+    Create,
+    /// `GET /api/v1/backups`.
+    List,
+}
+
+/// What an event this function does not take is told.
+const EXPECTED_EVENTS: &str = "unsupported event: expected an API Gateway request, a schedule, or {\"action\":\"backup\"} or {\"action\":\"restore\",\"backup_id\":\"...\"}";
+
+/// The `backup` function: two routes; `{"action":"backup"}` (the schedule's input) and
+/// EventBridge scheduled events take a backup; `{"action":"restore","backup_id":"...",
+/// "dry_run":false,"replace":false}` restores one. A refused request is an `Ok` answer with
+/// `status: refused`; a transient or internal failure returns `Err`, so Lambda retries an
+/// asynchronous invocation and, in the end, hands it to the failure destination.
+impl Function for HandlerDeps {
+    const NAME: &'static str = "backup";
+    type Route = Route;
+    type Outcome = ActionOutcome;
+
+    fn routes(&self) -> Vec<RouteSpec<Route>> {
+        vec![
+            RouteSpec {
+                method: Method::POST,
+                pattern: "/api/v1/backups",
+                route: Route::Create,
+            },
+            RouteSpec {
+                method: Method::GET,
+                pattern: "/api/v1/backups",
+                route: Route::List,
+            },
+        ]
     }
-    match classify(payload) {
-        Trigger::Http(request) => serve_http(*request, context, |r| handle(deps, r)).await,
-        Trigger::Schedule(_) => {
-            let work = async {
-                settle(
-                    deps.backup.create().await.map(ActionOutcome::Backup),
-                    &request_id,
-                )
-            };
-            run_event("backup", "schedule", work).await
-        }
-        Trigger::S3(_) | Trigger::Unknown(_) => {
-            let refused = ServiceError::BadRequest(
-                "unsupported event: expected an API Gateway request, a schedule, or {\"action\":\"backup\"} or {\"action\":\"restore\",\"backup_id\":\"...\"}".into(),
-            );
-            run_event("backup", "unknown", async {
-                settle(Err(refused), &request_id)
-            })
-            .await
-        }
+
+    fn http(&self, matched: Matched<Route>, _request: Request) -> Work<'_, Response<Body>> {
+        Box::pin(async move {
+            match matched.route {
+                Route::Create => Ok(json_response(201, &self.backup.create().await?)),
+                Route::List => Ok(json_response(200, &self.backup.list().await?)),
+            }
+        })
+    }
+
+    fn schedule(
+        &self,
+        _event: ScheduledEvent,
+        request_id: String,
+    ) -> Option<Work<'_, ActionOutcome>> {
+        Some(Box::pin(async move {
+            settle(
+                self.backup.create().await.map(ActionOutcome::Backup),
+                &request_id,
+            )
+        }))
+    }
+
+    fn direct(&self, payload: Value, request_id: String) -> Option<Work<'_, ActionOutcome>> {
+        Some(Box::pin(act(self, payload, request_id)))
+    }
+
+    fn refuse(
+        &self,
+        _error: ServiceError,
+        request_id: &str,
+    ) -> Result<ActionOutcome, ServiceError> {
+        settle(
+            Err(ServiceError::BadRequest(EXPECTED_EVENTS.into())),
+            request_id,
+        )
     }
 }
 

@@ -2,20 +2,24 @@
 //! HTTP routes, the schedule, direct backups and restores (dry run, real, refused), and bad
 //! payloads answered as refusals, never as errors.
 
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
+
 use std::sync::Arc;
 
-use backup::handler::{handle, invoke, HandlerDeps};
+use application::ports::Stores;
+use application::workflows::retention::RetentionPolicy;
+use backup::handler::HandlerDeps;
+use edge::dispatch::{handle, invoke};
+use fixtures::local_env::local_stores;
 use fixtures::{body, event, fixture};
 use lambda_http::{Context, LambdaEvent};
 use serde_json::{json, Value};
-use service::local::{LocalObjectStore, LocalStores};
-use service::startup::Stores;
-use service::workflows::retention::RetentionPolicy;
+use store_local::{LocalObjectStore, LocalStores};
 
 fn deps() -> (tempfile::TempDir, HandlerDeps, Stores) {
     let dir = tempfile::tempdir().unwrap();
     let vault = Arc::new(LocalObjectStore::open(dir.path().join("backup-vault")).unwrap());
-    let stores = Stores::local(LocalStores::open(dir.path()).unwrap(), vault.clone());
+    let stores = local_stores(LocalStores::open(dir.path()).unwrap(), vault.clone());
     let deps = HandlerDeps::new(&stores, vault, RetentionPolicy::default());
     (dir, deps, stores)
 }
@@ -28,7 +32,7 @@ async fn direct(deps: &HandlerDeps, payload: Value) -> Value {
 
 /// Trains one model through the train workflow, so there is something to back up.
 async fn train_one(stores: &Stores) {
-    let train = service::workflows::train::TrainWorkflow::new(
+    let train = application::workflows::train::TrainWorkflow::new(
         stores.objects.clone(),
         stores.registry.clone(),
         stores.jobs.clone(),

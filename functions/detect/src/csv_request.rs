@@ -1,12 +1,12 @@
 //! The `text/csv` form of `POST /api/v1/detect`: the model and options come from the query
 //! string (`?model=payments&version=3&explain=true&top_k=2`), the rows from the body.
 
+use application::workflows::detect::DetectOptions;
+use application::ServiceError;
 use detection::tabular::parse_csv;
 use detection::{Limits, Table};
+use edge::http::{query_number, query_param};
 use lambda_http::{Request, RequestExt};
-use service::http::{query_number, query_param};
-use service::workflows::detect::DetectOptions;
-use service::ServiceError;
 
 /// The media type of the CSV form.
 pub const CSV_MEDIA_TYPE: &str = "text/csv";

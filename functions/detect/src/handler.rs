@@ -1,26 +1,24 @@
 //! Routes of the `detect` function onto the detect workflow (JSON or CSV bodies) and the job
 //! queries.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
-use lambda_http::http::Method;
-use lambda_http::{Body, LambdaEvent, Request, Response};
-use serde_json::Value;
-use service::cache::ModelCache;
-use service::events::{classify, IncomingRoute, S3ObjectRef, Trigger};
-use service::http::{
-    body_bytes, json_response, match_route, route_path, serve, MediaType, RouteSpec,
-    JSON_MEDIA_TYPE,
+use application::cache::{LatestCache, ModelCache};
+use application::domain::incoming::IncomingRoute;
+use application::domain::S3ObjectRef;
+use application::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
+use application::workflows::batch::BatchWorkflow;
+use application::workflows::detect::{DetectRequest, DetectWorkflow};
+use application::workflows::jobs::JobQueries;
+use application::ServiceError;
+use edge::dispatch::{for_each_created_object, EventSummary, Function, Work};
+use edge::http::{
+    body_bytes, json_response, parse_json_body, Matched, MediaType, RouteSpec, JSON_MEDIA_TYPE,
 };
-use service::invoke::{for_each_created_object, run_event, serve_http, EventError, EventSummary};
-use service::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
-use service::workflows::body::parse_json_body;
-use service::workflows::detect::{DetectRequest, DetectWorkflow};
-use service::workflows::jobs::JobQueries;
-use service::workflows::latest::LatestCache;
-use service::workflows::objects::BatchWorkflow;
-use service::{Config, ServiceError};
+use edge::trigger::ScheduledEvent;
+use edge::Config;
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
 
 use crate::csv_request::{reject_csv_query, CsvDetect, CSV_MEDIA_TYPE};
 
@@ -72,39 +70,59 @@ impl HandlerDeps {
 
 /// The routes this function serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+pub enum Route {
+    /// `POST /api/v1/detect`.
     Detect,
+    /// `GET /api/v1/jobs/{id}`.
     Job,
 }
 
-fn routes() -> [RouteSpec<Route>; 2] {
-    [
-        RouteSpec {
-            method: Method::POST,
-            pattern: "/api/v1/detect",
-            route: Route::Detect,
-        },
-        RouteSpec {
-            method: Method::GET,
-            pattern: "/api/v1/jobs/{id}",
-            route: Route::Job,
-        },
-    ]
-}
+/// The `detect` function: two routes, and S3 ObjectCreated records under
+/// `incoming/detect/{model}/` as batch jobs (other records are ignored; a scheduled event is
+/// ignored too). An S3 event whose work failed transiently returns `Err`, so Lambda retries it;
+/// bad data is a `failed` job and `Ok`.
+impl Function for HandlerDeps {
+    const NAME: &'static str = "detect";
+    type Route = Route;
+    type Outcome = EventSummary;
 
-/// Answers one API Gateway request (REST v1 or HTTP v2); every failure is a JSON response.
-pub async fn handle(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, Infallible> {
-    Ok(serve("detect", request, |request| dispatch(deps, request)).await)
-}
+    fn routes(&self) -> Vec<RouteSpec<Route>> {
+        vec![
+            RouteSpec {
+                method: Method::POST,
+                pattern: "/api/v1/detect",
+                route: Route::Detect,
+            },
+            RouteSpec {
+                method: Method::GET,
+                pattern: "/api/v1/jobs/{id}",
+                route: Route::Job,
+            },
+        ]
+    }
 
-async fn dispatch(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, ServiceError> {
-    let matched = match_route(&routes(), request.method(), &route_path(&request))?;
-    match matched.route {
-        Route::Detect => detect(deps, &request).await,
-        Route::Job => {
-            let id = matched.params.first().map(String::as_str).unwrap_or("");
-            Ok(json_response(200, &deps.jobs.get_job(id).await?))
-        }
+    fn http(&self, matched: Matched<Route>, request: Request) -> Work<'_, Response<Body>> {
+        Box::pin(async move {
+            match matched.route {
+                Route::Detect => detect(self, &request).await,
+                Route::Job => {
+                    let id = matched.params.first().map(String::as_str).unwrap_or("");
+                    Ok(json_response(200, &self.jobs.get_job(id).await?))
+                }
+            }
+        })
+    }
+
+    fn s3(&self, objects: Vec<S3ObjectRef>) -> Option<Work<'_, EventSummary>> {
+        Some(Box::pin(score_objects(self, objects)))
+    }
+
+    fn schedule(
+        &self,
+        _event: ScheduledEvent,
+        _request_id: String,
+    ) -> Option<Work<'_, EventSummary>> {
+        Some(Box::pin(async { Ok(EventSummary::of(&[])) }))
     }
 }
 
@@ -125,29 +143,6 @@ async fn detect(deps: &HandlerDeps, request: &Request) -> Result<Response<Body>,
         return Err(media.unsupported(&format!("{JSON_MEDIA_TYPE} or {CSV_MEDIA_TYPE}")));
     };
     Ok(json_response(200, &response))
-}
-
-/// Answers one invocation, whatever triggered it: API Gateway requests (REST v1 or HTTP v2) as
-/// [`handle`] does, and S3 ObjectCreated records under `incoming/detect/{model}/` as batch jobs
-/// (other records and scheduled events are ignored). An S3 event whose work failed transiently
-/// returns `Err`, so Lambda retries it; bad data is a `failed` job and `Ok`.
-pub async fn invoke(deps: &HandlerDeps, event: LambdaEvent<Value>) -> Result<Value, EventError> {
-    let (payload, context) = event.into_parts();
-    match classify(payload) {
-        Trigger::Http(request) => serve_http(*request, context, |r| handle(deps, r)).await,
-        Trigger::S3(objects) => run_event("detect", "s3", score_objects(deps, objects)).await,
-        Trigger::Schedule(_) => {
-            run_event("detect", "schedule", async { Ok(EventSummary::of(&[])) }).await
-        }
-        Trigger::Unknown(what) => {
-            run_event::<EventSummary, _>("detect", "unknown", async move {
-                Err(ServiceError::BadRequest(format!(
-                    "unsupported event: {what}"
-                )))
-            })
-            .await
-        }
-    }
 }
 
 /// Scores every created object under `incoming/detect/{model}/`; after trying them all, the last

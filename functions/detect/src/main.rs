@@ -1,9 +1,11 @@
 //! Cold-start wiring of the `detect` function; the logic is in `handler`.
 
-use detect::handler::{invoke, HandlerDeps};
+use detect::handler::HandlerDeps;
+use edge::dispatch::invoke;
+use edge::logging::init_logging;
+use edge::startup::{config_or_exit, stores_or_exit};
 use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use service::startup::{config_or_exit, init_logging, stores_or_exit};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -1,12 +1,17 @@
 //! The detect handler driven by the `events/` fixtures: models are trained through the train
-//! handler on a temp-dir local store, then scored through the detect handler.
+//! workflow (the body of the train fixture) on a temp-dir local store, then scored through the
+//! detect handler.
 
-use detect::handler::{handle, HandlerDeps};
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
+
+use application::workflows::train::{TrainRequest, TrainWorkflow};
+use detect::handler::HandlerDeps;
+use edge::dispatch::handle;
+use edge::Config;
 use fixtures::{body, fixture, request, with_body};
 use lambda_http::Request;
 use serde_json::{json, Value};
-use service::local::LocalStores;
-use service::Config;
+use store_local::LocalStores;
 
 /// The CSV fixture with another query string and body.
 fn csv(query: &str, body: &str) -> Request {
@@ -30,16 +35,16 @@ fn config(vars: &[(&str, &str)]) -> Config {
 async fn trained(vars: &[(&str, &str)]) -> (tempfile::TempDir, HandlerDeps) {
     let dir = tempfile::tempdir().unwrap();
     let stores = LocalStores::open(dir.path()).unwrap();
-    let trainer = train::handler::HandlerDeps::new(
+    let trainer = TrainWorkflow::new(
         stores.objects.clone(),
         stores.items.clone(),
         stores.items.clone(),
-        &config(&[]),
+        config(&[]).limits(),
     );
-    let response = train::handler::handle(&trainer, request(&fixture("train.json")))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", body(&response));
+    let train: TrainRequest =
+        serde_json::from_str(fixture("train.json")["body"].as_str().unwrap()).unwrap();
+    let trained = trainer.train(train).await.unwrap();
+    assert_eq!(trained.version, 1);
     let deps = HandlerDeps::new(
         stores.objects,
         stores.items.clone(),

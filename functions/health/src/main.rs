@@ -1,8 +1,11 @@
 //! Cold-start wiring of the `health` function; the logic is in `handler`.
 
-use health::handler::{handle, HandlerDeps};
-use lambda_http::{run, service_fn, Error, Request};
-use service::startup::{config_or_exit, init_logging, stores_or_exit};
+use edge::dispatch::invoke;
+use edge::logging::init_logging;
+use edge::startup::{config_or_exit, stores_or_exit};
+use health::handler::HandlerDeps;
+use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -10,5 +13,5 @@ async fn main() -> Result<(), Error> {
     let config = config_or_exit();
     let stores = stores_or_exit(&config).await;
     let deps = HandlerDeps::new(stores.objects, stores.registry);
-    run(service_fn(|request: Request| handle(&deps, request))).await
+    run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await
 }

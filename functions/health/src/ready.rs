@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use application::ports::{ModelRegistry, ObjectStore, StoreError};
 use serde::Serialize;
-use service::ports::{ModelRegistry, ObjectStore, StoreError};
 
 /// Object key read by the probe; it never exists, so the read is a cheap miss.
 pub const PROBE_KEY: &str = "health/probe";

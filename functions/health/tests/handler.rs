@@ -1,12 +1,15 @@
 //! The health handler driven by the `events/` fixtures.
 
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
+
 use fixtures::{body, event};
 use std::sync::Arc;
 
+use application::ports::{ObjectMeta, ObjectStore, StoreError, StoredObject};
 use async_trait::async_trait;
-use health::handler::{handle, HandlerDeps};
-use service::local::LocalStores;
-use service::ports::{ObjectMeta, ObjectStore, StoreError, StoredObject};
+use edge::dispatch::handle;
+use health::handler::HandlerDeps;
+use store_local::LocalStores;
 
 fn local() -> (tempfile::TempDir, HandlerDeps) {
     let dir = tempfile::tempdir().unwrap();

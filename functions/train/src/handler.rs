@@ -1,23 +1,22 @@
 //! Routes of the `train` function onto the train workflow and the registry queries.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
-use lambda_http::http::Method;
-use lambda_http::{Body, LambdaEvent, Request, Response};
-use serde_json::Value;
-use service::events::{classify, IncomingRoute, S3ObjectRef, ScheduledEvent, Trigger};
-use service::http::{
-    body_bytes, json_response, match_route, query_number, require_json, route_path, serve,
-    RouteSpec,
+use application::domain::incoming::IncomingRoute;
+use application::domain::S3ObjectRef;
+use application::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
+use application::workflows::models::{ModelQueries, VersionPage, DEFAULT_VERSIONS_PAGE};
+use application::workflows::object_train::ObjectTrainWorkflow;
+use application::workflows::train::{TrainRequest, TrainWorkflow};
+use application::ServiceError;
+use edge::dispatch::{for_each_created_object, EventSummary, Function, Work};
+use edge::http::{
+    body_bytes, json_response, parse_json_body, query_number, require_json, Matched, RouteSpec,
 };
-use service::invoke::{for_each_created_object, run_event, serve_http, EventError, EventSummary};
-use service::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
-use service::workflows::body::parse_json_body;
-use service::workflows::models::{ModelQueries, VersionPage, DEFAULT_VERSIONS_PAGE};
-use service::workflows::objects::ObjectTrainWorkflow;
-use service::workflows::train::{TrainRequest, TrainWorkflow};
-use service::{Config, ServiceError};
+use edge::trigger::ScheduledEvent;
+use edge::Config;
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
 
 /// What the handler needs, built once per cold start.
 #[derive(Clone)]
@@ -54,79 +53,79 @@ impl HandlerDeps {
 
 /// The routes this function serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Route {
+pub enum Route {
+    /// `POST /api/v1/models`.
     Train,
+    /// `GET /api/v1/models`.
     List,
+    /// `GET /api/v1/models/{name}`.
     Get,
 }
 
-fn routes() -> [RouteSpec<Route>; 3] {
-    [
-        RouteSpec {
-            method: Method::POST,
-            pattern: "/api/v1/models",
-            route: Route::Train,
-        },
-        RouteSpec {
-            method: Method::GET,
-            pattern: "/api/v1/models",
-            route: Route::List,
-        },
-        RouteSpec {
-            method: Method::GET,
-            pattern: "/api/v1/models/{name}",
-            route: Route::Get,
-        },
-    ]
-}
+/// The `train` function: three routes, S3 ObjectCreated records under `incoming/train/{model}/`
+/// (a new version trained on the object), and EventBridge scheduled events (every model trained
+/// from S3 is retrained from its source prefix). Transient failures return `Err` so Lambda
+/// retries.
+impl Function for HandlerDeps {
+    const NAME: &'static str = "train";
+    type Route = Route;
+    type Outcome = EventSummary;
 
-/// Answers one API Gateway request (REST v1 or HTTP v2); every failure is a JSON response.
-pub async fn handle(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, Infallible> {
-    Ok(serve("train", request, |request| dispatch(deps, request)).await)
-}
-
-async fn dispatch(deps: &HandlerDeps, request: Request) -> Result<Response<Body>, ServiceError> {
-    let matched = match_route(&routes(), request.method(), &route_path(&request))?;
-    match matched.route {
-        Route::Train => {
-            let bytes = body_bytes(&request, deps.max_body_bytes)?;
-            require_json(&request)?;
-            let train: TrainRequest = parse_json_body(bytes, deps.max_body_bytes)?;
-            Ok(json_response(201, &deps.train.train(train).await?))
-        }
-        Route::List => Ok(json_response(200, &deps.models.list_models().await?)),
-        Route::Get => {
-            let name = matched.params.first().map(String::as_str).unwrap_or("");
-            let page = VersionPage {
-                before: query_number(&request, "before")?,
-                limit: query_number(&request, "limit")?.unwrap_or(DEFAULT_VERSIONS_PAGE),
-            };
-            Ok(json_response(
-                200,
-                &deps.models.get_model(name, page).await?,
-            ))
-        }
+    fn routes(&self) -> Vec<RouteSpec<Route>> {
+        vec![
+            RouteSpec {
+                method: Method::POST,
+                pattern: "/api/v1/models",
+                route: Route::Train,
+            },
+            RouteSpec {
+                method: Method::GET,
+                pattern: "/api/v1/models",
+                route: Route::List,
+            },
+            RouteSpec {
+                method: Method::GET,
+                pattern: "/api/v1/models/{name}",
+                route: Route::Get,
+            },
+        ]
     }
-}
 
-/// Answers one invocation, whatever triggered it: API Gateway requests (REST v1 or HTTP v2) as
-/// [`handle`] does, S3 ObjectCreated records under `incoming/train/{model}/` (a new version
-/// trained on the object), and EventBridge scheduled events (every model trained from S3 is
-/// retrained from its source prefix). Transient failures return `Err` so Lambda retries.
-pub async fn invoke(deps: &HandlerDeps, event: LambdaEvent<Value>) -> Result<Value, EventError> {
-    let (payload, context) = event.into_parts();
-    match classify(payload) {
-        Trigger::Http(request) => serve_http(*request, context, |r| handle(deps, r)).await,
-        Trigger::S3(objects) => run_event("train", "s3", train_objects(deps, objects)).await,
-        Trigger::Schedule(event) => run_event("train", "schedule", retrain(deps, event)).await,
-        Trigger::Unknown(what) => {
-            run_event::<EventSummary, _>("train", "unknown", async move {
-                Err(ServiceError::BadRequest(format!(
-                    "unsupported event: {what}"
-                )))
-            })
-            .await
-        }
+    fn http(&self, matched: Matched<Route>, request: Request) -> Work<'_, Response<Body>> {
+        Box::pin(async move {
+            match matched.route {
+                Route::Train => {
+                    let bytes = body_bytes(&request, self.max_body_bytes)?;
+                    require_json(&request)?;
+                    let train: TrainRequest = parse_json_body(bytes, self.max_body_bytes)?;
+                    Ok(json_response(201, &self.train.train(train).await?))
+                }
+                Route::List => Ok(json_response(200, &self.models.list_models().await?)),
+                Route::Get => {
+                    let name = matched.params.first().map(String::as_str).unwrap_or("");
+                    let page = VersionPage {
+                        before: query_number(&request, "before")?,
+                        limit: query_number(&request, "limit")?.unwrap_or(DEFAULT_VERSIONS_PAGE),
+                    };
+                    Ok(json_response(
+                        200,
+                        &self.models.get_model(name, page).await?,
+                    ))
+                }
+            }
+        })
+    }
+
+    fn s3(&self, objects: Vec<S3ObjectRef>) -> Option<Work<'_, EventSummary>> {
+        Some(Box::pin(train_objects(self, objects)))
+    }
+
+    fn schedule(
+        &self,
+        event: ScheduledEvent,
+        _request_id: String,
+    ) -> Option<Work<'_, EventSummary>> {
+        Some(Box::pin(retrain(self, event)))
     }
 }
 

@@ -1,9 +1,11 @@
 //! Cold-start wiring of the `train` function; the logic is in `handler`.
 
+use edge::dispatch::invoke;
+use edge::logging::init_logging;
+use edge::startup::{config_or_exit, stores_or_exit};
 use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
-use service::startup::{config_or_exit, init_logging, stores_or_exit};
-use train::handler::{invoke, HandlerDeps};
+use train::handler::HandlerDeps;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

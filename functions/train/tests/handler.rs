@@ -1,11 +1,14 @@
 //! The train handler driven by the `events/` fixtures against a temp-dir local store.
 
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
+
+use edge::dispatch::handle;
+use edge::Config;
 use fixtures::{body, fixture, request, with_body};
 use lambda_http::Request;
 use serde_json::{json, Value};
-use service::local::LocalStores;
-use service::Config;
-use train::handler::{handle, HandlerDeps};
+use store_local::LocalStores;
+use train::handler::HandlerDeps;
 
 fn with_path(name: &str, path: &str) -> Request {
     let mut event = fixture(name);

@@ -9,6 +9,8 @@
 //! A `label` column, if present, is dropped. Reported per algorithm: fit of the detector alone and
 //! of the whole model (with threshold calibration), batch scoring rows/s, one row scored through
 //! the model (score + label + severity) in microseconds, artifact size and load time.
+// Tool code: a failure should stop it loudly, so it may unwrap, expect, panic and index.
+#![allow(clippy::restriction)] // tool code: it may unwrap, expect, panic and index
 
 use std::hint::black_box;
 use std::time::Instant;

@@ -4,6 +4,8 @@
 //! ```text
 //! cargo run --release -p detection --example demo [-- ALGORITHM]   (default: ensemble)
 //! ```
+// Tool code: a failure should stop it loudly, so it may unwrap, expect, panic and index.
+#![allow(clippy::restriction)] // tool code: it may unwrap, expect, panic and index
 
 use detection::algorithm::{Algorithm, AlgorithmParams};
 use detection::model::{Model, ModelSpec};

@@ -1,5 +1,9 @@
 //! The catalogue of algorithms: their API names, their parameters and their fitted forms, so the
 //! rest of the system can handle "a detector" without knowing which one.
+//!
+//! The `algorithms!` macro below holds the one list of algorithms: adding one is one entry there (plus
+//! its folder under `detectors/`); the enums, names, artifact codes, parameter parsing, fitting,
+//! the conformance suite and the checks against `openapi.yaml` and the README all follow it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,81 +12,176 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::detector::Detector;
-use crate::detectors::ecod::{Ecod, EcodParams};
-use crate::detectors::ensemble::{Ensemble, EnsembleParams};
-use crate::detectors::gmm::{GaussianMixture, GaussianMixtureParams};
-use crate::detectors::hbos::{Hbos, HbosParams};
-use crate::detectors::isolation_forest::{IsolationForest, IsolationForestParams};
-use crate::detectors::knn::{KnnDistance, KnnDistanceParams};
-use crate::detectors::pca::{PcaReconstruction, PcaReconstructionParams};
+use crate::detectors::params::DetectorParams;
+use crate::detectors::{ecod, ensemble, gmm, hbos, isolation_forest, knn, pca};
 use crate::error::{ArtifactError, DetectionError};
 
-/// An algorithm, by the name the API uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Algorithm {
+/// Generates [`Algorithm`], [`AlgorithmParams`] and [`FittedDetector`] from the list of
+/// algorithms: `Variant = code, "api_name", ParamsType => FittedType`, in API order.
+macro_rules! algorithms {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident = $code:literal, $name:literal, $params:ty => $fitted:ty;
+    )*) => {
+        /// An algorithm, by the name the API uses.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum Algorithm {
+            $(
+                $(#[doc = $doc])*
+                #[serde(rename = $name)]
+                $variant,
+            )*
+        }
+
+        impl Algorithm {
+            /// Every algorithm, in API order.
+            pub const ALL: [Algorithm; [$(Algorithm::$variant),*].len()] = [$(Self::$variant),*];
+
+            /// The API name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+
+            /// The one-byte code in the artifact header.
+            pub fn code(self) -> u8 {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+
+            /// Whether fitting draws random numbers (and so takes a seed).
+            pub fn is_randomized(self) -> bool {
+                match self {
+                    $(Self::$variant => <$params as DetectorParams>::RANDOMIZED,)*
+                }
+            }
+        }
+
+        /// The parameters of one algorithm, ready to fit.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum AlgorithmParams {
+            $(
+                #[doc = concat!("Parameters of `", $name, "`.")]
+                $variant($params),
+            )*
+        }
+
+        impl AlgorithmParams {
+            /// Parameters from the API's `algorithm` and optional `params` object; unknown or
+            /// ill-typed fields are an error naming them, missing ones take their defaults.
+            pub fn from_json(
+                algorithm: Algorithm,
+                params: Option<&serde_json::Value>,
+            ) -> Result<Self, DetectionError> {
+                let Some(value) = params.filter(|v| !v.is_null()) else {
+                    return Ok(Self::default_for(algorithm));
+                };
+                Ok(match algorithm {
+                    $(Algorithm::$variant => Self::$variant(parse(algorithm, value)?),)*
+                })
+            }
+
+            /// Default parameters of an algorithm.
+            pub fn default_for(algorithm: Algorithm) -> Self {
+                match algorithm {
+                    $(Algorithm::$variant => Self::$variant(Default::default()),)*
+                }
+            }
+
+            /// Which algorithm these parameters are for.
+            pub fn algorithm(&self) -> Algorithm {
+                match self {
+                    $(Self::$variant(_) => Algorithm::$variant,)*
+                }
+            }
+
+            /// The random seed (0 for deterministic algorithms).
+            pub fn seed(&self) -> u64 {
+                let mut params = self.clone();
+                params.seed_mut().map_or(0, |seed| *seed)
+            }
+
+            /// Sets the random seed of randomized algorithms (no effect on the others).
+            pub fn with_seed(mut self, seed: u64) -> Self {
+                if let Some(slot) = self.seed_mut() {
+                    *slot = seed;
+                }
+                self
+            }
+
+            fn seed_mut(&mut self) -> Option<&mut u64> {
+                match self {
+                    $(Self::$variant(p) => p.seed_mut(),)*
+                }
+            }
+
+            /// Fits the detector on `x` (rows are samples, finite values).
+            pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<FittedDetector, DetectionError> {
+                Ok(match self {
+                    $(Self::$variant(p) => FittedDetector::$variant(p.check()?.fit(x)?),)*
+                })
+            }
+        }
+
+        /// A fitted detector of any algorithm; what a model artifact stores.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub enum FittedDetector {
+            $(
+                #[doc = concat!("A fitted `", $name, "` detector.")]
+                $variant($fitted),
+            )*
+        }
+
+        impl FittedDetector {
+            /// Which algorithm this is.
+            pub fn algorithm(&self) -> Algorithm {
+                match self {
+                    $(Self::$variant(_) => Algorithm::$variant,)*
+                }
+            }
+
+            fn inner(&self) -> &dyn Detector {
+                match self {
+                    $(Self::$variant(d) => d,)*
+                }
+            }
+        }
+    };
+}
+
+algorithms! {
     /// Isolation Forest (scikit-learn semantics).
-    IsolationForest,
+    IsolationForest = 1, "isolation_forest",
+        isolation_forest::IsolationForestParams => isolation_forest::IsolationForest;
     /// Empirical-CDF outlier detection (ECOD) on quantile sketches.
-    Ecod,
+    Ecod = 2, "ecod", ecod::EcodParams => ecod::Ecod;
     /// Histogram-based outlier score.
-    Hbos,
+    Hbos = 3, "hbos", hbos::HbosParams => hbos::Hbos;
     /// PCA reconstruction error.
-    Pca,
+    Pca = 4, "pca", pca::PcaReconstructionParams => pca::PcaReconstruction;
     /// Distance to the k-th nearest training row.
-    Knn,
+    Knn = 5, "knn", knn::KnnDistanceParams => knn::KnnDistance;
     /// Gaussian mixture negative log-likelihood.
-    Gmm,
+    Gmm = 6, "gmm", gmm::GaussianMixtureParams => gmm::GaussianMixture;
     /// Average of standardized scores of several detectors.
-    Ensemble,
+    Ensemble = 7, "ensemble", ensemble::EnsembleParams => ensemble::Ensemble;
+}
+
+/// One algorithm's parameters from its JSON `params` object.
+fn parse<T: for<'de> Deserialize<'de>>(
+    algorithm: Algorithm,
+    value: &serde_json::Value,
+) -> Result<T, DetectionError> {
+    serde_json::from_value(value.clone())
+        .map_err(|e| DetectionError::param("params", format!("for {algorithm}: {e}")))
 }
 
 impl Algorithm {
-    /// Every algorithm, in API order.
-    pub const ALL: [Algorithm; 7] = [
-        Self::IsolationForest,
-        Self::Ecod,
-        Self::Hbos,
-        Self::Pca,
-        Self::Knn,
-        Self::Gmm,
-        Self::Ensemble,
-    ];
-
-    /// The API name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::IsolationForest => "isolation_forest",
-            Self::Ecod => "ecod",
-            Self::Hbos => "hbos",
-            Self::Pca => "pca",
-            Self::Knn => "knn",
-            Self::Gmm => "gmm",
-            Self::Ensemble => "ensemble",
-        }
-    }
-
-    /// The one-byte code in the artifact header.
-    pub fn code(self) -> u8 {
-        match self {
-            Self::IsolationForest => 1,
-            Self::Ecod => 2,
-            Self::Hbos => 3,
-            Self::Pca => 4,
-            Self::Knn => 5,
-            Self::Gmm => 6,
-            Self::Ensemble => 7,
-        }
-    }
-
     /// The algorithm of an artifact header code.
     pub fn from_code(code: u8) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.code() == code)
-    }
-
-    /// Whether fitting draws random numbers (and so takes a seed).
-    pub fn is_randomized(self) -> bool {
-        !matches!(self, Self::Ecod | Self::Hbos | Self::Pca)
     }
 }
 
@@ -109,162 +208,6 @@ impl FromStr for Algorithm {
                     ),
                 )
             })
-    }
-}
-
-/// The parameters of one algorithm, ready to fit.
-#[derive(Debug, Clone, PartialEq)]
-pub enum AlgorithmParams {
-    /// See [`IsolationForestParams`].
-    IsolationForest(IsolationForestParams),
-    /// See [`EcodParams`].
-    Ecod(EcodParams),
-    /// See [`HbosParams`].
-    Hbos(HbosParams),
-    /// See [`PcaReconstructionParams`].
-    Pca(PcaReconstructionParams),
-    /// See [`KnnDistanceParams`].
-    Knn(KnnDistanceParams),
-    /// See [`GaussianMixtureParams`].
-    Gmm(GaussianMixtureParams),
-    /// See [`EnsembleParams`].
-    Ensemble(EnsembleParams),
-}
-
-impl AlgorithmParams {
-    /// Parameters from the API's `algorithm` and optional `params` object; unknown or ill-typed
-    /// fields are an error naming them, missing ones take their defaults.
-    pub fn from_json(
-        algorithm: Algorithm,
-        params: Option<&serde_json::Value>,
-    ) -> Result<Self, DetectionError> {
-        fn parse<T: for<'de> Deserialize<'de>>(
-            algorithm: Algorithm,
-            value: &serde_json::Value,
-        ) -> Result<T, DetectionError> {
-            serde_json::from_value(value.clone())
-                .map_err(|e| DetectionError::param("params", format!("for {algorithm}: {e}")))
-        }
-        let Some(value) = params.filter(|v| !v.is_null()) else {
-            return Ok(Self::default_for(algorithm));
-        };
-        Ok(match algorithm {
-            Algorithm::IsolationForest => Self::IsolationForest(parse(algorithm, value)?),
-            Algorithm::Ecod => Self::Ecod(parse(algorithm, value)?),
-            Algorithm::Hbos => Self::Hbos(parse(algorithm, value)?),
-            Algorithm::Pca => Self::Pca(parse(algorithm, value)?),
-            Algorithm::Knn => Self::Knn(parse(algorithm, value)?),
-            Algorithm::Gmm => Self::Gmm(parse(algorithm, value)?),
-            Algorithm::Ensemble => Self::Ensemble(parse(algorithm, value)?),
-        })
-    }
-
-    /// Default parameters of an algorithm.
-    pub fn default_for(algorithm: Algorithm) -> Self {
-        match algorithm {
-            Algorithm::IsolationForest => Self::IsolationForest(Default::default()),
-            Algorithm::Ecod => Self::Ecod(Default::default()),
-            Algorithm::Hbos => Self::Hbos(Default::default()),
-            Algorithm::Pca => Self::Pca(Default::default()),
-            Algorithm::Knn => Self::Knn(Default::default()),
-            Algorithm::Gmm => Self::Gmm(Default::default()),
-            Algorithm::Ensemble => Self::Ensemble(Default::default()),
-        }
-    }
-
-    /// Which algorithm these parameters are for.
-    pub fn algorithm(&self) -> Algorithm {
-        match self {
-            Self::IsolationForest(_) => Algorithm::IsolationForest,
-            Self::Ecod(_) => Algorithm::Ecod,
-            Self::Hbos(_) => Algorithm::Hbos,
-            Self::Pca(_) => Algorithm::Pca,
-            Self::Knn(_) => Algorithm::Knn,
-            Self::Gmm(_) => Algorithm::Gmm,
-            Self::Ensemble(_) => Algorithm::Ensemble,
-        }
-    }
-
-    /// The random seed (0 for deterministic algorithms).
-    pub fn seed(&self) -> u64 {
-        match self {
-            Self::IsolationForest(p) => p.seed,
-            Self::Knn(p) => p.seed,
-            Self::Gmm(p) => p.seed,
-            Self::Ensemble(p) => p.seed,
-            Self::Ecod(_) | Self::Hbos(_) | Self::Pca(_) => 0,
-        }
-    }
-
-    /// Sets the random seed of randomized algorithms (no effect on the others).
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        match &mut self {
-            Self::IsolationForest(p) => p.seed = seed,
-            Self::Knn(p) => p.seed = seed,
-            Self::Gmm(p) => p.seed = seed,
-            Self::Ensemble(p) => p.seed = seed,
-            Self::Ecod(_) | Self::Hbos(_) | Self::Pca(_) => {}
-        }
-        self
-    }
-
-    /// Fits the detector on `x` (rows are samples, finite values).
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<FittedDetector, DetectionError> {
-        Ok(match self {
-            Self::IsolationForest(p) => FittedDetector::IsolationForest(p.fit(x)?),
-            Self::Ecod(p) => FittedDetector::Ecod(p.fit(x)?),
-            Self::Hbos(p) => FittedDetector::Hbos(p.fit(x)?),
-            Self::Pca(p) => FittedDetector::Pca(p.fit(x)?),
-            Self::Knn(p) => FittedDetector::Knn(p.fit(x)?),
-            Self::Gmm(p) => FittedDetector::Gmm(p.fit(x)?),
-            Self::Ensemble(p) => FittedDetector::Ensemble(p.fit(x)?),
-        })
-    }
-}
-
-/// A fitted detector of any algorithm; what a model artifact stores.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum FittedDetector {
-    /// A fitted [`IsolationForest`].
-    IsolationForest(IsolationForest),
-    /// A fitted [`Ecod`].
-    Ecod(Ecod),
-    /// A fitted [`Hbos`].
-    Hbos(Hbos),
-    /// A fitted [`PcaReconstruction`].
-    Pca(PcaReconstruction),
-    /// A fitted [`KnnDistance`].
-    Knn(KnnDistance),
-    /// A fitted [`GaussianMixture`].
-    Gmm(GaussianMixture),
-    /// A fitted [`Ensemble`].
-    Ensemble(Ensemble),
-}
-
-impl FittedDetector {
-    /// Which algorithm this is.
-    pub fn algorithm(&self) -> Algorithm {
-        match self {
-            Self::IsolationForest(_) => Algorithm::IsolationForest,
-            Self::Ecod(_) => Algorithm::Ecod,
-            Self::Hbos(_) => Algorithm::Hbos,
-            Self::Pca(_) => Algorithm::Pca,
-            Self::Knn(_) => Algorithm::Knn,
-            Self::Gmm(_) => Algorithm::Gmm,
-            Self::Ensemble(_) => Algorithm::Ensemble,
-        }
-    }
-
-    fn inner(&self) -> &dyn Detector {
-        match self {
-            Self::IsolationForest(d) => d,
-            Self::Ecod(d) => d,
-            Self::Hbos(d) => d,
-            Self::Pca(d) => d,
-            Self::Knn(d) => d,
-            Self::Gmm(d) => d,
-            Self::Ensemble(d) => d,
-        }
     }
 }
 

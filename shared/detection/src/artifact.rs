@@ -62,10 +62,10 @@ pub fn decode(bytes: &[u8]) -> Result<Model, ArtifactError> {
             payload.len() - read
         )));
     }
-    if model.algorithm().code() != bytes[6] {
+    let code = bytes.get(6).copied().unwrap_or_default();
+    if model.algorithm().code() != code {
         return Err(ArtifactError::Algorithm(format!(
-            "header says code {}, payload holds {}",
-            bytes[6],
+            "header says code {code}, payload holds {}",
             model.algorithm()
         )));
     }
@@ -75,10 +75,10 @@ pub fn decode(bytes: &[u8]) -> Result<Model, ArtifactError> {
 
 /// Checks the header and returns the payload slice.
 fn open_envelope(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
-    if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
+    if bytes.get(..MAGIC.len()).is_some_and(|magic| magic != MAGIC) {
         return Err(ArtifactError::Foreign);
     }
-    let Some(header) = bytes.get(..HEADER_LEN) else {
+    let Some((header, body)) = bytes.split_first_chunk::<HEADER_LEN>() else {
         return Err(if bytes.len() >= MAGIC.len() || MAGIC.starts_with(bytes) {
             ArtifactError::Truncated {
                 expected: HEADER_LEN,
@@ -110,9 +110,8 @@ fn open_envelope(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
             header[6]
         )));
     }
-    let mut len = [0u8; 8];
-    len.copy_from_slice(&header[8..16]);
-    let len = u64::from_le_bytes(len);
+    let [.., l0, l1, l2, l3, l4, l5, l6, l7] = *header.first_chunk::<16>().unwrap_or(&[0; 16]);
+    let len = u64::from_le_bytes([l0, l1, l2, l3, l4, l5, l6, l7]);
     if len > MAX_PAYLOAD_BYTES as u64 {
         return Err(ArtifactError::TooLarge {
             len,
@@ -120,7 +119,6 @@ fn open_envelope(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
         });
     }
     let len = len as usize;
-    let body = &bytes[HEADER_LEN..];
     if body.len() < len {
         return Err(ArtifactError::Truncated {
             expected: HEADER_LEN + len,
@@ -130,7 +128,7 @@ fn open_envelope(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
     if body.len() > len {
         return Err(ArtifactError::TrailingBytes(body.len() - len));
     }
-    if Sha256::digest(body).as_slice() != &header[16..48] {
+    if Some(Sha256::digest(body).as_slice()) != header.get(16..48) {
         return Err(ArtifactError::Corrupted);
     }
     Ok(body)

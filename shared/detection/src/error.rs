@@ -14,30 +14,49 @@ pub enum InputError {
     /// A row has a different number of values than the header.
     #[error("row {row} has {found} values; expected {expected}")]
     RaggedRow {
+        /// Data row, counted from 1.
         row: usize,
+        /// How many were found.
         found: usize,
+        /// How many were expected.
         expected: usize,
     },
     /// A cell that is not a number.
     #[error("row {row}, column '{column}': '{value}' is not a number")]
     NotNumeric {
+        /// Data row, counted from 1.
         row: usize,
+        /// Name of the column.
         column: String,
+        /// The offending cell, as written.
         value: String,
     },
     /// A cell that is NaN or infinite.
     #[error("row {row}, column '{column}': {value} is not a finite number")]
     NotFinite {
+        /// Data row, counted from 1.
         row: usize,
+        /// Name of the column.
         column: String,
+        /// The offending cell, as written.
         value: String,
     },
     /// A JSON record lacks a key that the first record has (records must all have the same keys).
     #[error("row {row} has no key '{column}' (every record needs the first record's keys)")]
-    MissingKey { row: usize, column: String },
+    MissingKey {
+        /// Data row, counted from 1.
+        row: usize,
+        /// Name of the column.
+        column: String,
+    },
     /// A JSON record has a key that the first record does not have.
     #[error("row {row} has key '{column}', which the first record does not have")]
-    UnexpectedKey { row: usize, column: String },
+    UnexpectedKey {
+        /// Data row, counted from 1.
+        row: usize,
+        /// Name of the column.
+        column: String,
+    },
     /// Two columns share a name.
     #[error("column '{0}' appears more than once")]
     DuplicateColumn(String),
@@ -52,11 +71,18 @@ pub enum InputError {
     UnexpectedColumn(String),
     /// More rows, columns or bytes than the configured limit.
     #[error("too many {what}: more than {limit}")]
-    TooLarge { what: &'static str, limit: usize },
+    TooLarge {
+        /// What there is too much of (rows, columns, bytes).
+        what: &'static str,
+        /// The configured limit.
+        limit: usize,
+    },
     /// Bytes that are not valid CSV or JSON of an accepted shape.
     #[error("malformed {format}: {message}")]
     Malformed {
+        /// The format being read (CSV or JSON).
         format: &'static str,
+        /// The parser's description of the problem.
         message: String,
     },
 }
@@ -66,7 +92,12 @@ pub enum InputError {
 pub enum ArtifactError {
     /// Fewer bytes than the header or the payload length announce.
     #[error("model artifact is truncated: expected {expected} bytes, found {found}")]
-    Truncated { expected: usize, found: usize },
+    Truncated {
+        /// How many were expected.
+        expected: usize,
+        /// How many were found.
+        found: usize,
+    },
     /// The bytes do not start with the Nomaly magic: not a model artifact.
     #[error("not a Nomaly model artifact (bad magic bytes)")]
     Foreign,
@@ -74,13 +105,23 @@ pub enum ArtifactError {
     #[error(
         "model artifact format version {found} is newer than the supported version {supported}"
     )]
-    NewerVersion { found: u16, supported: u16 },
+    NewerVersion {
+        /// The artifact's format version.
+        found: u16,
+        /// The newest version this build reads.
+        supported: u16,
+    },
     /// A format version this build never wrote.
     #[error("model artifact format version {0} is not supported")]
     UnsupportedVersion(u16),
     /// The payload is larger than loading allows.
     #[error("model artifact payload of {len} bytes exceeds the limit of {limit} bytes")]
-    TooLarge { len: u64, limit: u64 },
+    TooLarge {
+        /// The payload's length in bytes.
+        len: u64,
+        /// The largest payload accepted, in bytes.
+        limit: u64,
+    },
     /// The payload's SHA-256 differs from the header's.
     #[error("model artifact is corrupted: payload checksum mismatch")]
     Corrupted,
@@ -106,11 +147,18 @@ pub enum DetectionError {
     Input(#[from] InputError),
     /// A detector or threshold parameter out of range, or unknown.
     #[error("invalid parameter '{name}': {reason}")]
-    InvalidParam { name: String, reason: String },
+    InvalidParam {
+        /// The parameter.
+        name: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// The data cannot be fitted by this algorithm (for example too few rows).
     #[error("cannot fit {algorithm}: {reason}")]
     Fit {
+        /// The algorithm that could not fit.
         algorithm: &'static str,
+        /// Why it was refused.
         reason: String,
     },
     /// A model artifact that cannot be loaded.

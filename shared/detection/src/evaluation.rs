@@ -57,6 +57,7 @@ impl LabelledData {
 /// Area under the ROC curve of `scores` against binary `labels` (1 = anomaly), with ties counted
 /// half (the Mann-Whitney statistic; equals scikit-learn's `roc_auc_score`). `None` unless both
 /// classes are present and the lengths agree.
+#[allow(clippy::indexing_slicing)] // `order` is a permutation of the score indices and `i <= j < len`.
 pub fn roc_auc(scores: &[f64], labels: &[u8]) -> Option<f64> {
     if scores.len() != labels.len() {
         return None;
@@ -86,6 +87,7 @@ pub fn roc_auc(scores: &[f64], labels: &[u8]) -> Option<f64> {
 /// Average precision (area under the precision-recall curve, as scikit-learn's
 /// `average_precision_score`: precision at each distinct score, weighted by the recall gained).
 /// `None` without positives or when the lengths disagree.
+#[allow(clippy::indexing_slicing)] // `order` is a permutation of the score indices and `i <= j < len`.
 pub fn average_precision(scores: &[f64], labels: &[u8]) -> Option<f64> {
     if scores.len() != labels.len() {
         return None;
@@ -112,6 +114,7 @@ pub fn average_precision(scores: &[f64], labels: &[u8]) -> Option<f64> {
     Some(ap)
 }
 
+#[allow(clippy::indexing_slicing)] // `a` and `b` are indices of `scores` (0..len).
 fn ascending(scores: &[f64]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));

@@ -131,10 +131,11 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     }
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
+    let upper = v.get(m).copied().unwrap_or(0.0);
     if v.len() % 2 == 1 {
-        v[m]
+        upper
     } else {
-        (v[m - 1] + v[m]) / 2.0
+        (v.get(m - 1).copied().unwrap_or(0.0) + upper) / 2.0
     }
 }
 

@@ -44,7 +44,7 @@ impl Table {
         if let Some(((row, col), v)) = values.indexed_iter().find(|(_, v)| !v.is_finite()) {
             return Err(InputError::NotFinite {
                 row: row + 1,
-                column: columns[col].clone(),
+                column: columns.get(col).cloned().unwrap_or_default(),
                 value: v.to_string(),
             });
         }

@@ -139,16 +139,21 @@ impl Calibration {
     /// below the smallest training score, 1 at or above the largest.
     pub fn normalized(&self, score: f64) -> f64 {
         let q = &self.quantiles;
+        let (Some(&smallest), Some(&largest)) = (q.first(), q.last()) else {
+            return 0.0;
+        };
         let last = q.len() - 1;
-        if score <= q[0] {
+        if score <= smallest {
             return 0.0;
         }
-        if score >= q[last] {
+        if score >= largest {
             return 1.0;
         }
         // First knot strictly above the score; the previous one is at or below it.
         let hi = q.partition_point(|k| *k <= score).clamp(1, last);
-        let (a, b) = (q[hi - 1], q[hi]);
+        let Some(&[a, b]) = q.get(hi - 1..=hi) else {
+            return 1.0;
+        };
         let within = if b > a { (score - a) / (b - a) } else { 1.0 };
         ((hi - 1) as f64 + within) / last as f64
     }
@@ -161,7 +166,7 @@ impl Calibration {
         let rarity = 1.0 - self.normalized(score);
         let rate = self.tail_rate.max(1e-3);
         Some(
-            if score > self.quantiles[KNOTS - 1] || rarity <= rate / 10.0 {
+            if self.quantiles.last().is_some_and(|&top| score > top) || rarity <= rate / 10.0 {
                 Severity::High
             } else if rarity <= rate / 2.0 {
                 Severity::Medium
@@ -185,7 +190,10 @@ impl Calibration {
             || self.std <= 0.0
             || self.quantiles.len() != KNOTS
             || self.quantiles.iter().any(|q| !q.is_finite())
-            || self.quantiles.windows(2).any(|w| w[0] > w[1])
+            || self
+                .quantiles
+                .windows(2)
+                .any(|w| matches!(w, [a, b] if a > b))
         {
             return Err(ArtifactError::Invalid("calibration is inconsistent".into()));
         }
@@ -201,7 +209,10 @@ pub fn quantile(sorted: &[f64], level: f64) -> f64 {
     let pos = level.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
     let lo = pos.floor() as usize;
     let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+    match (sorted.get(lo), sorted.get(hi)) {
+        (Some(&a), Some(&b)) => a + (b - a) * (pos - lo as f64),
+        _ => 0.0,
+    }
 }
 
 #[cfg(test)]

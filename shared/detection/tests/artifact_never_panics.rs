@@ -1,6 +1,7 @@
 //! Property tests: the artifact loader never panics and never allocates without bound, whatever
 //! bytes it is given (random, truncated, bit-flipped, or re-sealed with a valid checksum so the
 //! decoder itself sees the damage), and any model it does accept scores without panicking.
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
 use detection::algorithm::{Algorithm, AlgorithmParams};
 use detection::artifact::{decode, encode, HEADER_LEN};

@@ -1,6 +1,7 @@
 //! The tabular parsers never panic, whatever the bytes: random bytes and mutated valid CSV and
 //! JSON either parse into a well-formed table or fail with an error; and streaming CSV agrees
 //! with whole-input CSV, chunk sizes included.
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
 use std::fmt::Write as _;
 

@@ -2,6 +2,7 @@
 //! `../shared/datasets/odds` (mean of 5 seeds, within max(0.01, 2 x scikit-learn's seed spread)),
 //! plus every detector's sanity on them. Skips with a message when the shared folder is absent;
 //! `cargo run --release -p detection --example accuracy` covers every set and detector.
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
 use std::path::PathBuf;
 

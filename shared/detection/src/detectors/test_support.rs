@@ -63,22 +63,3 @@ pub fn argmax(a: &ndarray::Array1<f64>) -> usize {
         )
         .0
 }
-
-/// Asserts that a model survives a bincode round trip (and a JSON one) with its scores intact.
-pub fn assert_round_trip<D>(model: &D, x: ndarray::ArrayView2<'_, f64>)
-where
-    D: crate::detector::Detector + serde::Serialize + serde::de::DeserializeOwned,
-{
-    let bytes = bincode::serde::encode_to_vec(model, bincode::config::standard()).unwrap();
-    let (back, _): (D, usize) =
-        bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
-    assert!(back.validate().is_ok());
-    assert_eq!(back.score(x), model.score(x));
-    let back: D = serde_json::from_str(&serde_json::to_string(model).unwrap()).unwrap();
-    assert!(back.validate().is_ok());
-    let (a, b) = (back.score(x), model.score(x));
-    assert!(a
-        .iter()
-        .zip(&b)
-        .all(|(a, b)| (a - b).abs() <= 1e-9 * b.abs().max(1.0)));
-}

@@ -1,0 +1,66 @@
+//! Model names: validated once, since they become storage keys and file paths.
+
+use thiserror::Error;
+
+/// A model name that cannot be used; the message says why (a 400 at the edge).
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("{0}")]
+pub struct InvalidModelName(String);
+
+/// Longest model name accepted.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Checks a model name against `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`, so no name can escape its
+/// key prefix or directory (`../x`, `a/b`).
+pub fn validate_model_name(name: &str) -> Result<(), InvalidModelName> {
+    let bytes = name.as_bytes();
+    let Some(first) = bytes.first() else {
+        return Err(InvalidModelName("model name is empty".into()));
+    };
+    if bytes.len() > MAX_NAME_LEN {
+        return Err(InvalidModelName(format!(
+            "model name is {} characters long; the limit is {MAX_NAME_LEN}",
+            name.chars().count()
+        )));
+    }
+    let valid = first.is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
+    if !valid {
+        return Err(InvalidModelName(format!(
+            "model name '{}' is invalid: use letters, digits, '_' and '-', starting with a letter or digit",
+            name.escape_default()
+        )));
+    }
+    Ok(())
+}
+
+/// The object key of a model version's artifact: `models/{name}/v{version:06}/model.nmly`.
+pub fn artifact_key(name: &str, version: u32) -> String {
+    format!("models/{name}/v{version:06}/model.nmly")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ServiceError;
+
+    #[test]
+    fn when_name_bad_should_be_400_with_message() {
+        let long = "a".repeat(300);
+        for bad in ["", "../x", "a/b", "-a", "a b", "é", long.as_str()] {
+            let e = ServiceError::from(validate_model_name(bad).unwrap_err());
+            assert_eq!(e.status(), 400, "{bad}");
+            assert!(e.to_string().contains("model name"), "{e}");
+        }
+    }
+
+    #[test]
+    fn when_name_good_should_pass() {
+        for good in ["a", "payments", "P-1_x", &"b".repeat(64)] {
+            validate_model_name(good).unwrap();
+        }
+        assert_eq!(artifact_key("m", 3), "models/m/v000003/model.nmly");
+    }
+}

@@ -1,0 +1,253 @@
+//! The one error type of every workflow, mapped once to an HTTP status, a stable code and the JSON
+//! envelope, so handlers never decide statuses themselves.
+
+use detection::{ArtifactError, DetectionError, InputError};
+use serde_json::{json, Value};
+use thiserror::Error;
+
+use crate::domain::names::InvalidModelName;
+use crate::ports::StoreError;
+
+/// Every failure a workflow reports to a caller.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ServiceError {
+    /// The request itself is malformed (bad JSON, unknown field, bad model name).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The tabular data is malformed CSV or JSON.
+    #[error("{0}")]
+    MalformedData(String),
+    /// Well-formed data that cannot be used (ragged rows, NaN, unknown or missing columns).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// An algorithm or threshold parameter out of range, or data the algorithm cannot fit.
+    #[error("{0}")]
+    InvalidParameter(String),
+    /// The body or the table exceeds a configured limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// No model of that name.
+    #[error("model '{0}' not found")]
+    ModelNotFound(String),
+    /// The model exists but not that version.
+    #[error("model '{name}' has no version {version}")]
+    VersionNotFound {
+        /// Model name.
+        name: String,
+        /// The missing version.
+        version: u32,
+    },
+    /// No job with that id.
+    #[error("job '{0}' not found")]
+    JobNotFound(String),
+    /// No backup with that id.
+    #[error("backup '{0}' not found")]
+    BackupNotFound(String),
+    /// A backup that does not verify (checksum, size, format, or it failed when taken); a
+    /// restore from it is refused before anything is written.
+    #[error("backup '{id}' cannot be restored: {reason}")]
+    CorruptedBackup {
+        /// Backup id.
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A conditional write lost and retrying did not help.
+    #[error("{0}")]
+    Conflict(String),
+    /// A stored model artifact cannot be loaded.
+    #[error("model '{name}' version {version} is corrupted: {reason}")]
+    CorruptedModel {
+        /// Model name.
+        name: String,
+        /// Model version.
+        version: u32,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A dependency (store, table) is down; retry later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected state.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// No route serves this path.
+    #[error("no route for path '{0}'")]
+    RouteNotFound(String),
+    /// The path exists but not with this method.
+    #[error("method {method} is not allowed here; use {allowed}")]
+    MethodNotAllowed {
+        /// The method the caller used.
+        method: String,
+        /// The methods the path accepts, comma separated.
+        allowed: String,
+    },
+    /// The body's content type is not one the route reads.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+}
+
+impl ServiceError {
+    /// The HTTP status of this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) | Self::MalformedData(_) => 400,
+            Self::ModelNotFound(_)
+            | Self::VersionNotFound { .. }
+            | Self::JobNotFound(_)
+            | Self::BackupNotFound(_)
+            | Self::RouteNotFound(_) => 404,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::Conflict(_) => 409,
+            Self::TooLarge(_) => 413,
+            Self::UnsupportedMediaType(_) => 415,
+            // A corrupted stored model is a 4xx naming the problem: the caller can train a new
+            // version or name another; alarms on 5xx stay for faults of the service itself.
+            Self::InvalidInput(_)
+            | Self::InvalidParameter(_)
+            | Self::CorruptedModel { .. }
+            | Self::CorruptedBackup { .. } => 422,
+            Self::Internal(_) => 500,
+            Self::Unavailable(_) => 503,
+        }
+    }
+
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::MalformedData(_) => "malformed_data",
+            Self::InvalidInput(_) => "invalid_input",
+            Self::InvalidParameter(_) => "invalid_parameter",
+            Self::TooLarge(_) => "too_large",
+            Self::ModelNotFound(_) => "model_not_found",
+            Self::VersionNotFound { .. } => "version_not_found",
+            Self::JobNotFound(_) => "job_not_found",
+            Self::BackupNotFound(_) => "backup_not_found",
+            Self::CorruptedBackup { .. } => "corrupted_backup",
+            Self::Conflict(_) => "conflict",
+            Self::CorruptedModel { .. } => "corrupted_model",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+            Self::RouteNotFound(_) => "not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+        }
+    }
+
+    /// Whether the failure is transient: the store, not the request or its data, failed (a
+    /// dependency is down, or a conditional write kept losing races), so the same request may
+    /// succeed later. The one retry rule: an event that failed transiently is returned to Lambda
+    /// to be retried, and a data error is recorded and not retried.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Conflict(_))
+    }
+
+    /// The JSON error body: `{"error":{"code":...,"message":...,"request_id":...}}`.
+    pub fn envelope(&self, request_id: &str) -> Value {
+        json!({"error": {"code": self.code(), "message": self.to_string(), "request_id": request_id}})
+    }
+
+    /// A corrupted-model error from an artifact that does not load.
+    pub fn corrupted(name: &str, version: u32, reason: impl std::fmt::Display) -> Self {
+        Self::CorruptedModel {
+            name: name.to_owned(),
+            version,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl From<InputError> for ServiceError {
+    fn from(e: InputError) -> Self {
+        match e {
+            InputError::TooLarge { .. } => Self::TooLarge(e.to_string()),
+            InputError::Malformed { .. } => Self::MalformedData(e.to_string()),
+            _ => Self::InvalidInput(e.to_string()),
+        }
+    }
+}
+
+impl From<DetectionError> for ServiceError {
+    fn from(e: DetectionError) -> Self {
+        match e {
+            DetectionError::Input(input) => input.into(),
+            DetectionError::InvalidParam { .. } | DetectionError::Fit { .. } => {
+                Self::InvalidParameter(e.to_string())
+            }
+            DetectionError::Artifact(a) => a.into(),
+        }
+    }
+}
+
+/// An artifact error without a model name (from encoding a freshly trained model): a bug.
+impl From<ArtifactError> for ServiceError {
+    fn from(e: ArtifactError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<InvalidModelName> for ServiceError {
+    fn from(e: InvalidModelName) -> Self {
+        Self::BadRequest(e.to_string())
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::Unavailable(m) => Self::Unavailable(format!("storage unavailable: {m}")),
+            StoreError::Corrupted(m) => Self::Internal(format!("stored data is corrupted: {m}")),
+            StoreError::Invalid(m) => Self::Internal(format!("invalid storage request: {m}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_input_error_mapped_should_pick_status_by_kind() {
+        let too_large: ServiceError = InputError::TooLarge {
+            what: "rows",
+            limit: 5,
+        }
+        .into();
+        assert_eq!(too_large.status(), 413);
+        let malformed: ServiceError = InputError::Malformed {
+            format: "JSON",
+            message: "x".into(),
+        }
+        .into();
+        assert_eq!(malformed.status(), 400);
+        let ragged: ServiceError = InputError::RaggedRow {
+            row: 3,
+            found: 5,
+            expected: 4,
+        }
+        .into();
+        assert_eq!(ragged.status(), 422);
+        assert_eq!(ragged.code(), "invalid_input");
+    }
+
+    #[test]
+    fn when_enveloped_should_carry_code_message_and_request_id() {
+        let e = ServiceError::ModelNotFound("payments".into());
+        let v = e.envelope("req-1");
+        assert_eq!(v["error"]["code"], "model_not_found");
+        assert_eq!(v["error"]["message"], "model 'payments' not found");
+        assert_eq!(v["error"]["request_id"], "req-1");
+        assert_eq!(e.status(), 404);
+    }
+
+    #[test]
+    fn when_store_unavailable_should_be_503_and_transient() {
+        let e: ServiceError = StoreError::Unavailable("disk".into()).into();
+        assert_eq!(e.status(), 503);
+        assert!(e.is_transient());
+        let c: ServiceError = StoreError::Conflict("x".into()).into();
+        assert_eq!(c.status(), 409);
+    }
+}

@@ -1,0 +1,27 @@
+//! The capabilities workflows need from the outside world, one small trait per file, so a workflow
+//! asks only for what it uses and every adapter (local directory + SQLite, S3 + DynamoDB) is held
+//! to the same contract.
+
+mod blob_reader;
+mod blob_streams;
+mod job_scan;
+mod job_store;
+mod model_registry;
+mod object_admin;
+mod object_checks;
+mod object_store;
+mod registry_restore;
+mod store_error;
+mod stores;
+
+pub use blob_reader::{BlobReader, ReadFailure};
+pub use blob_streams::{BlobStreams, BlobUpload, MIN_PART_BYTES};
+pub use job_scan::JobScan;
+pub use job_store::{JobPage, JobStore};
+pub use model_registry::ModelRegistry;
+pub use object_admin::ObjectAdmin;
+pub use object_checks::{check_object_key, check_object_meta, verify_object, MAX_OBJECT_KEY_BYTES};
+pub use object_store::{ObjectMeta, ObjectStore, StoredObject};
+pub use registry_restore::RegistryRestore;
+pub use store_error::StoreError;
+pub use stores::Stores;

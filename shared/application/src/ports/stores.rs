@@ -1,0 +1,50 @@
+//! Every port a function may use, bundled: what the composition root builds once per cold start
+//! from one object adapter and one item adapter, and what the backup and restore workflows take.
+
+use std::sync::Arc;
+
+use super::{
+    BlobStreams, JobScan, JobStore, ModelRegistry, ObjectAdmin, ObjectStore, RegistryRestore,
+};
+
+/// The stores a function uses, whichever adapter backs them.
+#[derive(Clone)]
+pub struct Stores {
+    /// Model artifacts.
+    pub objects: Arc<dyn ObjectStore>,
+    /// Model versions and `LATEST` pointers.
+    pub registry: Arc<dyn ModelRegistry>,
+    /// Recorded jobs.
+    pub jobs: Arc<dyn JobStore>,
+    /// Streamed data objects (uploads to score or train on, batch results).
+    pub blobs: Arc<dyn BlobStreams>,
+    /// The model artifacts again, with listing, replacing and deleting (backup and restore).
+    pub admin: Arc<dyn ObjectAdmin>,
+    /// Registry writes of a restore.
+    pub restore: Arc<dyn RegistryRestore>,
+    /// The whole job table (backup).
+    pub scan: Arc<dyn JobScan>,
+    /// The backup vault: the backup bucket, or locally a directory beside the store; `None`
+    /// where no vault is configured.
+    pub vault: Option<Arc<dyn ObjectAdmin>>,
+}
+
+impl Stores {
+    /// Every port from one object adapter and one item adapter, with the backup vault `vault`.
+    pub fn over<O, I>(objects: Arc<O>, items: Arc<I>, vault: Option<Arc<dyn ObjectAdmin>>) -> Self
+    where
+        O: ObjectAdmin + BlobStreams + 'static,
+        I: ModelRegistry + JobStore + RegistryRestore + JobScan + 'static,
+    {
+        Self {
+            objects: objects.clone(),
+            registry: items.clone(),
+            jobs: items.clone(),
+            blobs: objects.clone(),
+            admin: objects,
+            restore: items.clone(),
+            scan: items,
+            vault,
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! Training from uploaded CSVs: a version trained on an upload under `incoming/train/{model}/`,
+//! and the scheduled retraining of every model trained from S3, from every CSV under its source
+//! prefix. Files are read as streams into a seeded reservoir sample, so memory stays bounded
+//! whatever their size. Jobs are claimed and finished as every event job is
+//! ([`event_jobs`](super::event_jobs)).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use detection::algorithm::{Algorithm, AlgorithmParams};
+use detection::model::{Model, ModelSpec};
+use detection::sampling::Reservoir;
+use detection::tabular::CsvChunks;
+use detection::{Limits, Table};
+use ndarray::Array2;
+
+use crate::domain::incoming::TRAIN_PREFIX;
+use crate::domain::names::validate_model_name;
+use crate::domain::object_ref::deterministic_id;
+use crate::domain::{Job, JobKind, S3ObjectRef};
+use crate::error::ServiceError;
+use crate::metrics;
+use crate::ports::{BlobReader, BlobStreams};
+use crate::workflows::csv_stream::{StreamStop, BATCH_CHUNK_ROWS};
+use crate::workflows::event_jobs::{claim, finish, new_job, JobOutcome};
+use crate::workflows::train::TrainWorkflow;
+
+/// Most rows kept to train on from uploaded files (a seeded uniform sample).
+pub const TRAIN_SAMPLE_ROWS: usize = 100_000;
+
+/// Most values the training sample holds, whatever the width (64 MiB of f64).
+pub const TRAIN_SAMPLE_VALUES: usize = 8 * 1024 * 1024;
+
+/// Most CSV objects read by one scheduled retraining of a model.
+pub const MAX_RETRAIN_OBJECTS: usize = 1_000;
+
+/// Reads `keys` (CSV objects with the same columns) into one seeded uniform sample.
+fn sample_stream(
+    reader: BlobReader,
+    limits: &Limits,
+    sample: &mut Option<(Vec<String>, Reservoir)>,
+    seed: u64,
+) -> Result<(), StreamStop> {
+    let failure = reader.failure();
+    let chunks = CsvChunks::new(reader, BATCH_CHUNK_ROWS, limits)
+        .map_err(|e| StreamStop::from_input(e, &failure))?;
+    let columns = chunks.columns().to_vec();
+    let (expected, reservoir) = sample.get_or_insert_with(|| {
+        let capacity = TRAIN_SAMPLE_ROWS.min(TRAIN_SAMPLE_VALUES / columns.len().max(1));
+        (
+            columns.clone(),
+            Reservoir::new(capacity, columns.len(), seed),
+        )
+    });
+    if *expected != columns {
+        return Err(StreamStop::Data(ServiceError::InvalidInput(format!(
+            "columns {columns:?} differ from the first file's {expected:?}"
+        ))));
+    }
+    for chunk in chunks {
+        let table = chunk.map_err(|e| StreamStop::from_input(e, &failure))?;
+        reservoir.offer_rows(table.values().view());
+    }
+    Ok(())
+}
+
+/// What to train from uploaded objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectTraining {
+    /// The deterministic job id.
+    pub job_id: String,
+    /// Model name.
+    pub model: String,
+    /// Bucket of the objects.
+    pub bucket: String,
+    /// CSV objects to read, in order (same columns).
+    pub keys: Vec<String>,
+    /// The job's `source`.
+    pub job_source: String,
+    /// The version item's `source`: the prefix the schedule retrains from.
+    pub model_source: String,
+}
+
+/// Trains versions from uploaded CSVs.
+#[derive(Clone)]
+pub struct ObjectTrainWorkflow {
+    train: TrainWorkflow,
+    blobs: Arc<dyn BlobStreams>,
+}
+
+impl ObjectTrainWorkflow {
+    /// A workflow registering versions through `train` and reading objects through `blobs`.
+    pub fn new(train: TrainWorkflow, blobs: Arc<dyn BlobStreams>) -> Self {
+        Self { train, blobs }
+    }
+
+    /// Trains a version of `object`'s model on it (an upload under `incoming/train/{model}/`);
+    /// the version's source is the model's `incoming/train/{model}/` prefix in that bucket.
+    pub async fn train_object(
+        &self,
+        object: &S3ObjectRef,
+        model: &str,
+    ) -> Result<JobOutcome, ServiceError> {
+        self.train_objects(ObjectTraining {
+            job_id: object.job_id("train"),
+            model: model.to_owned(),
+            bucket: object.bucket.clone(),
+            keys: vec![object.key.clone()],
+            job_source: object.uri(),
+            model_source: format!("s3://{}/{}{model}/", object.bucket, TRAIN_PREFIX),
+        })
+        .await
+    }
+
+    /// Trains one version from `request.keys`, reservoir-sampled, with the algorithm of the
+    /// model's latest version (default parameters), or `isolation_forest` for a new model.
+    pub async fn train_objects(&self, request: ObjectTraining) -> Result<JobOutcome, ServiceError> {
+        let jobs = self.train.jobs().clone();
+        let job = new_job(
+            &request.job_id,
+            JobKind::Train,
+            &request.model,
+            request.job_source.clone(),
+        );
+        if let Some(existing) = claim(jobs.as_ref(), &job).await? {
+            return Ok(JobOutcome {
+                job: existing,
+                duplicate: true,
+            });
+        }
+        let started = Instant::now();
+        let mut job = job;
+        let result = self.train_into(&request, &mut job, started).await;
+        finish(jobs.as_ref(), job, started, result).await
+    }
+
+    async fn train_into(
+        &self,
+        request: &ObjectTraining,
+        job: &mut Job,
+        started: Instant,
+    ) -> Result<(), ServiceError> {
+        validate_model_name(&request.model)?;
+        if request.keys.is_empty() {
+            return Err(ServiceError::InvalidInput(format!(
+                "no CSV objects to train on under {}",
+                request.model_source
+            )));
+        }
+        let algorithm = self.algorithm_of(&request.model).await?;
+        let params = AlgorithmParams::default_for(algorithm);
+        let seed = params.seed();
+        let limits = *self.train.limits();
+        let mut sample: Option<(Vec<String>, Reservoir)> = None;
+        for key in &request.keys {
+            let reader = self
+                .blobs
+                .open(&request.bucket, key)
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::InvalidInput(format!(
+                        "object s3://{}/{key} no longer exists",
+                        request.bucket
+                    ))
+                })?;
+            let taken = sample.take();
+            let (back, result) = tokio::task::spawn_blocking(move || {
+                let mut sample = taken;
+                let result = sample_stream(reader, &limits, &mut sample, seed);
+                (sample, result)
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(format!("sampling stopped: {e}")))?;
+            sample = back;
+            match result {
+                Ok(()) => {}
+                Err(StreamStop::Data(e)) => {
+                    return Err(match e {
+                        ServiceError::InvalidInput(m) => ServiceError::InvalidInput(format!(
+                            "s3://{}/{key}: {m}",
+                            request.bucket
+                        )),
+                        other => other,
+                    })
+                }
+                Err(StreamStop::Transport(e)) => return Err(e.into()),
+                Err(StreamStop::Stopped) => {
+                    return Err(ServiceError::Internal("sampling stopped".into()))
+                }
+            }
+        }
+        let (columns, reservoir) = sample
+            .ok_or_else(|| ServiceError::InvalidInput("no training rows were read".into()))?;
+        let seen = reservoir.seen();
+        let table = tokio::task::spawn_blocking(move || {
+            let rows = reservoir.len();
+            let width = columns.len();
+            let values = Array2::from_shape_vec((rows, width), reservoir.into_row_major())
+                .map_err(|e| ServiceError::Internal(format!("training sample: {e}")))?;
+            let table = Table::new(columns, values)?;
+            let model = Model::fit(&ModelSpec::new(params), &table)?;
+            Ok::<_, ServiceError>(model)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("training stopped: {e}")))??;
+        let created_at = job.created_at;
+        let item = self
+            .train
+            .register_model(
+                &request.model,
+                &table,
+                started,
+                created_at,
+                Some(request.model_source.clone()),
+            )
+            .await?;
+        job.version = Some(item.version);
+        job.counts.rows = usize::try_from(seen).unwrap_or(usize::MAX);
+        metrics::note_model(&item.name, item.version);
+        tracing::info!(model = %item.name, version = item.version, rows_read = seen, rows_fitted = item.training.rows, "trained from objects");
+        Ok(())
+    }
+
+    /// The algorithm of the model's latest version, or the default for a new model.
+    async fn algorithm_of(&self, name: &str) -> Result<Algorithm, ServiceError> {
+        let registry = self.train.registry();
+        let Some(latest) = registry.latest(name).await? else {
+            return Ok(Algorithm::IsolationForest);
+        };
+        let item = registry.version(name, latest).await?;
+        Ok(item
+            .and_then(|v| v.algorithm.parse().ok())
+            .unwrap_or(Algorithm::IsolationForest))
+    }
+
+    /// Retrains every model whose latest version has an `s3://bucket/prefix/` source, from every
+    /// `.csv` object under the prefix, for the scheduled event `event_id` (each model's job id
+    /// derives from both, so a redelivered schedule is a no-op). One model's failure does not
+    /// stop the others; if any failed transiently, the last such error is returned after all
+    /// were tried (the retry skips the ones that finished).
+    pub async fn retrain_all(&self, event_id: &str) -> Result<Vec<JobOutcome>, ServiceError> {
+        let models = self.train.registry().list_models().await?;
+        let mut outcomes = Vec::new();
+        let mut transient = None;
+        for item in models {
+            let Some((bucket, prefix)) = item.source.as_deref().and_then(parse_s3_uri) else {
+                continue;
+            };
+            let job_id = deterministic_id(&["retrain", event_id, &item.name]);
+            let keys = match self.blobs.list(&bucket, &prefix, MAX_RETRAIN_OBJECTS).await {
+                Ok(keys) => keys
+                    .into_iter()
+                    .filter(|k| k.to_ascii_lowercase().ends_with(".csv"))
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(model = %item.name, error = %e, "cannot list the training source");
+                    transient = Some(ServiceError::from(e));
+                    continue;
+                }
+            };
+            let source = item.source.clone().unwrap_or_default();
+            let result = self
+                .train_objects(ObjectTraining {
+                    job_id,
+                    model: item.name.clone(),
+                    bucket,
+                    keys,
+                    job_source: source.clone(),
+                    model_source: source,
+                })
+                .await;
+            match result {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    tracing::warn!(model = %item.name, error = %e, "retraining failed transiently");
+                    transient = Some(e);
+                }
+            }
+        }
+        match transient {
+            Some(e) => Err(e),
+            None => Ok(outcomes),
+        }
+    }
+}
+
+/// `s3://bucket/prefix` as `(bucket, prefix)`.
+pub fn parse_s3_uri(uri: &str) -> Option<(String, String)> {
+    let rest = uri.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/')?;
+    (!bucket.is_empty()).then(|| (bucket.to_owned(), prefix.to_owned()))
+}

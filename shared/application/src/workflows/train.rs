@@ -1,0 +1,287 @@
+//! Training a new model version from inline data: validate, fit, encode, store the artifact
+//! without overwriting, register the version and move `LATEST`, retrying on lost races.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use detection::algorithm::{Algorithm, AlgorithmParams};
+use detection::artifact;
+use detection::model::{Model, ModelSpec};
+use detection::tabular::table_from_json_value;
+use detection::threshold::ThresholdRule;
+use detection::Limits;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::checksum::sha256_hex;
+use crate::domain::ids::{new_job_id, now_millis};
+use crate::domain::names::{artifact_key, validate_model_name};
+use crate::domain::running_job;
+use crate::domain::{Job, JobCounts, JobKind, JobStatus, JobTimings, ModelVersion, TrainingStats};
+use crate::error::ServiceError;
+use crate::metrics;
+use crate::ports::{JobStore, ModelRegistry, ObjectMeta, ObjectStore, StoreError};
+
+/// Most versions tried when concurrent trainers keep taking the next one.
+pub const MAX_VERSION_ATTEMPTS: u32 = 20;
+
+/// MIME type of model artifacts in the object store.
+pub const ARTIFACT_CONTENT_TYPE: &str = "application/vnd.nomaly.model";
+
+/// A threshold given as a raw score or as `"auto"` (Tukey's fence).
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ThresholdSetting {
+    /// An explicit raw-score threshold.
+    Score(f64),
+    /// A named rule.
+    Named(NamedThreshold),
+}
+
+/// Named threshold rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NamedThreshold {
+    /// Tukey's upper fence on the training scores.
+    Auto,
+}
+
+fn default_algorithm() -> Algorithm {
+    Algorithm::IsolationForest
+}
+
+/// `POST /api/v1/models` with inline data.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainRequest {
+    /// Model name (`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`).
+    pub name: String,
+    /// Algorithm API name; `isolation_forest` when absent.
+    #[serde(default = "default_algorithm")]
+    pub algorithm: Algorithm,
+    /// Algorithm parameters; defaults for missing ones.
+    #[serde(default)]
+    pub params: Option<Value>,
+    /// Expected anomaly fraction (exclusive with `threshold`).
+    #[serde(default)]
+    pub contamination: Option<f64>,
+    /// A raw threshold or `"auto"` (exclusive with `contamination`).
+    #[serde(default)]
+    pub threshold: Option<ThresholdSetting>,
+    /// `{"columns": [...], "rows": [[...]]}` or an array of records.
+    pub data: Value,
+}
+
+impl TrainRequest {
+    /// The threshold rule the request asks for (the default contamination when neither is set).
+    pub fn threshold_rule(&self) -> Result<ThresholdRule, ServiceError> {
+        match (self.contamination, self.threshold) {
+            (Some(_), Some(_)) => Err(ServiceError::BadRequest(
+                "give either 'contamination' or 'threshold', not both".into(),
+            )),
+            (Some(c), None) => Ok(ThresholdRule::Contamination(c)),
+            (None, Some(ThresholdSetting::Score(t))) => Ok(ThresholdRule::Explicit(t)),
+            (None, Some(ThresholdSetting::Named(NamedThreshold::Auto))) => Ok(ThresholdRule::Auto),
+            (None, None) => Ok(ThresholdRule::default()),
+        }
+    }
+}
+
+/// Facts about the training run in the response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    /// Rows fitted.
+    pub rows: usize,
+    /// Fit and encode time, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// The 201 body of `POST /api/v1/models`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainResponse {
+    /// Model name.
+    pub name: String,
+    /// The new version.
+    pub version: u32,
+    /// Algorithm API name.
+    pub algorithm: String,
+    /// Feature names in detector order.
+    pub features: Vec<String>,
+    /// Raw-score anomaly threshold.
+    pub threshold: f64,
+    /// Training facts.
+    pub training: TrainingInfo,
+}
+
+/// Trains model versions; needs the object store, the registry and the job table.
+#[derive(Clone)]
+pub struct TrainWorkflow {
+    objects: Arc<dyn ObjectStore>,
+    registry: Arc<dyn ModelRegistry>,
+    jobs: Arc<dyn JobStore>,
+    limits: Limits,
+}
+
+impl TrainWorkflow {
+    /// A workflow over these ports, parsing data within `limits`.
+    pub fn new(
+        objects: Arc<dyn ObjectStore>,
+        registry: Arc<dyn ModelRegistry>,
+        jobs: Arc<dyn JobStore>,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            objects,
+            registry,
+            jobs,
+            limits,
+        }
+    }
+
+    /// Trains and registers the next version of `request.name`.
+    pub async fn train(&self, request: TrainRequest) -> Result<TrainResponse, ServiceError> {
+        validate_model_name(&request.name)?;
+        let rule = request.threshold_rule()?;
+        let params = AlgorithmParams::from_json(request.algorithm, request.params.as_ref())?;
+        let table = table_from_json_value(&request.data, &self.limits)?;
+        let started = Instant::now();
+        let created_at = now_millis();
+        let spec = ModelSpec::new(params).threshold(rule);
+        let model = Model::fit(&spec, &table)?;
+        let item = self
+            .register_model(&request.name, &model, started, created_at, None)
+            .await?;
+        let duration_ms = item.training.duration_ms;
+        self.record_job(&item, created_at, started).await;
+        metrics::note_model(&item.name, item.version);
+        Ok(TrainResponse {
+            name: item.name,
+            version: item.version,
+            algorithm: item.algorithm,
+            features: item.features,
+            threshold: item.threshold,
+            training: TrainingInfo {
+                rows: item.training.rows,
+                duration_ms,
+            },
+        })
+    }
+
+    /// Encodes a fitted model, stores it and registers it as the next version, with `source` (the
+    /// training data's location) in the version item.
+    pub(crate) async fn register_model(
+        &self,
+        name: &str,
+        model: &Model,
+        started: Instant,
+        created_at: u64,
+        source: Option<String>,
+    ) -> Result<ModelVersion, ServiceError> {
+        let bytes = artifact::encode(model)?;
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut item = ModelVersion {
+            name: name.to_owned(),
+            version: 0,
+            algorithm: model.algorithm().as_str().to_owned(),
+            features: model.features().to_vec(),
+            threshold: model.calibration().threshold(),
+            s3_key: String::new(),
+            sha256: sha256_hex(&bytes),
+            size: bytes.len() as u64,
+            training: TrainingStats {
+                rows: model.training().rows,
+                calibration_rows: model.training().calibration_rows,
+                duration_ms,
+            },
+            created_at,
+            source,
+        };
+        self.store_next_version(&mut item, &bytes).await?;
+        Ok(item)
+    }
+
+    /// The registry, for the event workflows.
+    pub(crate) fn registry(&self) -> &Arc<dyn ModelRegistry> {
+        &self.registry
+    }
+
+    /// The job table, for the event workflows.
+    pub(crate) fn jobs(&self) -> &Arc<dyn JobStore> {
+        &self.jobs
+    }
+
+    /// The parsing limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Stores the artifact and registers it as `LATEST + 1`, moving on to a higher version
+    /// whenever another trainer took one first; sets `item.version` and `item.s3_key`.
+    ///
+    /// The artifact is written before the version is registered, so a registered version always
+    /// has its artifact. If the registry fails in between (503) or the registration loses a
+    /// race, the artifact stays as an orphan at its version's key: no registry item points at it,
+    /// so no read ever sees it, and the next trainer's `put_if_absent` on that key conflicts and
+    /// moves on to a higher number (that version number is skipped, never reused).
+    async fn store_next_version(
+        &self,
+        item: &mut ModelVersion,
+        bytes: &[u8],
+    ) -> Result<(), ServiceError> {
+        let meta = ObjectMeta {
+            sha256: item.sha256.clone(),
+            size: item.size,
+            content_type: ARTIFACT_CONTENT_TYPE.to_owned(),
+        };
+        // Versions at or below `floor` are known to be taken.
+        let mut floor = 0u32;
+        for _ in 0..MAX_VERSION_ATTEMPTS {
+            let latest = self.registry.latest(&item.name).await?;
+            let version = latest
+                .unwrap_or(0)
+                .max(floor)
+                .checked_add(1)
+                .ok_or_else(|| {
+                    ServiceError::Conflict(format!("model '{}' has no versions left", item.name))
+                })?;
+            floor = version;
+            item.version = version;
+            item.s3_key = artifact_key(&item.name, version);
+            match self.objects.put_if_absent(&item.s3_key, bytes, &meta).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            match self.registry.register_version(item, latest).await {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict(format!(
+            "could not allocate a version of model '{}' after {MAX_VERSION_ATTEMPTS} attempts; retry",
+            item.name
+        )))
+    }
+
+    /// Records a succeeded train job; a failure to record is logged, not returned, since the
+    /// version is already registered.
+    async fn record_job(&self, item: &ModelVersion, created_at: u64, started: Instant) {
+        let job = Job {
+            status: JobStatus::Succeeded,
+            model: Some(item.name.clone()),
+            version: Some(item.version),
+            counts: JobCounts {
+                rows: item.training.rows,
+                anomalies: 0,
+            },
+            timings: JobTimings {
+                duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            },
+            ..running_job(&new_job_id(), JobKind::Train, created_at)
+        };
+        if let Err(e) = self.jobs.put_job(&job).await {
+            tracing::warn!(model = %item.name, version = item.version, error = %e, "could not record train job");
+        }
+    }
+}

@@ -1,0 +1,578 @@
+//! Backup and restore on both adapters (local, and S3 + DynamoDB on moto; the AWS cases skip
+//! when `moto_server` is not on PATH unless `NOMALY_REQUIRE_TOOLS=1`): the disaster-recovery
+//! drill (train, score, back up, wipe the models and the table, restore, compare every artifact
+//! by SHA-256 and every item), idempotence and dry runs, refusal of a corrupted backup with
+//! nothing written, newer data kept unless replacing, consistency while trains run, and pruning.
+
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use application::checksum::sha256_hex;
+use application::domain::{Job, JobStatus, ModelVersion};
+use application::ports::Stores;
+use application::ports::{ObjectAdmin, ObjectMeta};
+use application::workflows::backup::{BackupState, BackupWorkflow};
+use application::workflows::manifest::{
+    backup_object_key, manifest_key, table_dump_key, BackupManifest, BackupStatus, ItemCounts,
+    MANIFEST_FORMAT,
+};
+use application::workflows::restore::{RestoreReport, RestoreRequest, RestoreWorkflow, Tally};
+use application::workflows::retention::RetentionPolicy;
+use application::workflows::train::{TrainRequest, TrainWorkflow};
+use application::ServiceError;
+use detection::Limits;
+use fixtures::aws_env::{aws_stores, AwsEnv};
+use fixtures::local_env::local_stores;
+use fixtures::moto::unique_name;
+use serde_json::json;
+use store_aws::schema::{create_bucket, create_table};
+use store_aws::S3ObjectStore;
+use store_contract::small_data;
+use store_local::{LocalObjectStore, LocalStores};
+
+/// Where a case runs; `wipe` destroys the models and the table (not the vault), as a disaster
+/// would.
+enum Site {
+    Local {
+        dir: tempfile::TempDir,
+        stores: Stores,
+    },
+    Aws {
+        env: Box<AwsEnv>,
+        stores: Stores,
+    },
+}
+
+impl Site {
+    fn local() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let stores = Self::open_local(dir.path());
+        Self::Local { dir, stores }
+    }
+
+    fn open_local(dir: &std::path::Path) -> Stores {
+        local_stores(
+            LocalStores::open(dir).unwrap(),
+            Arc::new(LocalObjectStore::open(dir.join("backup-vault")).unwrap()),
+        )
+    }
+
+    async fn aws() -> Option<Self> {
+        let env = AwsEnv::on_moto().await?;
+        let backups = unique_name("backups");
+        create_bucket(env.stores.objects.client(), &backups)
+            .await
+            .unwrap();
+        let vault = Arc::new(S3ObjectStore::new(
+            env.stores.objects.client().clone(),
+            backups,
+        ));
+        let stores = aws_stores(env.stores.clone(), Some(vault));
+        Some(Self::Aws {
+            env: Box::new(env),
+            stores,
+        })
+    }
+
+    fn stores(&self) -> &Stores {
+        match self {
+            Self::Local { stores, .. } | Self::Aws { stores, .. } => stores,
+        }
+    }
+
+    async fn wipe(&mut self) {
+        match self {
+            Self::Local { dir, stores } => {
+                // Close the database before deleting it.
+                *stores = local_stores(
+                    LocalStores::open(&dir.path().join("scratch")).unwrap(),
+                    Arc::new(LocalObjectStore::open(dir.path().join("backup-vault")).unwrap()),
+                );
+                std::fs::remove_dir_all(dir.path().join("objects")).unwrap();
+                for file in ["nomaly.db", "nomaly.db-wal", "nomaly.db-shm"] {
+                    let _ = std::fs::remove_file(dir.path().join(file));
+                }
+                *stores = Self::open_local(dir.path());
+            }
+            Self::Aws { env, stores } => {
+                for key in stores.admin.list_keys("").await.unwrap() {
+                    stores.admin.delete(&key).await.unwrap();
+                }
+                let items = &env.stores.items;
+                items
+                    .client()
+                    .delete_table()
+                    .table_name(items.table())
+                    .send()
+                    .await
+                    .unwrap();
+                create_table(items.client(), items.table()).await.unwrap();
+            }
+        }
+    }
+
+    fn backups(&self, policy: RetentionPolicy) -> BackupWorkflow {
+        BackupWorkflow::new(self.stores(), self.vault(), policy)
+    }
+
+    fn restores(&self) -> RestoreWorkflow {
+        RestoreWorkflow::new(self.stores(), self.vault())
+    }
+
+    fn vault(&self) -> Arc<dyn ObjectAdmin> {
+        self.stores().vault.clone().expect("a vault")
+    }
+
+    fn train(&self) -> TrainWorkflow {
+        let s = self.stores();
+        TrainWorkflow::new(
+            s.objects.clone(),
+            s.registry.clone(),
+            s.jobs.clone(),
+            Limits::default(),
+        )
+    }
+
+    async fn train_model(&self, name: &str, algorithm: &str) {
+        let request: TrainRequest = serde_json::from_value(
+            json!({"name": name, "algorithm": algorithm, "data": small_data(60)}),
+        )
+        .unwrap();
+        self.train().train(request).await.unwrap();
+    }
+
+    async fn score(&self, name: &str) {
+        let s = self.stores();
+        let detect =
+            fixtures::aws_env::detect_over(s.objects.clone(), s.registry.clone(), s.jobs.clone());
+        let request =
+            serde_json::from_value(json!({"model": name, "data": small_data(20)})).unwrap();
+        detect.detect(request).await.unwrap();
+    }
+
+    /// Every version item, `LATEST`, artifact SHA-256 (of the bytes read back) and job.
+    async fn state(&self) -> State {
+        let s = self.stores();
+        let mut versions = Vec::new();
+        let mut latest = Vec::new();
+        let mut artifacts = Vec::new();
+        for model in s.registry.list_models().await.unwrap() {
+            latest.push((
+                model.name.clone(),
+                s.registry.latest(&model.name).await.unwrap(),
+            ));
+            for v in s.registry.versions(&model.name).await.unwrap() {
+                let object = s.objects.get(&v.s3_key).await.unwrap().expect("artifact");
+                artifacts.push((v.s3_key.clone(), sha256_hex(&object.bytes)));
+                versions.push(v);
+            }
+        }
+        State {
+            versions,
+            latest,
+            artifacts,
+            jobs: s.scan.all_jobs().await.unwrap(),
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct State {
+    versions: Vec<ModelVersion>,
+    latest: Vec<(String, Option<u32>)>,
+    artifacts: Vec<(String, String)>,
+    jobs: Vec<Job>,
+}
+
+impl State {
+    fn is_empty(&self) -> bool {
+        self.versions.is_empty() && self.latest.is_empty() && self.jobs.is_empty()
+    }
+}
+
+async fn restore(
+    site: &Site,
+    id: &str,
+    dry_run: bool,
+    replace: bool,
+) -> Result<RestoreReport, ServiceError> {
+    let request = RestoreRequest {
+        backup_id: id.into(),
+        dry_run,
+        replace,
+    };
+    site.restores().restore(&request).await
+}
+
+fn written(n: usize) -> Tally {
+    Tally {
+        written: n,
+        unchanged: 0,
+        kept: 0,
+    }
+}
+
+/// Trains three models (one of them twice), scores twice: 4 versions, 3 models, 6 jobs.
+async fn populate(site: &Site) {
+    site.train_model("payments", "ecod").await;
+    site.train_model("payments", "hbos").await;
+    site.train_model("fraud", "isolation_forest").await;
+    site.train_model("latency", "pca").await;
+    site.score("payments").await;
+    site.score("fraud").await;
+}
+
+macro_rules! on_both {
+    ($($case:ident),* $(,)?) => {
+        mod local {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$case(super::Site::local()).await;
+                }
+            )*
+        }
+        mod aws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(site) = super::Site::aws().await else {
+                        return;
+                    };
+                    super::$case(site).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    when_everything_is_wiped_should_restore_every_artifact_and_item,
+    when_a_backup_object_is_corrupted_should_refuse_and_write_nothing,
+    when_data_is_newer_than_the_backup_should_keep_it_unless_replacing,
+    when_trains_run_during_a_backup_should_hold_whole_versions_only,
+    when_pruning_should_keep_exactly_the_policy_set,
+);
+
+async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut site: Site) {
+    populate(&site).await;
+    let before = site.state().await;
+    assert_eq!(before.versions.len(), 4);
+    assert_eq!(before.jobs.len(), 6);
+
+    let created = site
+        .backups(RetentionPolicy::default())
+        .create()
+        .await
+        .unwrap();
+    let backup = created.backup;
+    assert_eq!(backup.status, BackupState::Succeeded);
+    assert_eq!(backup.objects, 4);
+    assert_eq!(
+        backup.items,
+        ItemCounts {
+            models: 3,
+            versions: 4,
+            jobs: 6
+        }
+    );
+    assert!(backup.size_bytes > 0);
+    // The backup is recorded as a job, and listed.
+    let job = site
+        .stores()
+        .jobs
+        .get_job(&backup.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded);
+    let listed = site
+        .backups(RetentionPolicy::default())
+        .list()
+        .await
+        .unwrap();
+    assert_eq!(listed.backups, vec![backup.clone()]);
+    let mut before_jobs = before.jobs.clone();
+    before_jobs.sort_by(|a, b| a.id.cmp(&b.id));
+
+    site.wipe().await;
+    assert!(site.state().await.is_empty(), "the wipe left data behind");
+
+    // A dry run reports everything as to be written, and writes nothing.
+    let dry = restore(&site, &backup.id, true, false).await.unwrap();
+    assert_eq!(dry.status, "dry_run");
+    assert_eq!(
+        (
+            dry.objects.clone(),
+            dry.versions.clone(),
+            dry.latest.clone(),
+            dry.jobs.clone()
+        ),
+        (written(4), written(4), written(3), written(6))
+    );
+    assert!(site.state().await.is_empty(), "a dry run wrote something");
+
+    let report = restore(&site, &backup.id, false, false).await.unwrap();
+    assert_eq!(report.status, "restored");
+    assert_eq!(
+        (report.objects, report.versions, report.latest, report.jobs),
+        (dry.objects, dry.versions, dry.latest, dry.jobs)
+    );
+    let after = site.state().await;
+    assert_eq!(after.versions, before.versions);
+    assert_eq!(after.latest, before.latest);
+    assert_eq!(
+        after.artifacts, before.artifacts,
+        "artifact bytes differ after restore"
+    );
+    assert_eq!(after.jobs, before_jobs);
+
+    // Idempotent: a second restore finds everything in place.
+    let again = restore(&site, &backup.id, false, false).await.unwrap();
+    assert_eq!(
+        (
+            again.objects.unchanged,
+            again.versions.unchanged,
+            again.latest.unchanged,
+            again.jobs.unchanged
+        ),
+        (4, 4, 3, 6)
+    );
+    assert_eq!(
+        again.objects.written + again.versions.written + again.latest.written + again.jobs.written,
+        0
+    );
+    // The restored models serve and train on.
+    site.score("payments").await;
+    site.train_model("payments", "ecod").await;
+    assert_eq!(
+        site.stores().registry.latest("payments").await.unwrap(),
+        Some(3)
+    );
+}
+
+async fn when_a_backup_object_is_corrupted_should_refuse_and_write_nothing(mut site: Site) {
+    populate(&site).await;
+    let backup = site
+        .backups(RetentionPolicy::default())
+        .create()
+        .await
+        .unwrap()
+        .backup;
+    let vault = site.vault();
+    let manifest = BackupManifest::parse(
+        &vault
+            .get(&manifest_key(&backup.id))
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    site.wipe().await;
+
+    // An artifact whose bytes changed (with metadata to match, so only the manifest can tell).
+    let victim = &manifest.objects[1];
+    let original = vault.get(&victim.backup_key).await.unwrap().unwrap();
+    let mut damaged = original.bytes.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0xff;
+    replace_object(&vault, &victim.backup_key, &damaged).await;
+    let e = restore(&site, &backup.id, false, false).await.unwrap_err();
+    assert!(matches!(e, ServiceError::CorruptedBackup { .. }), "{e:?}");
+    assert_eq!(e.status(), 422);
+    assert!(e.to_string().contains(&victim.backup_key), "{e}");
+    assert!(
+        site.state().await.is_empty(),
+        "a refused restore wrote something"
+    );
+    assert!(site.stores().admin.list_keys("").await.unwrap().is_empty());
+
+    // A missing artifact, and a damaged table dump, are refused the same way.
+    replace_object(&vault, &victim.backup_key, &original.bytes).await;
+    vault.delete(&manifest.objects[0].backup_key).await.unwrap();
+    let e = restore(&site, &backup.id, false, false).await.unwrap_err();
+    assert!(e.to_string().contains("is missing"), "{e}");
+    let dump = table_dump_key(&backup.id);
+    replace_object(&vault, &dump, b"not gzip").await;
+    let e = restore(&site, &backup.id, true, false).await.unwrap_err();
+    assert!(matches!(e, ServiceError::CorruptedBackup { .. }), "{e:?}");
+    assert!(site.state().await.is_empty());
+
+    // An unknown backup is a 404.
+    let e = restore(&site, "0123456789abcdef", false, false)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "backup_not_found");
+}
+
+async fn replace_object(vault: &Arc<dyn ObjectAdmin>, key: &str, bytes: &[u8]) {
+    let meta = ObjectMeta {
+        sha256: sha256_hex(bytes),
+        size: bytes.len() as u64,
+        content_type: "application/octet-stream".into(),
+    };
+    vault.put(key, bytes, &meta).await.unwrap();
+}
+
+async fn when_data_is_newer_than_the_backup_should_keep_it_unless_replacing(site: Site) {
+    site.train_model("payments", "ecod").await;
+    site.score("payments").await;
+    let backup = site
+        .backups(RetentionPolicy::default())
+        .create()
+        .await
+        .unwrap()
+        .backup;
+    // Newer data: a second version, and the scoring job rewritten.
+    site.train_model("payments", "hbos").await;
+    let s = site.stores();
+    let mut job = s
+        .scan
+        .all_jobs()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|j| j.model.is_some() && j.counts.rows == 21)
+        .expect("the scoring job");
+    let original = job.clone();
+    job.error = Some("edited after the backup".into());
+    s.jobs.put_job(&job).await.unwrap();
+
+    let report = restore(&site, &backup.id, false, false).await.unwrap();
+    assert_eq!(report.latest.kept, 1, "{report:?}");
+    assert_eq!(report.jobs.kept, 1, "{report:?}");
+    assert_eq!(report.conflicts.len(), 2, "{report:?}");
+    assert_eq!(s.registry.latest("payments").await.unwrap(), Some(2));
+    assert_eq!(s.jobs.get_job(&job.id).await.unwrap(), Some(job.clone()));
+
+    // Asked to replace, the backup's job comes back.
+    let report = restore(&site, &backup.id, false, true).await.unwrap();
+    assert_eq!(report.jobs.written, 1, "{report:?}");
+    assert_eq!(s.jobs.get_job(&job.id).await.unwrap(), Some(original));
+}
+
+async fn when_trains_run_during_a_backup_should_hold_whole_versions_only(mut site: Site) {
+    site.train_model("payments", "ecod").await;
+    let trains = (0..6).map(|_| {
+        let train = site.train();
+        tokio::spawn(async move {
+            let request: TrainRequest = serde_json::from_value(
+                json!({"name": "payments", "algorithm": "ecod", "data": small_data(60)}),
+            )
+            .unwrap();
+            train.train(request).await
+        })
+    });
+    let trains: Vec<_> = trains.collect();
+    let backups = site.backups(RetentionPolicy::default());
+    let backup = tokio::spawn(async move { backups.create().await })
+        .await
+        .unwrap()
+        .unwrap()
+        .backup;
+    for t in trains {
+        t.await.unwrap().unwrap();
+    }
+    // Every version in the backup has its artifact, and LATEST names the highest of them.
+    assert_eq!(backup.objects, backup.items.versions);
+    site.wipe().await;
+    let report = restore(&site, &backup.id, false, false).await.unwrap();
+    assert_eq!(report.versions.written, backup.items.versions);
+    let s = site.stores();
+    let versions = s.registry.versions("payments").await.unwrap();
+    let latest = s.registry.latest("payments").await.unwrap();
+    assert_eq!(latest, versions.last().map(|v| v.version));
+    for v in &versions {
+        let object = s.objects.get(&v.s3_key).await.unwrap().expect("artifact");
+        assert_eq!(sha256_hex(&object.bytes), v.sha256);
+    }
+}
+
+async fn when_pruning_should_keep_exactly_the_policy_set(site: Site) {
+    const DAY: u64 = 86_400_000;
+    // 2026-11-30, a Monday, at noon; backups are dated days before it.
+    let monday = 20_787 * DAY + DAY / 2;
+    let vault = site.vault();
+    let mut tag = 0u64;
+    let mut put_backup = |created_at: u64, status: Option<BackupStatus>| {
+        tag += 1;
+        let id = format!("{created_at:012x}{tag:016x}");
+        let vault = vault.clone();
+        async move {
+            let artifact = backup_object_key(&id, "models/m/v000001/model.nmly");
+            replace_object(&vault, &artifact, b"artifact").await;
+            if let Some(status) = status {
+                let manifest = BackupManifest {
+                    format: MANIFEST_FORMAT,
+                    id: id.clone(),
+                    created_at,
+                    finished_at: created_at + 1,
+                    status,
+                    error: (status == BackupStatus::Failed).then(|| "boom".into()),
+                    objects: Vec::new(),
+                    table: None,
+                    items: ItemCounts::default(),
+                };
+                let bytes = serde_json::to_vec(&manifest).unwrap();
+                replace_object(&vault, &manifest_key(&id), &bytes).await;
+            }
+            id
+        }
+    };
+    // Good backups 0..=20 days ago but 3 days ago; a failed one after the newest good one; a
+    // failed and an incomplete (no manifest) one 5 days ago.
+    let mut good = Vec::new();
+    for days_ago in (0..=20u64).filter(|d| *d != 3) {
+        let id = put_backup(monday - days_ago * DAY, Some(BackupStatus::Succeeded)).await;
+        good.push((days_ago, id));
+    }
+    let failed_newest = put_backup(monday + 3_600_000, Some(BackupStatus::Failed)).await;
+    let failed_old = put_backup(monday - 5 * DAY + 1, Some(BackupStatus::Failed)).await;
+    let incomplete_old = put_backup(monday - 5 * DAY + 2, None).await;
+
+    let policy = RetentionPolicy {
+        keep_daily: 3,
+        keep_weekly: 3,
+    };
+    let pruned: BTreeSet<String> = site
+        .backups(policy)
+        .prune()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let left: BTreeSet<String> = site
+        .backups(policy)
+        .list()
+        .await
+        .unwrap()
+        .backups
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    // Daily: the newest good backup of each of the 3 latest days that have one (0, 1, 2).
+    // Weekly (ISO weeks; day 0 is a Monday): this week (day 0), last week (day 1), the week
+    // before (day 8). Plus the failed backup newer than the newest good one, for diagnosis.
+    let mut expected: BTreeSet<String> = good
+        .iter()
+        .filter(|(d, _)| [0, 1, 2, 8].contains(d))
+        .map(|(_, id)| id.clone())
+        .collect();
+    expected.insert(failed_newest);
+    assert_eq!(left, expected);
+    let mut all: BTreeSet<String> = good.into_iter().map(|(_, id)| id).collect();
+    all.insert(failed_old);
+    all.insert(incomplete_old);
+    assert_eq!(pruned, all.difference(&expected).cloned().collect());
+    // Pruned backups are gone from the vault entirely.
+    for id in &pruned {
+        assert!(vault
+            .list_keys(&format!("backups/{id}/"))
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}

@@ -1,0 +1,112 @@
+//! The user-facing parameters of GaussianMixture and their range checks.
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+use super::model::GaussianMixture;
+use crate::detectors::params::DetectorParams;
+use crate::error::DetectionError;
+
+/// Hyperparameters of [`GaussianMixture`], as accepted from API callers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GaussianMixtureParams {
+    /// Number of Gaussian components (at least 1); fewer are used if the data cannot support
+    /// them.
+    pub n_components: usize,
+    /// Most training rows EM runs on (at least 2); bounds fitting time.
+    pub max_samples: usize,
+    /// Added to every covariance diagonal (in scaled units, greater than 0): keeps covariances
+    /// invertible when features are collinear or constant.
+    pub reg_covar: f64,
+    /// Most EM iterations per fit (at least 1).
+    pub max_iter: u64,
+    /// EM stops when the mean log-likelihood improves by less than this (greater than 0).
+    pub tolerance: f64,
+    /// Seed of the row sample and of the k-means initialisation.
+    pub seed: u64,
+}
+
+impl Default for GaussianMixtureParams {
+    fn default() -> Self {
+        Self {
+            n_components: 2,
+            max_samples: 10_000,
+            reg_covar: 0.1,
+            max_iter: 200,
+            tolerance: 1e-3,
+            seed: 0,
+        }
+    }
+}
+
+impl GaussianMixtureParams {
+    /// Sets the number of Gaussian components.
+    pub fn n_components(mut self, n_components: usize) -> Self {
+        self.n_components = n_components;
+        self
+    }
+
+    /// Sets the most training rows EM runs on.
+    pub fn max_samples(mut self, max_samples: usize) -> Self {
+        self.max_samples = max_samples;
+        self
+    }
+
+    /// Sets the covariance regularisation.
+    pub fn reg_covar(mut self, reg_covar: f64) -> Self {
+        self.reg_covar = reg_covar;
+        self
+    }
+
+    /// Sets the most EM iterations.
+    pub fn max_iter(mut self, max_iter: u64) -> Self {
+        self.max_iter = max_iter;
+        self
+    }
+
+    /// Sets the EM convergence tolerance.
+    pub fn tolerance(mut self, tolerance: f64) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Checks the parameters, then fits on `x`.
+    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<GaussianMixture, DetectionError> {
+        self.check()?.fit(x)
+    }
+}
+
+impl DetectorParams for GaussianMixtureParams {
+    type Fitted = GaussianMixture;
+    const RANDOMIZED: bool = true;
+
+    fn check_ranges(&self) -> Result<(), DetectionError> {
+        if self.n_components == 0 {
+            return Err(DetectionError::param("n_components", "must be at least 1"));
+        }
+        if self.max_samples < 2 {
+            return Err(DetectionError::param("max_samples", "must be at least 2"));
+        }
+        if !(self.reg_covar.is_finite() && self.reg_covar > 0.0) {
+            return Err(DetectionError::param("reg_covar", "must be greater than 0"));
+        }
+        if self.max_iter == 0 {
+            return Err(DetectionError::param("max_iter", "must be at least 1"));
+        }
+        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
+            return Err(DetectionError::param("tolerance", "must be greater than 0"));
+        }
+        Ok(())
+    }
+
+    fn seed_mut(&mut self) -> Option<&mut u64> {
+        Some(&mut self.seed)
+    }
+}

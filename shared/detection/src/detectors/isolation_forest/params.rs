@@ -1,0 +1,95 @@
+//! The user-facing parameters of IsolationForest and their range checks.
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+use super::model::{IsolationForest, MAX_SAMPLES_LIMIT};
+use crate::detectors::params::DetectorParams;
+use crate::error::DetectionError;
+
+/// Hyper-parameters of an Isolation Forest; defaults are scikit-learn's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IsolationForestParams {
+    /// Number of trees.
+    pub n_estimators: usize,
+    /// Rows drawn (without replacement) to grow each tree; capped by the number of rows.
+    pub max_samples: usize,
+    /// Fraction of the features each tree may split on, in (0, 1].
+    pub max_features: f64,
+    /// Seed of the random generator: the same seed and data give the same forest.
+    pub seed: u64,
+}
+
+impl Default for IsolationForestParams {
+    fn default() -> Self {
+        Self {
+            n_estimators: 100,
+            max_samples: 256,
+            max_features: 1.0,
+            seed: 0,
+        }
+    }
+}
+
+impl IsolationForestParams {
+    /// Sets the number of trees.
+    pub fn n_estimators(mut self, n: usize) -> Self {
+        self.n_estimators = n;
+        self
+    }
+
+    /// Sets the rows drawn per tree.
+    pub fn max_samples(mut self, n: usize) -> Self {
+        self.max_samples = n;
+        self
+    }
+
+    /// Sets the fraction of features per tree.
+    pub fn max_features(mut self, fraction: f64) -> Self {
+        self.max_features = fraction;
+        self
+    }
+
+    /// Sets the random seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Checks the parameters, then fits on `x`.
+    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<IsolationForest, DetectionError> {
+        self.check()?.fit(x)
+    }
+}
+
+impl DetectorParams for IsolationForestParams {
+    type Fitted = IsolationForest;
+    const RANDOMIZED: bool = true;
+
+    fn check_ranges(&self) -> Result<(), DetectionError> {
+        if !(1..=10_000).contains(&self.n_estimators) {
+            return Err(DetectionError::param(
+                "n_estimators",
+                "must be between 1 and 10000",
+            ));
+        }
+        if !(2..=MAX_SAMPLES_LIMIT).contains(&self.max_samples) {
+            return Err(DetectionError::param(
+                "max_samples",
+                format!("must be between 2 and {MAX_SAMPLES_LIMIT}"),
+            ));
+        }
+        if !(self.max_features > 0.0 && self.max_features <= 1.0) {
+            return Err(DetectionError::param(
+                "max_features",
+                "must be a fraction in (0, 1]",
+            ));
+        }
+        Ok(())
+    }
+
+    fn seed_mut(&mut self) -> Option<&mut u64> {
+        Some(&mut self.seed)
+    }
+}

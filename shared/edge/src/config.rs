@@ -1,0 +1,275 @@
+//! Configuration from environment variables, validated once at cold start with messages naming
+//! the variable, and testable through a lookup function instead of the process environment.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use detection::Limits;
+
+use application::workflows::retention::RetentionPolicy;
+use thiserror::Error;
+
+/// Default most bytes of a request body (API Gateway's synchronous payload limit).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
+/// Default most rows of one request.
+pub const DEFAULT_MAX_ROWS: usize = 100_000;
+/// Default bytes of decoded models kept in a warm container.
+pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// Default seconds a looked-up `LATEST` version is trusted.
+pub const DEFAULT_LATEST_TTL_SECS: u64 = 30;
+/// Default local data directory.
+pub const DEFAULT_DATA_DIR: &str = ".nomaly";
+
+/// A configuration variable with a bad value, named so an operator can fix it.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// The variable is set to something unusable.
+    #[error("{variable}: {reason}")]
+    Invalid {
+        /// Environment variable name.
+        variable: &'static str,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+}
+
+/// Which storage adapters to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// Directory + SQLite under the data directory.
+    Local,
+    /// S3 + DynamoDB.
+    Aws,
+}
+
+/// Where the AWS adapter keeps things (`NOMALY_BUCKET`, `NOMALY_TABLE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsNames {
+    /// `NOMALY_BUCKET`: the models bucket.
+    pub bucket: String,
+    /// `NOMALY_TABLE`: the registry and job table.
+    pub table: String,
+}
+
+/// Everything the functions read from their environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `NOMALY_STORE`: which adapters.
+    pub store: StoreKind,
+    /// `NOMALY_DATA_DIR`: root of the local store.
+    pub data_dir: PathBuf,
+    /// Bucket and table, set (and required) when `store` is [`StoreKind::Aws`].
+    pub aws: Option<AwsNames>,
+    /// `NOMALY_MAX_BODY_BYTES`: most bytes of a request body.
+    pub max_body_bytes: usize,
+    /// `NOMALY_MAX_ROWS`: most rows of one request.
+    pub max_rows: usize,
+    /// `NOMALY_CACHE_BYTES`: bytes of decoded models kept warm.
+    pub cache_bytes: usize,
+    /// `NOMALY_LATEST_TTL_SECS`: how long a looked-up `LATEST` is trusted.
+    pub latest_ttl: Duration,
+    /// `NOMALY_BACKUP_BUCKET`: the backup bucket (AWS store; only the backup function needs it).
+    pub backup_bucket: Option<String>,
+    /// `NOMALY_BACKUP_KEEP_DAILY` (default 7) and `NOMALY_BACKUP_KEEP_WEEKLY` (default 4): which
+    /// backups survive pruning.
+    pub retention: RetentionPolicy,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (unset = `None`), validating each.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let store = match get("NOMALY_STORE").as_deref().map(str::trim) {
+            None | Some("local") => StoreKind::Local,
+            Some("aws") => StoreKind::Aws,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: "NOMALY_STORE",
+                    reason: format!("'{other}' is not a store; expected 'local' or 'aws'"),
+                })
+            }
+        };
+        let data_dir =
+            PathBuf::from(get("NOMALY_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into()));
+        let required = |variable: &'static str| -> Result<String, ConfigError> {
+            get(variable)
+                .map(|v| v.trim().to_owned())
+                .ok_or_else(|| ConfigError::Invalid {
+                    variable,
+                    reason: "is required when NOMALY_STORE is 'aws'".into(),
+                })
+        };
+        let aws = match store {
+            StoreKind::Local => None,
+            StoreKind::Aws => Some(AwsNames {
+                bucket: required("NOMALY_BUCKET")?,
+                table: required("NOMALY_TABLE")?,
+            }),
+        };
+        let number = |variable: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
+            let Some(raw) = get(variable) else {
+                return Ok(default);
+            };
+            let value: u64 = raw.trim().parse().map_err(|_| ConfigError::Invalid {
+                variable,
+                reason: format!("'{raw}' is not a whole number"),
+            })?;
+            if value < min {
+                return Err(ConfigError::Invalid {
+                    variable,
+                    reason: format!("{value} is below the minimum of {min}"),
+                });
+            }
+            Ok(value)
+        };
+        let size =
+            |variable: &'static str, default: usize, min: u64| -> Result<usize, ConfigError> {
+                let v = number(variable, default as u64, min)?;
+                usize::try_from(v).map_err(|_| ConfigError::Invalid {
+                    variable,
+                    reason: format!("{v} is too large for this platform"),
+                })
+            };
+        let defaults = RetentionPolicy::default();
+        Ok(Self {
+            store,
+            data_dir,
+            aws,
+            max_body_bytes: size("NOMALY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1)?,
+            max_rows: size("NOMALY_MAX_ROWS", DEFAULT_MAX_ROWS, 1)?,
+            cache_bytes: size("NOMALY_CACHE_BYTES", DEFAULT_CACHE_BYTES, 0)?,
+            latest_ttl: Duration::from_secs(number(
+                "NOMALY_LATEST_TTL_SECS",
+                DEFAULT_LATEST_TTL_SECS,
+                0,
+            )?),
+            backup_bucket: get("NOMALY_BACKUP_BUCKET").map(|v| v.trim().to_owned()),
+            retention: RetentionPolicy {
+                keep_daily: size("NOMALY_BACKUP_KEEP_DAILY", defaults.keep_daily, 0)?,
+                keep_weekly: size("NOMALY_BACKUP_KEEP_WEEKLY", defaults.keep_weekly, 0)?,
+            },
+        })
+    }
+
+    /// The parsing limits requests are held to.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_rows: self.max_rows,
+            ..Limits::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn when_nothing_set_should_use_defaults() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.store, StoreKind::Local);
+        assert_eq!(c.data_dir, PathBuf::from(".nomaly"));
+        assert_eq!(c.max_body_bytes, 6 * 1024 * 1024);
+        assert_eq!(c.max_rows, 100_000);
+        assert_eq!(c.cache_bytes, 256 * 1024 * 1024);
+        assert_eq!(c.latest_ttl, Duration::from_secs(30));
+        assert_eq!(c.backup_bucket, None);
+        assert_eq!(c.retention, RetentionPolicy::default());
+    }
+
+    #[test]
+    fn when_aws_store_without_bucket_or_table_should_name_the_missing_variable() {
+        let e = config(&[("NOMALY_STORE", "aws"), ("NOMALY_TABLE", "t")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("NOMALY_BUCKET:") && e.contains("required"),
+            "{e}"
+        );
+        let e = config(&[("NOMALY_STORE", "aws"), ("NOMALY_BUCKET", "b")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("NOMALY_TABLE:"), "{e}");
+        let e = config(&[
+            ("NOMALY_STORE", "aws"),
+            ("NOMALY_BUCKET", "  "),
+            ("NOMALY_TABLE", "t"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("NOMALY_BUCKET:"), "{e}");
+    }
+
+    #[test]
+    fn when_aws_store_with_bucket_and_table_should_read_them() {
+        let c = config(&[
+            ("NOMALY_STORE", "aws"),
+            ("NOMALY_BUCKET", "models"),
+            ("NOMALY_TABLE", " nomaly "),
+        ])
+        .unwrap();
+        assert_eq!(c.store, StoreKind::Aws);
+        assert_eq!(
+            c.aws,
+            Some(AwsNames {
+                bucket: "models".into(),
+                table: "nomaly".into()
+            })
+        );
+        // The local store ignores them.
+        let c = config(&[("NOMALY_BUCKET", "models"), ("NOMALY_TABLE", "t")]).unwrap();
+        assert_eq!(c.aws, None);
+    }
+
+    #[test]
+    fn when_number_bad_should_name_the_variable() {
+        let e = config(&[("NOMALY_MAX_ROWS", "lots")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("NOMALY_MAX_ROWS:"), "{e}");
+        let e = config(&[("NOMALY_MAX_BODY_BYTES", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("NOMALY_MAX_BODY_BYTES"), "{e}");
+        let e = config(&[("NOMALY_STORE", "disk")]).unwrap_err().to_string();
+        assert!(e.contains("'disk'"), "{e}");
+    }
+
+    #[test]
+    fn when_values_set_should_read_them() {
+        let c = config(&[
+            ("NOMALY_DATA_DIR", "/tmp/x"),
+            ("NOMALY_MAX_ROWS", "10"),
+            ("NOMALY_LATEST_TTL_SECS", "0"),
+            ("NOMALY_BACKUP_BUCKET", "backups"),
+            ("NOMALY_BACKUP_KEEP_DAILY", "2"),
+            ("NOMALY_BACKUP_KEEP_WEEKLY", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.backup_bucket.as_deref(), Some("backups"));
+        assert_eq!(
+            c.retention,
+            RetentionPolicy {
+                keep_daily: 2,
+                keep_weekly: 0
+            }
+        );
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.limits().max_rows, 10);
+        assert_eq!(c.latest_ttl, Duration::ZERO);
+    }
+}

@@ -1,0 +1,35 @@
+//! The embedded adapter: objects as files under a data directory and items in SQLite, with the
+//! same keys and conditional semantics as S3 + DynamoDB, so a laptop needs no AWS account.
+
+mod admin;
+mod blobs;
+mod objects;
+mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use objects::LocalObjectStore;
+pub use sqlite::SqliteStore;
+
+use application::ports::StoreError;
+
+/// Both local adapters under one data directory (`objects/` and `nomaly.db`), opened once per
+/// cold start.
+#[derive(Debug, Clone)]
+pub struct LocalStores {
+    /// Model artifacts.
+    pub objects: Arc<LocalObjectStore>,
+    /// Registry and job table.
+    pub items: Arc<SqliteStore>,
+}
+
+impl LocalStores {
+    /// Opens (creating when missing) the stores under `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Ok(Self {
+            objects: Arc::new(LocalObjectStore::open(data_dir.join("objects"))?),
+            items: Arc::new(SqliteStore::open(&data_dir.join("nomaly.db"))?),
+        })
+    }
+}

@@ -1,0 +1,384 @@
+//! Items in one SQLite table keyed `PK`/`SK`, as in DynamoDB: model versions, `LATEST` pointers
+//! and jobs, with the same conditional writes done in one transaction.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use serde::de::DeserializeOwned;
+
+use application::domain::keys::{job_pk, model_pk, version_sk, JOB_SK, LATEST_SK};
+use application::domain::{Job, ModelVersion};
+use application::ports::{JobPage, JobScan, JobStore, ModelRegistry, RegistryRestore, StoreError};
+
+/// How long a writer waits for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+    pk      TEXT NOT NULL,
+    sk      TEXT NOT NULL,
+    version INTEGER,
+    gsi_pk  TEXT,
+    gsi_sk  TEXT,
+    body    TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_gsi ON items (gsi_pk, gsi_sk);
+";
+
+/// A [`ModelRegistry`] and [`JobStore`] on an SQLite file (WAL mode, busy timeout).
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database at `path` and its schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Unavailable("database connection lock poisoned".into()))
+    }
+
+    fn register_sync(
+        &self,
+        item: &ModelVersion,
+        expected_latest: Option<u32>,
+    ) -> Result<(), StoreError> {
+        if let Some(prev) = expected_latest.filter(|p| item.version <= *p) {
+            return Err(StoreError::Conflict(format!(
+                "version {} of model '{}' is not above the latest version {prev}",
+                item.version, item.name
+            )));
+        }
+        let body = to_json(item)?;
+        let pk = item.pk();
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let inserted = tx.execute(
+            "INSERT INTO items (pk, sk, version, body) VALUES (?1, ?2, ?3, ?4)",
+            params![pk, item.sk(), item.version, body],
+        );
+        if let Err(e) = inserted {
+            return Err(conflict_or(
+                e,
+                format!("version {} of model '{}' exists", item.version, item.name),
+            ));
+        }
+        let latest_body = format!("{{\"version\":{}}}", item.version);
+        let moved = match expected_latest {
+            None => tx
+                .execute(
+                    "INSERT INTO items (pk, sk, version, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![pk, LATEST_SK, item.version, latest_body],
+                )
+                .map_err(|e| conflict_or(e, latest_moved(&item.name)))?,
+            Some(prev) => tx
+                .execute(
+                    "UPDATE items SET version = ?3, body = ?4 WHERE pk = ?1 AND sk = ?2 AND version = ?5",
+                    params![pk, LATEST_SK, item.version, latest_body, prev],
+                )
+                .map_err(db)?,
+        };
+        if moved != 1 {
+            return Err(StoreError::Conflict(latest_moved(&item.name)));
+        }
+        tx.commit().map_err(db)
+    }
+
+    fn query_bodies<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<T>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(sql).map_err(db)?;
+        let rows = stmt
+            .query_map(args, |r| r.get::<_, String>(0))
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(from_json(&row.map_err(db)?)?);
+        }
+        Ok(out)
+    }
+
+    fn one_body<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Option<T>, StoreError> {
+        let conn = self.conn()?;
+        let body: Option<String> = conn
+            .query_row(sql, args, |r| r.get(0))
+            .optional()
+            .map_err(db)?;
+        body.map(|b| from_json(&b)).transpose()
+    }
+}
+
+fn latest_moved(name: &str) -> String {
+    format!("the latest version of model '{name}' moved")
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupted(format!("item: {e}")))
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("sqlite: {e}"))
+}
+
+/// A constraint violation is a lost conditional write; anything else is the database failing.
+fn conflict_or(e: rusqlite::Error, conflict: String) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => StoreError::Conflict(conflict),
+        _ => db(e),
+    }
+}
+
+#[async_trait]
+impl ModelRegistry for SqliteStore {
+    async fn register_version(
+        &self,
+        item: &ModelVersion,
+        expected_latest: Option<u32>,
+    ) -> Result<(), StoreError> {
+        self.register_sync(item, expected_latest)
+    }
+
+    async fn latest(&self, name: &str) -> Result<Option<u32>, StoreError> {
+        let conn = self.conn()?;
+        conn.query_row(
+            "SELECT version FROM items WHERE pk = ?1 AND sk = ?2",
+            params![model_pk(name), LATEST_SK],
+            |r| r.get::<_, u32>(0),
+        )
+        .optional()
+        .map_err(db)
+    }
+
+    async fn version(&self, name: &str, version: u32) -> Result<Option<ModelVersion>, StoreError> {
+        self.one_body(
+            "SELECT body FROM items WHERE pk = ?1 AND sk = ?2",
+            params![model_pk(name), version_sk(version)],
+        )
+    }
+
+    async fn list_models(&self) -> Result<Vec<ModelVersion>, StoreError> {
+        self.query_bodies(
+            "SELECT v.body FROM items l JOIN items v
+               ON v.pk = l.pk AND v.sk = 'VERSION#' || printf('%06d', l.version)
+             WHERE l.sk = ?1 AND l.pk LIKE 'MODEL#%' ORDER BY l.pk",
+            params![LATEST_SK],
+        )
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, StoreError> {
+        self.query_bodies(
+            "SELECT body FROM items WHERE pk = ?1 AND sk LIKE 'VERSION#%' ORDER BY version",
+            params![model_pk(name)],
+        )
+    }
+}
+
+/// The secondary-index sort key of a job: creation time then id, so newest-first paging is stable.
+fn job_gsi_sk(job: &Job) -> String {
+    format!("{:020}#{}", job.created_at, job.id)
+}
+
+/// Whether `cursor` has the shape [`job_gsi_sk`] hands out: 20 digits, `#`, an id.
+fn valid_job_cursor(cursor: &str) -> bool {
+    let mut parts = cursor.splitn(2, '#');
+    let millis = parts.next().unwrap_or_default();
+    let id = parts.next().unwrap_or_default();
+    millis.len() == 20 && millis.bytes().all(|b| b.is_ascii_digit()) && !id.is_empty()
+}
+
+/// Writes or replaces one job item inside `conn` (a connection or a transaction).
+fn upsert_job(conn: &Connection, job: &Job) -> Result<(), StoreError> {
+    write_job(conn, job, "INSERT OR REPLACE")
+}
+
+/// Writes one job item with `verb` (`INSERT` fails on an existing id, `INSERT OR REPLACE` does
+/// not).
+fn write_job(conn: &Connection, job: &Job, verb: &str) -> Result<(), StoreError> {
+    let body = to_json(job)?;
+    conn.execute(
+        &format!(
+            "{verb} INTO items (pk, sk, version, gsi_pk, gsi_sk, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+        ),
+        params![
+            job.pk(),
+            JOB_SK,
+            job.version,
+            job.model.as_deref().map(model_pk),
+            job_gsi_sk(job),
+            body
+        ],
+    )
+    .map_err(|e| conflict_or(e, format!("job '{}' exists", job.id)))?;
+    Ok(())
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn put_job(&self, job: &Job) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        upsert_job(&conn, job)
+    }
+
+    async fn put_job_if_absent(&self, job: &Job) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        write_job(&conn, job, "INSERT")
+    }
+
+    async fn put_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        for job in jobs {
+            upsert_job(&tx, job)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+        self.one_body(
+            "SELECT body FROM items WHERE pk = ?1 AND sk = ?2",
+            params![job_pk(id), JOB_SK],
+        )
+    }
+
+    async fn jobs_for_model(
+        &self,
+        name: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<JobPage, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        if let Some(bad) = cursor.filter(|c| !valid_job_cursor(c)) {
+            return Err(StoreError::Invalid(format!(
+                "job cursor '{}' was not handed out by this store",
+                bad.escape_debug()
+            )));
+        }
+        // One extra row tells whether another page exists.
+        let jobs: Vec<Job> = self.query_bodies(
+            "SELECT body FROM items WHERE gsi_pk = ?1 AND sk = ?2 AND gsi_sk < ?3
+             ORDER BY gsi_sk DESC LIMIT ?4",
+            params![
+                model_pk(name),
+                JOB_SK,
+                cursor.unwrap_or("~"),
+                (limit + 1) as i64
+            ],
+        )?;
+        let mut jobs = jobs;
+        let next_cursor = if jobs.len() > limit {
+            jobs.truncate(limit);
+            jobs.last().map(job_gsi_sk)
+        } else {
+            None
+        };
+        Ok(JobPage { jobs, next_cursor })
+    }
+}
+
+#[async_trait]
+impl RegistryRestore for SqliteStore {
+    async fn restore_version(&self, item: &ModelVersion, replace: bool) -> Result<(), StoreError> {
+        let verb = if replace {
+            "INSERT OR REPLACE"
+        } else {
+            "INSERT"
+        };
+        let conn = self.conn()?;
+        conn.execute(
+            &format!("{verb} INTO items (pk, sk, version, body) VALUES (?1, ?2, ?3, ?4)"),
+            params![item.pk(), item.sk(), item.version, to_json(item)?],
+        )
+        .map_err(|e| {
+            conflict_or(
+                e,
+                format!("version {} of model '{}' exists", item.version, item.name),
+            )
+        })?;
+        Ok(())
+    }
+
+    /// An upsert whose update applies only to a lower version (or always with `replace`).
+    async fn restore_latest(&self, item: &ModelVersion, replace: bool) -> Result<(), StoreError> {
+        let guard = if replace {
+            ""
+        } else {
+            " WHERE items.version < excluded.version"
+        };
+        let conn = self.conn()?;
+        let changed = conn
+            .execute(
+                &format!(
+                    "INSERT INTO items (pk, sk, version, body) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (pk, sk) DO UPDATE SET version = excluded.version,
+                     body = excluded.body{guard}"
+                ),
+                params![
+                    item.pk(),
+                    LATEST_SK,
+                    item.version,
+                    format!("{{\"version\":{}}}", item.version)
+                ],
+            )
+            .map_err(db)?;
+        if changed != 1 {
+            return Err(StoreError::Conflict(format!(
+                "the latest version of model '{}' is not below {}",
+                item.name, item.version
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobScan for SqliteStore {
+    async fn all_jobs(&self) -> Result<Vec<Job>, StoreError> {
+        self.query_bodies(
+            "SELECT body FROM items WHERE sk = ?1 AND pk LIKE 'JOB#%' ORDER BY pk",
+            params![JOB_SK],
+        )
+    }
+}

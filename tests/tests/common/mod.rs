@@ -1,0 +1,37 @@
+#![allow(dead_code)] // each test file uses its own part
+
+//! What the event tests build on a store environment: the detect and train functions' handler
+//! dependencies, as each function's `main` builds them.
+
+use fixtures::events_env::{config, EventEnv};
+
+/// The functions' dependencies over an [`EventEnv`]'s ports.
+pub trait FunctionDeps {
+    /// The `detect` function, with S3 events enabled.
+    fn detect(&self) -> detect::handler::HandlerDeps;
+
+    /// The `train` function, with S3 and scheduled events enabled.
+    fn train(&self) -> train::handler::HandlerDeps;
+}
+
+impl FunctionDeps for EventEnv {
+    fn detect(&self) -> detect::handler::HandlerDeps {
+        detect::handler::HandlerDeps::new(
+            self.objects.clone(),
+            self.registry.clone(),
+            self.jobs.clone(),
+            &config(),
+        )
+        .with_blobs(self.blobs.clone())
+    }
+
+    fn train(&self) -> train::handler::HandlerDeps {
+        train::handler::HandlerDeps::new(
+            self.objects.clone(),
+            self.registry.clone(),
+            self.jobs.clone(),
+            &config(),
+        )
+        .with_blobs(self.blobs.clone())
+    }
+}

@@ -1,0 +1,231 @@
+//! The detect function's S3 path end to end, on the local store and on moto: an upload under
+//! `incoming/detect/{model}/` (trained first through the train function's own S3 event), the
+//! handler invoked with the `events/` fixture, then the results object and the job item checked.
+
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
+
+mod common;
+
+use application::domain::{JobKind, JobStatus};
+use common::FunctionDeps;
+use edge::dispatch::invoke;
+use fixtures::events_env::{csv_with_anomalies, invocation, EventEnv};
+use fixtures::fixture;
+use serde_json::Value;
+
+const DETECT_KEY: &str = "incoming/detect/payments/2026/11/batch 1.csv";
+const DETECT_RAW_KEY: &str = "incoming/detect/payments/2026%2F11%2Fbatch+1.csv";
+const PLANTED: [usize; 3] = [17, 640, 1999];
+
+/// Trains `payments` through the train function's S3 event.
+async fn train_payments(env: &EventEnv) {
+    env.put(
+        "incoming/train/payments/history.csv",
+        csv_with_anomalies(3000, &[], 1).as_bytes(),
+    )
+    .await;
+    let event = env.s3_event(
+        "s3-train-object-created.json",
+        "incoming/train/payments/history.csv",
+        "t1",
+    );
+    let out = invoke(&env.train(), invocation(event)).await.unwrap();
+    assert_eq!(out["status"], "ok", "{}: {out}", env.name);
+}
+
+async fn detect_event(env: &EventEnv, event: Value) -> Result<Value, String> {
+    invoke(&env.detect(), invocation(event))
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn when_csv_is_uploaded_under_incoming_detect_should_write_results_and_record_the_job() {
+    for env in EventEnv::all().await {
+        train_payments(&env).await;
+        let input = csv_with_anomalies(2000, &PLANTED, 2);
+        env.put(DETECT_KEY, input.as_bytes()).await;
+        let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1");
+        let out = detect_event(&env, event).await.unwrap();
+        assert_eq!(out["status"], "ok", "{}: {out}", env.name);
+        let job_id = out["jobs"][0]["id"].as_str().unwrap().to_owned();
+
+        let job = env.jobs.get_job(&job_id).await.unwrap().unwrap();
+        assert_eq!(job.kind, JobKind::Batch);
+        assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+        assert_eq!(job.model.as_deref(), Some("payments"));
+        assert_eq!(job.version, Some(1));
+        assert_eq!(job.counts.rows, 2000);
+        assert_eq!(
+            job.source.as_deref(),
+            Some(format!("s3://{}/{DETECT_KEY}", env.bucket).as_str()),
+            "the key is URL-decoded"
+        );
+        let results_key = format!("results/payments/{job_id}.csv");
+        assert_eq!(job.results_key.as_deref(), Some(results_key.as_str()));
+        for row in PLANTED {
+            assert!(job.anomaly_rows.contains(&row), "{}: {job:?}", env.name);
+        }
+
+        let results = env.read(&results_key).await.expect("results object");
+        let mut lines = results.lines();
+        assert_eq!(lines.next(), Some("a,b,c,score,label"));
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows.len(), 2000);
+        let inputs: Vec<&str> = input.lines().skip(1).collect();
+        for (i, row) in rows.iter().enumerate() {
+            assert_eq!(row.len(), 5);
+            let input_values: Vec<f64> = inputs[i].split(',').map(|v| v.parse().unwrap()).collect();
+            let output_values: Vec<f64> = row[..3].iter().map(|v| v.parse().unwrap()).collect();
+            assert_eq!(input_values, output_values, "row {i} in input order");
+            assert!(row[3].parse::<f64>().unwrap().is_finite());
+            let label = if PLANTED.contains(&i) { "1" } else { row[4] };
+            assert_eq!(row[4], label, "{}: planted row {i} labelled", env.name);
+        }
+        let labelled = rows.iter().filter(|r| r[4] == "1").count();
+        assert_eq!(labelled, job.counts.anomalies);
+    }
+}
+
+#[tokio::test]
+async fn when_same_event_is_delivered_twice_should_give_one_job_and_one_results_object() {
+    for env in EventEnv::all().await {
+        train_payments(&env).await;
+        env.put(DETECT_KEY, csv_with_anomalies(500, &[3], 3).as_bytes())
+            .await;
+        let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1");
+        let first = detect_event(&env, event.clone()).await.unwrap();
+        let second = detect_event(&env, event).await.unwrap();
+        assert_eq!(first["status"], "ok");
+        assert_eq!(second["status"], "duplicate", "{}: {second}", env.name);
+        assert_eq!(first["jobs"][0]["id"], second["jobs"][0]["id"]);
+        assert_eq!(env.keys("results/payments/").await.len(), 1);
+        let page = env
+            .jobs
+            .jobs_for_model("payments", 100, None)
+            .await
+            .unwrap();
+        let batch_jobs = page
+            .jobs
+            .iter()
+            .filter(|j| j.kind == JobKind::Batch)
+            .count();
+        assert_eq!(batch_jobs, 1, "{}", env.name);
+
+        // Another version of the same key is new work.
+        let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v2");
+        let third = detect_event(&env, event).await.unwrap();
+        assert_eq!(third["status"], "ok");
+        assert_ne!(third["jobs"][0]["id"], first["jobs"][0]["id"]);
+        assert_eq!(env.keys("results/payments/").await.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn when_a_running_job_is_redelivered_should_finish_it_once() {
+    // An earlier attempt died after claiming the job: the redelivery takes it over.
+    for env in EventEnv::all().await {
+        train_payments(&env).await;
+        env.put(DETECT_KEY, csv_with_anomalies(100, &[], 4).as_bytes())
+            .await;
+        let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1");
+        let out = detect_event(&env, event.clone()).await.unwrap();
+        let id = out["jobs"][0]["id"].as_str().unwrap().to_owned();
+        let mut job = env.jobs.get_job(&id).await.unwrap().unwrap();
+        job.status = JobStatus::Running;
+        env.jobs.put_job(&job).await.unwrap();
+        let again = detect_event(&env, event).await.unwrap();
+        assert_eq!(again["status"], "ok", "{}: {again}", env.name);
+        let job = env.jobs.get_job(&id).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Succeeded);
+        assert_eq!(job.counts.rows, 100);
+        assert_eq!(env.keys("results/payments/").await.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn when_file_is_bad_should_record_a_failed_job_with_the_reason_and_return_ok() {
+    let cases: [(&str, &str, &str); 5] = [
+        ("payments", "a,b,c\n1,2,3\n4,x,6\n", "not a number"),
+        ("payments", "a,b,c\n1,2,NaN\n", "NaN"),
+        ("payments", "a,b,z\n1,2,3\n", "'z'"),
+        ("payments", "a,b,c\n1,2\n", "row 1"),
+        ("ghost", "a,b,c\n1,2,3\n", "model 'ghost' not found"),
+    ];
+    for env in EventEnv::all().await {
+        train_payments(&env).await;
+        for (i, (model, body, reason)) in cases.iter().enumerate() {
+            let key = format!("incoming/detect/{model}/bad-{i}.csv");
+            env.put(&key, body.as_bytes()).await;
+            let event = env.s3_event("s3-detect-object-created.json", &key, "v1");
+            let out = detect_event(&env, event).await.unwrap();
+            assert_eq!(out["status"], "failed", "{}: {out}", env.name);
+            let id = out["jobs"][0]["id"].as_str().unwrap();
+            let job = env.jobs.get_job(id).await.unwrap().unwrap();
+            assert_eq!(job.status, JobStatus::Failed);
+            let error = job.error.unwrap_or_default();
+            assert!(
+                error.to_lowercase().contains(&reason.to_lowercase()),
+                "{}: case {i}: {error}",
+                env.name
+            );
+            assert!(env.keys(&format!("results/{model}/")).await.is_empty());
+        }
+    }
+}
+
+#[tokio::test]
+async fn when_store_is_down_should_return_an_error_and_write_nothing() {
+    let env = EventEnv::unreachable().await;
+    let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1");
+    let err = detect_event(&env, event).await.unwrap_err();
+    assert!(err.contains("unavailable"), "{err}");
+
+    // The bucket answers but the table does not exist: still a retryable error, and no results
+    // object, complete or partial.
+    let Some(env) = EventEnv::moto_with(false).await else {
+        return;
+    };
+    env.put(DETECT_KEY, csv_with_anomalies(100, &[], 5).as_bytes())
+        .await;
+    let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1");
+    let err = detect_event(&env, event).await.unwrap_err();
+    assert!(err.contains("unavailable"), "{err}");
+    assert!(env.keys("results/").await.is_empty());
+}
+
+#[tokio::test]
+async fn when_api_gateway_request_is_invoked_should_answer_as_lambda_http_does() {
+    let env = EventEnv::local();
+    let out = invoke(
+        &env.detect(),
+        invocation(fixture("detect-unknown-model.json")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["statusCode"], 404, "{out}");
+    let body: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "model_not_found");
+    let rest = invoke(&env.detect(), invocation(fixture("detect-json-rest.json")))
+        .await
+        .unwrap();
+    assert_eq!(rest["statusCode"], 404, "{rest}");
+    assert!(
+        rest.get("multiValueHeaders").is_some(),
+        "REST v1 response shape"
+    );
+}
+
+#[tokio::test]
+async fn when_event_is_unknown_should_return_an_error() {
+    let env = EventEnv::local();
+    assert!(
+        invoke(&env.detect(), invocation(serde_json::json!({"x": 1})))
+            .await
+            .is_err()
+    );
+    let out = invoke(&env.detect(), invocation(fixture("schedule-retrain.json")))
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "ignored");
+}

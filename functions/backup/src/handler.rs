@@ -85,16 +85,8 @@ impl Function for HandlerDeps {
 
     fn routes(&self) -> Vec<RouteSpec<Route>> {
         vec![
-            RouteSpec {
-                method: Method::POST,
-                pattern: "/api/v1/backups",
-                route: Route::Create,
-            },
-            RouteSpec {
-                method: Method::GET,
-                pattern: "/api/v1/backups",
-                route: Route::List,
-            },
+            RouteSpec::new(Method::POST, "/api/v1/backups", Route::Create),
+            RouteSpec::new(Method::GET, "/api/v1/backups", Route::List),
         ]
     }
 

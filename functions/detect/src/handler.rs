@@ -88,16 +88,8 @@ impl Function for HandlerDeps {
 
     fn routes(&self) -> Vec<RouteSpec<Route>> {
         vec![
-            RouteSpec {
-                method: Method::POST,
-                pattern: "/api/v1/detect",
-                route: Route::Detect,
-            },
-            RouteSpec {
-                method: Method::GET,
-                pattern: "/api/v1/jobs/{id}",
-                route: Route::Job,
-            },
+            RouteSpec::new(Method::POST, "/api/v1/detect", Route::Detect),
+            RouteSpec::new(Method::GET, "/api/v1/jobs/{id}", Route::Job),
         ]
     }
 

@@ -51,16 +51,8 @@ impl Function for HandlerDeps {
 
     fn routes(&self) -> Vec<RouteSpec<Route>> {
         vec![
-            RouteSpec {
-                method: Method::GET,
-                pattern: "/health",
-                route: Route::Live,
-            },
-            RouteSpec {
-                method: Method::GET,
-                pattern: "/health/ready",
-                route: Route::Ready,
-            },
+            RouteSpec::new(Method::GET, "/health", Route::Live),
+            RouteSpec::new(Method::GET, "/health/ready", Route::Ready),
         ]
     }
 

@@ -73,21 +73,9 @@ impl Function for HandlerDeps {
 
     fn routes(&self) -> Vec<RouteSpec<Route>> {
         vec![
-            RouteSpec {
-                method: Method::POST,
-                pattern: "/api/v1/models",
-                route: Route::Train,
-            },
-            RouteSpec {
-                method: Method::GET,
-                pattern: "/api/v1/models",
-                route: Route::List,
-            },
-            RouteSpec {
-                method: Method::GET,
-                pattern: "/api/v1/models/{name}",
-                route: Route::Get,
-            },
+            RouteSpec::new(Method::POST, "/api/v1/models", Route::Train),
+            RouteSpec::new(Method::GET, "/api/v1/models", Route::List),
+            RouteSpec::new(Method::GET, "/api/v1/models/{name}", Route::Get),
         ]
     }
 

@@ -17,6 +17,17 @@ pub struct RouteSpec<R> {
     pub route: R,
 }
 
+impl<R> RouteSpec<R> {
+    /// `route` served for `method` on `pattern`.
+    pub fn new(method: Method, pattern: &'static str, route: R) -> Self {
+        Self {
+            method,
+            pattern,
+            route,
+        }
+    }
+}
+
 /// A matched route and its path parameters, percent-decoded, in pattern order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matched<R> {

@@ -10,12 +10,12 @@ need_rust
 need_tools scripts/requirements-lambda.txt
 
 say "building the functions as cargo lambda watch runs them, local store only (--no-default-features: no AWS SDK; the first build compiles dependencies: a few minutes on 2 cores)"
-cargo build --locked --no-default-features --bin health --bin detect --bin train
+cargo build --locked --profile demo --no-default-features --bin health --bin detect --bin train
 
 port=$(free_port)
 mkdir -p .nomaly
 say "starting cargo lambda watch on http://127.0.0.1:$port (store: .nomaly/, log: .nomaly/watch.log)"
-setsid cargo lambda watch --no-default-features --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" \
+setsid cargo lambda watch --profile demo --no-default-features --ignore-changes --invoke-address 127.0.0.1 --invoke-port "$port" \
   > .nomaly/watch.log 2>&1 &
 watch_pid=$!
 stop() {

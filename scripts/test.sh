@@ -17,6 +17,27 @@ cargo fmt --all -- --check
 say "cargo clippy (warnings are errors); the first build compiles dependencies and takes a few minutes"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+say "layers: the application crate does no I/O (no aws-*, lambda_*, rusqlite), detection runs no async runtime"
+tree=$(cargo tree --locked -e normal -p application)
+if grep -E 'aws-|lambda_|rusqlite' <<<"$tree"; then
+  echo "the application crate depends on an I/O crate (above)" >&2
+  exit 1
+fi
+tree=$(cargo tree --locked -e normal -p detection)
+if grep -E 'tokio|async-std|smol' <<<"$tree"; then
+  echo "the detection crate depends on an async runtime (above)" >&2
+  exit 1
+fi
+
+say "the local-store build make demo runs (--no-default-features): no AWS SDK in it, and clippy-clean"
+functions=(--package health --package detect --package train --package backup)
+tree=$(cargo tree --locked -e normal --no-default-features "${functions[@]}")
+if grep -E 'aws-sdk-|aws-config|aws-lc' <<<"$tree"; then
+  echo "the functions built with --no-default-features still depend on the AWS SDK (above)" >&2
+  exit 1
+fi
+cargo clippy --locked --no-default-features "${functions[@]}" -- -D warnings
+
 if [ -d ../shared/datasets ]; then
   say "cargo test (../shared/datasets found: the reference accuracy suites run)"
 else

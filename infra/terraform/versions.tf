@@ -1,6 +1,6 @@
 # Nomaly on AWS with Terraform: the same stack as ../../template.yaml (SAM), resource for resource.
 #
-#   cargo lambda build --release --arm64 --output-format zip   # target/lambda/<fn>/bootstrap.zip
+#   cargo lambda build --release --arm64 --output-format zip   # target/lambda/<fn>/bootstrap.zip (default features: the aws store)
 #   cd infra/terraform
 #   terraform init
 #   terraform apply -var name_prefix=nomaly               # -var-file=prod.tfvars for production

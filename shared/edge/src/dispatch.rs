@@ -296,3 +296,77 @@ where
         Err(e) => Err(Box::new(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::Method;
+
+    /// A function with one route and no events.
+    struct HttpOnly;
+
+    impl Function for HttpOnly {
+        const NAME: &'static str = "http-only";
+        type Route = ();
+        type Outcome = EventSummary;
+
+        fn routes(&self) -> Vec<RouteSpec<()>> {
+            vec![RouteSpec::new(Method::GET, "/health", ())]
+        }
+
+        fn http(&self, _matched: Matched<()>, _request: Request) -> Work<'_, Response<Body>> {
+            Box::pin(async { Ok(crate::http::json_response(200, &json!({"ok": true}))) })
+        }
+    }
+
+    /// The same function, answering refusals instead of failing.
+    struct Lenient;
+
+    impl Function for Lenient {
+        const NAME: &'static str = "lenient";
+        type Route = ();
+        type Outcome = EventSummary;
+
+        fn routes(&self) -> Vec<RouteSpec<()>> {
+            HttpOnly.routes()
+        }
+
+        fn http(&self, matched: Matched<()>, request: Request) -> Work<'_, Response<Body>> {
+            HttpOnly.http(matched, request)
+        }
+
+        fn refuse(&self, _error: ServiceError, _id: &str) -> Result<EventSummary, ServiceError> {
+            Ok(EventSummary::of(&[]))
+        }
+    }
+
+    fn s3_event() -> Value {
+        json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": "b"}, "object": {"key": "incoming/detect/m/x.csv"}}}]})
+    }
+
+    #[tokio::test]
+    async fn when_a_function_does_not_take_an_event_should_refuse_it_through_refuse() {
+        for event in [
+            s3_event(),
+            json!({"detail-type": "Scheduled Event", "source": "aws.events", "id": "e1", "detail": {}}),
+            json!({"action": "backup"}),
+            json!({"hello": 1}),
+        ] {
+            let refused = invoke(
+                &HttpOnly,
+                LambdaEvent::new(event.clone(), Context::default()),
+            )
+            .await
+            .unwrap_err();
+            assert!(
+                refused.to_string().starts_with("unsupported event"),
+                "{refused}"
+            );
+            let answered = invoke(&Lenient, LambdaEvent::new(event, Context::default()))
+                .await
+                .unwrap();
+            assert_eq!(answered["status"], "ignored");
+        }
+    }
+}

@@ -1,13 +1,11 @@
 //! The user-facing parameters of Ecod and their range checks.
 
-use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::model::Ecod;
-use crate::detectors::params::DetectorParams;
 use crate::error::DetectionError;
 
-/// Hyper-parameters of [`Ecod`]; ECOD itself has none, these only size the quantile sketch.
+/// Hyper-parameters of [`Ecod`](super::Ecod); ECOD itself has none, these only size the quantile
+/// sketch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EcodParams {
@@ -30,17 +28,10 @@ impl EcodParams {
         self
     }
 
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<Ecod, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
-
-impl DetectorParams for EcodParams {
-    type Fitted = Ecod;
-    const RANDOMIZED: bool = false;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
+    /// Checks every parameter's range, naming the first one out of range; what
+    /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
+    /// runs for these parameters.
+    pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
         if !(16..=4096).contains(&self.n_quantiles) {
             return Err(DetectionError::param(
                 "n_quantiles",
@@ -48,9 +39,5 @@ impl DetectorParams for EcodParams {
             ));
         }
         Ok(())
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        None
     }
 }

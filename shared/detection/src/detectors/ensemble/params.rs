@@ -1,11 +1,8 @@
 //! The user-facing parameters of Ensemble and their range checks.
 
-use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::model::Ensemble;
 use crate::algorithm::Algorithm;
-use crate::detectors::params::DetectorParams;
 use crate::error::DetectionError;
 
 /// One member of an ensemble, as the API names it.
@@ -69,17 +66,10 @@ impl EnsembleParams {
         self
     }
 
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<Ensemble, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
-
-impl DetectorParams for EnsembleParams {
-    type Fitted = Ensemble;
-    const RANDOMIZED: bool = true;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
+    /// Checks every parameter's range, naming the first one out of range; what
+    /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
+    /// runs for these parameters.
+    pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
         if self.members.is_empty() || self.members.len() > 16 {
             return Err(DetectionError::param(
                 "members",
@@ -103,9 +93,5 @@ impl DetectorParams for EnsembleParams {
             ));
         }
         Ok(())
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        Some(&mut self.seed)
     }
 }

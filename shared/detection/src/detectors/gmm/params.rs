@@ -1,13 +1,10 @@
 //! The user-facing parameters of GaussianMixture and their range checks.
 
-use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::model::GaussianMixture;
-use crate::detectors::params::DetectorParams;
 use crate::error::DetectionError;
 
-/// Hyperparameters of [`GaussianMixture`], as accepted from API callers.
+/// Hyperparameters of [`GaussianMixture`](super::GaussianMixture), as accepted from API callers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GaussianMixtureParams {
@@ -77,17 +74,10 @@ impl GaussianMixtureParams {
         self
     }
 
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<GaussianMixture, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
-
-impl DetectorParams for GaussianMixtureParams {
-    type Fitted = GaussianMixture;
-    const RANDOMIZED: bool = true;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
+    /// Checks every parameter's range, naming the first one out of range; what
+    /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
+    /// runs for these parameters.
+    pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
         if self.n_components == 0 {
             return Err(DetectionError::param("n_components", "must be at least 1"));
         }
@@ -104,9 +94,5 @@ impl DetectorParams for GaussianMixtureParams {
             return Err(DetectionError::param("tolerance", "must be greater than 0"));
         }
         Ok(())
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        Some(&mut self.seed)
     }
 }

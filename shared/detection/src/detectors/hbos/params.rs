@@ -1,13 +1,10 @@
 //! The user-facing parameters of Hbos and their range checks.
 
-use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::model::Hbos;
-use crate::detectors::params::DetectorParams;
 use crate::error::DetectionError;
 
-/// Hyper-parameters of [`Hbos`], with PyOD's defaults.
+/// Hyper-parameters of [`Hbos`](super::Hbos), with PyOD's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HbosParams {
@@ -60,17 +57,10 @@ impl HbosParams {
         self
     }
 
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<Hbos, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
-
-impl DetectorParams for HbosParams {
-    type Fitted = Hbos;
-    const RANDOMIZED: bool = false;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
+    /// Checks every parameter's range, naming the first one out of range; what
+    /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
+    /// runs for these parameters.
+    pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
         if !(2..=10_000).contains(&self.n_bins) {
             return Err(DetectionError::param(
                 "n_bins",
@@ -90,9 +80,5 @@ impl DetectorParams for HbosParams {
             ));
         }
         Ok(())
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        None
     }
 }

@@ -7,9 +7,10 @@
 //! into the complete trees scoring uses, checking every field on the way, so malformed bytes are
 //! an error, never a panic or an unbounded allocation.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::model::{IsolationForest, Node, MAX_FEATURES};
+use super::model::IsolationForest;
+use super::tree::{Node, MAX_FEATURES};
 
 /// Tag of a leaf node.
 const LEAF: u16 = u16::MAX;
@@ -42,6 +43,21 @@ impl From<IsolationForest> for StoredForest {
             n_trees: forest.n_trees() as u32,
             nodes,
         }
+    }
+}
+
+/// An [`IsolationForest`] is serialized as its `StoredForest`.
+impl Serialize for IsolationForest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredForest::from(self.clone()).serialize(serializer)
+    }
+}
+
+/// An [`IsolationForest`] is deserialized from a `StoredForest`, every field checked.
+impl<'de> Deserialize<'de> for IsolationForest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = StoredForest::deserialize(deserializer)?;
+        IsolationForest::try_from(stored).map_err(serde::de::Error::custom)
     }
 }
 

@@ -19,6 +19,8 @@ mod model;
 mod params;
 #[cfg(test)]
 mod tests;
+mod tree;
 
-pub use model::{average_path_length, IsolationForest, MAX_FEATURES, MAX_SAMPLES_LIMIT};
-pub use params::IsolationForestParams;
+pub use model::{average_path_length, IsolationForest};
+pub use params::{IsolationForestParams, MAX_SAMPLES_LIMIT};
+pub use tree::MAX_FEATURES;

@@ -4,22 +4,16 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use serde::{Deserialize, Serialize};
 
-use super::codec::StoredForest;
 use super::params::IsolationForestParams;
+use super::tree::{Node, MAX_FEATURES};
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
+use crate::detectors::params::DetectorParams;
 use crate::error::{ArtifactError, DetectionError};
 
 /// Euler-Mascheroni constant, for the harmonic-number approximation in [`average_path_length`].
 pub(super) const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
-
-/// Largest supported `max_samples`: trees of depth 12 (4,095 split slots) at most.
-pub const MAX_SAMPLES_LIMIT: usize = 4096;
-
-/// Most features a forest can split on (the stored form keeps feature indices in 16 bits).
-pub const MAX_FEATURES: usize = 65_534;
 
 /// Trees walked in lockstep by one row (the interleaving width of the stored trees).
 pub(super) const LANES: usize = 8;
@@ -37,6 +31,26 @@ pub fn average_path_length(n: usize) -> f64 {
             let n = n as f64;
             2.0 * ((n - 1.0).ln() + EULER_GAMMA) - 2.0 * (n - 1.0) / n
         }
+    }
+}
+
+impl DetectorParams for IsolationForestParams {
+    type Fitted = IsolationForest;
+    const RANDOMIZED: bool = true;
+
+    fn check_ranges(&self) -> Result<(), DetectionError> {
+        self.validate_ranges()
+    }
+
+    fn seed_mut(&mut self) -> Option<&mut u64> {
+        Some(&mut self.seed)
+    }
+}
+
+impl IsolationForestParams {
+    /// Checks the parameters, then fits on `x`.
+    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<IsolationForest, DetectionError> {
+        self.check()?.fit(x)
     }
 }
 
@@ -221,36 +235,15 @@ impl TreeGrower {
     }
 }
 
-/// A split of a complete tree: rows with `value > threshold` go right. Padding below an early
-/// leaf has threshold `+inf` (every row goes left) and feature 0.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Node {
-    pub(crate) threshold: f32,
-    pub(crate) feature: u32,
-}
-
-impl Node {
-    /// The "always go left" node that pads an early leaf down to the last level.
-    pub(crate) const PADDING: Node = Node {
-        threshold: f32::INFINITY,
-        feature: 0,
-    };
-
-    /// Whether this is a real split rather than padding.
-    pub(crate) fn is_split(&self) -> bool {
-        self.threshold.is_finite()
-    }
-}
-
-/// A fitted Isolation Forest. Stored compactly (only real nodes, see the `codec` module) and
-/// expanded to complete trees when loaded.
+/// A fitted Isolation Forest. Stored compactly (only real nodes: the `codec` module implements
+/// its `Serialize` and `Deserialize` through `StoredForest`) and expanded to complete trees when
+/// loaded.
 ///
 /// In memory, trees are interleaved in groups of `LANES` (8): slot `i` of the group's trees lies
 /// at `(group * slots + i) * LANES + lane`, so one row walks the eight trees of a group in
 /// lockstep with every lane's position in a register and a constant offset per lane. A last
 /// group that is not full is padded with empty trees (path length 0).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "StoredForest", into = "StoredForest")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IsolationForest {
     pub(super) n_features: usize,
     /// Depth of every (complete) tree: `ceil(log2(max_samples))`.

@@ -1,11 +1,11 @@
 //! The user-facing parameters of IsolationForest and their range checks.
 
-use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::model::{IsolationForest, MAX_SAMPLES_LIMIT};
-use crate::detectors::params::DetectorParams;
 use crate::error::DetectionError;
+
+/// Largest supported `max_samples`: trees of depth 12 (4,095 split slots) at most.
+pub const MAX_SAMPLES_LIMIT: usize = 4096;
 
 /// Hyper-parameters of an Isolation Forest; defaults are scikit-learn's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,17 +57,10 @@ impl IsolationForestParams {
         self
     }
 
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<IsolationForest, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
-
-impl DetectorParams for IsolationForestParams {
-    type Fitted = IsolationForest;
-    const RANDOMIZED: bool = true;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
+    /// Checks every parameter's range, naming the first one out of range; what
+    /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
+    /// runs for these parameters.
+    pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
         if !(1..=10_000).contains(&self.n_estimators) {
             return Err(DetectionError::param(
                 "n_estimators",
@@ -87,9 +80,5 @@ impl DetectorParams for IsolationForestParams {
             ));
         }
         Ok(())
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        Some(&mut self.seed)
     }
 }

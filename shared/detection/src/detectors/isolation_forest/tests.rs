@@ -2,6 +2,7 @@
 //! `detectors::conformance`).
 
 use super::model::*;
+use super::tree::Node;
 use crate::detector::Detector;
 use ndarray::{s, Array2};
 use rand::{Rng, SeedableRng};

@@ -1,13 +1,10 @@
 //! The user-facing parameters of KnnDistance and their range checks.
 
-use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::model::KnnDistance;
-use crate::detectors::params::DetectorParams;
 use crate::error::DetectionError;
 
-/// Hyperparameters of [`KnnDistance`], as accepted from API callers.
+/// Hyperparameters of [`KnnDistance`](super::KnnDistance), as accepted from API callers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KnnDistanceParams {
@@ -51,17 +48,10 @@ impl KnnDistanceParams {
         self
     }
 
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<KnnDistance, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
-
-impl DetectorParams for KnnDistanceParams {
-    type Fitted = KnnDistance;
-    const RANDOMIZED: bool = true;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
+    /// Checks every parameter's range, naming the first one out of range; what
+    /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
+    /// runs for these parameters.
+    pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
         if self.k == 0 {
             return Err(DetectionError::param("k", "must be at least 1"));
         }
@@ -69,9 +59,5 @@ impl DetectorParams for KnnDistanceParams {
             return Err(DetectionError::param("max_samples", "must be at least 2"));
         }
         Ok(())
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        Some(&mut self.seed)
     }
 }

@@ -1,13 +1,11 @@
 //! The user-facing parameters of PcaReconstruction and their range checks.
 
-use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::model::PcaReconstruction;
-use crate::detectors::params::DetectorParams;
 use crate::error::DetectionError;
 
-/// Hyperparameters of [`PcaReconstruction`], as accepted from API callers.
+/// Hyperparameters of [`PcaReconstruction`](super::PcaReconstruction), as accepted from API
+/// callers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PcaReconstructionParams {
@@ -42,17 +40,10 @@ impl PcaReconstructionParams {
         self
     }
 
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<PcaReconstruction, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
-
-impl DetectorParams for PcaReconstructionParams {
-    type Fitted = PcaReconstruction;
-    const RANDOMIZED: bool = false;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
+    /// Checks every parameter's range, naming the first one out of range; what
+    /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
+    /// runs for these parameters.
+    pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
         if !(self.variance.is_finite() && self.variance > 0.0 && self.variance <= 1.0) {
             return Err(DetectionError::param(
                 "variance",
@@ -63,9 +54,5 @@ impl DetectorParams for PcaReconstructionParams {
             return Err(DetectionError::param("n_components", "must be at least 1"));
         }
         Ok(())
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        None
     }
 }

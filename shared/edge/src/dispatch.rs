@@ -302,8 +302,10 @@ mod tests {
     use super::*;
     use lambda_http::http::Method;
 
-    /// A function with one route and no events.
-    struct HttpOnly;
+    /// A function with one route and no events; `lenient` answers refusals instead of failing.
+    struct HttpOnly {
+        lenient: bool,
+    }
 
     impl Function for HttpOnly {
         const NAME: &'static str = "http-only";
@@ -317,26 +319,13 @@ mod tests {
         fn http(&self, _matched: Matched<()>, _request: Request) -> Work<'_, Response<Body>> {
             Box::pin(async { Ok(crate::http::json_response(200, &json!({"ok": true}))) })
         }
-    }
 
-    /// The same function, answering refusals instead of failing.
-    struct Lenient;
-
-    impl Function for Lenient {
-        const NAME: &'static str = "lenient";
-        type Route = ();
-        type Outcome = EventSummary;
-
-        fn routes(&self) -> Vec<RouteSpec<()>> {
-            HttpOnly.routes()
-        }
-
-        fn http(&self, matched: Matched<()>, request: Request) -> Work<'_, Response<Body>> {
-            HttpOnly.http(matched, request)
-        }
-
-        fn refuse(&self, _error: ServiceError, _id: &str) -> Result<EventSummary, ServiceError> {
-            Ok(EventSummary::of(&[]))
+        fn refuse(&self, error: ServiceError, _id: &str) -> Result<EventSummary, ServiceError> {
+            if self.lenient {
+                Ok(EventSummary::of(&[]))
+            } else {
+                Err(error)
+            }
         }
     }
 
@@ -354,7 +343,7 @@ mod tests {
             json!({"hello": 1}),
         ] {
             let refused = invoke(
-                &HttpOnly,
+                &HttpOnly { lenient: false },
                 LambdaEvent::new(event.clone(), Context::default()),
             )
             .await
@@ -363,7 +352,8 @@ mod tests {
                 refused.to_string().starts_with("unsupported event"),
                 "{refused}"
             );
-            let answered = invoke(&Lenient, LambdaEvent::new(event, Context::default()))
+            let lenient = HttpOnly { lenient: true };
+            let answered = invoke(&lenient, LambdaEvent::new(event, Context::default()))
                 .await
                 .unwrap();
             assert_eq!(answered["status"], "ignored");

@@ -55,3 +55,64 @@ pub trait DetectorParams:
         Ok(Checked(self.clone()))
     }
 }
+
+/// Declares `$params` as the parameters of the fitted detector `$fitted`: the [`DetectorParams`]
+/// impl (range checks from the params' own `validate_ranges`, and the seed field of a randomized
+/// detector) and the `fit` shorthand that checks, then fits. One line per detector, so the seven
+/// detectors cannot drift apart in how their parameters are checked.
+macro_rules! params_of {
+    ($params:ident => $fitted:ty $(, seeded by $seed:ident)?) => {
+        impl $crate::detectors::params::DetectorParams for $params {
+            type Fitted = $fitted;
+            const RANDOMIZED: bool = $crate::detectors::params::params_of!(@randomized $($seed)?);
+
+            fn check_ranges(&self) -> Result<(), $crate::error::DetectionError> {
+                self.validate_ranges()
+            }
+
+            $crate::detectors::params::params_of!(@seed_mut $($seed)?);
+        }
+
+        impl $params {
+            /// Checks the parameters, then fits on `x`.
+            pub fn fit(
+                &self,
+                x: ndarray::ArrayView2<'_, f64>,
+            ) -> Result<$fitted, $crate::error::DetectionError> {
+                $crate::detectors::params::DetectorParams::check(self)?.fit(x)
+            }
+        }
+    };
+    (@randomized) => { false };
+    (@randomized $seed:ident) => { true };
+    (@seed_mut) => {
+        fn seed_mut(&mut self) -> Option<&mut u64> {
+            None
+        }
+    };
+    (@seed_mut $seed:ident) => {
+        fn seed_mut(&mut self) -> Option<&mut u64> {
+            Some(&mut self.$seed)
+        }
+    };
+}
+
+pub(crate) use params_of;
+
+/// The builder methods of a parameters struct, one per listed field (with its doc comment):
+/// `params.n_bins(20)` sets `n_bins` and returns the parameters.
+macro_rules! setters {
+    ($params:ident { $( $(#[$doc:meta])* $field:ident: $ty:ty ),* $(,)? }) => {
+        impl $params {
+            $(
+                $(#[$doc])*
+                pub fn $field(mut self, $field: $ty) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+
+pub(crate) use setters;

@@ -9,7 +9,6 @@ use super::quantile_sketch::{knot_ranks, ColumnSketch};
 use super::radix_sort::sort_f64;
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
-use crate::detectors::params::DetectorParams;
 use crate::error::{ArtifactError, DetectionError};
 
 /// Name used in fit errors.
@@ -22,25 +21,7 @@ pub(super) const MAX_TRAIN_ROWS: u64 = 1 << 53;
 /// Columns copied out of the row-major input per pass when fitting (one cache line of a row).
 pub(super) const COLUMN_GROUP: usize = 8;
 
-impl DetectorParams for EcodParams {
-    type Fitted = Ecod;
-    const RANDOMIZED: bool = false;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
-        self.validate_ranges()
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        None
-    }
-}
-
-impl EcodParams {
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<Ecod, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
+crate::detectors::params::params_of!(EcodParams => Ecod);
 
 impl Checked<EcodParams> {
     /// Fits the per-feature sketches on `x` (rows = samples; at least 2 rows and 1 column, all

@@ -20,14 +20,13 @@ impl Default for EcodParams {
     }
 }
 
-impl EcodParams {
+crate::detectors::params::setters!(EcodParams {
     /// Sets the uniform quantile grid resolution (16 to 4096): more means a closer
     /// approximation of the exact ECDF and a larger model.
-    pub fn n_quantiles(mut self, n_quantiles: usize) -> Self {
-        self.n_quantiles = n_quantiles;
-        self
-    }
+    n_quantiles: usize,
+});
 
+impl EcodParams {
     /// Checks every parameter's range, naming the first one out of range; what
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.

@@ -7,29 +7,10 @@ use super::params::EnsembleParams;
 use crate::algorithm::{Algorithm, AlgorithmParams, FittedDetector};
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
-use crate::detectors::params::DetectorParams;
 use crate::error::{ArtifactError, DetectionError};
 use crate::sampling::sample_rows;
 
-impl DetectorParams for EnsembleParams {
-    type Fitted = Ensemble;
-    const RANDOMIZED: bool = true;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
-        self.validate_ranges()
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        Some(&mut self.seed)
-    }
-}
-
-impl EnsembleParams {
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<Ensemble, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
+crate::detectors::params::params_of!(EnsembleParams => Ensemble, seeded by seed);
 
 impl Checked<EnsembleParams> {
     /// Fits every member on `x` and standardizes their scores on a sample of it.

@@ -53,19 +53,14 @@ impl Default for EnsembleParams {
     }
 }
 
-impl EnsembleParams {
+crate::detectors::params::setters!(EnsembleParams {
     /// Sets the members.
-    pub fn members(mut self, members: Vec<MemberSpec>) -> Self {
-        self.members = members;
-        self
-    }
-
+    members: Vec<MemberSpec>,
     /// Sets the random seed.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
+    seed: u64,
+});
 
+impl EnsembleParams {
     /// Checks every parameter's range, naming the first one out of range; what
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.

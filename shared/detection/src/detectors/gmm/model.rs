@@ -13,7 +13,6 @@ use serde::{Deserialize, Serialize};
 use super::params::GaussianMixtureParams;
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
-use crate::detectors::params::DetectorParams;
 use crate::detectors::shared::{
     check_training_data, finite_contribution, finite_score, sample_rows, scale_bounded,
 };
@@ -32,25 +31,7 @@ pub(super) const MIN_COMPONENT_WEIGHT: f64 = 0.02;
 /// Largest distance of the mixture weights' sum from 1 a valid model may have.
 pub(super) const WEIGHT_SUM_TOLERANCE: f64 = 1e-6;
 
-impl DetectorParams for GaussianMixtureParams {
-    type Fitted = GaussianMixture;
-    const RANDOMIZED: bool = true;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
-        self.validate_ranges()
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        Some(&mut self.seed)
-    }
-}
-
-impl GaussianMixtureParams {
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<GaussianMixture, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
+crate::detectors::params::params_of!(GaussianMixtureParams => GaussianMixture, seeded by seed);
 
 impl Checked<GaussianMixtureParams> {
     /// Fits the detector on training rows (at least 2, finite). When EM fails (singular

@@ -37,43 +37,22 @@ impl Default for GaussianMixtureParams {
     }
 }
 
-impl GaussianMixtureParams {
+crate::detectors::params::setters!(GaussianMixtureParams {
     /// Sets the number of Gaussian components.
-    pub fn n_components(mut self, n_components: usize) -> Self {
-        self.n_components = n_components;
-        self
-    }
-
+    n_components: usize,
     /// Sets the most training rows EM runs on.
-    pub fn max_samples(mut self, max_samples: usize) -> Self {
-        self.max_samples = max_samples;
-        self
-    }
-
+    max_samples: usize,
     /// Sets the covariance regularisation.
-    pub fn reg_covar(mut self, reg_covar: f64) -> Self {
-        self.reg_covar = reg_covar;
-        self
-    }
-
+    reg_covar: f64,
     /// Sets the most EM iterations.
-    pub fn max_iter(mut self, max_iter: u64) -> Self {
-        self.max_iter = max_iter;
-        self
-    }
-
+    max_iter: u64,
     /// Sets the EM convergence tolerance.
-    pub fn tolerance(mut self, tolerance: f64) -> Self {
-        self.tolerance = tolerance;
-        self
-    }
-
+    tolerance: f64,
     /// Sets the seed.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
+    seed: u64,
+});
 
+impl GaussianMixtureParams {
     /// Checks every parameter's range, naming the first one out of range; what
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.

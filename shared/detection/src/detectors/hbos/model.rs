@@ -16,25 +16,7 @@ pub(super) const ALGORITHM: &str = "HBOS";
 /// column, and one feature's histogram stays hot across it.
 pub(super) const BLOCK_ROWS: usize = 256;
 
-impl DetectorParams for HbosParams {
-    type Fitted = Hbos;
-    const RANDOMIZED: bool = false;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
-        self.validate_ranges()
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        None
-    }
-}
-
-impl HbosParams {
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<Hbos, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
+crate::detectors::params::params_of!(HbosParams => Hbos);
 
 impl Checked<HbosParams> {
     /// Fits one histogram per feature on `x` (rows = samples; at least 2 rows and 1 column,

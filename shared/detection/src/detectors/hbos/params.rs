@@ -32,31 +32,18 @@ impl Default for HbosParams {
     }
 }
 
-impl HbosParams {
+crate::detectors::params::setters!(HbosParams {
     /// Sets the number of bins per feature (2 to 10000).
-    pub fn n_bins(mut self, n_bins: usize) -> Self {
-        self.n_bins = n_bins;
-        self
-    }
-
+    n_bins: usize,
     /// Sets the density regulariser (finite, > 0).
-    pub fn alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
-
+    alpha: f64,
     /// Sets the out-of-range tolerance in bin widths (finite, >= 0).
-    pub fn tol(mut self, tol: f64) -> Self {
-        self.tol = tol;
-        self
-    }
-
+    tol: f64,
     /// Measures densities per standard deviation (`true`) or per raw unit (PyOD's HBOS).
-    pub fn standardize(mut self, standardize: bool) -> Self {
-        self.standardize = standardize;
-        self
-    }
+    standardize: bool,
+});
 
+impl HbosParams {
     /// Checks every parameter's range, naming the first one out of range; what
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.

@@ -9,7 +9,6 @@ use super::params::IsolationForestParams;
 use super::tree::{Node, MAX_FEATURES};
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
-use crate::detectors::params::DetectorParams;
 use crate::error::{ArtifactError, DetectionError};
 
 /// Euler-Mascheroni constant, for the harmonic-number approximation in [`average_path_length`].
@@ -34,25 +33,7 @@ pub fn average_path_length(n: usize) -> f64 {
     }
 }
 
-impl DetectorParams for IsolationForestParams {
-    type Fitted = IsolationForest;
-    const RANDOMIZED: bool = true;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
-        self.validate_ranges()
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        Some(&mut self.seed)
-    }
-}
-
-impl IsolationForestParams {
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<IsolationForest, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
+crate::detectors::params::params_of!(IsolationForestParams => IsolationForest, seeded by seed);
 
 impl Checked<IsolationForestParams> {
     /// Grows the forest on `x` (rows are samples; at least 2 rows, at most 65,534 features).

@@ -32,31 +32,18 @@ impl Default for IsolationForestParams {
     }
 }
 
-impl IsolationForestParams {
+crate::detectors::params::setters!(IsolationForestParams {
     /// Sets the number of trees.
-    pub fn n_estimators(mut self, n: usize) -> Self {
-        self.n_estimators = n;
-        self
-    }
-
+    n_estimators: usize,
     /// Sets the rows drawn per tree.
-    pub fn max_samples(mut self, n: usize) -> Self {
-        self.max_samples = n;
-        self
-    }
-
+    max_samples: usize,
     /// Sets the fraction of features per tree.
-    pub fn max_features(mut self, fraction: f64) -> Self {
-        self.max_features = fraction;
-        self
-    }
-
+    max_features: f64,
     /// Sets the random seed.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
+    seed: u64,
+});
 
+impl IsolationForestParams {
     /// Checks every parameter's range, naming the first one out of range; what
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use super::params::KnnDistanceParams;
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
-use crate::detectors::params::DetectorParams;
 use crate::detectors::shared::{
     check_bounded, check_training_data, finite_contribution, finite_score, sample_rows,
     scale_bounded,
@@ -30,25 +29,7 @@ pub(super) const TREE_MAX_FEATURES: usize = 5;
 /// Below this many query rows building the tree costs more than it saves.
 pub(super) const TREE_MIN_ROWS: usize = 100;
 
-impl DetectorParams for KnnDistanceParams {
-    type Fitted = KnnDistance;
-    const RANDOMIZED: bool = true;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
-        self.validate_ranges()
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        Some(&mut self.seed)
-    }
-}
-
-impl KnnDistanceParams {
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<KnnDistance, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
+crate::detectors::params::params_of!(KnnDistanceParams => KnnDistance, seeded by seed);
 
 impl Checked<KnnDistanceParams> {
     /// Fits the detector on training rows (at least 2, finite).

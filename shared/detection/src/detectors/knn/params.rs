@@ -29,25 +29,16 @@ impl Default for KnnDistanceParams {
     }
 }
 
-impl KnnDistanceParams {
+crate::detectors::params::setters!(KnnDistanceParams {
     /// Sets which neighbour's distance is the score.
-    pub fn k(mut self, k: usize) -> Self {
-        self.k = k;
-        self
-    }
-
+    k: usize,
     /// Sets the most training rows kept as neighbours.
-    pub fn max_samples(mut self, max_samples: usize) -> Self {
-        self.max_samples = max_samples;
-        self
-    }
-
+    max_samples: usize,
     /// Sets the seed of the row sample.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
+    seed: u64,
+});
 
+impl KnnDistanceParams {
     /// Checks every parameter's range, naming the first one out of range; what
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 use super::params::PcaReconstructionParams;
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
-use crate::detectors::params::DetectorParams;
 use crate::detectors::shared::{
     bound, check_training_data, finite_contribution, finite_score, scale_bounded,
 };
@@ -24,25 +23,7 @@ pub(super) const ALGORITHM: &str = "pca";
 /// Largest deviation of `components · componentsᵀ` from the identity a valid model may have.
 pub(super) const ORTHONORMAL_TOLERANCE: f64 = 1e-6;
 
-impl DetectorParams for PcaReconstructionParams {
-    type Fitted = PcaReconstruction;
-    const RANDOMIZED: bool = false;
-
-    fn check_ranges(&self) -> Result<(), DetectionError> {
-        self.validate_ranges()
-    }
-
-    fn seed_mut(&mut self) -> Option<&mut u64> {
-        None
-    }
-}
-
-impl PcaReconstructionParams {
-    /// Checks the parameters, then fits on `x`.
-    pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<PcaReconstruction, DetectionError> {
-        self.check()?.fit(x)
-    }
-}
+crate::detectors::params::params_of!(PcaReconstructionParams => PcaReconstruction);
 
 impl Checked<PcaReconstructionParams> {
     /// Fits the detector on training rows (at least 2, finite).

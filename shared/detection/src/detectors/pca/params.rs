@@ -27,13 +27,12 @@ impl Default for PcaReconstructionParams {
     }
 }
 
-impl PcaReconstructionParams {
+crate::detectors::params::setters!(PcaReconstructionParams {
     /// Sets the fraction of variance the kept components must explain.
-    pub fn variance(mut self, variance: f64) -> Self {
-        self.variance = variance;
-        self
-    }
+    variance: f64,
+});
 
+impl PcaReconstructionParams {
     /// Keeps exactly this many components instead of choosing them by explained variance.
     pub fn n_components(mut self, n_components: usize) -> Self {
         self.n_components = Some(n_components);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the embedded local store: cargo lambda watch serves the health, train and detect
-# functions on 127.0.0.1; a model is trained on data/sample/train.csv through POST /api/v1/models,
+# The main job on the embedded local store: cargo lambda watch serves the health, keys, train and
+# detect functions on 127.0.0.1; a tenant and its first admin key are created by direct invocation,
+# a working key through POST /api/v1/keys, and with it a model is trained on data/sample/train.csv
+# through POST /api/v1/models,
 # data/sample/detect.csv is scored through POST /api/v1/detect, and the anomalies are printed with
 # their top features. Everything is stopped at the end.
 set -euo pipefail
@@ -10,7 +12,7 @@ need_rust
 need_tools scripts/requirements-lambda.txt
 
 say "building the functions as cargo lambda watch runs them, local store only (--no-default-features: no AWS SDK; the first build compiles dependencies: a few minutes on 2 cores)"
-cargo build --locked --profile demo --no-default-features --bin health --bin detect --bin train
+cargo build --locked --profile demo --no-default-features --bin health --bin detect --bin train --bin keys
 
 port=$(free_port)
 mkdir -p .nomaly

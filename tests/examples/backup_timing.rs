@@ -22,6 +22,7 @@ use detection::Limits;
 use fixtures::aws_env::aws_stores;
 use fixtures::local_env::local_stores;
 use fixtures::moto::{unique_name, MotoServer};
+use fixtures::tenant;
 use futures_util::stream::{self, StreamExt};
 use serde_json::json;
 use store_aws::schema::{create_bucket, create_table};
@@ -137,7 +138,7 @@ async fn populate(stores: &Stores) {
                     "data": {"columns": ["a", "b", "c"], "rows": rows},
                 }))
                 .expect("request");
-                train.train(request).await.expect("train");
+                train.train(&tenant(), request).await.expect("train");
             }
         })
         // One at a time: moto answers concurrent TransactWriteItems with 500s.
@@ -146,6 +147,7 @@ async fn populate(stores: &Stores) {
         .await;
     let jobs: Vec<Job> = (0..JOBS)
         .map(|i| Job {
+            tenant: tenant(),
             id: format!("{:012x}{:016x}", 1_790_000_000_000u64 + i as u64, i),
             kind: JobKind::Detect,
             status: JobStatus::Succeeded,

@@ -1,6 +1,6 @@
 //! Batch scoring through the S3 event path, end to end, on moto or on the local store: a seeded
 //! synthetic CSV (synth_1m's shape: 16 features, Gaussian clusters and 1 % uniform anomalies, 4
-//! decimals, no label column) is uploaded under `incoming/detect/synth/`, a model is trained on
+//! decimals, no label column) is uploaded under `incoming/detect/acme/synth/`, a model is trained on
 //! a separate 50,000-row file through the train function's S3 event, then the detect function is
 //! invoked with the `events/` S3 fixture and timed until the results object and the job are
 //! written. Prints one JSON line: rows/s end to end, peak RSS of this process during the event
@@ -23,6 +23,7 @@ use std::time::Instant;
 use application::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore, MIN_PART_BYTES};
 use edge::Config;
 use fixtures::fixture;
+use fixtures::tenant;
 use lambda_http::{Context, LambdaEvent};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -184,13 +185,13 @@ async fn run(target: &str, path: &str) {
         7,
         &mut BufWriter::new(File::create(&train_path).unwrap()),
     );
-    upload(&stores, "incoming/train/synth/train.csv", &train_path).await;
+    upload(&stores, "incoming/train/acme/synth/train.csv", &train_path).await;
     let out = edge::dispatch::invoke(
         &train_deps,
         event(
             "s3-train-object-created.json",
             &stores.bucket,
-            "incoming/train/synth/train.csv",
+            "incoming/train/acme/synth/train.csv",
         ),
     )
     .await
@@ -198,14 +199,14 @@ async fn run(target: &str, path: &str) {
     assert_eq!(out["status"], "ok", "{out}");
 
     let started = Instant::now();
-    upload(&stores, "incoming/detect/synth/input.csv", path).await;
+    upload(&stores, "incoming/detect/acme/synth/input.csv", path).await;
     let upload_s = started.elapsed().as_secs_f64();
 
     // The store's share: read the input back without parsing.
     let started = Instant::now();
     let mut reader = stores
         .blobs
-        .open(&stores.bucket, "incoming/detect/synth/input.csv")
+        .open(&stores.bucket, "incoming/detect/acme/synth/input.csv")
         .await
         .unwrap()
         .unwrap();
@@ -224,7 +225,7 @@ async fn run(target: &str, path: &str) {
         event(
             "s3-detect-object-created.json",
             &stores.bucket,
-            "incoming/detect/synth/input.csv",
+            "incoming/detect/acme/synth/input.csv",
         ),
     )
     .await
@@ -235,7 +236,7 @@ async fn run(target: &str, path: &str) {
     let rows = out["jobs"][0]["rows"].as_u64().unwrap();
     let job = stores
         .jobs
-        .get_job(out["jobs"][0]["id"].as_str().unwrap())
+        .get_job(&tenant(), out["jobs"][0]["id"].as_str().unwrap())
         .await
         .unwrap()
         .unwrap();

@@ -27,8 +27,8 @@ pub struct ContractRun {
     pub emulator_failures: Vec<String>,
 }
 
-/// Runs schemathesis against `base_url`.
-pub fn run(st: &Path, base_url: &str) -> ContractRun {
+/// Runs schemathesis against `base_url`, every request carrying `Authorization: Bearer {token}`.
+pub fn run(st: &Path, base_url: &str, token: &str) -> ContractRun {
     let root = workspace_root();
     let scratch = tempfile::tempdir().expect("a temp dir");
     let emulator_file = scratch.path().join("emulator-failures.txt");
@@ -40,6 +40,7 @@ pub fn run(st: &Path, base_url: &str) -> ContractRun {
         .arg("--config-file")
         .arg(root.join("tests/contract/schemathesis.toml"))
         .args(["run", "openapi.yaml", "--url", base_url])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--max-examples", &MAX_EXAMPLES.to_string()])
         .args(["--seed", &SEED.to_string()])
         .args(["--workers", "1", "--request-timeout", "60", "--no-color"])

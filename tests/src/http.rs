@@ -36,9 +36,23 @@ pub fn call(
     path: &str,
     body: Option<(&str, &[u8])>,
 ) -> std::io::Result<Reply> {
+    call_with(port, method, path, &[], body)
+}
+
+/// [`call`] with extra request headers (name, value).
+pub fn call_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> std::io::Result<Reply> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(300)))?;
     let mut head = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     if let Some((content_type, bytes)) = body {
         head.push_str(&format!(
             "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
@@ -78,4 +92,50 @@ pub fn call_json(port: u16, method: &str, path: &str, value: &Value) -> Reply {
 /// A bodiless GET.
 pub fn get(port: u16, path: &str) -> Reply {
     call(port, "GET", path, None).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+/// A caller holding an API key: every request carries `Authorization: Bearer {token}`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The server's port.
+    pub port: u16,
+    /// The API key token.
+    pub token: String,
+}
+
+impl Caller {
+    /// A request with the caller's credential.
+    pub fn call(&self, method: &str, path: &str, body: Option<(&str, &[u8])>) -> Reply {
+        let header = format!("Bearer {}", self.token);
+        call_with(self.port, method, path, &[("Authorization", &header)], body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// A JSON request with the caller's credential.
+    pub fn json(&self, method: &str, path: &str, value: &Value) -> Reply {
+        let bytes = value.to_string().into_bytes();
+        self.call(method, path, Some(("application/json", &bytes)))
+    }
+
+    /// A GET with the caller's credential.
+    pub fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, None)
+    }
+}
+
+/// Issues a key of `tenant` with `scopes` through the `keys` function's direct invocation (the
+/// Lambda invoke API `cargo lambda watch` serves), as an operator bootstraps a tenant.
+pub fn issue_key(port: u16, tenant: &str, scopes: &[&str]) -> Caller {
+    let reply = call_json(
+        port,
+        "POST",
+        "/2015-03-31/functions/keys/invocations",
+        &serde_json::json!({"action": "issue_key", "tenant": tenant, "name": "e2e", "scopes": scopes}),
+    );
+    let answer = reply.json();
+    let token = answer["key"]
+        .as_str()
+        .unwrap_or_else(|| panic!("issue_key answered {}: {answer}", reply.status))
+        .to_owned();
+    Caller { port, token }
 }

@@ -129,7 +129,7 @@ fn build_functions(root: &Path) {
         .current_dir(root)
         .args([
             "build", "--locked", "--bin", "health", "--bin", "detect", "--bin", "train", "--bin",
-            "backup",
+            "backup", "--bin", "keys",
         ])
         .status()
         .expect("cargo runs");

@@ -1,5 +1,5 @@
 //! The detect function's S3 path end to end, on the local store and on moto: an upload under
-//! `incoming/detect/{model}/` (trained first through the train function's own S3 event), the
+//! `incoming/detect/{tenant}/{model}/` (trained first through the train function's own S3 event), the
 //! handler invoked with the `events/` fixture, then the results object and the job item checked.
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
@@ -11,22 +11,23 @@ use common::FunctionDeps;
 use edge::dispatch::invoke;
 use fixtures::events_env::{csv_with_anomalies, invocation, EventEnv};
 use fixtures::fixture;
+use fixtures::tenant;
 use serde_json::Value;
 
-const DETECT_KEY: &str = "incoming/detect/payments/2026/11/batch 1.csv";
-const DETECT_RAW_KEY: &str = "incoming/detect/payments/2026%2F11%2Fbatch+1.csv";
+const DETECT_KEY: &str = "incoming/detect/acme/payments/2026/11/batch 1.csv";
+const DETECT_RAW_KEY: &str = "incoming/detect/acme/payments/2026%2F11%2Fbatch+1.csv";
 const PLANTED: [usize; 3] = [17, 640, 1999];
 
 /// Trains `payments` through the train function's S3 event.
 async fn train_payments(env: &EventEnv) {
     env.put(
-        "incoming/train/payments/history.csv",
+        "incoming/train/acme/payments/history.csv",
         csv_with_anomalies(3000, &[], 1).as_bytes(),
     )
     .await;
     let event = env.s3_event(
         "s3-train-object-created.json",
-        "incoming/train/payments/history.csv",
+        "incoming/train/acme/payments/history.csv",
         "t1",
     );
     let out = invoke(&env.train(), invocation(event)).await.unwrap();
@@ -50,7 +51,7 @@ async fn when_csv_is_uploaded_under_incoming_detect_should_write_results_and_rec
         assert_eq!(out["status"], "ok", "{}: {out}", env.name);
         let job_id = out["jobs"][0]["id"].as_str().unwrap().to_owned();
 
-        let job = env.jobs.get_job(&job_id).await.unwrap().unwrap();
+        let job = env.jobs.get_job(&tenant(), &job_id).await.unwrap().unwrap();
         assert_eq!(job.kind, JobKind::Batch);
         assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
         assert_eq!(job.model.as_deref(), Some("payments"));
@@ -61,7 +62,7 @@ async fn when_csv_is_uploaded_under_incoming_detect_should_write_results_and_rec
             Some(format!("s3://{}/{DETECT_KEY}", env.bucket).as_str()),
             "the key is URL-decoded"
         );
-        let results_key = format!("results/payments/{job_id}.csv");
+        let results_key = format!("results/acme/payments/{job_id}.csv");
         assert_eq!(job.results_key.as_deref(), Some(results_key.as_str()));
         for row in PLANTED {
             assert!(job.anomaly_rows.contains(&row), "{}: {job:?}", env.name);
@@ -99,10 +100,10 @@ async fn when_same_event_is_delivered_twice_should_give_one_job_and_one_results_
         assert_eq!(first["status"], "ok");
         assert_eq!(second["status"], "duplicate", "{}: {second}", env.name);
         assert_eq!(first["jobs"][0]["id"], second["jobs"][0]["id"]);
-        assert_eq!(env.keys("results/payments/").await.len(), 1);
+        assert_eq!(env.keys("results/acme/payments/").await.len(), 1);
         let page = env
             .jobs
-            .jobs_for_model("payments", 100, None)
+            .jobs_for_model(&tenant(), "payments", 100, None)
             .await
             .unwrap();
         let batch_jobs = page
@@ -117,7 +118,7 @@ async fn when_same_event_is_delivered_twice_should_give_one_job_and_one_results_
         let third = detect_event(&env, event).await.unwrap();
         assert_eq!(third["status"], "ok");
         assert_ne!(third["jobs"][0]["id"], first["jobs"][0]["id"]);
-        assert_eq!(env.keys("results/payments/").await.len(), 2);
+        assert_eq!(env.keys("results/acme/payments/").await.len(), 2);
     }
 }
 
@@ -131,15 +132,15 @@ async fn when_a_running_job_is_redelivered_should_finish_it_once() {
         let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1");
         let out = detect_event(&env, event.clone()).await.unwrap();
         let id = out["jobs"][0]["id"].as_str().unwrap().to_owned();
-        let mut job = env.jobs.get_job(&id).await.unwrap().unwrap();
+        let mut job = env.jobs.get_job(&tenant(), &id).await.unwrap().unwrap();
         job.status = JobStatus::Running;
         env.jobs.put_job(&job).await.unwrap();
         let again = detect_event(&env, event).await.unwrap();
         assert_eq!(again["status"], "ok", "{}: {again}", env.name);
-        let job = env.jobs.get_job(&id).await.unwrap().unwrap();
+        let job = env.jobs.get_job(&tenant(), &id).await.unwrap().unwrap();
         assert_eq!(job.status, JobStatus::Succeeded);
         assert_eq!(job.counts.rows, 100);
-        assert_eq!(env.keys("results/payments/").await.len(), 1);
+        assert_eq!(env.keys("results/acme/payments/").await.len(), 1);
     }
 }
 
@@ -155,13 +156,13 @@ async fn when_file_is_bad_should_record_a_failed_job_with_the_reason_and_return_
     for env in EventEnv::all().await {
         train_payments(&env).await;
         for (i, (model, body, reason)) in cases.iter().enumerate() {
-            let key = format!("incoming/detect/{model}/bad-{i}.csv");
+            let key = format!("incoming/detect/acme/{model}/bad-{i}.csv");
             env.put(&key, body.as_bytes()).await;
             let event = env.s3_event("s3-detect-object-created.json", &key, "v1");
             let out = detect_event(&env, event).await.unwrap();
             assert_eq!(out["status"], "failed", "{}: {out}", env.name);
             let id = out["jobs"][0]["id"].as_str().unwrap();
-            let job = env.jobs.get_job(id).await.unwrap().unwrap();
+            let job = env.jobs.get_job(&tenant(), id).await.unwrap().unwrap();
             assert_eq!(job.status, JobStatus::Failed);
             let error = job.error.unwrap_or_default();
             assert!(
@@ -169,7 +170,7 @@ async fn when_file_is_bad_should_record_a_failed_job_with_the_reason_and_return_
                 "{}: case {i}: {error}",
                 env.name
             );
-            assert!(env.keys(&format!("results/{model}/")).await.is_empty());
+            assert!(env.keys(&format!("results/acme/{model}/")).await.is_empty());
         }
     }
 }
@@ -228,4 +229,107 @@ async fn when_event_is_unknown_should_return_an_error() {
         .await
         .unwrap();
     assert_eq!(out["status"], "ignored");
+}
+
+/// The event paths of two tenants, on the local store and on moto: an upload under another
+/// tenant's prefix never scores with or trains `acme`'s `payments`, its job is that tenant's, and
+/// a scheduled retrain retrains each tenant's model from its own prefix only.
+#[tokio::test]
+async fn when_another_tenant_uploads_under_its_prefix_should_never_reach_the_first_tenants_model() {
+    let beta = application::domain::Tenant::parse("beta").unwrap();
+    for env in EventEnv::all().await {
+        train_payments(&env).await;
+        let acme_jobs = |env: &EventEnv| {
+            let jobs = env.jobs.clone();
+            async move {
+                jobs.jobs_for_model(&tenant(), "payments", 100, None)
+                    .await
+                    .unwrap()
+                    .jobs
+                    .len()
+            }
+        };
+        assert_eq!(acme_jobs(&env).await, 1);
+
+        // beta scores with "payments": beta has no such model.
+        let key = "incoming/detect/beta/payments/x.csv";
+        env.put(key, csv_with_anomalies(50, &[], 3).as_bytes())
+            .await;
+        let out = detect_event(
+            &env,
+            env.s3_event("s3-detect-object-created.json", key, "v1"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out["status"], "failed", "{}: {out}", env.name);
+        let id = out["jobs"][0]["id"].as_str().unwrap();
+        let job = env
+            .jobs
+            .get_job(&beta, id)
+            .await
+            .unwrap()
+            .expect("beta's job");
+        assert!(job
+            .error
+            .unwrap_or_default()
+            .contains("model 'payments' not found"));
+        assert!(env.jobs.get_job(&tenant(), id).await.unwrap().is_none());
+        assert!(env.keys("results/").await.is_empty(), "{}", env.name);
+        assert_eq!(
+            acme_jobs(&env).await,
+            1,
+            "{}: acme's jobs changed",
+            env.name
+        );
+
+        // beta trains its own "payments" from its prefix: acme's LATEST does not move.
+        let train_key = "incoming/train/beta/payments/h.csv";
+        env.put(train_key, csv_with_anomalies(500, &[], 4).as_bytes())
+            .await;
+        let event = env.s3_event("s3-train-object-created.json", train_key, "t9");
+        let out = invoke(&env.train(), invocation(event)).await.unwrap();
+        assert_eq!(out["status"], "ok", "{}: {out}", env.name);
+        assert_eq!(
+            env.registry.latest(&tenant(), "payments").await.unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            env.registry.latest(&beta, "payments").await.unwrap(),
+            Some(1)
+        );
+        let beta_version = env
+            .registry
+            .version(&beta, "payments", 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            beta_version.s3_key.starts_with("models/beta/payments/"),
+            "{beta_version:?}"
+        );
+
+        // The schedule retrains both, each from its own prefix: two versions 2, never crossed.
+        let schedule = fixture("schedule-retrain.json");
+        let out = invoke(&env.train(), invocation(schedule)).await.unwrap();
+        assert_eq!(
+            out["jobs"].as_array().map(Vec::len),
+            Some(2),
+            "{}: {out}",
+            env.name
+        );
+        for tenant in [tenant(), beta.clone()] {
+            let v2 = env
+                .registry
+                .version(&tenant, "payments", 2)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                v2.source.as_deref(),
+                Some(format!("s3://{}/incoming/train/{tenant}/payments/", env.bucket).as_str()),
+                "{}",
+                env.name
+            );
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The train function's events end to end, on the local store and on moto: an upload under
-//! `incoming/train/{model}/` trains a version that records its source prefix, and the
+//! `incoming/train/{tenant}/{model}/` trains a version that records its source prefix, and the
 //! EventBridge schedule (`events/schedule-retrain.json`) retrains every such model from every CSV
 //! under its prefix. (Here rather than in `functions/train/tests` because the harness also
 //! builds the detect function, which depends on train, not the other way round.)
@@ -13,6 +13,7 @@ use common::FunctionDeps;
 use edge::dispatch::invoke;
 use fixtures::events_env::{csv_with_anomalies, invocation, EventEnv};
 use fixtures::fixture;
+use fixtures::tenant;
 use serde_json::json;
 
 async fn upload_and_train(
@@ -38,21 +39,26 @@ async fn when_csv_is_uploaded_under_incoming_train_should_register_a_version_wit
     for env in EventEnv::all().await {
         let out = upload_and_train(
             &env,
-            "incoming/train/payments/2026/11/history 1.csv",
-            "incoming/train/payments/2026%2F11%2Fhistory+1.csv",
+            "incoming/train/acme/payments/2026/11/history 1.csv",
+            "incoming/train/acme/payments/2026%2F11%2Fhistory+1.csv",
             1500,
         )
         .await;
         assert_eq!(out["status"], "ok", "{}: {out}", env.name);
-        let item = env.registry.version("payments", 1).await.unwrap().unwrap();
+        let item = env
+            .registry
+            .version(&tenant(), "payments", 1)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(item.algorithm, "isolation_forest");
         assert_eq!(item.features, ["a", "b", "c"]);
         assert_eq!(item.training.rows, 1500);
-        let prefix = format!("s3://{}/incoming/train/payments/", env.bucket);
+        let prefix = format!("s3://{}/incoming/train/acme/payments/", env.bucket);
         assert_eq!(item.source.as_deref(), Some(prefix.as_str()));
         let job = env
             .jobs
-            .get_job(out["jobs"][0]["id"].as_str().unwrap())
+            .get_job(&tenant(), out["jobs"][0]["id"].as_str().unwrap())
             .await
             .unwrap()
             .unwrap();
@@ -65,7 +71,7 @@ async fn when_csv_is_uploaded_under_incoming_train_should_register_a_version_wit
             job.source.as_deref(),
             Some(
                 format!(
-                    "s3://{}/incoming/train/payments/2026/11/history 1.csv",
+                    "s3://{}/incoming/train/acme/payments/2026/11/history 1.csv",
                     env.bucket
                 )
                 .as_str()
@@ -75,12 +81,15 @@ async fn when_csv_is_uploaded_under_incoming_train_should_register_a_version_wit
         // The same upload delivered again trains nothing.
         let event = env.s3_event(
             "s3-train-object-created.json",
-            "incoming/train/payments/2026%2F11%2Fhistory+1.csv",
+            "incoming/train/acme/payments/2026%2F11%2Fhistory+1.csv",
             "v1",
         );
         let again = invoke(&env.train(), invocation(event)).await.unwrap();
         assert_eq!(again["status"], "duplicate");
-        assert_eq!(env.registry.latest("payments").await.unwrap(), Some(1));
+        assert_eq!(
+            env.registry.latest(&tenant(), "payments").await.unwrap(),
+            Some(1)
+        );
     }
 }
 
@@ -89,28 +98,28 @@ async fn when_schedule_fires_should_retrain_models_with_an_s3_source_from_their_
     for env in EventEnv::all().await {
         upload_and_train(
             &env,
-            "incoming/train/payments/a.csv",
-            "incoming/train/payments/a.csv",
+            "incoming/train/acme/payments/a.csv",
+            "incoming/train/acme/payments/a.csv",
             800,
         )
         .await;
         // A second file under the prefix, not yet trained on.
         env.put(
-            "incoming/train/payments/b.csv",
+            "incoming/train/acme/payments/b.csv",
             csv_with_anomalies(700, &[], 9).as_bytes(),
         )
         .await;
-        env.put("incoming/train/payments/notes.txt", b"not a csv")
+        env.put("incoming/train/acme/payments/notes.txt", b"not a csv")
             .await;
         // `fraud` has a bad file under its prefix; `inline` was trained over HTTP (no source).
         upload_and_train(
             &env,
-            "incoming/train/fraud/a.csv",
-            "incoming/train/fraud/a.csv",
+            "incoming/train/acme/fraud/a.csv",
+            "incoming/train/acme/fraud/a.csv",
             300,
         )
         .await;
-        env.put("incoming/train/fraud/b.csv", b"a,b,c\n1,oops,3\n")
+        env.put("incoming/train/acme/fraud/b.csv", b"a,b,c\n1,oops,3\n")
             .await;
         let response = edge::dispatch::handle(
             &env.train(),
@@ -134,19 +143,30 @@ async fn when_schedule_fires_should_retrain_models_with_an_s3_source_from_their_
         let jobs = out["jobs"].as_array().unwrap();
         assert_eq!(jobs.len(), 2, "{out}");
 
-        let v2 = env.registry.version("payments", 2).await.unwrap().unwrap();
+        let v2 = env
+            .registry
+            .version(&tenant(), "payments", 2)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(v2.training.rows, 1500, "a.csv and b.csv, not notes.txt");
         assert_eq!(
             v2.source,
             env.registry
-                .version("payments", 1)
+                .version(&tenant(), "payments", 1)
                 .await
                 .unwrap()
                 .unwrap()
                 .source
         );
-        assert_eq!(env.registry.latest("fraud").await.unwrap(), Some(1));
-        assert_eq!(env.registry.latest("inline").await.unwrap(), Some(1));
+        assert_eq!(
+            env.registry.latest(&tenant(), "fraud").await.unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            env.registry.latest(&tenant(), "inline").await.unwrap(),
+            Some(1)
+        );
         let fraud_job = jobs.iter().find(|j| j["model"] == "fraud").unwrap();
         assert_eq!(fraud_job["status"], "failed");
         assert!(
@@ -163,22 +183,28 @@ async fn when_schedule_fires_should_retrain_models_with_an_s3_source_from_their_
             .unwrap()
             .iter()
             .all(|j| j["duplicate"] == true));
-        assert_eq!(env.registry.latest("payments").await.unwrap(), Some(2));
+        assert_eq!(
+            env.registry.latest(&tenant(), "payments").await.unwrap(),
+            Some(2)
+        );
         invoke(&env.train(), invocation(schedule("evt-2")))
             .await
             .unwrap();
-        assert_eq!(env.registry.latest("payments").await.unwrap(), Some(3));
+        assert_eq!(
+            env.registry.latest(&tenant(), "payments").await.unwrap(),
+            Some(3)
+        );
     }
 }
 
 #[tokio::test]
 async fn when_training_file_is_bad_should_record_a_failed_job_and_return_ok() {
     for env in EventEnv::all().await {
-        env.put("incoming/train/m/bad.csv", b"a,b\n1,2\n3,inf\n")
+        env.put("incoming/train/acme/m/bad.csv", b"a,b\n1,2\n3,inf\n")
             .await;
         let event = env.s3_event(
             "s3-train-object-created.json",
-            "incoming/train/m/bad.csv",
+            "incoming/train/acme/m/bad.csv",
             "v1",
         );
         let out = invoke(&env.train(), invocation(event)).await.unwrap();
@@ -187,7 +213,7 @@ async fn when_training_file_is_bad_should_record_a_failed_job_and_return_ok() {
             out["jobs"][0]["error"].as_str().unwrap().contains("row 2"),
             "{out}"
         );
-        assert_eq!(env.registry.latest("m").await.unwrap(), None);
+        assert_eq!(env.registry.latest(&tenant(), "m").await.unwrap(), None);
     }
 }
 
@@ -196,7 +222,7 @@ async fn when_store_is_down_should_return_an_error() {
     let env = EventEnv::unreachable().await;
     let event = env.s3_event(
         "s3-train-object-created.json",
-        "incoming/train/m/x.csv",
+        "incoming/train/acme/m/x.csv",
         "v1",
     );
     assert!(invoke(&env.train(), invocation(event)).await.is_err());

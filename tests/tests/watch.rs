@@ -1,12 +1,13 @@
 //! The functions end to end, as a developer runs them: `cargo lambda watch` on 127.0.0.1 and a
 //! free port, the real `health`, `train`, `detect` and `backup` binaries, the local store in a
-//! temp directory. Trains on the shipped sample, finds the planted anomalies, answers bad input
-//! with the right 4xx, backs up and dry-runs a restore, writes one EMF document per invocation,
-//! and keeps the `openapi.yaml` contract.
+//! temp directory. Bootstraps a tenant's admin key by direct invocation and creates a working key
+//! over HTTP, trains on the shipped sample, finds the planted anomalies, answers bad input with the
+//! right 4xx, backs up (an operator key) and dry-runs a restore, writes one EMF document per
+//! invocation, never logs a secret, and keeps the `openapi.yaml` contract with authentication on.
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
-use e2e::http::{call, call_json, get};
+use e2e::http::{call_json, get, issue_key, Caller};
 use e2e::watch::WatchServer;
 use e2e::{contract, tools, workspace_root};
 use serde_json::{json, Value};
@@ -37,7 +38,24 @@ fn json_lines(log: &str) -> Vec<Value> {
         .collect()
 }
 
-fn train_and_detect(server: &WatchServer) {
+/// The tenant's first admin key (direct invocation), then a working key created with it over
+/// HTTP, which the rest of the run uses.
+fn working_key(server: &WatchServer) -> (Caller, Caller) {
+    let admin = issue_key(server.port(), "e2e", &["admin"]);
+    let created = admin.json(
+        "POST",
+        "/api/v1/keys",
+        &json!({"name": "pipeline", "scopes": ["read", "detect", "train"]}),
+    );
+    assert_eq!(created.status, 201, "{}", created.json());
+    let worker = Caller {
+        port: server.port(),
+        token: created.json()["key"].as_str().expect("a key").to_owned(),
+    };
+    (admin, worker)
+}
+
+fn train_and_detect(server: &WatchServer, caller: &Caller) {
     let port = server.port();
     let health = get(port, "/health");
     assert_eq!(
@@ -47,8 +65,7 @@ fn train_and_detect(server: &WatchServer) {
     let ready = get(port, "/health/ready");
     assert_eq!(ready.status, 200, "{}", ready.json());
 
-    let trained = call_json(
-        port,
+    let trained = caller.json(
         "POST",
         "/api/v1/models",
         &json!({"name": MODEL, "algorithm": "ensemble", "contamination": 0.01,
@@ -58,13 +75,11 @@ fn train_and_detect(server: &WatchServer) {
     assert_eq!(trained.json()["version"], 1);
 
     let csv = sample("detect.csv");
-    let scored = call(
-        port,
+    let scored = caller.call(
         "POST",
         &format!("/api/v1/detect?model={MODEL}&explain=true"),
         Some(("text/csv", csv.as_bytes())),
-    )
-    .expect("detect answers");
+    );
     let v = scored.json();
     assert_eq!(scored.status, 200, "{v}");
     assert_eq!(v["scores"].as_array().map(Vec::len), Some(200));
@@ -86,21 +101,20 @@ fn train_and_detect(server: &WatchServer) {
         "{v}"
     );
 
-    let job = get(
-        port,
-        &format!("/api/v1/jobs/{}", v["job_id"].as_str().expect("job id")),
-    );
+    let job = caller.get(&format!(
+        "/api/v1/jobs/{}",
+        v["job_id"].as_str().expect("job id")
+    ));
     let job = job.json();
     assert_eq!(
         (job["kind"].as_str(), job["counts"]["rows"].as_u64()),
         (Some("detect"), Some(200))
     );
-    let detail = get(port, &format!("/api/v1/models/{MODEL}")).json();
+    let detail = caller.get(&format!("/api/v1/models/{MODEL}")).json();
     assert_eq!(detail["latest_version"], 1, "{detail}");
 }
 
-fn bad_input_gets_the_right_4xx(server: &WatchServer) {
-    let port = server.port();
+fn bad_input_gets_the_right_4xx(caller: &Caller) {
     let columns = json!(["amount", "hour", "items", "distance_km"]);
     let detect = |data: Value| json!({"model": MODEL, "data": data});
     let oversize = vec![b' '; 7 * 1024 * 1024];
@@ -127,8 +141,7 @@ fn bad_input_gets_the_right_4xx(server: &WatchServer) {
          json!({"name": long_name, "data": {"columns": ["a"], "rows": [[1], [2]]}}).to_string().into_bytes(), 400),
     ];
     for (what, path, content_type, body, status) in cases {
-        let reply = call(port, "POST", &path, Some((content_type, &body)))
-            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let reply = caller.call("POST", &path, Some((content_type, &body)));
         let v = reply.json();
         assert_eq!(reply.status, status, "{what}: {v}");
         assert!(
@@ -136,15 +149,15 @@ fn bad_input_gets_the_right_4xx(server: &WatchServer) {
             "{what}: {v}"
         );
     }
-    let reply = get(port, &format!("/api/v1/models/{long_name}"));
+    let reply = caller.get(&format!("/api/v1/models/{long_name}"));
     assert_eq!(reply.status, 400, "{}", reply.json());
 }
 
 /// `POST /api/v1/backups` backs up what was trained and scored, `GET` lists it, and a direct
 /// invocation (the Lambda invoke API `cargo lambda invoke` uses) dry-runs its restore.
-fn back_up_and_restore(server: &WatchServer) {
+fn back_up_and_restore(server: &WatchServer, operator: &Caller) {
     let port = server.port();
-    let created = call(port, "POST", "/api/v1/backups", None).expect("POST /api/v1/backups");
+    let created = operator.call("POST", "/api/v1/backups", None);
     assert_eq!(created.status, 201, "{}", created.json());
     let backup = created.json()["backup"].clone();
     assert_eq!(backup["status"], "succeeded", "{backup}");
@@ -157,7 +170,7 @@ fn back_up_and_restore(server: &WatchServer) {
         "{backup}"
     );
 
-    let listed = get(port, "/api/v1/backups");
+    let listed = operator.get("/api/v1/backups");
     assert_eq!(listed.status, 200);
     assert_eq!(listed.json()["backups"][0], backup);
 
@@ -194,7 +207,7 @@ fn one_emf_document_per_invocation(log: &str) {
         .collect();
     let documents: Vec<&Value> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
     assert!(!requests.is_empty(), "no request log lines in:\n{log}");
-    for function in ["health", "train", "detect", "backup"] {
+    for function in ["health", "train", "detect", "backup", "keys"] {
         let logged = requests
             .iter()
             .filter(|r| r["fields"]["function"] == function)
@@ -226,9 +239,17 @@ fn one_emf_document_per_invocation(log: &str) {
         .filter_map(|d| d["ColdStart"].as_u64())
         .sum();
     assert!(
-        cold >= 4,
+        cold >= 5,
         "each function started at least once cold: {cold}"
     );
+}
+
+/// No secret a test created appears anywhere in the functions' output (logs and EMF).
+fn no_secret_in_the_log(log: &str, callers: &[&Caller]) {
+    for caller in callers {
+        let secret = caller.token.rsplit('.').next().expect("a secret");
+        assert!(!log.contains(secret), "a key's secret is in the watch log");
+    }
 }
 
 #[test]
@@ -237,11 +258,17 @@ fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_ke
         return;
     };
     let server = WatchServer::start(&cargo_lambda, &[]);
-    train_and_detect(&server);
-    bad_input_gets_the_right_4xx(&server);
-    back_up_and_restore(&server);
+    let (admin, worker) = working_key(&server);
+    let operator = issue_key(
+        server.port(),
+        "nomaly-system",
+        &["operator", "read", "detect", "train", "admin"],
+    );
+    train_and_detect(&server, &worker);
+    bad_input_gets_the_right_4xx(&worker);
+    back_up_and_restore(&server, &operator);
     if let Some(st) = tools::require("st", "pip install schemathesis") {
-        let run = contract::run(&st, &server.url());
+        let run = contract::run(&st, &server.url(), &operator.token);
         assert!(run.passed, "openapi.yaml contract failed:\n{}", run.output);
         eprintln!(
             "contract: {}; {} answers were the emulator's own 500 (see tests/contract/hooks.py): {:?}",
@@ -250,5 +277,7 @@ fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_ke
             run.emulator_failures
         );
     }
-    one_emf_document_per_invocation(&server.log());
+    let log = server.log();
+    one_emf_document_per_invocation(&log);
+    no_secret_in_the_log(&log, &[&admin, &worker, &operator]);
 }

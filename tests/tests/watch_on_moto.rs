@@ -8,12 +8,12 @@
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
 use application::ports::{BlobStreams, ObjectAdmin};
-use e2e::http::{call, call_json, get};
+use e2e::http::{call, get, issue_key};
 use e2e::tools;
 use e2e::watch::WatchServer;
 use fixtures::aws_env::AwsEnv;
 use fixtures::events_env::csv_with_anomalies;
-use fixtures::fixture;
+use fixtures::{fixture, tenant, TENANT};
 use serde_json::json;
 
 const MODEL: &str = "moto-payments";
@@ -50,16 +50,15 @@ fn when_watch_is_given_the_aws_store_should_keep_models_results_and_jobs_in_the_
     let rows: Vec<Vec<f64>> = (0..200)
         .map(|i| vec![f64::from(i % 10), f64::from((i * 7) % 13), f64::from(i % 3)])
         .collect();
-    let trained = call_json(
-        port,
+    let caller = issue_key(port, TENANT, &["read", "detect", "train"]);
+    let trained = caller.json(
         "POST",
         "/api/v1/models",
         &json!({"name": MODEL, "algorithm": "ecod",
                 "data": {"columns": ["a", "b", "c"], "rows": rows}}),
     );
     assert_eq!(trained.status, 201, "{}", trained.json());
-    let detected = call_json(
-        port,
+    let detected = caller.json(
         "POST",
         "/api/v1/detect",
         &json!({"model": MODEL, "data": {"columns": ["a", "b", "c"], "rows": [[1, 2, 0], [90, -80, 50]]}}),
@@ -68,7 +67,7 @@ fn when_watch_is_given_the_aws_store_should_keep_models_results_and_jobs_in_the_
     assert_eq!(detected.json()["labels"], json!([0, 1]));
 
     // An upload to score, then the S3 event that names it, through the Lambda invoke API.
-    let key = format!("incoming/detect/{MODEL}/upload.csv");
+    let key = format!("incoming/detect/{TENANT}/{MODEL}/upload.csv");
     let csv = csv_with_anomalies(500, &[7], 1);
     runtime.block_on(async {
         let mut upload = env
@@ -109,18 +108,25 @@ fn when_watch_is_given_the_aws_store_should_keep_models_results_and_jobs_in_the_
     runtime.block_on(async {
         let objects = env.stores.objects.clone();
         let models = objects
-            .list_keys(&format!("models/{MODEL}/"))
+            .list_keys(&format!("models/{TENANT}/{MODEL}/"))
             .await
             .unwrap();
-        assert_eq!(models, vec![format!("models/{MODEL}/v000001/model.nmly")]);
+        assert_eq!(
+            models,
+            vec![format!("models/{TENANT}/{MODEL}/v000001/model.nmly")]
+        );
         let results = objects.list_keys("results/").await.unwrap();
         assert_eq!(results, vec![results_key.clone()]);
         let jobs = env.jobs();
-        let job = jobs.get_job(&job_id).await.unwrap().expect("the batch job");
+        let job = jobs
+            .get_job(&tenant(), &job_id)
+            .await
+            .unwrap()
+            .expect("the batch job");
         assert_eq!(job.counts.rows, 500);
         assert_eq!(job.results_key.as_deref(), Some(results_key.as_str()));
         let registry = env.registry();
-        assert_eq!(registry.latest(MODEL).await.unwrap(), Some(1));
+        assert_eq!(registry.latest(&tenant(), MODEL).await.unwrap(), Some(1));
     });
     let log = server.log();
     assert!(

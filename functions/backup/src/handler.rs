@@ -1,14 +1,18 @@
-//! The `backup` function: the two HTTP routes, the schedule and direct invocations
-//! (`{"action":"backup"}`, `{"action":"restore",...}`). Restore is never reachable over HTTP.
+//! The `backup` function: the two HTTP routes (operators only: a backup is of every tenant), the
+//! schedule and direct invocations (`{"action":"backup"}`, `{"action":"restore",...}`,
+//! `{"action":"upgrade"}`). Restore and the upgrade are never reachable over HTTP.
 
 use std::sync::Arc;
 
+use application::domain::Scope;
 use application::ports::{ObjectAdmin, Stores};
 use application::workflows::backup::{BackupCreated, BackupWorkflow};
 use application::workflows::restore::{RestoreReport, RestoreRequest, RestoreWorkflow};
 use application::workflows::retention::RetentionPolicy;
+use application::workflows::upgrade::{UpgradeReport, UpgradeWorkflow};
 use application::ServiceError;
-use edge::dispatch::{EventOutcome, Function, Work};
+use edge::access::Access;
+use edge::dispatch::{settle, EventOutcome, Function, Refusal, Work};
 use edge::http::{json_response, Matched, RouteSpec};
 use edge::trigger::ScheduledEvent;
 use lambda_http::http::Method;
@@ -21,6 +25,8 @@ use serde_json::Value;
 pub struct HandlerDeps {
     backup: BackupWorkflow,
     restore: RestoreWorkflow,
+    upgrade: UpgradeWorkflow,
+    access: Access,
 }
 
 impl HandlerDeps {
@@ -29,7 +35,15 @@ impl HandlerDeps {
         Self {
             backup: BackupWorkflow::new(stores, vault.clone(), policy),
             restore: RestoreWorkflow::new(stores, vault),
+            upgrade: UpgradeWorkflow::new(stores),
+            access: Access::Authorizer,
         }
+    }
+
+    /// Admits callers through `access` (by default, the API Gateway authorizer's context).
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
     }
 }
 
@@ -41,14 +55,11 @@ pub enum ActionOutcome {
     Backup(BackupCreated),
     /// A restore ran, or a dry run reported.
     Restore(RestoreReport),
+    /// What the upgrade to tenancy moved.
+    Upgrade(UpgradeReport),
     /// The request was refused (unknown backup, corrupted backup, bad payload): nothing was
     /// written, and retrying the same payload cannot help.
-    Refused {
-        /// Always `refused`.
-        status: &'static str,
-        /// The JSON error envelope's `error`.
-        error: Value,
-    },
+    Refused(Refusal),
 }
 
 impl EventOutcome for ActionOutcome {
@@ -56,7 +67,8 @@ impl EventOutcome for ActionOutcome {
         match self {
             Self::Backup(_) => "ok",
             Self::Restore(report) => report.status,
-            Self::Refused { .. } => "refused",
+            Self::Upgrade(report) => report.status,
+            Self::Refused(_) => "refused",
         }
     }
 }
@@ -71,7 +83,7 @@ pub enum Route {
 }
 
 /// What an event this function does not take is told.
-const EXPECTED_EVENTS: &str = "unsupported event: expected an API Gateway request, a schedule, or {\"action\":\"backup\"} or {\"action\":\"restore\",\"backup_id\":\"...\"}";
+const EXPECTED_EVENTS: &str = "unsupported event: expected an API Gateway request, a schedule, {\"action\":\"backup\"}, {\"action\":\"restore\",\"backup_id\":\"...\"} or {\"action\":\"upgrade\"}";
 
 /// The `backup` function: two routes; `{"action":"backup"}` (the schedule's input) and
 /// EventBridge scheduled events take a backup; `{"action":"restore","backup_id":"...",
@@ -85,9 +97,18 @@ impl Function for HandlerDeps {
 
     fn routes(&self) -> Vec<RouteSpec<Route>> {
         vec![
-            RouteSpec::new(Method::POST, "/api/v1/backups", Route::Create),
-            RouteSpec::new(Method::GET, "/api/v1/backups", Route::List),
+            RouteSpec::new(
+                Method::POST,
+                "/api/v1/backups",
+                Scope::Operator,
+                Route::Create,
+            ),
+            RouteSpec::new(Method::GET, "/api/v1/backups", Scope::Operator, Route::List),
         ]
+    }
+
+    fn access(&self) -> &Access {
+        &self.access
     }
 
     fn http(&self, matched: Matched<Route>, _request: Request) -> Work<'_, Response<Body>> {
@@ -108,6 +129,7 @@ impl Function for HandlerDeps {
             settle(
                 self.backup.create().await.map(ActionOutcome::Backup),
                 &request_id,
+                ActionOutcome::Refused,
             )
         }))
     }
@@ -124,6 +146,7 @@ impl Function for HandlerDeps {
         settle(
             Err(ServiceError::BadRequest(EXPECTED_EVENTS.into())),
             request_id,
+            ActionOutcome::Refused,
         )
     }
 }
@@ -144,6 +167,12 @@ async fn act(
         Some("backup") => Err(ServiceError::BadRequest(
             "{\"action\":\"backup\"} takes no other fields".into(),
         )),
+        Some("upgrade") if payload.as_object().is_some_and(|f| f.is_empty()) => {
+            deps.upgrade.run().await.map(ActionOutcome::Upgrade)
+        }
+        Some("upgrade") => Err(ServiceError::BadRequest(
+            "{\"action\":\"upgrade\"} takes no other fields".into(),
+        )),
         Some("restore") => match serde_json::from_value::<RestoreRequest>(payload) {
             Ok(request) => deps
                 .restore
@@ -155,27 +184,9 @@ async fn act(
             ))),
         },
         _ => Err(ServiceError::BadRequest(format!(
-            "unknown action {}; expected \"backup\" or \"restore\"",
+            "unknown action {}; expected \"backup\", \"restore\" or \"upgrade\"",
             action.unwrap_or(Value::Null)
         ))),
     };
-    settle(result, &request_id)
-}
-
-/// A client error becomes a refusal the invoker can read; faults stay errors (retried).
-fn settle(
-    result: Result<ActionOutcome, ServiceError>,
-    request_id: &str,
-) -> Result<ActionOutcome, ServiceError> {
-    match result {
-        Err(e) if e.status() < 500 => {
-            tracing::warn!(code = e.code(), error = %e, "request refused");
-            let envelope = e.envelope(request_id);
-            Ok(ActionOutcome::Refused {
-                status: "refused",
-                error: envelope.get("error").cloned().unwrap_or(Value::Null),
-            })
-        }
-        other => other,
-    }
+    settle(result, &request_id, ActionOutcome::Refused)
 }

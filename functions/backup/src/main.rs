@@ -3,7 +3,7 @@
 use backup::handler::HandlerDeps;
 use edge::dispatch::invoke;
 use edge::logging::init_logging;
-use edge::startup::{config_or_exit, stores_or_exit, vault_or_exit};
+use edge::startup::{access, config_or_exit, stores_or_exit, vault_or_exit};
 use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 
@@ -13,7 +13,8 @@ async fn main() -> Result<(), Error> {
     let config = config_or_exit();
     let stores = stores_or_exit(&config).await;
     let vault = vault_or_exit(&stores);
-    let deps = HandlerDeps::new(&stores, vault, config.retention);
+    let deps =
+        HandlerDeps::new(&stores, vault, config.retention).with_access(access(&config, &stores));
     // API Gateway requests, the schedule's `{"action":"backup"}` and direct restores arrive as
     // JSON; `invoke` dispatches them.
     run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await

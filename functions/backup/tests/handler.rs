@@ -6,12 +6,13 @@
 
 use std::sync::Arc;
 
+use application::domain::Tenant;
 use application::ports::Stores;
 use application::workflows::retention::RetentionPolicy;
 use backup::handler::HandlerDeps;
 use edge::dispatch::{handle, invoke};
 use fixtures::local_env::local_stores;
-use fixtures::{body, event, fixture};
+use fixtures::{body, event, fixture, request, tenant};
 use lambda_http::{Context, LambdaEvent};
 use serde_json::{json, Value};
 use store_local::{LocalObjectStore, LocalStores};
@@ -45,7 +46,7 @@ async fn train_one(stores: &Stores) {
         json!({"name": "payments", "algorithm": "ecod", "data": {"columns": ["a", "b"], "rows": rows}}),
     )
     .unwrap();
-    train.train(request).await.unwrap();
+    train.train(&tenant(), request).await.unwrap();
 }
 
 #[tokio::test]
@@ -71,8 +72,35 @@ async fn when_backup_posted_should_answer_201_and_list_it() {
 
     // The backup is a job too.
     let id = created["backup"]["id"].as_str().unwrap();
-    let job = stores.jobs.get_job(id).await.unwrap().unwrap();
+    let job = stores
+        .jobs
+        .get_job(&Tenant::system(), id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(serde_json::to_value(job.kind).unwrap(), "backup");
+    assert!(
+        stores.jobs.get_job(&tenant(), id).await.unwrap().is_none(),
+        "a tenant sees the system's backup job"
+    );
+}
+
+#[tokio::test]
+async fn when_a_tenant_admin_asks_for_backups_should_be_403_insufficient_scope() {
+    let (_dir, deps, _stores) = deps();
+    for fixture_name in ["backups-create.json", "backups-list.json"] {
+        let mut event = fixture(fixture_name);
+        event["requestContext"]["authorizer"]["lambda"] =
+            json!({"tenant": "acme", "scopes": "read detect train admin", "credential_id": "k"});
+        let response = handle(&deps, request(&event)).await.unwrap();
+        assert_eq!(
+            response.status(),
+            403,
+            "{fixture_name}: {}",
+            body(&response)
+        );
+        assert_eq!(body(&response)["error"]["code"], "insufficient_scope");
+    }
 }
 
 #[tokio::test]

@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use application::cache::{LatestCache, ModelCache};
 use application::domain::incoming::IncomingRoute;
-use application::domain::S3ObjectRef;
+use application::domain::{S3ObjectRef, Scope, Tenant};
 use application::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
 use application::workflows::batch::BatchWorkflow;
 use application::workflows::detect::{DetectRequest, DetectWorkflow};
 use application::workflows::jobs::JobQueries;
 use application::ServiceError;
+use edge::access::Access;
 use edge::dispatch::{for_each_created_object, EventSummary, Function, Work};
 use edge::http::{
     body_bytes, json_response, parse_json_body, Matched, MediaType, RouteSpec, JSON_MEDIA_TYPE,
@@ -30,6 +31,7 @@ pub struct HandlerDeps {
     job_store: Arc<dyn JobStore>,
     batch: Option<BatchWorkflow>,
     max_body_bytes: usize,
+    access: Access,
 }
 
 impl HandlerDeps {
@@ -53,6 +55,7 @@ impl HandlerDeps {
             job_store: jobs,
             batch: None,
             max_body_bytes: config.max_body_bytes,
+            access: Access::Authorizer,
         }
     }
 
@@ -64,6 +67,12 @@ impl HandlerDeps {
             blobs,
             self.job_store.clone(),
         ));
+        self
+    }
+
+    /// Admits callers through `access` (by default, the API Gateway authorizer's context).
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = access;
         self
     }
 }
@@ -88,19 +97,24 @@ impl Function for HandlerDeps {
 
     fn routes(&self) -> Vec<RouteSpec<Route>> {
         vec![
-            RouteSpec::new(Method::POST, "/api/v1/detect", Route::Detect),
-            RouteSpec::new(Method::GET, "/api/v1/jobs/{id}", Route::Job),
+            RouteSpec::new(Method::POST, "/api/v1/detect", Scope::Detect, Route::Detect),
+            RouteSpec::new(Method::GET, "/api/v1/jobs/{id}", Scope::Read, Route::Job),
         ]
+    }
+
+    fn access(&self) -> &Access {
+        &self.access
     }
 
     fn http(&self, matched: Matched<Route>, request: Request) -> Work<'_, Response<Body>> {
         Box::pin(async move {
+            let tenant = matched.tenant()?;
             match matched.route {
-                Route::Detect => detect(self, &request).await,
-                Route::Job => {
-                    let id = matched.params.first().map(String::as_str).unwrap_or("");
-                    Ok(json_response(200, &self.jobs.get_job(id).await?))
-                }
+                Route::Detect => detect(self, tenant, &request).await,
+                Route::Job => Ok(json_response(
+                    200,
+                    &self.jobs.get_job(tenant, matched.param()).await?,
+                )),
             }
         })
     }
@@ -119,17 +133,21 @@ impl Function for HandlerDeps {
 }
 
 /// Scores a JSON body, or a CSV body with the model in the query string.
-async fn detect(deps: &HandlerDeps, request: &Request) -> Result<Response<Body>, ServiceError> {
+async fn detect(
+    deps: &HandlerDeps,
+    tenant: &Tenant,
+    request: &Request,
+) -> Result<Response<Body>, ServiceError> {
     let bytes = body_bytes(request, deps.max_body_bytes)?;
     let media = MediaType::of(request);
     let response = if media.is_json() {
         reject_csv_query(request)?;
         let body: DetectRequest = parse_json_body(bytes, deps.max_body_bytes)?;
-        deps.detect.detect(body).await?
+        deps.detect.detect(tenant, body).await?
     } else if media.is(CSV_MEDIA_TYPE) {
         let csv = CsvDetect::parse(request, bytes, deps.detect.limits())?;
         deps.detect
-            .detect_table(&csv.model, csv.version, &csv.table, csv.options)
+            .detect_table(tenant, &csv.model, csv.version, &csv.table, csv.options)
             .await?
     } else {
         return Err(media.unsupported(&format!("{JSON_MEDIA_TYPE} or {CSV_MEDIA_TYPE}")));
@@ -149,10 +167,10 @@ async fn score_objects(
     for_each_created_object(
         &objects,
         |route| match route {
-            IncomingRoute::Detect(model) => Some(model),
+            IncomingRoute::Detect(target) => Some(target),
             _ => None,
         },
-        |object, model| async move { batch.score_object(&object, &model).await },
+        |object, target| async move { batch.score_object(&object, &target).await },
     )
     .await
 }

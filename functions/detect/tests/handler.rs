@@ -8,6 +8,7 @@ use application::workflows::train::{TrainRequest, TrainWorkflow};
 use detect::handler::HandlerDeps;
 use edge::dispatch::handle;
 use edge::Config;
+use fixtures::tenant;
 use fixtures::{body, fixture, request, with_body};
 use lambda_http::Request;
 use serde_json::{json, Value};
@@ -43,7 +44,7 @@ async fn trained(vars: &[(&str, &str)]) -> (tempfile::TempDir, HandlerDeps) {
     );
     let train: TrainRequest =
         serde_json::from_str(fixture("train.json")["body"].as_str().unwrap()).unwrap();
-    let trained = trainer.train(train).await.unwrap();
+    let trained = trainer.train(&tenant(), train).await.unwrap();
     assert_eq!(trained.version, 1);
     let deps = HandlerDeps::new(
         stores.objects,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use application::ports::{ModelRegistry, ObjectStore};
+use edge::access::Access;
 use edge::dispatch::{EventSummary, Function, Work};
 use edge::http::{json_response, Matched, RouteSpec, RETRY_AFTER_SECS};
 use lambda_http::http::header::RETRY_AFTER;
@@ -18,12 +19,17 @@ use crate::ready::probe;
 pub struct HandlerDeps {
     objects: Arc<dyn ObjectStore>,
     registry: Arc<dyn ModelRegistry>,
+    access: Access,
 }
 
 impl HandlerDeps {
     /// Dependencies over any object store and registry adapters.
     pub fn new(objects: Arc<dyn ObjectStore>, registry: Arc<dyn ModelRegistry>) -> Self {
-        Self { objects, registry }
+        Self {
+            objects,
+            registry,
+            access: Access::Authorizer,
+        }
     }
 }
 
@@ -51,9 +57,14 @@ impl Function for HandlerDeps {
 
     fn routes(&self) -> Vec<RouteSpec<Route>> {
         vec![
-            RouteSpec::new(Method::GET, "/health", Route::Live),
-            RouteSpec::new(Method::GET, "/health/ready", Route::Ready),
+            RouteSpec::public(Method::GET, "/health", Route::Live),
+            RouteSpec::public(Method::GET, "/health/ready", Route::Ready),
         ]
+    }
+
+    /// Both routes are public (load balancers and monitors call them without credentials).
+    fn access(&self) -> &Access {
+        &self.access
     }
 
     fn http(&self, matched: Matched<Route>, _request: Request) -> Work<'_, Response<Body>> {

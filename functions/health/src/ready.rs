@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use application::domain::Tenant;
 use application::ports::{ModelRegistry, ObjectStore, StoreError};
 use serde::Serialize;
 
@@ -78,7 +79,13 @@ pub async fn probe(objects: &Arc<dyn ObjectStore>, registry: &Arc<dyn ModelRegis
     let started = Instant::now();
     let object_store = Check::timed(started, objects.get(PROBE_KEY).await.map(|_| ()));
     let started = Instant::now();
-    let table = Check::timed(started, registry.latest(PROBE_MODEL).await.map(|_| ()));
+    let table = Check::timed(
+        started,
+        registry
+            .latest(&Tenant::system(), PROBE_MODEL)
+            .await
+            .map(|_| ()),
+    );
     let ready = object_store.is_ok() && table.is_ok();
     Readiness {
         status: if ready { "ok" } else { "unavailable" },

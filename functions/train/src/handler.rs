@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use application::domain::incoming::IncomingRoute;
-use application::domain::S3ObjectRef;
+use application::domain::{S3ObjectRef, Scope};
 use application::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
 use application::workflows::models::{ModelQueries, VersionPage, DEFAULT_VERSIONS_PAGE};
 use application::workflows::object_train::ObjectTrainWorkflow;
 use application::workflows::train::{TrainRequest, TrainWorkflow};
 use application::ServiceError;
+use edge::access::Access;
 use edge::dispatch::{for_each_created_object, EventSummary, Function, Work};
 use edge::http::{
     body_bytes, json_response, parse_json_body, query_number, require_json, Matched, RouteSpec,
@@ -25,6 +26,7 @@ pub struct HandlerDeps {
     models: ModelQueries,
     objects: Option<ObjectTrainWorkflow>,
     max_body_bytes: usize,
+    access: Access,
 }
 
 impl HandlerDeps {
@@ -40,6 +42,7 @@ impl HandlerDeps {
             models: ModelQueries::new(registry),
             objects: None,
             max_body_bytes: config.max_body_bytes,
+            access: Access::Authorizer,
         }
     }
 
@@ -47,6 +50,12 @@ impl HandlerDeps {
     /// an event is an error (retried), since the function is misconfigured.
     pub fn with_blobs(mut self, blobs: Arc<dyn BlobStreams>) -> Self {
         self.objects = Some(ObjectTrainWorkflow::new(self.train.clone(), blobs));
+        self
+    }
+
+    /// Admits callers through `access` (by default, the API Gateway authorizer's context).
+    pub fn with_access(mut self, access: Access) -> Self {
+        self.access = access;
         self
     }
 }
@@ -73,31 +82,41 @@ impl Function for HandlerDeps {
 
     fn routes(&self) -> Vec<RouteSpec<Route>> {
         vec![
-            RouteSpec::new(Method::POST, "/api/v1/models", Route::Train),
-            RouteSpec::new(Method::GET, "/api/v1/models", Route::List),
-            RouteSpec::new(Method::GET, "/api/v1/models/{name}", Route::Get),
+            RouteSpec::new(Method::POST, "/api/v1/models", Scope::Train, Route::Train),
+            RouteSpec::new(Method::GET, "/api/v1/models", Scope::Read, Route::List),
+            RouteSpec::new(
+                Method::GET,
+                "/api/v1/models/{name}",
+                Scope::Read,
+                Route::Get,
+            ),
         ]
+    }
+
+    fn access(&self) -> &Access {
+        &self.access
     }
 
     fn http(&self, matched: Matched<Route>, request: Request) -> Work<'_, Response<Body>> {
         Box::pin(async move {
+            let tenant = matched.tenant()?;
             match matched.route {
                 Route::Train => {
                     let bytes = body_bytes(&request, self.max_body_bytes)?;
                     require_json(&request)?;
                     let train: TrainRequest = parse_json_body(bytes, self.max_body_bytes)?;
-                    Ok(json_response(201, &self.train.train(train).await?))
+                    Ok(json_response(201, &self.train.train(tenant, train).await?))
                 }
-                Route::List => Ok(json_response(200, &self.models.list_models().await?)),
+                Route::List => Ok(json_response(200, &self.models.list_models(tenant).await?)),
                 Route::Get => {
-                    let name = matched.params.first().map(String::as_str).unwrap_or("");
+                    let name = matched.param();
                     let page = VersionPage {
                         before: query_number(&request, "before")?,
                         limit: query_number(&request, "limit")?.unwrap_or(DEFAULT_VERSIONS_PAGE),
                     };
                     Ok(json_response(
                         200,
-                        &self.models.get_model(name, page).await?,
+                        &self.models.get_model(tenant, name, page).await?,
                     ))
                 }
             }
@@ -132,10 +151,10 @@ async fn train_objects(
     for_each_created_object(
         &objects,
         |route| match route {
-            IncomingRoute::Train(model) => Some(model),
+            IncomingRoute::Train(target) => Some(target),
             _ => None,
         },
-        |object, model| async move { workflow.train_object(&object, &model).await },
+        |object, target| async move { workflow.train_object(&object, &target).await },
     )
     .await
 }

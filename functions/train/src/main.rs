@@ -2,7 +2,7 @@
 
 use edge::dispatch::invoke;
 use edge::logging::init_logging;
-use edge::startup::{config_or_exit, stores_or_exit};
+use edge::startup::{access, config_or_exit, stores_or_exit};
 use lambda_http::lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use serde_json::Value;
 use train::handler::HandlerDeps;
@@ -12,8 +12,10 @@ async fn main() -> Result<(), Error> {
     init_logging();
     let config = config_or_exit();
     let stores = stores_or_exit(&config).await;
+    let access = access(&config, &stores);
     let deps = HandlerDeps::new(stores.objects, stores.registry, stores.jobs, &config)
-        .with_blobs(stores.blobs);
+        .with_blobs(stores.blobs)
+        .with_access(access);
     // Every trigger (API Gateway, S3, EventBridge) arrives as JSON; `invoke` dispatches it.
     run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await
 }

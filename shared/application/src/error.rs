@@ -6,6 +6,8 @@ use serde_json::{json, Value};
 use thiserror::Error;
 
 use crate::domain::names::InvalidModelName;
+use crate::domain::principal::MissingScope;
+use crate::domain::tenant::InvalidTenant;
 use crate::ports::StoreError;
 
 /// Every failure a workflow reports to a caller.
@@ -85,6 +87,16 @@ pub enum ServiceError {
     /// The body's content type is not one the route reads.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// No credential, or one that is unknown, revoked, expired or wrongly signed: who is calling
+    /// is not known. The message says which, never echoing the credential.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A known caller whose credential lacks the scope the route needs.
+    #[error("{0}")]
+    InsufficientScope(String),
+    /// No API key with that id in the caller's tenant.
+    #[error("API key '{0}' not found")]
+    KeyNotFound(String),
 }
 
 impl ServiceError {
@@ -96,7 +108,10 @@ impl ServiceError {
             | Self::VersionNotFound { .. }
             | Self::JobNotFound(_)
             | Self::BackupNotFound(_)
+            | Self::KeyNotFound(_)
             | Self::RouteNotFound(_) => 404,
+            Self::Unauthenticated(_) => 401,
+            Self::InsufficientScope(_) => 403,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
             Self::TooLarge(_) => 413,
@@ -132,6 +147,9 @@ impl ServiceError {
             Self::RouteNotFound(_) => "not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Unauthenticated(_) => "unauthorized",
+            Self::InsufficientScope(_) => "insufficient_scope",
+            Self::KeyNotFound(_) => "key_not_found",
         }
     }
 
@@ -190,6 +208,18 @@ impl From<ArtifactError> for ServiceError {
 impl From<InvalidModelName> for ServiceError {
     fn from(e: InvalidModelName) -> Self {
         Self::BadRequest(e.to_string())
+    }
+}
+
+impl From<InvalidTenant> for ServiceError {
+    fn from(e: InvalidTenant) -> Self {
+        Self::BadRequest(e.to_string())
+    }
+}
+
+impl From<MissingScope> for ServiceError {
+    fn from(e: MissingScope) -> Self {
+        Self::InsufficientScope(e.to_string())
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use application::checksum::sha256_hex;
-use application::domain::{Job, JobStatus, ModelVersion};
+use application::domain::{Job, JobStatus, ModelVersion, Tenant};
 use application::ports::Stores;
 use application::ports::{ObjectAdmin, ObjectMeta};
 use application::workflows::backup::{BackupState, BackupWorkflow};
@@ -26,6 +26,7 @@ use detection::Limits;
 use fixtures::aws_env::{aws_stores, AwsEnv};
 use fixtures::local_env::local_stores;
 use fixtures::moto::unique_name;
+use fixtures::tenant;
 use serde_json::json;
 use store_aws::schema::{create_bucket, create_table};
 use store_aws::S3ObjectStore;
@@ -136,11 +137,15 @@ impl Site {
     }
 
     async fn train_model(&self, name: &str, algorithm: &str) {
+        self.train_model_of(&tenant(), name, algorithm).await;
+    }
+
+    async fn train_model_of(&self, tenant: &Tenant, name: &str, algorithm: &str) {
         let request: TrainRequest = serde_json::from_value(
             json!({"name": name, "algorithm": algorithm, "data": small_data(60)}),
         )
         .unwrap();
-        self.train().train(request).await.unwrap();
+        self.train().train(tenant, request).await.unwrap();
     }
 
     async fn score(&self, name: &str) {
@@ -149,7 +154,7 @@ impl Site {
             fixtures::aws_env::detect_over(s.objects.clone(), s.registry.clone(), s.jobs.clone());
         let request =
             serde_json::from_value(json!({"model": name, "data": small_data(20)})).unwrap();
-        detect.detect(request).await.unwrap();
+        detect.detect(&tenant(), request).await.unwrap();
     }
 
     /// Every version item, `LATEST`, artifact SHA-256 (of the bytes read back) and job.
@@ -158,12 +163,17 @@ impl Site {
         let mut versions = Vec::new();
         let mut latest = Vec::new();
         let mut artifacts = Vec::new();
-        for model in s.registry.list_models().await.unwrap() {
+        for model in s.registry.list_all_models().await.unwrap() {
             latest.push((
-                model.name.clone(),
-                s.registry.latest(&model.name).await.unwrap(),
+                format!("{}/{}", model.tenant, model.name),
+                s.registry.latest(&model.tenant, &model.name).await.unwrap(),
             ));
-            for v in s.registry.versions(&model.name).await.unwrap() {
+            for v in s
+                .registry
+                .versions(&model.tenant, &model.name)
+                .await
+                .unwrap()
+            {
                 let object = s.objects.get(&v.s3_key).await.unwrap().expect("artifact");
                 artifacts.push((v.s3_key.clone(), sha256_hex(&object.bytes)));
                 versions.push(v);
@@ -214,12 +224,14 @@ fn written(n: usize) -> Tally {
     }
 }
 
-/// Trains three models (one of them twice), scores twice: 4 versions, 3 models, 6 jobs.
+/// Trains three models in two tenants, one name in both (one of them twice), scores twice: 4
+/// versions, 3 models, 6 jobs.
 async fn populate(site: &Site) {
     site.train_model("payments", "ecod").await;
     site.train_model("payments", "hbos").await;
     site.train_model("fraud", "isolation_forest").await;
-    site.train_model("latency", "pca").await;
+    site.train_model_of(&Tenant::parse("beta").unwrap(), "payments", "pca")
+        .await;
     site.score("payments").await;
     site.score("fraud").await;
 }
@@ -254,6 +266,7 @@ on_both!(
     when_data_is_newer_than_the_backup_should_keep_it_unless_replacing,
     when_trains_run_during_a_backup_should_hold_whole_versions_only,
     when_pruning_should_keep_exactly_the_policy_set,
+    when_a_backup_predates_tenancy_should_restore_into_the_default_tenant,
 );
 
 async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut site: Site) {
@@ -283,7 +296,7 @@ async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut sit
     let job = site
         .stores()
         .jobs
-        .get_job(&backup.id)
+        .get_job(&Tenant::system(), &backup.id)
         .await
         .unwrap()
         .unwrap();
@@ -295,7 +308,7 @@ async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut sit
         .unwrap();
     assert_eq!(listed.backups, vec![backup.clone()]);
     let mut before_jobs = before.jobs.clone();
-    before_jobs.sort_by(|a, b| a.id.cmp(&b.id));
+    before_jobs.sort_by(|a, b| (&a.tenant, &a.id).cmp(&(&b.tenant, &b.id)));
 
     site.wipe().await;
     assert!(site.state().await.is_empty(), "the wipe left data behind");
@@ -348,7 +361,11 @@ async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut sit
     site.score("payments").await;
     site.train_model("payments", "ecod").await;
     assert_eq!(
-        site.stores().registry.latest("payments").await.unwrap(),
+        site.stores()
+            .registry
+            .latest(&tenant(), "payments")
+            .await
+            .unwrap(),
         Some(3)
     );
 }
@@ -445,13 +462,22 @@ async fn when_data_is_newer_than_the_backup_should_keep_it_unless_replacing(site
     assert_eq!(report.latest.kept, 1, "{report:?}");
     assert_eq!(report.jobs.kept, 1, "{report:?}");
     assert_eq!(report.conflicts.len(), 2, "{report:?}");
-    assert_eq!(s.registry.latest("payments").await.unwrap(), Some(2));
-    assert_eq!(s.jobs.get_job(&job.id).await.unwrap(), Some(job.clone()));
+    assert_eq!(
+        s.registry.latest(&tenant(), "payments").await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        s.jobs.get_job(&tenant(), &job.id).await.unwrap(),
+        Some(job.clone())
+    );
 
     // Asked to replace, the backup's job comes back.
     let report = restore(&site, &backup.id, false, true).await.unwrap();
     assert_eq!(report.jobs.written, 1, "{report:?}");
-    assert_eq!(s.jobs.get_job(&job.id).await.unwrap(), Some(original));
+    assert_eq!(
+        s.jobs.get_job(&tenant(), &job.id).await.unwrap(),
+        Some(original)
+    );
 }
 
 async fn when_trains_run_during_a_backup_should_hold_whole_versions_only(mut site: Site) {
@@ -463,7 +489,7 @@ async fn when_trains_run_during_a_backup_should_hold_whole_versions_only(mut sit
                 json!({"name": "payments", "algorithm": "ecod", "data": small_data(60)}),
             )
             .unwrap();
-            train.train(request).await
+            train.train(&tenant(), request).await
         })
     });
     let trains: Vec<_> = trains.collect();
@@ -482,8 +508,8 @@ async fn when_trains_run_during_a_backup_should_hold_whole_versions_only(mut sit
     let report = restore(&site, &backup.id, false, false).await.unwrap();
     assert_eq!(report.versions.written, backup.items.versions);
     let s = site.stores();
-    let versions = s.registry.versions("payments").await.unwrap();
-    let latest = s.registry.latest("payments").await.unwrap();
+    let versions = s.registry.versions(&tenant(), "payments").await.unwrap();
+    let latest = s.registry.latest(&tenant(), "payments").await.unwrap();
     assert_eq!(latest, versions.last().map(|v| v.version));
     for v in &versions {
         let object = s.objects.get(&v.s3_key).await.unwrap().expect("artifact");
@@ -575,4 +601,149 @@ async fn when_pruning_should_keep_exactly_the_policy_set(site: Site) {
             .unwrap()
             .is_empty());
     }
+}
+
+/// The fixture made by the code before tenancy (commit ea99402, see its README): its data
+/// directory and its backup vault.
+fn pre_tenancy(part: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/data/pre-tenancy")
+        .join(part)
+}
+
+/// Copies a directory tree (the fixture is read-only material).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every object of the pre-tenancy vault fixture, put into `vault` with its stored metadata.
+async fn upload_pre_tenancy_backup(vault: &dyn ObjectAdmin) -> String {
+    let root = pre_tenancy("vault");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if !path.to_string_lossy().ends_with(".meta.json") {
+                files.push(path);
+            }
+        }
+    }
+    let mut backup_id = String::new();
+    for path in files {
+        let key = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let meta_path = format!("{}.meta.json", path.display());
+        let meta: application::ports::ObjectMeta =
+            serde_json::from_slice(&std::fs::read(meta_path).unwrap()).unwrap();
+        vault
+            .put(&key, &std::fs::read(&path).unwrap(), &meta)
+            .await
+            .unwrap();
+        backup_id = key.split('/').nth(1).unwrap().to_owned();
+    }
+    backup_id
+}
+
+async fn when_a_backup_predates_tenancy_should_restore_into_the_default_tenant(site: Site) {
+    let backup_id = upload_pre_tenancy_backup(site.vault().as_ref()).await;
+    let report = restore(&site, &backup_id, false, false).await.unwrap();
+    assert_eq!(report.status, "restored", "{report:?}");
+    assert_eq!(
+        (
+            report.versions.written,
+            report.latest.written,
+            report.jobs.written
+        ),
+        (3, 2, 4)
+    );
+    let s = site.stores();
+    let default = Tenant::default();
+    assert_eq!(
+        s.registry.latest(&default, "payments").await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(s.registry.latest(&default, "fraud").await.unwrap(), Some(1));
+    assert!(s.registry.list_models(&tenant()).await.unwrap().is_empty());
+    assert_eq!(s.scan.all_jobs().await.unwrap().len(), 4);
+    // The restored model scores, for the default tenant only.
+    let detect =
+        fixtures::aws_env::detect_over(s.objects.clone(), s.registry.clone(), s.jobs.clone());
+    let request =
+        || serde_json::from_value(json!({"model": "payments", "data": small_data(5)})).unwrap();
+    assert_eq!(detect.detect(&default, request()).await.unwrap().version, 2);
+    assert_eq!(
+        detect
+            .detect(&tenant(), request())
+            .await
+            .unwrap_err()
+            .code(),
+        "model_not_found"
+    );
+    // A backup taken now holds the restored data under its tenant.
+    let created = site
+        .backups(RetentionPolicy::default())
+        .create()
+        .await
+        .unwrap();
+    assert_eq!(created.backup.items.versions, 3);
+}
+
+/// A local data directory written by the code before tenancy, opened by this code: invisible
+/// until the upgrade, then the default tenant's, models scoring from their original artifacts.
+#[tokio::test]
+async fn when_a_local_store_predates_tenancy_should_upgrade_in_place_into_the_default_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&pre_tenancy("store"), dir.path());
+    let stores = Site::open_local(dir.path());
+    let default = Tenant::default();
+    assert!(stores.registry.list_all_models().await.unwrap().is_empty());
+    let report = application::workflows::upgrade::UpgradeWorkflow::new(&stores)
+        .run()
+        .await
+        .unwrap();
+    // Three trains and a detect of the default tenant, and the backup job of the system.
+    assert_eq!(
+        (report.models, report.versions, report.jobs),
+        (2, 3, 5),
+        "{report:?}"
+    );
+    let all = stores.scan.all_jobs().await.unwrap();
+    let system = all.iter().filter(|j| j.tenant == Tenant::system()).count();
+    assert_eq!(system, 1, "{all:?}");
+    assert_eq!(
+        stores.registry.latest(&default, "payments").await.unwrap(),
+        Some(2)
+    );
+    let detect = fixtures::aws_env::detect_over(
+        stores.objects.clone(),
+        stores.registry.clone(),
+        stores.jobs.clone(),
+    );
+    let request =
+        serde_json::from_value(json!({"model": "payments", "data": small_data(5)})).unwrap();
+    let scored = detect.detect(&default, request).await.unwrap();
+    assert_eq!(scored.version, 2);
+    assert_eq!(
+        application::workflows::upgrade::UpgradeWorkflow::new(&stores)
+            .run()
+            .await
+            .unwrap()
+            .status,
+        "nothing_to_do"
+    );
 }

@@ -17,6 +17,7 @@ use application::workflows::batch::{results_key, BatchWorkflow};
 use application::workflows::train::TrainRequest;
 use async_trait::async_trait;
 use fixtures::local_env::LocalEnv;
+use fixtures::{target, tenant};
 use serde_json::json;
 use store_contract::small_data;
 use store_local::LocalObjectStore;
@@ -88,7 +89,7 @@ async fn when_the_input_stream_breaks_midway_should_be_retried_then_scored_once(
     let request: TrainRequest =
         serde_json::from_value(json!({"name": "m", "algorithm": "ecod", "data": small_data(60)}))
             .unwrap();
-    env.train().train(request).await.unwrap();
+    env.train().train(&tenant(), request).await.unwrap();
     let key = "incoming/detect/m/day.csv";
     let mut csv = String::from("a,b\n");
     for i in 0..50_000 {
@@ -117,7 +118,7 @@ async fn when_the_input_stream_breaks_midway_should_be_retried_then_scored_once(
         }),
         jobs.clone(),
     );
-    let e = cut.score_object(&object, "m").await.unwrap_err();
+    let e = cut.score_object(&object, &target("m")).await.unwrap_err();
     assert!(e.is_transient(), "{e:?}");
     assert!(e.to_string().contains("connection reset"), "{e}");
     let id = object.job_id("batch");
@@ -126,16 +127,20 @@ async fn when_the_input_stream_breaks_midway_should_be_retried_then_scored_once(
         .await
         .unwrap()
         .is_empty());
-    let job = jobs.get_job(&id).await.unwrap().expect("the claimed job");
+    let job = jobs
+        .get_job(&tenant(), &id)
+        .await
+        .unwrap()
+        .expect("the claimed job");
     assert_eq!(job.status, JobStatus::Running);
 
     // The redelivery reads the whole file and writes one results object.
     let whole = BatchWorkflow::new(env.detect(), objects.clone(), jobs.clone());
-    let outcome = whole.score_object(&object, "m").await.unwrap();
+    let outcome = whole.score_object(&object, &target("m")).await.unwrap();
     assert_eq!(outcome.job.status, JobStatus::Succeeded);
     assert_eq!(outcome.job.counts.rows, 50_000);
     let results = objects.list("local", "results/", 10).await.unwrap();
-    assert_eq!(results, vec![results_key("m", &id)]);
+    assert_eq!(results, vec![results_key(&target("m"), &id)]);
     let written =
         std::fs::read_to_string(env.data_dir().join("objects").join(&results[0])).unwrap();
     assert_eq!(written.lines().count(), 50_001);

@@ -6,6 +6,8 @@
 use std::time::Duration;
 
 use application::cache::ModelCache;
+use application::domain::Tenant;
+use application::ports::ModelRegistry;
 use application::workflows::detect::{DetectOptions, DetectRequest, DetectResponse};
 use application::workflows::jobs::JobQueries;
 use application::workflows::models::{ModelQueries, VersionPage};
@@ -14,6 +16,7 @@ use application::ServiceError;
 use detection::tabular::parse_csv;
 use detection::Limits;
 use fixtures::local_env::{sample_table, table_json, LocalEnv};
+use fixtures::tenant;
 use serde_json::{json, Value};
 use store_contract::small_data;
 
@@ -27,9 +30,10 @@ fn detect_request(value: Value) -> DetectRequest {
 
 async fn train_small(env: &LocalEnv, name: &str) -> TrainResponse {
     env.train()
-        .train(train_request(
-            json!({"name": name, "algorithm": "ecod", "data": small_data(60)}),
-        ))
+        .train(
+            &tenant(),
+            train_request(json!({"name": name, "algorithm": "ecod", "data": small_data(60)})),
+        )
         .await
         .unwrap()
 }
@@ -40,10 +44,13 @@ async fn when_trained_on_sample_then_detect_should_flag_planted_anomalies() {
     let train = sample_table("train.csv");
     let trained = env
         .train()
-        .train(train_request(json!({
-            "name": "payments", "algorithm": "ensemble", "contamination": 0.01,
-            "data": table_json(&train)
-        })))
+        .train(
+            &tenant(),
+            train_request(json!({
+                "name": "payments", "algorithm": "ensemble", "contamination": 0.01,
+                "data": table_json(&train)
+            })),
+        )
         .await
         .unwrap();
     assert_eq!(trained.version, 1);
@@ -54,9 +61,12 @@ async fn when_trained_on_sample_then_detect_should_flag_planted_anomalies() {
     let detect = sample_table("detect.csv");
     let response = env
         .detect()
-        .detect(detect_request(json!({
-            "model": "payments", "data": table_json(&detect), "explain": true, "top_k": 2
-        })))
+        .detect(
+            &tenant(),
+            detect_request(json!({
+                "model": "payments", "data": table_json(&detect), "explain": true, "top_k": 2
+            })),
+        )
         .await
         .unwrap();
     assert_eq!(response.version, 1);
@@ -106,7 +116,7 @@ async fn when_trained_on_sample_then_detect_should_flag_planted_anomalies() {
 
     // The detect job is recorded.
     let job = JobQueries::new(env.stores.items.clone())
-        .get_job(&response.job_id)
+        .get_job(&tenant(), &response.job_id)
         .await
         .unwrap();
     assert_eq!(job.counts.rows, 200);
@@ -122,13 +132,16 @@ async fn when_csv_table_detected_should_match_json_path() {
     let table = parse_csv(csv.as_bytes(), &Limits::default()).unwrap();
     let detect = env.detect();
     let from_csv = detect
-        .detect_table("m", Some(1), &table, DetectOptions::default())
+        .detect_table(&tenant(), "m", Some(1), &table, DetectOptions::default())
         .await
         .unwrap();
     let from_json = detect
-        .detect(detect_request(json!({
-            "model": "m", "data": [{"a": 1, "b": 3}, {"a": 100, "b": -100}]
-        })))
+        .detect(
+            &tenant(),
+            detect_request(json!({
+                "model": "m", "data": [{"a": 1, "b": 3}, {"a": 100, "b": -100}]
+            })),
+        )
         .await
         .unwrap();
     assert_eq!(from_csv.scores, from_json.scores);
@@ -164,9 +177,10 @@ async fn when_trained_twice_should_return_the_contract_and_bump_version() {
     // Detect without a version uses the latest.
     let r = env
         .detect()
-        .detect(detect_request(
-            json!({"model": "m", "data": [{"a": 1, "b": 2}]}),
-        ))
+        .detect(
+            &tenant(),
+            detect_request(json!({"model": "m", "data": [{"a": 1, "b": 2}]})),
+        )
         .await
         .unwrap();
     assert_eq!(r.version, 2);
@@ -177,9 +191,10 @@ async fn when_model_unknown_should_404() {
     let env = LocalEnv::new();
     let detect = env.detect();
     let err = detect
-        .detect(detect_request(
-            json!({"model": "ghost", "data": [{"a": 1}]}),
-        ))
+        .detect(
+            &tenant(),
+            detect_request(json!({"model": "ghost", "data": [{"a": 1}]})),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -188,15 +203,16 @@ async fn when_model_unknown_should_404() {
         "{err}"
     );
     let err = detect
-        .detect(detect_request(
-            json!({"model": "ghost", "version": 1, "data": [{"a": 1}]}),
-        ))
+        .detect(
+            &tenant(),
+            detect_request(json!({"model": "ghost", "version": 1, "data": [{"a": 1}]})),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status(), 404, "{err}");
     assert!(err.to_string().contains("'ghost'"), "{err}");
     let err = ModelQueries::new(env.stores.items.clone())
-        .get_model("ghost", VersionPage::default())
+        .get_model(&tenant(), "ghost", VersionPage::default())
         .await
         .unwrap_err();
     assert_eq!(err.status(), 404);
@@ -208,9 +224,10 @@ async fn when_version_unknown_should_404() {
     train_small(&env, "m").await;
     let err = env
         .detect()
-        .detect(detect_request(
-            json!({"model": "m", "version": 7, "data": [{"a": 1, "b": 2}]}),
-        ))
+        .detect(
+            &tenant(),
+            detect_request(json!({"model": "m", "version": 7, "data": [{"a": 1, "b": 2}]})),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -226,7 +243,7 @@ async fn when_job_unknown_should_404() {
     let env = LocalEnv::new();
     let jobs = JobQueries::new(env.stores.items.clone());
     for id in ["missing", "../../etc", ""] {
-        let err = jobs.get_job(id).await.unwrap_err();
+        let err = jobs.get_job(&tenant(), id).await.unwrap_err();
         assert_eq!((err.status(), err.code()), (404, "job_not_found"), "{id}");
     }
 }
@@ -238,14 +255,20 @@ async fn when_name_bad_should_400() {
     for name in ["../x", "a/b", "", long.as_str()] {
         let err = env
             .train()
-            .train(train_request(json!({"name": name, "data": small_data(20)})))
+            .train(
+                &tenant(),
+                train_request(json!({"name": name, "data": small_data(20)})),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.status(), 400, "{name}: {err}");
         assert!(err.to_string().contains("model name"), "{err}");
         let err = env
             .detect()
-            .detect(detect_request(json!({"model": name, "data": [{"a": 1}]})))
+            .detect(
+                &tenant(),
+                detect_request(json!({"model": name, "data": [{"a": 1}]})),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.status(), 400, "{name}: {err}");
@@ -256,9 +279,12 @@ async fn when_name_bad_should_400() {
 async fn when_contamination_and_threshold_both_given_should_400() {
     let err = LocalEnv::new()
         .train()
-        .train(train_request(json!({
-            "name": "m", "contamination": 0.1, "threshold": 2.0, "data": small_data(20)
-        })))
+        .train(
+            &tenant(),
+            train_request(json!({
+                "name": "m", "contamination": 0.1, "threshold": 2.0, "data": small_data(20)
+            })),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status(), 400, "{err}");
@@ -286,7 +312,10 @@ async fn when_data_unusable_should_be_4xx_with_message() {
     ];
     for (data, status, needle) in cases {
         let err = detect
-            .detect(detect_request(json!({"model": "m", "data": data})))
+            .detect(
+                &tenant(),
+                detect_request(json!({"model": "m", "data": data})),
+            )
             .await
             .unwrap_err();
         assert_eq!(err.status(), status, "{err}");
@@ -297,17 +326,21 @@ async fn when_data_unusable_should_be_4xx_with_message() {
     assert_eq!(err.status(), 422, "{err}");
     let err = env
         .train()
-        .train(train_request(
-            json!({"name": "m2", "data": {"columns": ["a"], "rows": [[1]]}}),
-        ))
+        .train(
+            &tenant(),
+            train_request(json!({"name": "m2", "data": {"columns": ["a"], "rows": [[1]]}})),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status(), 422, "{err}");
     let err = env
         .train()
-        .train(train_request(json!({
-            "name": "m2", "contamination": 0.9, "data": small_data(20)
-        })))
+        .train(
+            &tenant(),
+            train_request(json!({
+                "name": "m2", "contamination": 0.9, "data": small_data(20)
+            })),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status(), 422);
@@ -327,7 +360,10 @@ async fn when_too_many_rows_should_413() {
         },
     );
     let err = workflow
-        .train(train_request(json!({"name": "m", "data": small_data(20)})))
+        .train(
+            &tenant(),
+            train_request(json!({"name": "m", "data": small_data(20)})),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status(), 413, "{err}");
@@ -337,16 +373,19 @@ async fn when_too_many_rows_should_413() {
 async fn when_artifact_corrupted_on_disk_should_report_clearly() {
     let env = LocalEnv::new();
     train_small(&env, "m").await;
-    let path = env.data_dir().join("objects/models/m/v000001/model.nmly");
+    let path = env
+        .data_dir()
+        .join("objects/models/acme/m/v000001/model.nmly");
     let mut bytes = std::fs::read(&path).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
     let err = env
         .detect()
-        .detect(detect_request(
-            json!({"model": "m", "data": [{"a": 1, "b": 2}]}),
-        ))
+        .detect(
+            &tenant(),
+            detect_request(json!({"model": "m", "data": [{"a": 1, "b": 2}]})),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -359,9 +398,10 @@ async fn when_artifact_corrupted_on_disk_should_report_clearly() {
     std::fs::write(&path, b"garbage").unwrap();
     let err = env
         .detect()
-        .detect(detect_request(
-            json!({"model": "m", "data": [{"a": 1, "b": 2}]}),
-        ))
+        .detect(
+            &tenant(),
+            detect_request(json!({"model": "m", "data": [{"a": 1, "b": 2}]})),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.code(), "corrupted_model", "{err}");
@@ -369,9 +409,10 @@ async fn when_artifact_corrupted_on_disk_should_report_clearly() {
     std::fs::remove_file(&path).unwrap();
     let err = env
         .detect()
-        .detect(detect_request(
-            json!({"model": "m", "data": [{"a": 1, "b": 2}]}),
-        ))
+        .detect(
+            &tenant(),
+            detect_request(json!({"model": "m", "data": [{"a": 1, "b": 2}]})),
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("missing"), "{err}");
@@ -383,15 +424,29 @@ async fn when_model_cached_should_not_reread_storage() {
     train_small(&env, "m").await;
     let detect = env.detect_with(1 << 20, Duration::from_secs(60));
     let request = || detect_request(json!({"model": "m", "data": [{"a": 1, "b": 2}]}));
-    let first: DetectResponse = detect.detect(request()).await.unwrap();
+    let first: DetectResponse = detect.detect(&tenant(), request()).await.unwrap();
     // With the artifact gone, a warm container still answers from memory.
-    std::fs::remove_file(env.data_dir().join("objects/models/m/v000001/model.nmly")).unwrap();
-    let second = detect.detect(request()).await.unwrap();
+    std::fs::remove_file(
+        env.data_dir()
+            .join("objects/models/acme/m/v000001/model.nmly"),
+    )
+    .unwrap();
+    let second = detect.detect(&tenant(), request()).await.unwrap();
     assert_eq!(first.scores, second.scores);
     // A new version is not seen until the LATEST TTL expires.
     train_small(&env, "m").await;
-    assert_eq!(detect.detect(request()).await.unwrap().version, 1);
-    assert_eq!(env.detect().detect(request()).await.unwrap().version, 2);
+    assert_eq!(
+        detect.detect(&tenant(), request()).await.unwrap().version,
+        1
+    );
+    assert_eq!(
+        env.detect()
+            .detect(&tenant(), request())
+            .await
+            .unwrap()
+            .version,
+        2
+    );
 }
 
 #[tokio::test]
@@ -401,25 +456,37 @@ async fn when_cache_full_should_evict_least_recently_used() {
     train_small(&env, "b").await;
     train_small(&env, "c").await;
     let size = env.stores.items.clone();
-    let one = application::ports::ModelRegistry::version(size.as_ref(), "a", 1)
+    let one = application::ports::ModelRegistry::version(size.as_ref(), &tenant(), "a", 1)
         .await
         .unwrap()
         .unwrap()
         .size as usize;
     let cache = ModelCache::new(one * 2 + one / 2);
     let (reg, obj) = (env.stores.items.as_ref(), env.stores.objects.as_ref());
-    cache.get_or_load("a", 1, reg, obj).await.unwrap();
-    cache.get_or_load("b", 1, reg, obj).await.unwrap();
-    cache.get_or_load("a", 1, reg, obj).await.unwrap(); // a is now more recent than b
-    cache.get_or_load("c", 1, reg, obj).await.unwrap(); // evicts b
-    assert!(cache.get("a", 1).is_some());
-    assert!(cache.get("c", 1).is_some());
-    assert!(cache.get("b", 1).is_none());
+    cache
+        .get_or_load(&tenant(), "a", 1, reg, obj)
+        .await
+        .unwrap();
+    cache
+        .get_or_load(&tenant(), "b", 1, reg, obj)
+        .await
+        .unwrap();
+    cache
+        .get_or_load(&tenant(), "a", 1, reg, obj)
+        .await
+        .unwrap(); // a is now more recent than b
+    cache
+        .get_or_load(&tenant(), "c", 1, reg, obj)
+        .await
+        .unwrap(); // evicts b
+    assert!(cache.get(&tenant(), "a", 1).is_some());
+    assert!(cache.get(&tenant(), "c", 1).is_some());
+    assert!(cache.get(&tenant(), "b", 1).is_none());
     let stats = cache.stats();
     assert_eq!(stats.entries, 2);
     assert!(stats.bytes <= one * 2 + one / 2);
     let none = ModelCache::new(0);
-    none.get_or_load("a", 1, reg, obj).await.unwrap();
+    none.get_or_load(&tenant(), "a", 1, reg, obj).await.unwrap();
     assert_eq!(none.stats().entries, 0);
 }
 
@@ -430,7 +497,7 @@ async fn when_models_queried_should_list_versions_newest_first_in_pages() {
     train_small(&env, "m").await;
     train_small(&env, "k").await;
     let queries = ModelQueries::new(env.stores.items.clone());
-    let list = queries.list_models().await.unwrap();
+    let list = queries.list_models(&tenant()).await.unwrap();
     let names: Vec<(&str, u32)> = list
         .models
         .iter()
@@ -439,22 +506,25 @@ async fn when_models_queried_should_list_versions_newest_first_in_pages() {
     assert_eq!(names, [("k", 1), ("m", 2)]);
     train_small(&env, "m").await;
     let detail = queries
-        .get_model("m", VersionPage::default())
+        .get_model(&tenant(), "m", VersionPage::default())
         .await
         .unwrap();
     assert_eq!(detail.latest_version, 3);
     let versions: Vec<u32> = detail.versions.iter().map(|v| v.version).collect();
     assert_eq!(versions, [3, 2, 1], "newest first");
-    assert_eq!(detail.versions[2].s3_key, "models/m/v000001/model.nmly");
+    assert_eq!(
+        detail.versions[2].s3_key,
+        "models/acme/m/v000001/model.nmly"
+    );
     assert_eq!(detail.versions[0].sha256.len(), 64);
     assert_eq!(detail.next_before, None);
     // Pages of two: [3, 2] then [1].
     let page = |before| VersionPage { before, limit: 2 };
-    let first = queries.get_model("m", page(None)).await.unwrap();
+    let first = queries.get_model(&tenant(), "m", page(None)).await.unwrap();
     assert_eq!(first.versions.len(), 2);
     assert_eq!(first.next_before, Some(2));
     let second = queries
-        .get_model("m", page(first.next_before))
+        .get_model(&tenant(), "m", page(first.next_before))
         .await
         .unwrap();
     let versions: Vec<u32> = second.versions.iter().map(|v| v.version).collect();
@@ -462,6 +532,7 @@ async fn when_models_queried_should_list_versions_newest_first_in_pages() {
     for limit in [0, 101] {
         let err = queries
             .get_model(
+                &tenant(),
                 "m",
                 VersionPage {
                     before: None,
@@ -473,8 +544,60 @@ async fn when_models_queried_should_list_versions_newest_first_in_pages() {
         assert_eq!(err.status(), 400, "limit {limit}");
     }
     let err = queries
-        .get_model("../m", VersionPage::default())
+        .get_model(&tenant(), "../m", VersionPage::default())
         .await
         .unwrap_err();
     assert_eq!(err.status(), 400);
+}
+
+/// One model name in two tenants: each scores with, trains and reads only its own, through one
+/// warm model cache; a job of one is unknown to the other.
+#[tokio::test]
+async fn when_two_tenants_share_a_model_name_should_only_ever_reach_their_own() {
+    let env = LocalEnv::new();
+    let (acme, beta) = (tenant(), Tenant::parse("beta").unwrap());
+    train_small(&env, "m").await;
+    train_small(&env, "m").await;
+    let detect = env.detect();
+    // beta has no model `m`: the same 404 as a name nobody uses.
+    let request = || detect_request(json!({"model": "m", "data": [{"a": 1.0, "b": 2.0}]}));
+    let err = detect.detect(&beta, request()).await.unwrap_err();
+    assert_eq!(err.code(), "model_not_found");
+    let scored = detect.detect(&acme, request()).await.unwrap();
+    assert_eq!(scored.version, 2);
+    // beta trains its own `m`, on other columns: acme's LATEST does not move, and the warm cache
+    // of acme's version 1 is never served to beta.
+    let beta_model = env
+        .train()
+        .train(
+            &beta,
+            train_request(json!({"name": "m", "algorithm": "hbos",
+                "data": {"columns": ["x"], "rows": (0..40).map(|i| vec![f64::from(i)]).collect::<Vec<_>>()}})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(beta_model.version, 1);
+    let registry: std::sync::Arc<dyn ModelRegistry> = env.stores.items.clone();
+    assert_eq!(registry.latest(&acme, "m").await.unwrap(), Some(2));
+    let err = detect.detect(&beta, request()).await.unwrap_err();
+    assert_eq!(
+        err.code(),
+        "invalid_input",
+        "beta scored with acme's model: {err}"
+    );
+    let mut pinned = request();
+    pinned.version = Some(2);
+    assert_eq!(
+        detect.detect(&beta, pinned).await.unwrap_err().code(),
+        "version_not_found"
+    );
+    let queries = ModelQueries::new(registry);
+    let listed = queries.list_models(&beta).await.unwrap();
+    assert_eq!(listed.models.len(), 1);
+    assert_eq!(listed.models[0].algorithm, "hbos");
+    // Jobs: acme's detect job is not beta's.
+    let jobs = JobQueries::new(env.stores.items.clone());
+    assert!(jobs.get_job(&acme, &scored.job_id).await.is_ok());
+    let err = jobs.get_job(&beta, &scored.job_id).await.unwrap_err();
+    assert_eq!(err.code(), "job_not_found");
 }

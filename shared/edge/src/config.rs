@@ -42,6 +42,17 @@ pub enum StoreKind {
     Aws,
 }
 
+/// How the functions learn who calls them (`NOMALY_AUTH`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// `inline` (default): each function checks the `Authorization` header itself (what `cargo
+    /// lambda watch` needs, and safe anywhere: nothing is trusted unchecked).
+    Inline,
+    /// `authorizer`: trust the tenant and scopes the API Gateway Lambda authorizer put in the
+    /// request context (the templates set it: the check ran once, and its answer is cached).
+    Authorizer,
+}
+
 /// Where the AWS adapter keeps things (`NOMALY_BUCKET`, `NOMALY_TABLE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsNames {
@@ -56,6 +67,8 @@ pub struct AwsNames {
 pub struct Config {
     /// `NOMALY_STORE`: which adapters.
     pub store: StoreKind,
+    /// `NOMALY_AUTH`: who checks credentials.
+    pub auth: AuthMode,
     /// `NOMALY_DATA_DIR`: root of the local store.
     pub data_dir: PathBuf,
     /// Bucket and table, set (and required) when `store` is [`StoreKind::Aws`].
@@ -91,6 +104,16 @@ impl Config {
                 return Err(ConfigError::Invalid {
                     variable: "NOMALY_STORE",
                     reason: format!("'{other}' is not a store; expected 'local' or 'aws'"),
+                })
+            }
+        };
+        let auth = match get("NOMALY_AUTH").as_deref().map(str::trim) {
+            None | Some("inline") => AuthMode::Inline,
+            Some("authorizer") => AuthMode::Authorizer,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: "NOMALY_AUTH",
+                    reason: format!("'{other}' is not a mode; expected 'inline' or 'authorizer'"),
                 })
             }
         };
@@ -138,6 +161,7 @@ impl Config {
         let defaults = RetentionPolicy::default();
         Ok(Self {
             store,
+            auth,
             data_dir,
             aws,
             max_body_bytes: size("NOMALY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1)?,
@@ -182,6 +206,7 @@ mod tests {
     fn when_nothing_set_should_use_defaults() {
         let c = config(&[]).unwrap();
         assert_eq!(c.store, StoreKind::Local);
+        assert_eq!(c.auth, AuthMode::Inline);
         assert_eq!(c.data_dir, PathBuf::from(".nomaly"));
         assert_eq!(c.max_body_bytes, 6 * 1024 * 1024);
         assert_eq!(c.max_rows, 100_000);

@@ -12,7 +12,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::time::Instant;
 
-use application::domain::incoming::{route_key, IncomingRoute};
+use application::domain::incoming::{route_key, IncomingRoute, ModelTarget};
 use application::domain::{JobStatus, S3ObjectRef};
 use application::metrics::{self, Counter};
 use application::workflows::event_jobs::JobOutcome;
@@ -23,6 +23,7 @@ use lambda_http::{Adapter, Body, Context, LambdaEvent, Request, Response, Servic
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::access::Access;
 use crate::emf::{self, Invocation};
 use crate::http::{match_route, route_path, serve, Matched, RouteSpec};
 use crate::trigger::{classify, ScheduledEvent, Trigger};
@@ -48,6 +49,9 @@ pub trait Function: Sync {
 
     /// The HTTP routes the function serves.
     fn routes(&self) -> Vec<RouteSpec<Self::Route>>;
+
+    /// How the function learns who calls a tenant route.
+    fn access(&self) -> &Access;
 
     /// Answers a request on a matched route; an error becomes the JSON error envelope.
     fn http(&self, matched: Matched<Self::Route>, request: Request) -> Work<'_, Response<Body>>;
@@ -82,14 +86,15 @@ pub trait Function: Sync {
     }
 }
 
-/// Answers one API Gateway request (REST v1 or HTTP v2) on `function`'s routes; every failure is
-/// a JSON response.
+/// Answers one API Gateway request (REST v1 or HTTP v2) on `function`'s routes, after admitting
+/// its caller (401/403 before any work); every failure is a JSON response.
 pub async fn handle<F: Function>(
     function: &F,
     request: Request,
 ) -> Result<Response<Body>, Infallible> {
     Ok(serve(F::NAME, request, |request| async move {
-        let matched = match_route(&function.routes(), request.method(), &route_path(&request))?;
+        let mut matched = match_route(&function.routes(), request.method(), &route_path(&request))?;
+        matched.caller = function.access().admit(matched.access, &request).await?;
         function.http(matched, request).await
     })
     .await)
@@ -157,21 +162,21 @@ where
 /// then no-ops); any other error stops at once.
 pub async fn for_each_created_object<F, Fut>(
     objects: &[S3ObjectRef],
-    pick: fn(IncomingRoute) -> Option<String>,
+    pick: fn(IncomingRoute) -> Option<ModelTarget>,
     mut work: F,
 ) -> Result<EventSummary, ServiceError>
 where
-    F: FnMut(S3ObjectRef, String) -> Fut,
+    F: FnMut(S3ObjectRef, ModelTarget) -> Fut,
     Fut: Future<Output = Result<JobOutcome, ServiceError>>,
 {
     let mut outcomes = Vec::new();
     let mut transient = None;
     for object in objects.iter().filter(|o| o.is_created()) {
-        let Some(model) = pick(route_key(&object.key)) else {
+        let Some(target) = pick(route_key(&object.key)) else {
             tracing::info!(key = %object.key, "S3 record ignored: not under this function's incoming/ prefix");
             continue;
         };
-        match work(object.clone(), model).await {
+        match work(object.clone(), target).await {
             Ok(outcome) => outcomes.push(outcome),
             Err(e) if e.is_transient() => transient = Some(e),
             Err(e) => return Err(e),
@@ -180,6 +185,36 @@ where
     match transient {
         Some(e) => Err(e),
         None => Ok(EventSummary::of(&outcomes)),
+    }
+}
+
+/// A direct invocation refused on its payload (an unknown backup, a bad field): nothing was
+/// written, and retrying the same payload cannot help, so it is an answer, not an error.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refusal {
+    /// Always `refused`.
+    pub status: &'static str,
+    /// The error envelope's `error` object.
+    pub error: Value,
+}
+
+/// Turns a request error (4xx) into a [`Refusal`] answer through `wrap`, logged; other errors
+/// (5xx: the store failed) stay errors, so Lambda retries the invocation.
+pub fn settle<T>(
+    result: Result<T, ServiceError>,
+    request_id: &str,
+    wrap: impl FnOnce(Refusal) -> T,
+) -> Result<T, ServiceError> {
+    match result {
+        Err(e) if e.status() < 500 => {
+            tracing::warn!(code = e.code(), error = %e, "request refused");
+            let envelope = e.envelope(request_id);
+            Ok(wrap(Refusal {
+                status: "refused",
+                error: envelope.get("error").cloned().unwrap_or(Value::Null),
+            }))
+        }
+        other => other,
     }
 }
 
@@ -300,11 +335,21 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use application::domain::Scope;
     use lambda_http::http::Method;
 
-    /// A function with one route and no events; `lenient` answers refusals instead of failing.
+    /// A function with a public route, a tenant route and no events; `lenient` answers refusals
+    /// instead of failing.
     struct HttpOnly {
         lenient: bool,
+        access: Access,
+    }
+
+    fn http_only(lenient: bool) -> HttpOnly {
+        HttpOnly {
+            lenient,
+            access: Access::Authorizer,
+        }
     }
 
     impl Function for HttpOnly {
@@ -313,7 +358,14 @@ mod tests {
         type Outcome = EventSummary;
 
         fn routes(&self) -> Vec<RouteSpec<()>> {
-            vec![RouteSpec::new(Method::GET, "/health", ())]
+            vec![
+                RouteSpec::public(Method::GET, "/health", ()),
+                RouteSpec::new(Method::POST, "/private", Scope::Train, ()),
+            ]
+        }
+
+        fn access(&self) -> &Access {
+            &self.access
         }
 
         fn http(&self, _matched: Matched<()>, _request: Request) -> Work<'_, Response<Body>> {
@@ -327,6 +379,61 @@ mod tests {
                 Err(error)
             }
         }
+    }
+
+    /// A REST API request to `path`, with the authorizer context `authorizer` (if any).
+    fn rest_request(method: &str, path: &str, authorizer: Option<Value>) -> Value {
+        let mut context = json!({"accountId": "1", "apiId": "a", "stage": "prod",
+            "requestId": "r", "httpMethod": method, "resourcePath": path, "path": path,
+            "identity": {"sourceIp": "192.0.2.1"}});
+        if let Some(authorizer) = authorizer {
+            context["authorizer"] = authorizer;
+        }
+        json!({"resource": path, "path": path, "httpMethod": method, "headers": {},
+            "multiValueHeaders": {}, "queryStringParameters": null,
+            "multiValueQueryStringParameters": null, "pathParameters": null,
+            "stageVariables": null, "requestContext": context, "body": null,
+            "isBase64Encoded": false})
+    }
+
+    #[tokio::test]
+    async fn when_a_tenant_route_has_no_authorizer_context_should_be_401_and_without_scope_403() {
+        let function = http_only(false);
+        let call = |event: Value| {
+            let function = &function;
+            async move {
+                let answer = invoke(function, LambdaEvent::new(event, Context::default()))
+                    .await
+                    .unwrap();
+                (
+                    answer["statusCode"].as_u64().unwrap(),
+                    answer["body"].as_str().unwrap_or("").to_owned(),
+                )
+            }
+        };
+        let (status, body) = call(rest_request("POST", "/private", None)).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body.contains("\"unauthorized\""), "{body}");
+        let reader = json!({"tenant": "acme", "scopes": "read detect", "credential_id": "k"});
+        let (status, body) = call(rest_request("POST", "/private", Some(reader))).await;
+        assert_eq!(status, 403, "{body}");
+        assert!(
+            body.contains("insufficient_scope") && body.contains("'train'"),
+            "{body}"
+        );
+        let trainer = json!({"tenant": "acme", "scopes": "train", "credential_id": "k"});
+        assert_eq!(
+            call(rest_request("POST", "/private", Some(trainer)))
+                .await
+                .0,
+            200
+        );
+        let forged = json!({"tenant": "../x", "scopes": "train", "credential_id": "k"});
+        assert_eq!(
+            call(rest_request("POST", "/private", Some(forged))).await.0,
+            401
+        );
+        assert_eq!(call(rest_request("GET", "/health", None)).await.0, 200);
     }
 
     fn s3_event() -> Value {
@@ -343,7 +450,7 @@ mod tests {
             json!({"hello": 1}),
         ] {
             let refused = invoke(
-                &HttpOnly { lenient: false },
+                &http_only(false),
                 LambdaEvent::new(event.clone(), Context::default()),
             )
             .await
@@ -352,7 +459,7 @@ mod tests {
                 refused.to_string().starts_with("unsupported event"),
                 "{refused}"
             );
-            let lenient = HttpOnly { lenient: true };
+            let lenient = http_only(true);
             let answered = invoke(&lenient, LambdaEvent::new(event, Context::default()))
                 .await
                 .unwrap();

@@ -4,6 +4,7 @@
 //! document ([`emf`]) and JSON logs ([`logging`]), and the composition root ([`startup`]) reads
 //! the configuration ([`config`]) and builds the stores it selects.
 
+pub mod access;
 pub mod config;
 pub mod dispatch;
 pub mod emf;

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use application::ports::{ObjectAdmin, Stores};
 use store_local::{LocalObjectStore, LocalStores};
 
-use crate::config::{Config, StoreKind};
+use crate::access::Access;
+use crate::config::{AuthMode, Config, StoreKind};
+use application::workflows::authenticate::Authenticator;
 
 /// The local vault's directory under the data directory.
 pub const LOCAL_VAULT_DIR: &str = "backup-vault";
@@ -82,6 +84,21 @@ async fn aws_stores(config: &Config) -> Stores {
 #[cfg(not(feature = "aws"))]
 async fn aws_stores(_config: &Config) -> Stores {
     fail("NOMALY_STORE is 'aws', but this build has no AWS store: build the functions with `--features aws` (as the Lambda builds and `cargo lambda watch --features aws` do)")
+}
+
+/// The credential check `config` sets up: API keys in the key store, and JWTs when an issuer is
+/// configured. The authorizer function runs it, and so do the functions in `inline` mode.
+pub fn authenticator(_config: &Config, stores: &Stores) -> Authenticator {
+    Authenticator::new(stores.keys.clone(), None)
+}
+
+/// How the function admits callers, as `config` says: the authorizer's context, or the same check
+/// run here.
+pub fn access(config: &Config, stores: &Stores) -> Access {
+    match config.auth {
+        AuthMode::Authorizer => Access::Authorizer,
+        AuthMode::Inline => Access::Inline(authenticator(config, stores)),
+    }
 }
 
 /// The backup vault of `stores`; exits naming `NOMALY_BACKUP_BUCKET` when there is none.

@@ -11,13 +11,17 @@ use aws_sdk_dynamodb::Client;
 
 use crate::cursor;
 use crate::errors::{build_error, classify, classify_transaction};
-use crate::items::{self, from_item, job_item, key, latest_item, version_item, Item};
+use crate::items::{
+    self, catalog_prefix, from_item, job_item, key, latest_item, version_item, Item,
+};
+use crate::restore::SCAN_PAGE;
 use crate::retry::{send_until_processed, Backoff};
 use crate::schema::{
-    CATALOG_PK, GSI1_PK, GSI1_SK, GSI2_PK, JOBS_INDEX, MODELS_INDEX, PK, SK, VERSION_ATTRIBUTE,
+    CATALOG_PK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, JOBS_INDEX, MODELS_INDEX, PK, SK,
+    VERSION_ATTRIBUTE,
 };
 use application::domain::keys::{job_pk, model_pk, version_sk, JOB_SK, LATEST_SK};
-use application::domain::{Job, ModelVersion};
+use application::domain::{Job, ModelVersion, Tenant};
 use application::ports::{JobPage, JobStore, ModelRegistry, StoreError};
 
 /// Most items of one `BatchWriteItem` request (DynamoDB's limit).
@@ -89,6 +93,57 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// The `LATEST` items of the models index: one tenant's (`{tenant}#` sort-key prefix), or
+    /// every tenant's.
+    async fn catalog(&self, tenant: Option<&Tenant>) -> Result<Vec<ModelVersion>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(MODELS_INDEX)
+            .expression_attribute_names("#pk", GSI2_PK)
+            .expression_attribute_values(":pk", AttributeValue::S(CATALOG_PK.to_owned()));
+        query = match tenant {
+            Some(tenant) => query
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :tenant)")
+                .expression_attribute_names("#sk", GSI2_SK)
+                .expression_attribute_values(":tenant", AttributeValue::S(catalog_prefix(tenant))),
+            None => query.key_condition_expression("#pk = :pk"),
+        };
+        query_all(query).await
+    }
+
+    /// Every item a strongly consistent `Scan` finds whose `PK` starts with `pk_prefix` and whose
+    /// `SK` passes `sk_condition` (an expression on `#sk` and `:sk`), decoded as `T`.
+    pub(crate) async fn scan_where<T: serde::de::DeserializeOwned>(
+        &self,
+        pk_prefix: &str,
+        sk_condition: &str,
+        sk_value: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        all_pages(|start| {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression(format!("begins_with(#pk, :pk) AND {sk_condition}"))
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", AttributeValue::S(pk_prefix.to_owned()))
+                .expression_attribute_values(":sk", AttributeValue::S(sk_value.to_owned()))
+                .consistent_read(true)
+                .limit(SCAN_PAGE)
+                .set_exclusive_start_key(start);
+            async move {
+                let output = page.send().await.map_err(|e| classify("Scan", e))?;
+                Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
+            }
+        })
+        .await
+    }
+}
+
 fn latest_moved(name: &str) -> String {
     format!("the latest version of model '{name}' moved")
 }
@@ -139,8 +194,8 @@ impl ModelRegistry for DynamoStore {
         Ok(())
     }
 
-    async fn latest(&self, name: &str) -> Result<Option<u32>, StoreError> {
-        let Some(item) = self.get_item(model_pk(name), LATEST_SK).await? else {
+    async fn latest(&self, tenant: &Tenant, name: &str) -> Result<Option<u32>, StoreError> {
+        let Some(item) = self.get_item(model_pk(tenant, name), LATEST_SK).await? else {
             return Ok(None);
         };
         let version = item
@@ -153,27 +208,28 @@ impl ModelRegistry for DynamoStore {
         Ok(Some(version))
     }
 
-    async fn version(&self, name: &str, version: u32) -> Result<Option<ModelVersion>, StoreError> {
-        self.get_item(model_pk(name), &version_sk(version))
+    async fn version(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<ModelVersion>, StoreError> {
+        self.get_item(model_pk(tenant, name), &version_sk(version))
             .await?
             .map(|item| from_item(&item))
             .transpose()
     }
 
     /// Queries the sparse models index (one item per model, by name), page by page.
-    async fn list_models(&self) -> Result<Vec<ModelVersion>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(MODELS_INDEX)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", GSI2_PK)
-            .expression_attribute_values(":pk", AttributeValue::S(CATALOG_PK.to_owned()));
-        query_all_versions(query).await
+    async fn list_models(&self, tenant: &Tenant) -> Result<Vec<ModelVersion>, StoreError> {
+        self.catalog(Some(tenant)).await
     }
 
-    async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, StoreError> {
+    async fn list_all_models(&self) -> Result<Vec<ModelVersion>, StoreError> {
+        self.catalog(None).await
+    }
+
+    async fn versions(&self, tenant: &Tenant, name: &str) -> Result<Vec<ModelVersion>, StoreError> {
         let query = self
             .client
             .query()
@@ -181,10 +237,10 @@ impl ModelRegistry for DynamoStore {
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", AttributeValue::S(model_pk(name)))
+            .expression_attribute_values(":pk", AttributeValue::S(model_pk(tenant, name)))
             .expression_attribute_values(":prefix", AttributeValue::S("VERSION#".into()))
             .consistent_read(true);
-        query_all_versions(query).await
+        query_all(query).await
     }
 }
 
@@ -254,8 +310,8 @@ impl JobStore for DynamoStore {
         Ok(())
     }
 
-    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
-        self.get_item(job_pk(id), JOB_SK)
+    async fn get_job(&self, tenant: &Tenant, id: &str) -> Result<Option<Job>, StoreError> {
+        self.get_item(job_pk(tenant, id), JOB_SK)
             .await?
             .map(|item| from_item(&item))
             .transpose()
@@ -266,17 +322,18 @@ impl JobStore for DynamoStore {
     /// when a response stops early at 1 MB.
     async fn jobs_for_model(
         &self,
+        tenant: &Tenant,
         name: &str,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<JobPage, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
-        let gsi_pk = model_pk(name);
+        let gsi_pk = model_pk(tenant, name);
         let mut start: Option<Item> = match cursor {
             None => None,
             Some(c) => {
                 let index_sk = cursor::decode(c)?;
-                let mut start = key(job_pk(cursor::job_id(&index_sk)), JOB_SK);
+                let mut start = key(job_pk(tenant, cursor::job_id(&index_sk)), JOB_SK);
                 start.insert(GSI1_PK.to_owned(), AttributeValue::S(gsi_pk.clone()));
                 start.insert(GSI1_SK.to_owned(), AttributeValue::S(index_sk));
                 Some(start)
@@ -323,7 +380,9 @@ impl JobStore for DynamoStore {
 }
 
 /// Every version item a query finds, following `LastEvaluatedKey` page by page.
-async fn query_all_versions(query: QueryFluentBuilder) -> Result<Vec<ModelVersion>, StoreError> {
+pub(crate) async fn query_all<T: serde::de::DeserializeOwned>(
+    query: QueryFluentBuilder,
+) -> Result<Vec<T>, StoreError> {
     all_pages(|start| {
         let page = query.clone().set_exclusive_start_key(start);
         async move {

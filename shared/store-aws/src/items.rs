@@ -12,7 +12,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::schema::{CATALOG_PK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, KEY_ATTRIBUTES, PK, SK};
 use application::domain::keys::{model_pk, JOB_SK, LATEST_SK};
-use application::domain::{Job, ModelVersion};
+use application::domain::{Job, ModelVersion, Tenant};
 use application::ports::StoreError;
 
 /// One DynamoDB item.
@@ -120,10 +120,23 @@ pub fn version_item(version: &ModelVersion) -> Result<Item, StoreError> {
 /// models index.
 pub fn latest_item(version: &ModelVersion) -> Result<Item, StoreError> {
     let mut item = to_item(version)?;
-    item.extend(key(model_pk(&version.name), LATEST_SK));
+    item.extend(key(version.pk(), LATEST_SK));
     item.insert(GSI2_PK.to_owned(), s(CATALOG_PK));
-    item.insert(GSI2_SK.to_owned(), s(version.name.clone()));
+    item.insert(
+        GSI2_SK.to_owned(),
+        s(format!(
+            "{}{}",
+            catalog_prefix(&version.tenant),
+            version.name
+        )),
+    );
     Ok(item)
+}
+
+/// The start of the catalog sort key of every model of `tenant` (`{tenant}#`; a tenant holds no
+/// `#`, so no tenant's prefix starts another's).
+pub fn catalog_prefix(tenant: &Tenant) -> String {
+    format!("{tenant}#")
 }
 
 /// The jobs index sort key: creation time zero-padded to 20 digits, `#`, the id.
@@ -136,7 +149,7 @@ pub fn job_item(job: &Job) -> Result<Item, StoreError> {
     let mut item = to_item(job)?;
     item.extend(key(job.pk(), JOB_SK));
     if let Some(model) = &job.model {
-        item.insert(GSI1_PK.to_owned(), s(model_pk(model)));
+        item.insert(GSI1_PK.to_owned(), s(model_pk(&job.tenant, model)));
         item.insert(GSI1_SK.to_owned(), s(job_index_sk(job)));
     }
     Ok(item)
@@ -149,6 +162,7 @@ mod tests {
 
     fn version() -> ModelVersion {
         ModelVersion {
+            tenant: Tenant::parse("acme").unwrap(),
             name: "payments".into(),
             version: 3,
             algorithm: "ecod".into(),
@@ -169,6 +183,7 @@ mod tests {
 
     fn job() -> Job {
         Job {
+            tenant: Tenant::parse("acme").unwrap(),
             id: "j1".into(),
             kind: JobKind::Detect,
             status: JobStatus::Failed,
@@ -192,12 +207,13 @@ mod tests {
     fn when_version_mapped_should_round_trip_with_keys() {
         let v = version();
         let item = version_item(&v).unwrap();
-        assert_eq!(item[PK], s("MODEL#payments"));
+        assert_eq!(item[PK], s("T#acme#MODEL#payments"));
         assert_eq!(item[SK], s("VERSION#000003"));
         assert_eq!(from_item::<ModelVersion>(&item).unwrap(), v);
         let latest = latest_item(&v).unwrap();
         assert_eq!(latest[SK], s("LATEST"));
         assert_eq!(latest[GSI2_PK], s(CATALOG_PK));
+        assert_eq!(latest[GSI2_SK], s("acme#payments"));
         assert_eq!(latest["version"], AttributeValue::N("3".into()));
         assert_eq!(from_item::<ModelVersion>(&latest).unwrap(), v);
     }
@@ -207,7 +223,7 @@ mod tests {
         let j = job();
         let item = job_item(&j).unwrap();
         assert_eq!(item["expires_at"], AttributeValue::N("7".into()));
-        assert_eq!(item[GSI1_PK], s("MODEL#payments"));
+        assert_eq!(item[GSI1_PK], s("T#acme#MODEL#payments"));
         assert_eq!(item[GSI1_SK], s("00000000000000000042#j1"));
         assert_eq!(item["version"], AttributeValue::Null(true));
         assert_eq!(from_item::<Job>(&item).unwrap(), j);

@@ -2,11 +2,13 @@
 //! with the same keys and conditional semantics as the local adapter. Every call is bounded by
 //! the timeouts and retries of [`AwsTuning`].
 
+pub mod api_keys;
 pub mod client;
 pub mod cursor;
 pub mod dynamodb;
 pub mod errors;
 pub mod items;
+pub mod legacy;
 pub mod restore;
 pub mod retry;
 pub mod s3;

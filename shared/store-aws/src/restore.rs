@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::dynamodb::{all_pages, DynamoStore};
+use crate::dynamodb::DynamoStore;
 use crate::errors::classify;
 use crate::items::{latest_item, version_item, Item};
-use crate::schema::{SK, VERSION_ATTRIBUTE};
+use crate::schema::VERSION_ATTRIBUTE;
 use application::domain::keys::JOB_SK;
 use application::domain::{Job, ModelVersion};
 use application::ports::{JobScan, RegistryRestore, StoreError};
@@ -78,27 +78,12 @@ impl RegistryRestore for DynamoStore {
 
 #[async_trait]
 impl JobScan for DynamoStore {
-    /// A strongly consistent `Scan` filtered on `SK = JOB`, [`SCAN_PAGE`] items a call, following
+    /// A strongly consistent `Scan` filtered on `SK = JOB` under a tenant (`PK` from `T#`; items
+    /// from before tenancy wait for the upgrade), [`SCAN_PAGE`] items a call, following
     /// `LastEvaluatedKey`.
     async fn all_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs: Vec<Job> = all_pages(|start| {
-            let page = self
-                .client()
-                .scan()
-                .table_name(self.table())
-                .filter_expression("#sk = :job")
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":job", AttributeValue::S(JOB_SK.to_owned()))
-                .consistent_read(true)
-                .limit(SCAN_PAGE)
-                .set_exclusive_start_key(start);
-            async move {
-                let output = page.send().await.map_err(|e| classify("Scan", e))?;
-                Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
-            }
-        })
-        .await?;
-        jobs.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut jobs: Vec<Job> = self.scan_where("T#", "#sk = :sk", JOB_SK).await?;
+        jobs.sort_by(|a, b| (&a.tenant, &a.id).cmp(&(&b.tenant, &b.id)));
         Ok(jobs)
     }
 }

@@ -3,16 +3,21 @@
 //! the deployment templates all follow these constants.
 //!
 //! Table (`NOMALY_TABLE`), on-demand billing, string keys `PK` (hash) / `SK` (range):
-//! - `MODEL#{name}` / `VERSION#{000001}`: one immutable model version.
-//! - `MODEL#{name}` / `LATEST`: a copy of the current version's item with `GSI2PK`/`GSI2SK`, so
-//!   listing models reads one small index instead of scanning the table.
-//! - `JOB#{id}` / `JOB`: a job, expiring through the TTL attribute `expires_at` (epoch seconds).
+//! - `T#{tenant}#MODEL#{name}` / `VERSION#{000001}`: one immutable model version.
+//! - `T#{tenant}#MODEL#{name}` / `LATEST`: a copy of the current version's item with
+//!   `GSI2PK`/`GSI2SK`, so listing models reads one small index instead of scanning the table.
+//! - `T#{tenant}#JOB#{id}` / `JOB`: a job, expiring through the TTL attribute `expires_at` (epoch
+//!   seconds).
+//! - `T#{tenant}#KEYS` / `KEY#{id}`: an API key (its SHA-256 hash, never the secret).
+//!
+//! Every key starts with `T#{tenant}#`, so IAM's `dynamodb:LeadingKeys` can confine a role to
+//! some item kinds (the authorizer reads `T#*#KEYS` only).
 //!
 //! Indexes (projection ALL):
-//! - [`JOBS_INDEX`] (`GSI1PK` = `MODEL#{name}`, `GSI1SK` = creation time in milliseconds
+//! - [`JOBS_INDEX`] (`GSI1PK` = `T#{tenant}#MODEL#{name}`, `GSI1SK` = creation time in milliseconds
 //!   zero-padded to 20 digits, `#`, job id): a model's jobs, newest first when read backwards.
 //!   A string sort key keeps ties between jobs of the same millisecond in a stable order.
-//! - [`MODELS_INDEX`] (`GSI2PK` = [`CATALOG_PK`], `GSI2SK` = model name): sparse, only `LATEST`
+//! - [`MODELS_INDEX`] (`GSI2PK` = [`CATALOG_PK`], `GSI2SK` = `{tenant}#{name}`): sparse, only `LATEST`
 //!   items carry it, so `list_models` costs one read per model, not per item in the table. Its
 //!   reads are eventually consistent: a model registered a moment ago may be missing.
 //!
@@ -37,7 +42,7 @@ pub const PK: &str = "PK";
 pub const SK: &str = "SK";
 /// Name of the index listing a model's jobs.
 pub const JOBS_INDEX: &str = "GSI1";
-/// Partition key of [`JOBS_INDEX`] (string, `MODEL#{name}`).
+/// Partition key of [`JOBS_INDEX`] (string, `T#{tenant}#MODEL#{name}`).
 pub const GSI1_PK: &str = "GSI1PK";
 /// Sort key of [`JOBS_INDEX`] (string, `{created_at:020}#{id}`).
 pub const GSI1_SK: &str = "GSI1SK";
@@ -45,10 +50,12 @@ pub const GSI1_SK: &str = "GSI1SK";
 pub const MODELS_INDEX: &str = "GSI2";
 /// Partition key of [`MODELS_INDEX`] (string, always [`CATALOG_PK`]).
 pub const GSI2_PK: &str = "GSI2PK";
-/// Sort key of [`MODELS_INDEX`] (string, the model name).
+/// Sort key of [`MODELS_INDEX`] (string, `{tenant}#{name}`).
 pub const GSI2_SK: &str = "GSI2SK";
-/// The single partition of [`MODELS_INDEX`].
-pub const CATALOG_PK: &str = "MODELS";
+/// The single partition of [`MODELS_INDEX`]. (Before tenancy it was `MODELS`, with bare model
+/// names as sort keys; the new name keeps such items out of listings until the upgrade moves
+/// them.)
+pub const CATALOG_PK: &str = "CATALOG";
 /// The TTL attribute of job items (number, epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// The attribute of a `LATEST` item holding the current version (number).

@@ -3,28 +3,69 @@
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
-use std::sync::Arc;
-
-use application::ports::{JobStore, ModelRegistry, ObjectStore};
+use application::ports::Stores;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
 use fixtures::aws_env::AwsEnv;
-use store_contract::Backend;
+use store_aws::items::{key, to_item};
+use store_contract::{Backend, LegacyItem};
 
 /// A fresh bucket and table on the shared moto server.
 struct AwsBackend(AwsEnv);
 
 #[async_trait]
 impl Backend for AwsBackend {
-    fn objects(&self) -> Arc<dyn ObjectStore> {
-        self.0.objects()
+    fn stores(&self) -> Stores {
+        Stores::over(
+            self.0.stores.objects.clone(),
+            self.0.stores.items.clone(),
+            None,
+        )
     }
 
-    fn registry(&self) -> Arc<dyn ModelRegistry> {
-        self.0.registry()
-    }
-
-    fn jobs(&self) -> Arc<dyn JobStore> {
-        self.0.jobs()
+    /// The items the DynamoDB adapter wrote before tenancy: keys without a tenant, records
+    /// without one, `LATEST` in the `MODELS` catalog partition, jobs indexed under `MODEL#{name}`.
+    async fn plant_legacy(&self, item: LegacyItem) {
+        let s = |v: String| AttributeValue::S(v);
+        let without_tenant = |mut item: store_aws::items::Item| {
+            item.remove("tenant");
+            item
+        };
+        let item = match item {
+            LegacyItem::Version(v) => {
+                let mut item = without_tenant(to_item(&v).unwrap());
+                item.extend(key(
+                    format!("MODEL#{}", v.name),
+                    &format!("VERSION#{:06}", v.version),
+                ));
+                item
+            }
+            LegacyItem::Latest(v) => {
+                let mut item = without_tenant(to_item(&v).unwrap());
+                item.extend(key(format!("MODEL#{}", v.name), "LATEST"));
+                item.insert("GSI2PK".into(), s("MODELS".into()));
+                item.insert("GSI2SK".into(), s(v.name.clone()));
+                item
+            }
+            LegacyItem::Job(j) => {
+                let mut item = without_tenant(to_item(&j).unwrap());
+                item.extend(key(format!("JOB#{}", j.id), "JOB"));
+                if let Some(model) = &j.model {
+                    item.insert("GSI1PK".into(), s(format!("MODEL#{model}")));
+                    item.insert("GSI1SK".into(), s(format!("{:020}#{}", j.created_at, j.id)));
+                }
+                item
+            }
+        };
+        let items = &self.0.stores.items;
+        items
+            .client()
+            .put_item()
+            .table_name(items.table())
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
     }
 
     async fn corrupt(&self, key: &str, bytes: &[u8], sha256: &str) {

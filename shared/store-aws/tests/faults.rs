@@ -13,6 +13,7 @@ use application::workflows::detect::DetectRequest;
 use application::workflows::train::TrainRequest;
 use application::ServiceError;
 use fixtures::aws_env::{detect_over, train_over, AwsEnv};
+use fixtures::tenant;
 use store_contract::small_data;
 
 /// Most time one call may take against a closed port (connection refused, three attempts with
@@ -35,6 +36,7 @@ fn detect_request(name: &str) -> DetectRequest {
 
 fn a_job() -> Job {
     Job {
+        tenant: tenant(),
         id: "j".into(),
         kind: JobKind::Detect,
         status: JobStatus::Succeeded,
@@ -80,11 +82,12 @@ async fn when_store_unreachable_every_call_should_fail_unavailable_quickly() {
     let started = Instant::now();
     unavailable_fast("GetObject", objects.get("k")).await;
     unavailable_fast("PutObject", objects.put_if_absent("k", b"x", &meta)).await;
-    unavailable_fast("latest", registry.latest("m")).await;
-    unavailable_fast("version", registry.version("m", 1)).await;
-    unavailable_fast("list_models", registry.list_models()).await;
-    unavailable_fast("versions", registry.versions("m")).await;
+    unavailable_fast("latest", registry.latest(&tenant(), "m")).await;
+    unavailable_fast("version", registry.version(&tenant(), "m", 1)).await;
+    unavailable_fast("list_models", registry.list_models(&tenant())).await;
+    unavailable_fast("versions", registry.versions(&tenant(), "m")).await;
     let item = application::domain::ModelVersion {
+        tenant: tenant(),
         name: "m".into(),
         version: 1,
         algorithm: "hbos".into(),
@@ -104,8 +107,12 @@ async fn when_store_unreachable_every_call_should_fail_unavailable_quickly() {
     unavailable_fast("register_version", registry.register_version(&item, None)).await;
     unavailable_fast("put_job", jobs.put_job(&a_job())).await;
     unavailable_fast("put_jobs", jobs.put_jobs(&[a_job()])).await;
-    unavailable_fast("get_job", jobs.get_job("j")).await;
-    unavailable_fast("jobs_for_model", jobs.jobs_for_model("m", 10, None)).await;
+    unavailable_fast("get_job", jobs.get_job(&tenant(), "j")).await;
+    unavailable_fast(
+        "jobs_for_model",
+        jobs.jobs_for_model(&tenant(), "m", 10, None),
+    )
+    .await;
     println!("11 calls failed in {:?}", started.elapsed());
 }
 
@@ -114,13 +121,13 @@ async fn when_store_unreachable_train_and_detect_should_answer_503() {
     let env = AwsEnv::unreachable().await;
     let started = Instant::now();
     let err = train_over(env.objects(), env.registry(), env.jobs())
-        .train(train_request("m"))
+        .train(&tenant(), train_request("m"))
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::Unavailable(_)), "{err:?}");
     assert_eq!(err.status(), 503);
     let err = detect_over(env.objects(), env.registry(), env.jobs())
-        .detect(detect_request("m"))
+        .detect(&tenant(), detect_request("m"))
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::Unavailable(_)), "{err:?}");
@@ -136,7 +143,7 @@ async fn when_table_down_during_train_should_answer_503_and_store_no_artifact() 
     };
     let down = AwsEnv::unreachable().await;
     let err = train_over(up.objects(), down.registry(), down.jobs())
-        .train(train_request("m"))
+        .train(&tenant(), train_request("m"))
         .await
         .unwrap_err();
     assert_eq!(err.status(), 503, "{err:?}");
@@ -159,13 +166,23 @@ async fn when_bucket_down_during_train_should_answer_503_and_register_no_version
     };
     let down = AwsEnv::unreachable().await;
     let err = train_over(down.objects(), up.registry(), up.jobs())
-        .train(train_request("m"))
+        .train(&tenant(), train_request("m"))
         .await
         .unwrap_err();
     assert_eq!(err.status(), 503, "{err:?}");
-    assert_eq!(up.registry().latest("m").await.unwrap(), None);
-    assert!(up.registry().versions("m").await.unwrap().is_empty());
-    assert!(up.registry().list_models().await.unwrap().is_empty());
+    assert_eq!(up.registry().latest(&tenant(), "m").await.unwrap(), None);
+    assert!(up
+        .registry()
+        .versions(&tenant(), "m")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(up
+        .registry()
+        .list_models(&tenant())
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -174,19 +191,19 @@ async fn when_bucket_down_during_detect_should_answer_503() {
         return;
     };
     let trained = train_over(up.objects(), up.registry(), up.jobs())
-        .train(train_request("m"))
+        .train(&tenant(), train_request("m"))
         .await
         .unwrap();
     assert_eq!(trained.version, 1);
     let down = AwsEnv::unreachable().await;
     let err = detect_over(down.objects(), up.registry(), up.jobs())
-        .detect(detect_request("m"))
+        .detect(&tenant(), detect_request("m"))
         .await
         .unwrap_err();
     assert_eq!(err.status(), 503, "{err:?}");
     // With the bucket back, the same request scores.
     let scored = detect_over(up.objects(), up.registry(), up.jobs())
-        .detect(detect_request("m"))
+        .detect(&tenant(), detect_request("m"))
         .await
         .unwrap();
     assert_eq!(scored.scores.len(), 1);

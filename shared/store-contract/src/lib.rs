@@ -3,7 +3,9 @@
 //! the adapter's own test crate (`store-local`: directory + SQLite; `store-aws`: S3 + DynamoDB on
 //! a moto server). Cases: conditional puts write nothing on conflict, `LATEST` never goes
 //! backwards, concurrent trainers get distinct versions, job paging newest first with cursors,
-//! batch job writes, corrupted objects detected by SHA-256.
+//! batch job writes, corrupted objects detected by SHA-256, tenants that never see each other's
+//! models, jobs or keys, API keys revoked and touched, and the upgrade of items from before
+//! tenancy.
 //!
 //! Test code: a broken contract fails with a panic naming what differed.
 
@@ -13,30 +15,64 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use application::checksum::sha256_hex;
+use application::domain::principal::parse_scopes;
 use application::domain::{
-    Job, JobCounts, JobKind, JobStatus, JobTimings, ModelVersion, TrainingStats,
+    Job, JobCounts, JobKind, JobStatus, JobTimings, ModelVersion, NewKey, Tenant, TrainingStats,
 };
-use application::ports::{JobStore, ModelRegistry, ObjectMeta, ObjectStore, StoreError};
+use application::ports::{
+    JobStore, KeyStore, ModelRegistry, ObjectMeta, ObjectStore, StoreError, Stores,
+};
 use application::workflows::train::{TrainRequest, TrainWorkflow};
+use application::workflows::upgrade::UpgradeWorkflow;
 use async_trait::async_trait;
 use detection::Limits;
 use serde_json::{json, Value};
 
-/// An adapter under test: its ports, and a way to damage a stored object behind its back.
+/// An item as the adapters wrote it before tenancy, for the upgrade case to plant.
+#[derive(Debug, Clone)]
+pub enum LegacyItem {
+    /// `MODEL#{name}` / `VERSION#{n}`.
+    Version(ModelVersion),
+    /// `MODEL#{name}` / `LATEST`, pointing at this version.
+    Latest(ModelVersion),
+    /// `JOB#{id}` / `JOB`.
+    Job(Job),
+}
+
+/// An adapter under test: its ports, a way to damage a stored object behind its back, and a way
+/// to write an item the way the adapter did before tenancy.
 #[async_trait]
 pub trait Backend: Send + Sync {
-    /// The object store.
-    fn objects(&self) -> Arc<dyn ObjectStore>;
-
-    /// The model registry.
-    fn registry(&self) -> Arc<dyn ModelRegistry>;
-
-    /// The job table.
-    fn jobs(&self) -> Arc<dyn JobStore>;
+    /// Every port of the adapter (no vault).
+    fn stores(&self) -> Stores;
 
     /// Replaces the bytes stored at `key` behind the adapter's back, keeping the metadata (and
     /// so the SHA-256) written with the original.
     async fn corrupt(&self, key: &str, bytes: &[u8], sha256: &str);
+
+    /// Writes `item` in the adapter's pre-tenancy layout (keys without a tenant; records
+    /// without a `tenant` field).
+    async fn plant_legacy(&self, item: LegacyItem);
+
+    /// The object store.
+    fn objects(&self) -> Arc<dyn ObjectStore> {
+        self.stores().objects
+    }
+
+    /// The model registry.
+    fn registry(&self) -> Arc<dyn ModelRegistry> {
+        self.stores().registry
+    }
+
+    /// The job table.
+    fn jobs(&self) -> Arc<dyn JobStore> {
+        self.stores().jobs
+    }
+
+    /// The key store.
+    fn keys(&self) -> Arc<dyn KeyStore> {
+        self.stores().keys
+    }
 
     /// A train workflow over this backend's ports.
     fn train(&self) -> TrainWorkflow {
@@ -74,7 +110,7 @@ macro_rules! contract_suite {
         )*
     };
     ($backend:expr) => {
-        $crate::contract_suite!(@cases $backend; when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions);
+        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions);
     };
 }
 
@@ -87,15 +123,31 @@ pub fn meta_of(bytes: &[u8]) -> ObjectMeta {
     }
 }
 
-/// A version item of model `name` (its artifact is not stored).
+/// The tenant the single-tenant cases use.
+pub fn tenant() -> Tenant {
+    Tenant::parse("acme").unwrap()
+}
+
+/// Another tenant, for the isolation cases.
+pub fn other_tenant() -> Tenant {
+    Tenant::parse("beta").unwrap()
+}
+
+/// A version item of [`tenant`]'s model `name` (its artifact is not stored).
 pub fn item(name: &str, version: u32) -> ModelVersion {
+    item_of(&tenant(), name, version)
+}
+
+/// A version item of `tenant`'s model `name` (its artifact is not stored).
+pub fn item_of(tenant: &Tenant, name: &str, version: u32) -> ModelVersion {
     ModelVersion {
+        tenant: tenant.clone(),
         name: name.into(),
         version,
         algorithm: "ecod".into(),
         features: vec!["b".into(), "a".into()],
         threshold: 1.5 + f64::from(version) / 3.0,
-        s3_key: format!("models/{name}/v{version:06}/model.nmly"),
+        s3_key: format!("models/{tenant}/{name}/v{version:06}/model.nmly"),
         sha256: "00".into(),
         size: 1,
         training: TrainingStats {
@@ -109,7 +161,12 @@ pub fn item(name: &str, version: u32) -> ModelVersion {
 }
 
 fn job(id: &str, model: &str, created_at: u64) -> Job {
+    job_of(&tenant(), id, model, created_at)
+}
+
+fn job_of(tenant: &Tenant, id: &str, model: &str, created_at: u64) -> Job {
     Job {
+        tenant: tenant.clone(),
         id: id.into(),
         kind: JobKind::Detect,
         status: JobStatus::Succeeded,
@@ -217,7 +274,10 @@ pub async fn when_object_corrupted_should_be_detected_by_sha256(b: &dyn Backend)
 pub async fn when_version_exists_should_conflict(b: &dyn Backend) {
     let reg = b.registry();
     reg.register_version(&item("m", 1), None).await.unwrap();
-    assert_eq!(reg.version("m", 1).await.unwrap(), Some(item("m", 1)));
+    assert_eq!(
+        reg.version(&tenant(), "m", 1).await.unwrap(),
+        Some(item("m", 1))
+    );
     let err = reg
         .register_version(&item("m", 1), Some(1))
         .await
@@ -229,8 +289,11 @@ pub async fn when_version_exists_should_conflict(b: &dyn Backend) {
     again.threshold = 9.0;
     let err = reg.register_version(&again, Some(2)).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert_eq!(reg.version("m", 2).await.unwrap(), Some(item("m", 2)));
-    assert_eq!(reg.latest("m").await.unwrap(), Some(2));
+    assert_eq!(
+        reg.version(&tenant(), "m", 2).await.unwrap(),
+        Some(item("m", 2))
+    );
+    assert_eq!(reg.latest(&tenant(), "m").await.unwrap(), Some(2));
 }
 
 /// A contract case (its name says the rule).
@@ -245,15 +308,15 @@ pub async fn when_latest_moved_should_conflict_and_write_nothing(b: &dyn Backend
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert!(
-        reg.version("m", 3).await.unwrap().is_none(),
+        reg.version(&tenant(), "m", 3).await.unwrap().is_none(),
         "version written without LATEST"
     );
-    assert_eq!(reg.latest("m").await.unwrap(), Some(2));
+    assert_eq!(reg.latest(&tenant(), "m").await.unwrap(), Some(2));
     // A trainer that believes the model is new.
     let err = reg.register_version(&item("m", 5), None).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert!(reg.version("m", 5).await.unwrap().is_none());
-    assert_eq!(reg.latest("m").await.unwrap(), Some(2));
+    assert!(reg.version(&tenant(), "m", 5).await.unwrap().is_none());
+    assert_eq!(reg.latest(&tenant(), "m").await.unwrap(), Some(2));
 }
 
 /// A contract case (its name says the rule).
@@ -266,9 +329,9 @@ pub async fn when_older_version_registered_should_never_move_latest_backwards(b:
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert_eq!(reg.latest("m").await.unwrap(), Some(5));
+    assert_eq!(reg.latest(&tenant(), "m").await.unwrap(), Some(5));
     let versions: Vec<u32> = reg
-        .versions("m")
+        .versions(&tenant(), "m")
         .await
         .unwrap()
         .iter()
@@ -280,20 +343,20 @@ pub async fn when_older_version_registered_should_never_move_latest_backwards(b:
 /// A contract case (its name says the rule).
 pub async fn when_models_listed_should_show_latest_of_each(b: &dyn Backend) {
     let reg = b.registry();
-    assert!(reg.list_models().await.unwrap().is_empty());
+    assert!(reg.list_models(&tenant()).await.unwrap().is_empty());
     reg.register_version(&item("b", 1), None).await.unwrap();
     reg.register_version(&item("a", 1), None).await.unwrap();
     reg.register_version(&item("a", 2), Some(1)).await.unwrap();
     assert_eq!(
-        reg.list_models().await.unwrap(),
+        reg.list_models(&tenant()).await.unwrap(),
         vec![item("a", 2), item("b", 1)]
     );
     assert_eq!(
-        reg.versions("a").await.unwrap(),
+        reg.versions(&tenant(), "a").await.unwrap(),
         vec![item("a", 1), item("a", 2)]
     );
-    assert_eq!(reg.latest("zzz").await.unwrap(), None);
-    assert!(reg.versions("zzz").await.unwrap().is_empty());
+    assert_eq!(reg.latest(&tenant(), "zzz").await.unwrap(), None);
+    assert!(reg.versions(&tenant(), "zzz").await.unwrap().is_empty());
 }
 
 /// A contract case (its name says the rule).
@@ -305,30 +368,30 @@ pub async fn when_jobs_listed_should_page_newest_first(b: &dyn Backend) {
             .unwrap();
     }
     jobs.put_job(&job("other", "n", 5000)).await.unwrap();
-    let first = jobs.jobs_for_model("m", 2, None).await.unwrap();
+    let first = jobs.jobs_for_model(&tenant(), "m", 2, None).await.unwrap();
     assert_eq!(ids(&first.jobs), ["j4", "j3"]);
     let second = jobs
-        .jobs_for_model("m", 2, first.next_cursor.as_deref())
+        .jobs_for_model(&tenant(), "m", 2, first.next_cursor.as_deref())
         .await
         .unwrap();
     assert_eq!(ids(&second.jobs), ["j2", "j1"]);
     let last = jobs
-        .jobs_for_model("m", 2, second.next_cursor.as_deref())
+        .jobs_for_model(&tenant(), "m", 2, second.next_cursor.as_deref())
         .await
         .unwrap();
     assert_eq!(ids(&last.jobs), ["j0"]);
     assert!(last.next_cursor.is_none());
     // A page that ends exactly at the last job has no cursor either.
-    let all = jobs.jobs_for_model("m", 5, None).await.unwrap();
+    let all = jobs.jobs_for_model(&tenant(), "m", 5, None).await.unwrap();
     assert_eq!(all.jobs.len(), 5);
     assert!(all.next_cursor.is_none());
     assert_eq!(
-        jobs.get_job("j3").await.unwrap().unwrap(),
+        jobs.get_job(&tenant(), "j3").await.unwrap().unwrap(),
         job("j3", "m", 1003)
     );
-    assert!(jobs.get_job("nope").await.unwrap().is_none());
+    assert!(jobs.get_job(&tenant(), "nope").await.unwrap().is_none());
     assert!(jobs
-        .jobs_for_model("unknown", 10, None)
+        .jobs_for_model(&tenant(), "unknown", 10, None)
         .await
         .unwrap()
         .jobs
@@ -347,7 +410,10 @@ pub async fn when_cursor_forged_should_be_invalid(b: &dyn Backend) {
         "%%%",
         "0000000000000000000z#x",
     ] {
-        let err = jobs.jobs_for_model("m", 2, Some(bad)).await.unwrap_err();
+        let err = jobs
+            .jobs_for_model(&tenant(), "m", 2, Some(bad))
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)), "{bad:?}: {err:?}");
     }
 }
@@ -369,7 +435,7 @@ pub async fn when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_
     let mut cursor: Option<String> = None;
     loop {
         let page = jobs
-            .jobs_for_model("bulk", 25, cursor.as_deref())
+            .jobs_for_model(&tenant(), "bulk", 25, cursor.as_deref())
             .await
             .unwrap();
         seen.extend(page.jobs.iter().map(|j| j.id.clone()));
@@ -379,9 +445,12 @@ pub async fn when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_
         }
     }
     assert_eq!(seen.len(), 60);
-    assert_eq!(jobs.get_job("b07").await.unwrap(), Some(replaced));
     assert_eq!(
-        jobs.get_job("b59").await.unwrap(),
+        jobs.get_job(&tenant(), "b07").await.unwrap(),
+        Some(replaced)
+    );
+    assert_eq!(
+        jobs.get_job(&tenant(), "b59").await.unwrap(),
         Some(job("b59", "bulk", 10_059))
     );
     jobs.put_jobs(&[]).await.unwrap();
@@ -400,7 +469,7 @@ pub async fn when_n_trains_of_one_model_run_concurrently_should_get_distinct_ver
                     "name": "shared", "algorithm": "hbos", "data": small_data(40)
                 }))
                 .unwrap();
-                train.train(request).await.unwrap().version
+                train.train(&tenant(), request).await.unwrap().version
             })
         })
         .collect();
@@ -413,10 +482,10 @@ pub async fn when_n_trains_of_one_model_run_concurrently_should_get_distinct_ver
     assert_eq!(versions.len(), N, "versions repeated: {versions:?}");
     let registry = b.registry();
     assert_eq!(
-        registry.latest("shared").await.unwrap(),
+        registry.latest(&tenant(), "shared").await.unwrap(),
         versions.last().copied()
     );
-    let registered = registry.versions("shared").await.unwrap();
+    let registered = registry.versions(&tenant(), "shared").await.unwrap();
     let registered_numbers: Vec<u32> = registered.iter().map(|v| v.version).collect();
     assert_eq!(registered_numbers, versions);
     // Every registered version's artifact is stored and passes its SHA-256 check.
@@ -429,4 +498,169 @@ pub async fn when_n_trains_of_one_model_run_concurrently_should_get_distinct_ver
             .expect("artifact stored");
         assert_eq!(stored.meta.sha256, sha256_hex(&stored.bytes));
     }
+}
+
+/// A contract case (its name says the rule): one model name in two tenants is two models, and
+/// no read of one tenant returns anything of the other.
+pub async fn when_two_tenants_use_one_name_should_never_see_each_other(b: &dyn Backend) {
+    let (a, other) = (tenant(), other_tenant());
+    let reg = b.registry();
+    reg.register_version(&item_of(&a, "m", 1), None)
+        .await
+        .unwrap();
+    reg.register_version(&item_of(&a, "m", 2), Some(1))
+        .await
+        .unwrap();
+    // The other tenant's first version: its LATEST is its own, not a's 2.
+    reg.register_version(&item_of(&other, "m", 1), None)
+        .await
+        .unwrap();
+    assert_eq!(reg.latest(&a, "m").await.unwrap(), Some(2));
+    assert_eq!(reg.latest(&other, "m").await.unwrap(), Some(1));
+    assert_eq!(reg.version(&other, "m", 2).await.unwrap(), None);
+    assert_eq!(
+        reg.versions(&other, "m").await.unwrap(),
+        vec![item_of(&other, "m", 1)]
+    );
+    assert_eq!(
+        reg.list_models(&a).await.unwrap(),
+        vec![item_of(&a, "m", 2)]
+    );
+    assert_eq!(
+        reg.list_models(&other).await.unwrap(),
+        vec![item_of(&other, "m", 1)]
+    );
+    let nobody = Tenant::parse("acme-2").unwrap();
+    assert!(reg.list_models(&nobody).await.unwrap().is_empty());
+    let all = reg.list_all_models().await.unwrap();
+    assert_eq!(all.len(), 2, "{all:?}");
+    let jobs = b.jobs();
+    jobs.put_job(&job_of(&a, "j1", "m", 1000)).await.unwrap();
+    jobs.put_job(&job_of(&other, "j2", "m", 2000))
+        .await
+        .unwrap();
+    assert!(jobs.get_job(&other, "j1").await.unwrap().is_none());
+    assert!(jobs.get_job(&a, "j1").await.unwrap().is_some());
+    assert_eq!(
+        ids(&jobs.jobs_for_model(&a, "m", 10, None).await.unwrap().jobs),
+        ["j1"]
+    );
+    assert_eq!(
+        ids(&jobs
+            .jobs_for_model(&other, "m", 10, None)
+            .await
+            .unwrap()
+            .jobs),
+        ["j2"]
+    );
+    let scanned = b.stores().scan.all_jobs().await.unwrap();
+    assert_eq!(scanned.len(), 2);
+}
+
+/// A contract case (its name says the rule).
+pub async fn when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant(
+    b: &dyn Backend,
+) {
+    let (a, other) = (tenant(), other_tenant());
+    let keys = b.keys();
+    let first = NewKey::generate(&a, "ci", parse_scopes("read detect"), 1_000);
+    keys.put_key_if_absent(&first.key).await.unwrap();
+    let err = keys.put_key_if_absent(&first.key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let second = NewKey::generate(&a, "admin", parse_scopes("admin"), 2_000);
+    keys.put_key_if_absent(&second.key).await.unwrap();
+    assert_eq!(
+        keys.get_key(&a, &first.key.id).await.unwrap(),
+        Some(first.key.clone())
+    );
+    assert_eq!(keys.get_key(&other, &first.key.id).await.unwrap(), None);
+    let mut listed: Vec<String> = keys
+        .list_keys(&a)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    listed.sort();
+    let mut expected = vec![first.key.id.clone(), second.key.id.clone()];
+    expected.sort();
+    assert_eq!(listed, expected);
+    assert!(keys.list_keys(&other).await.unwrap().is_empty());
+    keys.touch_key(&a, &first.key.id, 5_000).await.unwrap();
+    keys.touch_key(&other, &first.key.id, 5_000).await.unwrap();
+    assert!(
+        keys.get_key(&other, &first.key.id).await.unwrap().is_none(),
+        "touch created a key"
+    );
+    assert!(!keys.revoke_key(&other, &first.key.id, 6_000).await.unwrap());
+    assert!(keys.revoke_key(&a, &first.key.id, 6_000).await.unwrap());
+    assert!(keys.revoke_key(&a, &first.key.id, 7_000).await.unwrap());
+    let stored = keys.get_key(&a, &first.key.id).await.unwrap().unwrap();
+    assert_eq!(stored.last_used_at, Some(5_000));
+    assert_eq!(
+        stored.revoked_at,
+        Some(6_000),
+        "a second revoke moved the time"
+    );
+    assert_eq!(stored.secret_sha256, first.key.secret_sha256);
+    assert!(!keys
+        .revoke_key(&a, "0123456789abcdef", 8_000)
+        .await
+        .unwrap());
+}
+
+/// A contract case (its name says the rule): versions, `LATEST` and jobs written before tenancy
+/// become the default tenant's, the old items are gone, and a second run changes nothing.
+pub async fn when_items_predate_tenancy_should_move_to_the_default_tenant_once(b: &dyn Backend) {
+    let default = Tenant::default();
+    let old = |v: u32| {
+        let mut item = item_of(&default, "old", v);
+        item.s3_key = format!("models/old/v{v:06}/model.nmly");
+        item
+    };
+    b.plant_legacy(LegacyItem::Version(old(1))).await;
+    b.plant_legacy(LegacyItem::Version(old(2))).await;
+    b.plant_legacy(LegacyItem::Latest(old(2))).await;
+    b.plant_legacy(LegacyItem::Job(job_of(&default, "j-old", "old", 1_000)))
+        .await;
+    let reg = b.registry();
+    assert_eq!(
+        reg.latest(&default, "old").await.unwrap(),
+        None,
+        "legacy items read as tenant items"
+    );
+    assert!(reg.list_all_models().await.unwrap().is_empty());
+    let upgrade = UpgradeWorkflow::new(&b.stores());
+    let report = upgrade.run().await.unwrap();
+    assert_eq!(
+        (report.models, report.versions, report.jobs),
+        (1, 2, 1),
+        "{report:?}"
+    );
+    assert_eq!(reg.latest(&default, "old").await.unwrap(), Some(2));
+    assert_eq!(
+        reg.versions(&default, "old").await.unwrap(),
+        vec![old(1), old(2)]
+    );
+    assert_eq!(reg.list_models(&default).await.unwrap(), vec![old(2)]);
+    let jobs = b.jobs();
+    assert_eq!(
+        jobs.get_job(&default, "j-old").await.unwrap(),
+        Some(job_of(&default, "j-old", "old", 1_000))
+    );
+    assert_eq!(
+        ids(&jobs
+            .jobs_for_model(&default, "old", 10, None)
+            .await
+            .unwrap()
+            .jobs),
+        ["j-old"]
+    );
+    let legacy = b.stores().legacy;
+    assert!(legacy.legacy_versions().await.unwrap().is_empty());
+    assert!(legacy.legacy_latest().await.unwrap().is_empty());
+    assert!(legacy.legacy_jobs().await.unwrap().is_empty());
+    let again = upgrade.run().await.unwrap();
+    assert_eq!(again.status, "nothing_to_do");
+    assert_eq!(reg.latest(&default, "old").await.unwrap(), Some(2));
 }

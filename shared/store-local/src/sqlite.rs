@@ -1,5 +1,5 @@
-//! Items in one SQLite table keyed `PK`/`SK`, as in DynamoDB: model versions, `LATEST` pointers
-//! and jobs, with the same conditional writes done in one transaction.
+//! Items in one SQLite table keyed `PK`/`SK`, as in DynamoDB: model versions, `LATEST` pointers,
+//! jobs and API keys, with the same conditional writes done in one transaction.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -9,9 +9,14 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use serde::de::DeserializeOwned;
 
-use application::domain::keys::{job_pk, model_pk, version_sk, JOB_SK, LATEST_SK};
-use application::domain::{Job, ModelVersion};
-use application::ports::{JobPage, JobScan, JobStore, ModelRegistry, RegistryRestore, StoreError};
+use application::domain::keys::{
+    api_key_sk, api_keys_pk, job_pk, legacy_job_pk, legacy_model_pk, model_pk, tenant_prefix,
+    version_sk, JOB_SK, LATEST_SK, LEGACY_JOB_PREFIX, LEGACY_MODEL_PREFIX,
+};
+use application::domain::{ApiKey, Job, ModelVersion, Tenant};
+use application::ports::{
+    JobPage, JobScan, JobStore, KeyStore, LegacyItems, ModelRegistry, RegistryRestore, StoreError,
+};
 
 /// How long a writer waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -113,6 +118,18 @@ impl SqliteStore {
         tx.commit().map_err(db)
     }
 
+    /// The version items `LATEST` points at, of every model whose partition key starts with
+    /// `pk_prefix`, by key. (A prefix comparison, not `LIKE`: model names may hold `_`.)
+    fn latest_items(&self, pk_prefix: &str) -> Result<Vec<ModelVersion>, StoreError> {
+        self.query_bodies(
+            "SELECT v.body FROM items l JOIN items v
+               ON v.pk = l.pk AND v.sk = 'VERSION#' || printf('%06d', l.version)
+             WHERE l.sk = ?1 AND substr(l.pk, 1, length(?2)) = ?2 AND l.pk LIKE '%#MODEL#%'
+             ORDER BY l.pk",
+            params![LATEST_SK, pk_prefix],
+        )
+    }
+
     fn query_bodies<T: DeserializeOwned>(
         &self,
         sql: &str,
@@ -178,37 +195,41 @@ impl ModelRegistry for SqliteStore {
         self.register_sync(item, expected_latest)
     }
 
-    async fn latest(&self, name: &str) -> Result<Option<u32>, StoreError> {
+    async fn latest(&self, tenant: &Tenant, name: &str) -> Result<Option<u32>, StoreError> {
         let conn = self.conn()?;
         conn.query_row(
             "SELECT version FROM items WHERE pk = ?1 AND sk = ?2",
-            params![model_pk(name), LATEST_SK],
+            params![model_pk(tenant, name), LATEST_SK],
             |r| r.get::<_, u32>(0),
         )
         .optional()
         .map_err(db)
     }
 
-    async fn version(&self, name: &str, version: u32) -> Result<Option<ModelVersion>, StoreError> {
+    async fn version(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<ModelVersion>, StoreError> {
         self.one_body(
             "SELECT body FROM items WHERE pk = ?1 AND sk = ?2",
-            params![model_pk(name), version_sk(version)],
+            params![model_pk(tenant, name), version_sk(version)],
         )
     }
 
-    async fn list_models(&self) -> Result<Vec<ModelVersion>, StoreError> {
-        self.query_bodies(
-            "SELECT v.body FROM items l JOIN items v
-               ON v.pk = l.pk AND v.sk = 'VERSION#' || printf('%06d', l.version)
-             WHERE l.sk = ?1 AND l.pk LIKE 'MODEL#%' ORDER BY l.pk",
-            params![LATEST_SK],
-        )
+    async fn list_models(&self, tenant: &Tenant) -> Result<Vec<ModelVersion>, StoreError> {
+        self.latest_items(&format!("{}MODEL#", tenant_prefix(tenant)))
     }
 
-    async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, StoreError> {
+    async fn list_all_models(&self) -> Result<Vec<ModelVersion>, StoreError> {
+        self.latest_items("T#")
+    }
+
+    async fn versions(&self, tenant: &Tenant, name: &str) -> Result<Vec<ModelVersion>, StoreError> {
         self.query_bodies(
             "SELECT body FROM items WHERE pk = ?1 AND sk LIKE 'VERSION#%' ORDER BY version",
-            params![model_pk(name)],
+            params![model_pk(tenant, name)],
         )
     }
 }
@@ -244,7 +265,9 @@ fn write_job(conn: &Connection, job: &Job, verb: &str) -> Result<(), StoreError>
             job.pk(),
             JOB_SK,
             job.version,
-            job.model.as_deref().map(model_pk),
+            job.model
+                .as_deref()
+                .map(|model| model_pk(&job.tenant, model)),
             job_gsi_sk(job),
             body
         ],
@@ -276,15 +299,16 @@ impl JobStore for SqliteStore {
         tx.commit().map_err(db)
     }
 
-    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError> {
+    async fn get_job(&self, tenant: &Tenant, id: &str) -> Result<Option<Job>, StoreError> {
         self.one_body(
             "SELECT body FROM items WHERE pk = ?1 AND sk = ?2",
-            params![job_pk(id), JOB_SK],
+            params![job_pk(tenant, id), JOB_SK],
         )
     }
 
     async fn jobs_for_model(
         &self,
+        tenant: &Tenant,
         name: &str,
         limit: usize,
         cursor: Option<&str>,
@@ -301,7 +325,7 @@ impl JobStore for SqliteStore {
             "SELECT body FROM items WHERE gsi_pk = ?1 AND sk = ?2 AND gsi_sk < ?3
              ORDER BY gsi_sk DESC LIMIT ?4",
             params![
-                model_pk(name),
+                model_pk(tenant, name),
                 JOB_SK,
                 cursor.unwrap_or("~"),
                 (limit + 1) as i64
@@ -377,8 +401,118 @@ impl RegistryRestore for SqliteStore {
 impl JobScan for SqliteStore {
     async fn all_jobs(&self) -> Result<Vec<Job>, StoreError> {
         self.query_bodies(
-            "SELECT body FROM items WHERE sk = ?1 AND pk LIKE 'JOB#%' ORDER BY pk",
+            "SELECT body FROM items WHERE sk = ?1 AND pk LIKE 'T#%#JOB#%' ORDER BY pk",
             params![JOB_SK],
         )
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
+    async fn put_key_if_absent(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO items (pk, sk, body) VALUES (?1, ?2, ?3)",
+            params![key.pk(), key.sk(), to_json(key)?],
+        )
+        .map_err(|e| conflict_or(e, format!("API key '{}' exists", key.id)))?;
+        Ok(())
+    }
+
+    async fn get_key(&self, tenant: &Tenant, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        self.one_body(
+            "SELECT body FROM items WHERE pk = ?1 AND sk = ?2",
+            params![api_keys_pk(tenant), api_key_sk(id)],
+        )
+    }
+
+    async fn list_keys(&self, tenant: &Tenant) -> Result<Vec<ApiKey>, StoreError> {
+        self.query_bodies(
+            "SELECT body FROM items WHERE pk = ?1 AND sk LIKE 'KEY#%' ORDER BY sk",
+            params![api_keys_pk(tenant)],
+        )
+    }
+
+    async fn revoke_key(&self, tenant: &Tenant, id: &str, at: u64) -> Result<bool, StoreError> {
+        let conn = self.conn()?;
+        let (pk, sk) = (api_keys_pk(tenant), api_key_sk(id));
+        conn.execute(
+            "UPDATE items SET body = json_set(body, '$.revoked_at', ?3)
+             WHERE pk = ?1 AND sk = ?2 AND json_extract(body, '$.revoked_at') IS NULL",
+            params![pk, sk, at as i64],
+        )
+        .map_err(db)?;
+        let exists: Option<i64> = conn
+            .query_row(
+                "SELECT 1 FROM items WHERE pk = ?1 AND sk = ?2",
+                params![pk, sk],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        Ok(exists.is_some())
+    }
+
+    async fn touch_key(&self, tenant: &Tenant, id: &str, at: u64) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "UPDATE items SET body = json_set(body, '$.last_used_at', ?3) WHERE pk = ?1 AND sk = ?2",
+            params![api_keys_pk(tenant), api_key_sk(id), at as i64],
+        )
+        .map_err(db)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl LegacyItems for SqliteStore {
+    async fn legacy_versions(&self) -> Result<Vec<ModelVersion>, StoreError> {
+        self.query_bodies(
+            "SELECT body FROM items WHERE substr(pk, 1, 6) = ?1 AND sk LIKE 'VERSION#%' ORDER BY pk, sk",
+            params![LEGACY_MODEL_PREFIX],
+        )
+    }
+
+    async fn legacy_latest(&self) -> Result<Vec<(String, u32)>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT substr(pk, 7), version FROM items WHERE substr(pk, 1, 6) = ?1 AND sk = ?2
+                 ORDER BY pk",
+            )
+            .map_err(db)?;
+        let rows = stmt
+            .query_map(params![LEGACY_MODEL_PREFIX, LATEST_SK], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?))
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    async fn legacy_jobs(&self) -> Result<Vec<Job>, StoreError> {
+        self.query_bodies(
+            "SELECT body FROM items WHERE substr(pk, 1, 4) = ?1 AND sk = ?2 ORDER BY pk",
+            params![LEGACY_JOB_PREFIX, JOB_SK],
+        )
+    }
+
+    async fn remove_legacy_model(&self, name: &str) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "DELETE FROM items WHERE pk = ?1",
+            params![legacy_model_pk(name)],
+        )
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn remove_legacy_job(&self, id: &str) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
+            params![legacy_job_pk(id), JOB_SK],
+        )
+        .map_err(db)?;
+        Ok(())
     }
 }

@@ -3,11 +3,9 @@
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
-use std::sync::Arc;
-
-use application::ports::{JobStore, ModelRegistry, ObjectStore, StoreError};
+use application::ports::{ModelRegistry, ObjectStore, StoreError, Stores};
 use async_trait::async_trait;
-use store_contract::{item, meta_of, Backend};
+use store_contract::{item, meta_of, tenant, Backend, LegacyItem};
 use store_local::{LocalObjectStore, LocalStores};
 
 /// The local adapters in their own temporary directory, removed on drop.
@@ -30,20 +28,60 @@ impl LocalBackend {
 
 #[async_trait]
 impl Backend for LocalBackend {
-    fn objects(&self) -> Arc<dyn ObjectStore> {
-        self.stores.objects.clone()
-    }
-
-    fn registry(&self) -> Arc<dyn ModelRegistry> {
-        self.stores.items.clone()
-    }
-
-    fn jobs(&self) -> Arc<dyn JobStore> {
-        self.stores.items.clone()
+    fn stores(&self) -> Stores {
+        Stores::over(self.stores.objects.clone(), self.stores.items.clone(), None)
     }
 
     async fn corrupt(&self, key: &str, bytes: &[u8], _sha256: &str) {
         std::fs::write(self.data_dir().join("objects").join(key), bytes).unwrap()
+    }
+
+    /// The rows the SQLite adapter wrote before tenancy: keys without a tenant, bodies without
+    /// one, `LATEST` as `{"version": n}`, jobs indexed under `MODEL#{name}`.
+    async fn plant_legacy(&self, item: LegacyItem) {
+        let conn = rusqlite::Connection::open(self.data_dir().join("nomaly.db")).unwrap();
+        let body_of = |value: serde_json::Value| {
+            let mut value = value;
+            value.as_object_mut().unwrap().remove("tenant");
+            value.to_string()
+        };
+        let insert = "INSERT INTO items (pk, sk, version, gsi_pk, gsi_sk, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+        match item {
+            LegacyItem::Version(v) => conn.execute(
+                insert,
+                rusqlite::params![
+                    format!("MODEL#{}", v.name),
+                    format!("VERSION#{:06}", v.version),
+                    v.version,
+                    None::<String>,
+                    None::<String>,
+                    body_of(serde_json::to_value(&v).unwrap())
+                ],
+            ),
+            LegacyItem::Latest(v) => conn.execute(
+                insert,
+                rusqlite::params![
+                    format!("MODEL#{}", v.name),
+                    "LATEST",
+                    v.version,
+                    None::<String>,
+                    None::<String>,
+                    format!("{{\"version\":{}}}", v.version)
+                ],
+            ),
+            LegacyItem::Job(j) => conn.execute(
+                insert,
+                rusqlite::params![
+                    format!("JOB#{}", j.id),
+                    "JOB",
+                    j.version,
+                    j.model.as_ref().map(|m| format!("MODEL#{m}")),
+                    format!("{:020}#{}", j.created_at, j.id),
+                    body_of(serde_json::to_value(&j).unwrap())
+                ],
+            ),
+        }
+        .unwrap();
     }
 }
 
@@ -53,7 +91,7 @@ store_contract::contract_suite!(async { Some(LocalBackend::new()) });
 async fn local_when_object_put_should_leave_no_temporary_files() {
     let env = LocalBackend::new();
     let objects = &env.stores.objects;
-    let key = "models/m/v000001/model.nmly";
+    let key = "models/acme/m/v000001/model.nmly";
     objects
         .put_if_absent(key, b"first", &meta_of(b"first"))
         .await
@@ -61,7 +99,7 @@ async fn local_when_object_put_should_leave_no_temporary_files() {
     let _ = objects
         .put_if_absent(key, b"second", &meta_of(b"second"))
         .await;
-    let leftovers: Vec<_> = std::fs::read_dir(env.data_dir().join("objects/models/m/v000001"))
+    let leftovers: Vec<_> = std::fs::read_dir(env.data_dir().join("objects/models/acme/m/v000001"))
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp"))
@@ -94,7 +132,10 @@ async fn local_when_reopened_should_keep_items_and_objects() {
         .await
         .unwrap();
     let reopened = LocalStores::open(env.data_dir()).unwrap();
-    assert_eq!(reopened.items.latest("m").await.unwrap(), Some(1));
+    assert_eq!(
+        reopened.items.latest(&tenant(), "m").await.unwrap(),
+        Some(1)
+    );
     assert_eq!(
         reopened.objects.get("k/x").await.unwrap().unwrap().bytes,
         b"abc"

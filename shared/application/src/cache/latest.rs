@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::domain::Tenant;
 use crate::ports::{ModelRegistry, StoreError};
 
 /// `LATEST` versions looked up within the last `ttl`.
 #[derive(Debug)]
 pub struct LatestCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (u32, Instant)>>,
+    entries: Mutex<HashMap<(Tenant, String), (u32, Instant)>>,
 }
 
 impl LatestCache {
@@ -23,24 +24,25 @@ impl LatestCache {
         }
     }
 
-    /// The model's latest version, from memory when fresh, else from the registry.
+    /// The latest version of `tenant`'s model, from memory when fresh, else from the registry.
     pub async fn resolve(
         &self,
+        tenant: &Tenant,
         name: &str,
         registry: &dyn ModelRegistry,
     ) -> Result<Option<u32>, StoreError> {
         if !self.ttl.is_zero() {
             if let Ok(entries) = self.entries.lock() {
-                if let Some((v, at)) = entries.get(name) {
+                if let Some((v, at)) = entries.get(&(tenant.clone(), name.to_owned())) {
                     if at.elapsed() < self.ttl {
                         return Ok(Some(*v));
                     }
                 }
             }
         }
-        let latest = registry.latest(name).await?;
+        let latest = registry.latest(tenant, name).await?;
         if let (Some(v), Ok(mut entries)) = (latest, self.entries.lock()) {
-            entries.insert(name.to_owned(), (v, Instant::now()));
+            entries.insert((tenant.clone(), name.to_owned()), (v, Instant::now()));
         }
         Ok(latest)
     }

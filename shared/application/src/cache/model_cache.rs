@@ -8,6 +8,7 @@ use detection::artifact;
 use detection::model::Model;
 
 use crate::checksum::sha256_hex;
+use crate::domain::Tenant;
 use crate::error::ServiceError;
 use crate::metrics::{self, Counter};
 use crate::ports::{ModelRegistry, ObjectStore, StoreError};
@@ -33,7 +34,7 @@ struct Entry {
 
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<(String, u32), Entry>,
+    entries: HashMap<(Tenant, String, u32), Entry>,
     bytes: usize,
     tick: u64,
     hits: u64,
@@ -65,14 +66,17 @@ impl ModelCache {
     }
 
     /// The cached model, marking it recently used.
-    pub fn get(&self, name: &str, version: u32) -> Option<Arc<Model>> {
+    pub fn get(&self, tenant: &Tenant, name: &str, version: u32) -> Option<Arc<Model>> {
         let mut inner = self.inner.lock().ok()?;
         inner.tick += 1;
         let tick = inner.tick;
-        let found = inner.entries.get_mut(&(name.to_owned(), version)).map(|e| {
-            e.last_used = tick;
-            Arc::clone(&e.model)
-        });
+        let found = inner
+            .entries
+            .get_mut(&(tenant.clone(), name.to_owned(), version))
+            .map(|e| {
+                e.last_used = tick;
+                Arc::clone(&e.model)
+            });
         if found.is_some() {
             inner.hits += 1;
         } else {
@@ -83,14 +87,21 @@ impl ModelCache {
 
     /// Adds a model of `bytes` size, evicting least recently used ones to stay within capacity;
     /// a model larger than the whole capacity is not kept.
-    pub fn insert(&self, name: &str, version: u32, model: Arc<Model>, bytes: usize) {
+    pub fn insert(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        version: u32,
+        model: Arc<Model>,
+        bytes: usize,
+    ) {
         if bytes > self.capacity {
             return;
         }
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        let key = (name.to_owned(), version);
+        let key = (tenant.clone(), name.to_owned(), version);
         if let Some(old) = inner.entries.remove(&key) {
             inner.bytes -= old.bytes;
         }
@@ -139,22 +150,24 @@ impl ModelCache {
     /// [`ServiceError::CorruptedModel`].
     pub async fn get_or_load(
         &self,
+        tenant: &Tenant,
         name: &str,
         version: u32,
         registry: &dyn ModelRegistry,
         objects: &dyn ObjectStore,
     ) -> Result<Arc<Model>, ServiceError> {
-        if let Some(model) = self.get(name, version) {
+        if let Some(model) = self.get(tenant, name, version) {
             metrics::count(Counter::ModelCacheHits, 1);
             return Ok(model);
         }
         metrics::count(Counter::ModelCacheMisses, 1);
-        let record = registry.version(name, version).await?.ok_or_else(|| {
-            ServiceError::VersionNotFound {
+        let record = registry
+            .version(tenant, name, version)
+            .await?
+            .ok_or_else(|| ServiceError::VersionNotFound {
                 name: name.to_owned(),
                 version,
-            }
-        })?;
+            })?;
         let object = match objects.get(&record.s3_key).await {
             Err(StoreError::Corrupted(reason)) => {
                 return Err(ServiceError::corrupted(name, version, reason))
@@ -189,7 +202,13 @@ impl ModelCache {
             ));
         }
         let model = Arc::new(model);
-        self.insert(name, version, Arc::clone(&model), object.bytes.len());
+        self.insert(
+            tenant,
+            name,
+            version,
+            Arc::clone(&model),
+            object.bytes.len(),
+        );
         Ok(model)
     }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::keys::{job_pk, JOB_SK};
+use super::tenant::Tenant;
 
 /// How long a job item is kept (DynamoDB TTL), in seconds: 30 days.
 pub const JOB_TTL_SECS: u64 = 30 * 24 * 3600;
@@ -51,9 +52,14 @@ pub struct JobTimings {
     pub duration_ms: f64,
 }
 
-/// A recorded job: the `JOB#{id}` / `JOB` item, expiring at `expires_at` (DynamoDB TTL).
+/// A recorded job: the `T#{tenant}#JOB#{id}` / `JOB` item, expiring at `expires_at` (DynamoDB
+/// TTL).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
+    /// The tenant owning the job (absent in records written before tenancy: the default one;
+    /// backups belong to [`SYSTEM_TENANT`](super::tenant::SYSTEM_TENANT)).
+    #[serde(default)]
+    pub tenant: Tenant,
     /// Unique, time-ordered id.
     pub id: String,
     /// What the job did.
@@ -89,7 +95,7 @@ pub struct Job {
 impl Job {
     /// The item's partition key.
     pub fn pk(&self) -> String {
-        job_pk(&self.id)
+        job_pk(&self.tenant, &self.id)
     }
 
     /// The item's sort key.
@@ -100,8 +106,9 @@ impl Job {
 
 /// A job just started: running, nothing counted yet, expiring [`JOB_TTL_SECS`] after
 /// `created_at`; callers fill in what they know with struct update syntax.
-pub fn running_job(id: &str, kind: JobKind, created_at: u64) -> Job {
+pub fn running_job(tenant: &Tenant, id: &str, kind: JobKind, created_at: u64) -> Job {
     Job {
+        tenant: tenant.clone(),
         id: id.to_owned(),
         kind,
         status: JobStatus::Running,

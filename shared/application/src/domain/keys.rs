@@ -1,9 +1,18 @@
-//! The table's key schema, shared by both item adapters (DynamoDB and SQLite): model items under
-//! `MODEL#{name}`, job items under `JOB#{id}`.
+//! The table's key schema, shared by both item adapters (DynamoDB and SQLite). Every key starts
+//! with its tenant, `T#{tenant}#`, so one tenant's items are one key prefix (what IAM's
+//! `dynamodb:LeadingKeys` can confine a role to): model items under `T#{tenant}#MODEL#{name}`,
+//! jobs under `T#{tenant}#JOB#{id}`, API keys under `T#{tenant}#KEYS`.
 
-/// Partition key of a model's items: `MODEL#{name}`.
-pub fn model_pk(name: &str) -> String {
-    format!("MODEL#{name}")
+use super::tenant::Tenant;
+
+/// The prefix of every key of `tenant`: `T#{tenant}#`.
+pub fn tenant_prefix(tenant: &Tenant) -> String {
+    format!("T#{tenant}#")
+}
+
+/// Partition key of a model's items: `T#{tenant}#MODEL#{name}`.
+pub fn model_pk(tenant: &Tenant, name: &str) -> String {
+    format!("T#{tenant}#MODEL#{name}")
 }
 
 /// Sort key of one model version: `VERSION#{000001}`.
@@ -14,10 +23,53 @@ pub fn version_sk(version: u32) -> String {
 /// Sort key of the item pointing at a model's current version.
 pub const LATEST_SK: &str = "LATEST";
 
-/// Partition key of a job: `JOB#{id}`.
-pub fn job_pk(id: &str) -> String {
-    format!("JOB#{id}")
+/// Partition key of a job: `T#{tenant}#JOB#{id}`.
+pub fn job_pk(tenant: &Tenant, id: &str) -> String {
+    format!("T#{tenant}#JOB#{id}")
 }
 
 /// Sort key of a job item.
 pub const JOB_SK: &str = "JOB";
+
+/// Partition key of a tenant's API keys: `T#{tenant}#KEYS` (one query lists them).
+pub fn api_keys_pk(tenant: &Tenant) -> String {
+    format!("T#{tenant}#KEYS")
+}
+
+/// Sort key of one API key: `KEY#{id}`.
+pub fn api_key_sk(id: &str) -> String {
+    format!("KEY#{id}")
+}
+
+/// Partition-key prefix of model items written before tenancy (`MODEL#{name}`), which the
+/// upgrade moves to the default tenant.
+pub const LEGACY_MODEL_PREFIX: &str = "MODEL#";
+
+/// Partition-key prefix of job items written before tenancy (`JOB#{id}`).
+pub const LEGACY_JOB_PREFIX: &str = "JOB#";
+
+/// Partition key of a model's items before tenancy, for the upgrade: `MODEL#{name}`.
+pub fn legacy_model_pk(name: &str) -> String {
+    format!("{LEGACY_MODEL_PREFIX}{name}")
+}
+
+/// Partition key of a job before tenancy, for the upgrade: `JOB#{id}`.
+pub fn legacy_job_pk(id: &str) -> String {
+    format!("{LEGACY_JOB_PREFIX}{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_two_tenants_use_one_name_should_get_disjoint_keys() {
+        let (a, b) = (Tenant::parse("a").unwrap(), Tenant::parse("b").unwrap());
+        assert_ne!(model_pk(&a, "m"), model_pk(&b, "m"));
+        assert!(model_pk(&a, "m").starts_with(&tenant_prefix(&a)));
+        assert!(job_pk(&a, "j").starts_with(&tenant_prefix(&a)));
+        assert!(api_keys_pk(&a).starts_with(&tenant_prefix(&a)));
+        // A tenant cannot contain '#', so no tenant's prefix is another's.
+        assert!(!model_pk(&Tenant::parse("a-b").unwrap(), "m").starts_with(&tenant_prefix(&a)));
+    }
+}

@@ -1,6 +1,8 @@
 //! The records the service keeps and the rules for their identifiers: model versions, jobs, the
-//! table's key schema, model names, job ids, and the uploaded objects events name.
+//! table's key schema, model names, job ids, the uploaded objects events name, tenants and the
+//! callers acting for them.
 
+pub mod api_key;
 pub mod ids;
 pub mod incoming;
 pub mod job;
@@ -8,7 +10,12 @@ pub mod keys;
 pub mod model_version;
 pub mod names;
 pub mod object_ref;
+pub mod principal;
+pub mod tenant;
 
+pub use api_key::{ApiKey, KeyToken, NewKey};
 pub use job::{running_job, Job, JobCounts, JobKind, JobStatus, JobTimings, JOB_TTL_SECS};
 pub use model_version::{ModelVersion, TrainingStats};
 pub use object_ref::S3ObjectRef;
+pub use principal::{Principal, Scope};
+pub use tenant::Tenant;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::keys::{model_pk, version_sk};
+use super::tenant::Tenant;
 
 /// Facts about the training run stored with a version, for listings without loading the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,9 +16,13 @@ pub struct TrainingStats {
     pub duration_ms: u64,
 }
 
-/// One registered, immutable model version: the `MODEL#{name}` / `VERSION#{000001}` item.
+/// One registered, immutable model version: the `T#{tenant}#MODEL#{name}` / `VERSION#{000001}`
+/// item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelVersion {
+    /// The tenant owning the model (absent in records written before tenancy: the default one).
+    #[serde(default)]
+    pub tenant: Tenant,
     /// Model name (validated, safe in keys and paths).
     pub name: String,
     /// Version number, from 1.
@@ -47,7 +52,7 @@ pub struct ModelVersion {
 impl ModelVersion {
     /// The item's partition key.
     pub fn pk(&self) -> String {
-        model_pk(&self.name)
+        model_pk(&self.tenant, &self.name)
     }
 
     /// The item's sort key.

@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use super::tenant::Tenant;
+
 /// A model name that cannot be used; the message says why (a 400 at the edge).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{0}")]
@@ -36,9 +38,11 @@ pub fn validate_model_name(name: &str) -> Result<(), InvalidModelName> {
     Ok(())
 }
 
-/// The object key of a model version's artifact: `models/{name}/v{version:06}/model.nmly`.
-pub fn artifact_key(name: &str, version: u32) -> String {
-    format!("models/{name}/v{version:06}/model.nmly")
+/// The object key of a model version's artifact:
+/// `models/{tenant}/{name}/v{version:06}/model.nmly`. (Artifacts written before tenancy keep their
+/// `models/{name}/...` keys: a version's item names its artifact's key.)
+pub fn artifact_key(tenant: &Tenant, name: &str, version: u32) -> String {
+    format!("models/{tenant}/{name}/v{version:06}/model.nmly")
 }
 
 #[cfg(test)]
@@ -61,6 +65,9 @@ mod tests {
         for good in ["a", "payments", "P-1_x", &"b".repeat(64)] {
             validate_model_name(good).unwrap();
         }
-        assert_eq!(artifact_key("m", 3), "models/m/v000003/model.nmly");
+        assert_eq!(
+            artifact_key(&Tenant::default(), "m", 3),
+            "models/default/m/v000003/model.nmly"
+        );
     }
 }

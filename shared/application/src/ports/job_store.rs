@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::domain::Job;
+use crate::domain::{Job, Tenant};
 
 /// One page of a model's jobs, newest first.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,19 +33,20 @@ pub trait JobStore: Send + Sync {
     /// how at-least-once events claim their deterministic job id. Adapters make it atomic; this
     /// default (read, then write) is not, and is only for stores used by one writer.
     async fn put_job_if_absent(&self, job: &Job) -> Result<(), StoreError> {
-        if self.get_job(&job.id).await?.is_some() {
+        if self.get_job(&job.tenant, &job.id).await?.is_some() {
             return Err(StoreError::Conflict(format!("job '{}' exists", job.id)));
         }
         self.put_job(job).await
     }
 
-    /// One job, or `None`.
-    async fn get_job(&self, id: &str) -> Result<Option<Job>, StoreError>;
+    /// One of `tenant`'s jobs, or `None`.
+    async fn get_job(&self, tenant: &Tenant, id: &str) -> Result<Option<Job>, StoreError>;
 
-    /// A model's jobs, newest first, at most `limit` (clamped to 1..=1000), after `cursor` when
+    /// Jobs of one of `tenant`'s models, newest first, at most `limit` (clamped to 1..=1000), after `cursor` when
     /// given; a cursor this store did not hand out is [`StoreError::Invalid`].
     async fn jobs_for_model(
         &self,
+        tenant: &Tenant,
         name: &str,
         limit: usize,
         cursor: Option<&str>,

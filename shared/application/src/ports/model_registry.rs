@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::domain::ModelVersion;
+use crate::domain::{ModelVersion, Tenant};
 
-/// Registry of model versions and each model's `LATEST` pointer (DynamoDB or SQLite).
+/// Registry of model versions and each model's `LATEST` pointer (DynamoDB or SQLite), per
+/// tenant: a read names its tenant, and a written item carries its own.
 #[async_trait]
 pub trait ModelRegistry: Send + Sync {
     /// Atomically writes `item` only if its version does not exist and moves `LATEST` to it only
@@ -18,15 +19,24 @@ pub trait ModelRegistry: Send + Sync {
         expected_latest: Option<u32>,
     ) -> Result<(), StoreError>;
 
-    /// The model's current version number, or `None` for an unknown model.
-    async fn latest(&self, name: &str) -> Result<Option<u32>, StoreError>;
+    /// The current version number of `tenant`'s model, or `None` for a model it does not have.
+    async fn latest(&self, tenant: &Tenant, name: &str) -> Result<Option<u32>, StoreError>;
 
-    /// One version's item, or `None`.
-    async fn version(&self, name: &str, version: u32) -> Result<Option<ModelVersion>, StoreError>;
+    /// One version's item of `tenant`'s model, or `None`.
+    async fn version(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        version: u32,
+    ) -> Result<Option<ModelVersion>, StoreError>;
 
-    /// The latest version item of every model, by name.
-    async fn list_models(&self) -> Result<Vec<ModelVersion>, StoreError>;
+    /// The latest version item of every model of `tenant`, by name.
+    async fn list_models(&self, tenant: &Tenant) -> Result<Vec<ModelVersion>, StoreError>;
 
-    /// Every version of one model, oldest first (empty for an unknown model).
-    async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, StoreError>;
+    /// The latest version item of every model of every tenant, by tenant then name (backups and
+    /// the scheduled retrain, which act for the whole system).
+    async fn list_all_models(&self) -> Result<Vec<ModelVersion>, StoreError>;
+
+    /// Every version of one of `tenant`'s models, oldest first (empty for an unknown model).
+    async fn versions(&self, tenant: &Tenant, name: &str) -> Result<Vec<ModelVersion>, StoreError>;
 }

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    BlobStreams, JobScan, JobStore, ModelRegistry, ObjectAdmin, ObjectStore, RegistryRestore,
+    BlobStreams, JobScan, JobStore, KeyStore, LegacyItems, ModelRegistry, ObjectAdmin, ObjectStore,
+    RegistryRestore,
 };
 
 /// The stores a function uses, whichever adapter backs them.
@@ -24,6 +25,10 @@ pub struct Stores {
     pub restore: Arc<dyn RegistryRestore>,
     /// The whole job table (backup).
     pub scan: Arc<dyn JobScan>,
+    /// API keys.
+    pub keys: Arc<dyn KeyStore>,
+    /// Items from before tenancy (the upgrade).
+    pub legacy: Arc<dyn LegacyItems>,
     /// The backup vault: the backup bucket, or locally a directory beside the store; `None`
     /// where no vault is configured.
     pub vault: Option<Arc<dyn ObjectAdmin>>,
@@ -34,7 +39,7 @@ impl Stores {
     pub fn over<O, I>(objects: Arc<O>, items: Arc<I>, vault: Option<Arc<dyn ObjectAdmin>>) -> Self
     where
         O: ObjectAdmin + BlobStreams + 'static,
-        I: ModelRegistry + JobStore + RegistryRestore + JobScan + 'static,
+        I: ModelRegistry + JobStore + RegistryRestore + JobScan + KeyStore + LegacyItems + 'static,
     {
         Self {
             objects: objects.clone(),
@@ -43,7 +48,9 @@ impl Stores {
             blobs: objects.clone(),
             admin: objects,
             restore: items.clone(),
-            scan: items,
+            scan: items.clone(),
+            keys: items.clone(),
+            legacy: items,
             vault,
         }
     }

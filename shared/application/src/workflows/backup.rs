@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::checksum::sha256_hex;
 use crate::domain::ids::{new_job_id, now_millis};
 use crate::domain::running_job;
-use crate::domain::{Job, JobKind, JobStatus, ModelVersion};
+use crate::domain::{Job, JobKind, JobStatus, ModelVersion, Tenant};
 use crate::error::ServiceError;
 use crate::metrics::{self, Counter};
 use crate::ports::Stores;
@@ -27,7 +27,7 @@ use crate::workflows::manifest::{
     ItemCounts, ManifestObject, MANIFEST_FORMAT,
 };
 use crate::workflows::retention::{BackupRecord, RetentionPolicy};
-use crate::workflows::table_dump::TableSnapshot;
+use crate::workflows::table_dump::{LatestPointer, TableSnapshot};
 
 /// Objects copied (or verified) at once.
 pub const COPY_CONCURRENCY: usize = 16;
@@ -136,7 +136,7 @@ impl BackupWorkflow {
         let started = Instant::now();
         let mut job = Job {
             results_key: Some(manifest_key(&id)),
-            ..running_job(&id, JobKind::Backup, created_at)
+            ..running_job(&Tenant::system(), &id, JobKind::Backup, created_at)
         };
         let outcome = match self.jobs.put_job(&job).await {
             Ok(()) => self.copy_everything(&id, created_at).await,
@@ -266,42 +266,49 @@ impl BackupWorkflow {
 
     /// Every model's `LATEST` and its versions up to it, and every job but this backup's own.
     async fn snapshot(&self, backup_id: &str) -> Result<TableSnapshot, ServiceError> {
-        let names: Vec<String> = self
+        let names: Vec<(Tenant, String)> = self
             .registry
-            .list_models()
+            .list_all_models()
             .await?
             .into_iter()
-            .map(|m| m.name)
+            .map(|m| (m.tenant, m.name))
             .collect();
-        let per_model: Vec<Option<(String, u32, Vec<ModelVersion>)>> = stream::iter(names)
-            .map(|name| async move {
-                let Some(latest) = self.registry.latest(&name).await? else {
+        let per_model: Vec<Option<(LatestPointer, Vec<ModelVersion>)>> = stream::iter(names)
+            .map(|(tenant, name)| async move {
+                let Some(latest) = self.registry.latest(&tenant, &name).await? else {
                     return Ok::<_, ServiceError>(None);
                 };
                 let versions: Vec<ModelVersion> = self
                     .registry
-                    .versions(&name)
+                    .versions(&tenant, &name)
                     .await?
                     .into_iter()
                     .filter(|v| v.version <= latest)
                     .collect();
                 if !versions.iter().any(|v| v.version == latest) {
                     return Err(ServiceError::Internal(format!(
-                        "LATEST of model '{name}' names version {latest}, which has no item"
+                        "LATEST of model '{name}' of tenant '{tenant}' names version {latest}, which has no item"
                     )));
                 }
-                Ok(Some((name, latest, versions)))
+                let pointer = LatestPointer {
+                    tenant,
+                    name,
+                    version: latest,
+                };
+                Ok(Some((pointer, versions)))
             })
             .buffered(COPY_CONCURRENCY)
             .try_collect()
             .await?;
         let mut snapshot = TableSnapshot::default();
-        for (name, latest, versions) in per_model.into_iter().flatten() {
-            snapshot.latest.push((name, latest));
+        for (pointer, versions) in per_model.into_iter().flatten() {
+            snapshot.latest.push(pointer);
             snapshot.versions.extend(versions);
         }
         snapshot.jobs = self.scan.all_jobs().await?;
-        snapshot.jobs.retain(|job| job.id != backup_id);
+        snapshot
+            .jobs
+            .retain(|job| !(job.id == backup_id && job.tenant == Tenant::system()));
         Ok(snapshot)
     }
 

@@ -12,6 +12,7 @@ use detection::threshold::Severity;
 use detection::{InputError, Limits, Table};
 use tokio::sync::mpsc;
 
+use crate::domain::incoming::ModelTarget;
 use crate::domain::{Job, JobCounts, JobKind, S3ObjectRef};
 use crate::error::ServiceError;
 use crate::ports::{BlobReader, BlobStreams, BlobUpload, JobStore, ReadFailure, StoreError};
@@ -26,9 +27,9 @@ pub const RESULTS_PART_BYTES: usize = 8 * 1024 * 1024;
 /// MIME type of results objects.
 pub const RESULTS_CONTENT_TYPE: &str = "text/csv";
 
-/// The results key of a batch job: `results/{model}/{job}.csv`.
-pub fn results_key(model: &str, job_id: &str) -> String {
-    format!("results/{model}/{job_id}.csv")
+/// The results key of a batch job: `results/{tenant}/{model}/{job}.csv`.
+pub fn results_key(target: &ModelTarget, job_id: &str) -> String {
+    format!("results/{}/{}/{job_id}.csv", target.tenant, target.model)
 }
 
 /// Totals of a scored stream.
@@ -173,17 +174,23 @@ impl BatchWorkflow {
         }
     }
 
-    /// Scores `object` against the latest version of `model` into
-    /// `results/{model}/{job}.csv` (input columns, then `score` and `label`, in input order) in
-    /// the object's bucket, and records the `batch` job.
+    /// Scores `object` against the latest version of the target tenant's model into
+    /// `results/{tenant}/{model}/{job}.csv` (input columns, then `score` and `label`, in input
+    /// order) in the object's bucket, and records the tenant's `batch` job.
     pub async fn score_object(
         &self,
         object: &S3ObjectRef,
-        model: &str,
+        target: &ModelTarget,
     ) -> Result<JobOutcome, ServiceError> {
         let id = object.job_id("batch");
-        let mut job = new_job(&id, JobKind::Batch, model, object.uri());
-        job.results_key = Some(results_key(model, &id));
+        let mut job = new_job(
+            &target.tenant,
+            &id,
+            JobKind::Batch,
+            &target.model,
+            object.uri(),
+        );
+        job.results_key = Some(results_key(target, &id));
         if let Some(existing) = claim(self.jobs.as_ref(), &job).await? {
             return Ok(JobOutcome {
                 job: existing,
@@ -191,17 +198,18 @@ impl BatchWorkflow {
             });
         }
         let started = Instant::now();
-        let result = self.score_into(object, model, &mut job).await;
+        let result = self.score_into(object, target, &mut job).await;
         finish(self.jobs.as_ref(), job, started, result).await
     }
 
     async fn score_into(
         &self,
         object: &S3ObjectRef,
-        name: &str,
+        target: &ModelTarget,
         job: &mut Job,
     ) -> Result<(), ServiceError> {
-        let (version, model) = self.detect.model(name, None).await?;
+        let name = target.model.as_str();
+        let (version, model) = self.detect.model(&target.tenant, name, None).await?;
         job.version = Some(version);
         let reader = self
             .blobs

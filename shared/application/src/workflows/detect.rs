@@ -17,8 +17,7 @@ use crate::cache::LatestCache;
 use crate::cache::ModelCache;
 use crate::domain::ids::{new_job_id, now_millis};
 use crate::domain::names::validate_model_name;
-use crate::domain::JOB_TTL_SECS;
-use crate::domain::{Job, JobCounts, JobKind, JobStatus, JobTimings};
+use crate::domain::{running_job, Job, JobCounts, JobKind, JobStatus, JobTimings, Tenant};
 use crate::error::ServiceError;
 use crate::ports::{JobStore, ModelRegistry, ObjectStore};
 use crate::workflows::severity::SeverityTally;
@@ -139,21 +138,27 @@ impl DetectWorkflow {
         &self.limits
     }
 
-    /// Scores a JSON request.
-    pub async fn detect(&self, request: DetectRequest) -> Result<DetectResponse, ServiceError> {
+    /// Scores a JSON request with one of `tenant`'s models.
+    pub async fn detect(
+        &self,
+        tenant: &Tenant,
+        request: DetectRequest,
+    ) -> Result<DetectResponse, ServiceError> {
         validate_model_name(&request.model)?;
         let table = table_from_json_value(&request.data, &self.limits)?;
         let options = DetectOptions {
             explain: request.explain,
             top_k: request.top_k,
         };
-        self.detect_table(&request.model, request.version, &table, options)
+        self.detect_table(tenant, &request.model, request.version, &table, options)
             .await
     }
 
-    /// Scores an already parsed table (the CSV path) against `name` at `version` (or latest).
+    /// Scores an already parsed table (the CSV path) against `tenant`'s model `name` at `version`
+    /// (or latest).
     pub async fn detect_table(
         &self,
+        tenant: &Tenant,
         name: &str,
         version: Option<u32>,
         table: &Table,
@@ -162,7 +167,7 @@ impl DetectWorkflow {
         validate_model_name(name)?;
         let started = Instant::now();
         let created_at = now_millis();
-        let (version, model) = self.load(name, version).await?;
+        let (version, model) = self.load(tenant, name, version).await?;
         let x = aligned(&model, name, table)?;
         let scores = model.score(x.view())?;
         let top_k = options.top_k.unwrap_or(DEFAULT_TOP_K);
@@ -186,16 +191,23 @@ impl DetectWorkflow {
             }
         }
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let job_id = self
-            .record_job(
-                name,
-                version,
-                table.n_rows(),
-                &anomalies,
-                duration_ms,
-                created_at,
-            )
-            .await;
+        let job = Job {
+            status: JobStatus::Succeeded,
+            model: Some(name.to_owned()),
+            version: Some(version),
+            counts: JobCounts {
+                rows: table.n_rows(),
+                anomalies: anomalies.len(),
+            },
+            timings: JobTimings { duration_ms },
+            anomaly_rows: anomalies
+                .iter()
+                .take(JOB_ANOMALY_ROWS_CAP)
+                .map(|a| a.row)
+                .collect(),
+            ..running_job(tenant, &new_job_id(), JobKind::Detect, created_at)
+        };
+        let job_id = self.record_job(job).await;
         record_metrics(name, version, table.n_rows(), &anomalies);
         Ok(DetectResponse {
             job_id,
@@ -213,19 +225,21 @@ impl DetectWorkflow {
         })
     }
 
-    /// Resolves the version (latest through the TTL cache) and loads the model.
+    /// Resolves the version of `tenant`'s model (latest through the TTL cache) and loads it.
     pub async fn model(
         &self,
+        tenant: &Tenant,
         name: &str,
         version: Option<u32>,
     ) -> Result<(u32, Arc<Model>), ServiceError> {
         validate_model_name(name)?;
-        self.load(name, version).await
+        self.load(tenant, name, version).await
     }
 
     /// Resolves the version (latest through the TTL cache) and loads the model.
     async fn load(
         &self,
+        tenant: &Tenant,
         name: &str,
         version: Option<u32>,
     ) -> Result<(u32, Arc<Model>), ServiceError> {
@@ -233,18 +247,24 @@ impl DetectWorkflow {
             Some(v) => v,
             None => self
                 .latest
-                .resolve(name, self.registry.as_ref())
+                .resolve(tenant, name, self.registry.as_ref())
                 .await?
                 .ok_or_else(|| ServiceError::ModelNotFound(name.to_owned()))?,
         };
         match self
             .cache
-            .get_or_load(name, version, self.registry.as_ref(), self.objects.as_ref())
+            .get_or_load(
+                tenant,
+                name,
+                version,
+                self.registry.as_ref(),
+                self.objects.as_ref(),
+            )
             .await
         {
             Ok(model) => Ok((version, model)),
             Err(ServiceError::VersionNotFound { .. })
-                if self.registry.latest(name).await?.is_none() =>
+                if self.registry.latest(tenant, name).await?.is_none() =>
             {
                 Err(ServiceError::ModelNotFound(name.to_owned()))
             }
@@ -254,39 +274,9 @@ impl DetectWorkflow {
 
     /// Records the detect job and returns its id; a failure to record is logged, not returned,
     /// since the scores are already computed.
-    async fn record_job(
-        &self,
-        name: &str,
-        version: u32,
-        rows: usize,
-        anomalies: &[Anomaly],
-        duration_ms: f64,
-        created_at: u64,
-    ) -> String {
-        let job = Job {
-            id: new_job_id(),
-            kind: JobKind::Detect,
-            status: JobStatus::Succeeded,
-            model: Some(name.to_owned()),
-            version: Some(version),
-            counts: JobCounts {
-                rows,
-                anomalies: anomalies.len(),
-            },
-            timings: JobTimings { duration_ms },
-            anomaly_rows: anomalies
-                .iter()
-                .take(JOB_ANOMALY_ROWS_CAP)
-                .map(|a| a.row)
-                .collect(),
-            error: None,
-            created_at,
-            expires_at: created_at / 1000 + JOB_TTL_SECS,
-            source: None,
-            results_key: None,
-        };
+    async fn record_job(&self, job: Job) -> String {
         if let Err(e) = self.jobs.put_job(&job).await {
-            tracing::warn!(model = name, version, error = %e, "could not record detect job");
+            tracing::warn!(model = ?job.model, version = ?job.version, error = %e, "could not record detect job");
         }
         job.id
     }

@@ -18,7 +18,7 @@
 use std::time::Instant;
 
 use crate::domain::ids::now_millis;
-use crate::domain::{running_job, Job, JobKind, JobStatus};
+use crate::domain::{running_job, Job, JobKind, JobStatus, Tenant};
 use crate::error::ServiceError;
 use crate::ports::{JobStore, StoreError};
 
@@ -31,12 +31,12 @@ pub struct JobOutcome {
     pub duplicate: bool,
 }
 
-/// A running job of `kind` for `model`, read from `source`.
-pub fn new_job(id: &str, kind: JobKind, model: &str, source: String) -> Job {
+/// A running job of `kind` for `tenant`'s `model`, read from `source`.
+pub fn new_job(tenant: &Tenant, id: &str, kind: JobKind, model: &str, source: String) -> Job {
     Job {
         model: Some(model.to_owned()),
         source: Some(source),
-        ..running_job(id, kind, now_millis())
+        ..running_job(tenant, id, kind, now_millis())
     }
 }
 
@@ -44,7 +44,7 @@ pub fn new_job(id: &str, kind: JobKind, model: &str, source: String) -> Job {
 pub async fn claim(jobs: &dyn JobStore, job: &Job) -> Result<Option<Job>, ServiceError> {
     match jobs.put_job_if_absent(job).await {
         Ok(()) => Ok(None),
-        Err(StoreError::Conflict(_)) => match jobs.get_job(&job.id).await? {
+        Err(StoreError::Conflict(_)) => match jobs.get_job(&job.tenant, &job.id).await? {
             Some(existing)
                 if matches!(existing.status, JobStatus::Succeeded | JobStatus::Failed) =>
             {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::domain::ids::is_plausible_job_id;
-use crate::domain::Job;
+use crate::domain::{Job, Tenant};
 use crate::error::ServiceError;
 use crate::ports::JobStore;
 
@@ -19,13 +19,13 @@ impl JobQueries {
         Self { jobs }
     }
 
-    /// One job; 404 when unknown or when the id cannot be one.
-    pub async fn get_job(&self, id: &str) -> Result<Job, ServiceError> {
+    /// One of `tenant`'s jobs; 404 when unknown, another tenant's, or when the id cannot be one.
+    pub async fn get_job(&self, tenant: &Tenant, id: &str) -> Result<Job, ServiceError> {
         if !is_plausible_job_id(id) {
             return Err(ServiceError::JobNotFound(id.escape_default().to_string()));
         }
         self.jobs
-            .get_job(id)
+            .get_job(tenant, id)
             .await?
             .ok_or_else(|| ServiceError::JobNotFound(id.to_owned()))
     }

@@ -2,6 +2,8 @@
 //! score and train from uploaded objects, back up, prune and restore.
 //! Each takes only the ports it needs.
 
+pub mod api_keys;
+pub mod authenticate;
 pub mod backup;
 pub mod batch;
 pub mod csv_stream;
@@ -16,3 +18,4 @@ pub mod retention;
 pub mod severity;
 pub mod table_dump;
 pub mod train;
+pub mod upgrade;

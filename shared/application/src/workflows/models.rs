@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::domain::names::validate_model_name;
-use crate::domain::ModelVersion;
+use crate::domain::{ModelVersion, Tenant};
 use crate::error::ServiceError;
 use crate::ports::ModelRegistry;
 
@@ -65,17 +65,18 @@ impl ModelQueries {
         Self { registry }
     }
 
-    /// Every model with its latest version.
-    pub async fn list_models(&self) -> Result<ModelList, ServiceError> {
+    /// Every model of `tenant` with its latest version.
+    pub async fn list_models(&self, tenant: &Tenant) -> Result<ModelList, ServiceError> {
         Ok(ModelList {
-            models: self.registry.list_models().await?,
+            models: self.registry.list_models(tenant).await?,
         })
     }
 
-    /// One model with a page of its versions, newest first; 400 for a bad name or page, 404 for
+    /// One of `tenant`'s models with a page of its versions, newest first; 400 for a bad name or page, 404 for
     /// an unknown model.
     pub async fn get_model(
         &self,
+        tenant: &Tenant,
         name: &str,
         page: VersionPage,
     ) -> Result<ModelDetail, ServiceError> {
@@ -88,12 +89,12 @@ impl ModelQueries {
         }
         let latest = self
             .registry
-            .latest(name)
+            .latest(tenant, name)
             .await?
             .ok_or_else(|| ServiceError::ModelNotFound(name.to_owned()))?;
         let mut older: Vec<ModelVersion> = self
             .registry
-            .versions(name)
+            .versions(tenant, name)
             .await?
             .into_iter()
             .filter(|v| page.before.is_none_or(|before| v.version < before))

@@ -14,10 +14,10 @@ use detection::tabular::CsvChunks;
 use detection::{Limits, Table};
 use ndarray::Array2;
 
-use crate::domain::incoming::TRAIN_PREFIX;
+use crate::domain::incoming::{incoming_prefix, ModelTarget, TRAIN_PREFIX};
 use crate::domain::names::validate_model_name;
 use crate::domain::object_ref::deterministic_id;
-use crate::domain::{Job, JobKind, S3ObjectRef};
+use crate::domain::{Job, JobKind, S3ObjectRef, Tenant};
 use crate::error::ServiceError;
 use crate::metrics;
 use crate::ports::{BlobReader, BlobStreams};
@@ -69,6 +69,8 @@ fn sample_stream(
 pub struct ObjectTraining {
     /// The deterministic job id.
     pub job_id: String,
+    /// The tenant owning the model.
+    pub tenant: Tenant,
     /// Model name.
     pub model: String,
     /// Bucket of the objects.
@@ -94,20 +96,22 @@ impl ObjectTrainWorkflow {
         Self { train, blobs }
     }
 
-    /// Trains a version of `object`'s model on it (an upload under `incoming/train/{model}/`);
-    /// the version's source is the model's `incoming/train/{model}/` prefix in that bucket.
+    /// Trains a version of the target tenant's model on `object` (an upload under
+    /// `incoming/train/{tenant}/{model}/`); the version's source is that prefix in that bucket.
     pub async fn train_object(
         &self,
         object: &S3ObjectRef,
-        model: &str,
+        target: &ModelTarget,
     ) -> Result<JobOutcome, ServiceError> {
+        let prefix = incoming_prefix(TRAIN_PREFIX, &target.tenant, &target.model);
         self.train_objects(ObjectTraining {
             job_id: object.job_id("train"),
-            model: model.to_owned(),
+            tenant: target.tenant.clone(),
+            model: target.model.clone(),
             bucket: object.bucket.clone(),
             keys: vec![object.key.clone()],
             job_source: object.uri(),
-            model_source: format!("s3://{}/{}{model}/", object.bucket, TRAIN_PREFIX),
+            model_source: format!("s3://{}/{prefix}", object.bucket),
         })
         .await
     }
@@ -117,6 +121,7 @@ impl ObjectTrainWorkflow {
     pub async fn train_objects(&self, request: ObjectTraining) -> Result<JobOutcome, ServiceError> {
         let jobs = self.train.jobs().clone();
         let job = new_job(
+            &request.tenant,
             &request.job_id,
             JobKind::Train,
             &request.model,
@@ -147,7 +152,7 @@ impl ObjectTrainWorkflow {
                 request.model_source
             )));
         }
-        let algorithm = self.algorithm_of(&request.model).await?;
+        let algorithm = self.algorithm_of(&request.tenant, &request.model).await?;
         let params = AlgorithmParams::default_for(algorithm);
         let seed = params.seed();
         let limits = *self.train.limits();
@@ -207,6 +212,7 @@ impl ObjectTrainWorkflow {
         let item = self
             .train
             .register_model(
+                &request.tenant,
                 &request.model,
                 &table,
                 started,
@@ -222,31 +228,37 @@ impl ObjectTrainWorkflow {
     }
 
     /// The algorithm of the model's latest version, or the default for a new model.
-    async fn algorithm_of(&self, name: &str) -> Result<Algorithm, ServiceError> {
+    async fn algorithm_of(&self, tenant: &Tenant, name: &str) -> Result<Algorithm, ServiceError> {
         let registry = self.train.registry();
-        let Some(latest) = registry.latest(name).await? else {
+        let Some(latest) = registry.latest(tenant, name).await? else {
             return Ok(Algorithm::IsolationForest);
         };
-        let item = registry.version(name, latest).await?;
+        let item = registry.version(tenant, name, latest).await?;
         Ok(item
             .and_then(|v| v.algorithm.parse().ok())
             .unwrap_or(Algorithm::IsolationForest))
     }
 
-    /// Retrains every model whose latest version has an `s3://bucket/prefix/` source, from every
-    /// `.csv` object under the prefix, for the scheduled event `event_id` (each model's job id
+    /// Retrains every model of every tenant whose latest version has an `s3://bucket/prefix/`
+    /// source under that tenant's own `incoming/train/{tenant}/{model}/` prefix (any other source
+    /// is skipped, so no version item can make the schedule read another tenant's uploads), from
+    /// every `.csv` object under the prefix, for the scheduled event `event_id` (each model's job id
     /// derives from both, so a redelivered schedule is a no-op). One model's failure does not
     /// stop the others; if any failed transiently, the last such error is returned after all
     /// were tried (the retry skips the ones that finished).
     pub async fn retrain_all(&self, event_id: &str) -> Result<Vec<JobOutcome>, ServiceError> {
-        let models = self.train.registry().list_models().await?;
+        let models = self.train.registry().list_all_models().await?;
         let mut outcomes = Vec::new();
         let mut transient = None;
         for item in models {
             let Some((bucket, prefix)) = item.source.as_deref().and_then(parse_s3_uri) else {
                 continue;
             };
-            let job_id = deterministic_id(&["retrain", event_id, &item.name]);
+            if prefix != incoming_prefix(TRAIN_PREFIX, &item.tenant, &item.name) {
+                tracing::info!(tenant = %item.tenant, model = %item.name, "not retrained: its source is not the model's own upload prefix");
+                continue;
+            }
+            let job_id = deterministic_id(&["retrain", event_id, item.tenant.as_str(), &item.name]);
             let keys = match self.blobs.list(&bucket, &prefix, MAX_RETRAIN_OBJECTS).await {
                 Ok(keys) => keys
                     .into_iter()
@@ -262,6 +274,7 @@ impl ObjectTrainWorkflow {
             let result = self
                 .train_objects(ObjectTraining {
                     job_id,
+                    tenant: item.tenant.clone(),
                     model: item.name.clone(),
                     bucket,
                     keys,

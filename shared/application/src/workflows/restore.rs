@@ -12,7 +12,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::is_plausible_job_id;
-use crate::domain::{Job, ModelVersion};
+use crate::domain::{Job, ModelVersion, Tenant};
 use crate::error::ServiceError;
 use crate::ports::Stores;
 use crate::ports::{
@@ -142,22 +142,24 @@ impl RestoreWorkflow {
         let version_diffs = self.version_diffs(&backup.table.versions).await?;
         let latest_items: Vec<ModelVersion> = latest_items(&backup.table)?;
         let latest_diffs = self.latest_diffs(&latest_items).await?;
-        let existing_jobs: HashMap<String, Job> = self
+        let existing_jobs: HashMap<(Tenant, String), Job> = self
             .scan
             .all_jobs()
             .await?
             .into_iter()
-            .map(|j| (j.id.clone(), j))
+            .map(|j| ((j.tenant.clone(), j.id.clone()), j))
             .collect();
         let job_diffs: Vec<Diff> = backup
             .table
             .jobs
             .iter()
-            .map(|job| match existing_jobs.get(&job.id) {
-                None => Diff::Missing,
-                Some(current) if current == job => Diff::Same,
-                Some(_) => Diff::Differs,
-            })
+            .map(
+                |job| match existing_jobs.get(&(job.tenant.clone(), job.id.clone())) {
+                    None => Diff::Missing,
+                    Some(current) if current == job => Diff::Same,
+                    Some(_) => Diff::Differs,
+                },
+            )
             .collect();
 
         let conflicts = &mut report.conflicts;
@@ -331,11 +333,13 @@ impl RestoreWorkflow {
     async fn version_diffs(&self, versions: &[ModelVersion]) -> Result<Vec<Diff>, ServiceError> {
         stream::iter(versions.to_vec())
             .map(|v| async move {
-                Ok::<_, ServiceError>(match self.registry.version(&v.name, v.version).await? {
-                    None => Diff::Missing,
-                    Some(current) if current == v => Diff::Same,
-                    Some(_) => Diff::Differs,
-                })
+                Ok::<_, ServiceError>(
+                    match self.registry.version(&v.tenant, &v.name, v.version).await? {
+                        None => Diff::Missing,
+                        Some(current) if current == v => Diff::Same,
+                        Some(_) => Diff::Differs,
+                    },
+                )
             })
             .buffered(COPY_CONCURRENCY)
             .try_collect()
@@ -343,11 +347,13 @@ impl RestoreWorkflow {
     }
 
     async fn latest_diffs(&self, items: &[ModelVersion]) -> Result<Vec<Diff>, ServiceError> {
-        let wanted: Vec<(String, u32)> =
-            items.iter().map(|v| (v.name.clone(), v.version)).collect();
+        let wanted: Vec<(Tenant, String, u32)> = items
+            .iter()
+            .map(|v| (v.tenant.clone(), v.name.clone(), v.version))
+            .collect();
         stream::iter(wanted)
-            .map(|(name, version)| async move {
-                Ok::<_, ServiceError>(match self.registry.latest(&name).await? {
+            .map(|(tenant, name, version)| async move {
+                Ok::<_, ServiceError>(match self.registry.latest(&tenant, &name).await? {
                     None => Diff::Missing,
                     Some(current) if current < version => Diff::Missing,
                     Some(current) if current == version => Diff::Same,
@@ -380,15 +386,20 @@ fn latest_items(table: &TableSnapshot) -> Result<Vec<ModelVersion>, ServiceError
     table
         .latest
         .iter()
-        .map(|(name, version)| {
+        .map(|pointer| {
             table
                 .versions
                 .iter()
-                .find(|v| v.name == *name && v.version == *version)
+                .find(|v| {
+                    v.tenant == pointer.tenant
+                        && v.name == pointer.name
+                        && v.version == pointer.version
+                })
                 .cloned()
                 .ok_or_else(|| {
                     ServiceError::Internal(format!(
-                        "LATEST of model '{name}' names version {version}, which the backup does not hold"
+                        "LATEST of model '{}' of tenant '{}' names version {}, which the backup does not hold",
+                        pointer.name, pointer.tenant, pointer.version
                     ))
                 })
         })

@@ -9,25 +9,34 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Job, ModelVersion};
+use crate::domain::{Job, ModelVersion, Tenant};
 use crate::workflows::manifest::ItemCounts;
+use crate::workflows::upgrade::adopt;
 
 /// Most bytes a dump may inflate to, so a damaged or hostile dump cannot exhaust memory.
 pub const MAX_DUMP_BYTES: u64 = 1 << 30;
+
+/// A model's `LATEST` pointer in a dump; dumps taken before tenancy have no `tenant` (the
+/// default one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatestPointer {
+    /// The tenant owning the model.
+    #[serde(default)]
+    pub tenant: Tenant,
+    /// Model name.
+    pub name: String,
+    /// The version it names.
+    pub version: u32,
+}
 
 /// One line of the dump.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TableItem {
-    /// A `MODEL#{name}` / `VERSION#{n}` item.
+    /// A `T#{tenant}#MODEL#{name}` / `VERSION#{n}` item.
     Version(ModelVersion),
-    /// A `MODEL#{name}` / `LATEST` pointer.
-    Latest {
-        /// Model name.
-        name: String,
-        /// The version it names.
-        version: u32,
-    },
+    /// A `T#{tenant}#MODEL#{name}` / `LATEST` pointer.
+    Latest(LatestPointer),
     /// A `JOB#{id}` / `JOB` item.
     Job(Job),
 }
@@ -38,7 +47,7 @@ pub struct TableSnapshot {
     /// Version items, by model then version.
     pub versions: Vec<ModelVersion>,
     /// `(model, version)` of every `LATEST` pointer.
-    pub latest: Vec<(String, u32)>,
+    pub latest: Vec<LatestPointer>,
     /// Job items, by id.
     pub jobs: Vec<Job>,
 }
@@ -63,11 +72,8 @@ impl TableSnapshot {
         for v in &self.versions {
             write(&TableItem::Version(v.clone()))?;
         }
-        for (name, version) in &self.latest {
-            write(&TableItem::Latest {
-                name: name.clone(),
-                version: *version,
-            })?;
+        for pointer in &self.latest {
+            write(&TableItem::Latest(pointer.clone()))?;
         }
         for job in &self.jobs {
             write(&TableItem::Job(job.clone()))?;
@@ -95,8 +101,11 @@ impl TableSnapshot {
                 .map_err(|e| format!("line {} of the table dump: {e}", n + 1))?
             {
                 TableItem::Version(v) => snapshot.versions.push(v),
-                TableItem::Latest { name, version } => snapshot.latest.push((name, version)),
-                TableItem::Job(job) => snapshot.jobs.push(job),
+                TableItem::Latest(pointer) => snapshot.latest.push(pointer),
+                TableItem::Job(mut job) => {
+                    adopt(&mut job);
+                    snapshot.jobs.push(job)
+                }
             }
         }
         Ok(snapshot)
@@ -110,6 +119,7 @@ mod tests {
 
     fn snapshot() -> TableSnapshot {
         let version = ModelVersion {
+            tenant: Tenant::parse("acme").unwrap(),
             name: "payments".into(),
             version: 2,
             algorithm: "ecod".into(),
@@ -127,6 +137,7 @@ mod tests {
             source: None,
         };
         let job = Job {
+            tenant: Tenant::parse("acme").unwrap(),
             id: "j1".into(),
             kind: JobKind::Detect,
             status: JobStatus::Succeeded,
@@ -146,7 +157,11 @@ mod tests {
         };
         TableSnapshot {
             versions: vec![version],
-            latest: vec![("payments".into(), 2)],
+            latest: vec![LatestPointer {
+                tenant: Tenant::parse("acme").unwrap(),
+                name: "payments".into(),
+                version: 2,
+            }],
             jobs: vec![job],
         }
     }
@@ -159,6 +174,18 @@ mod tests {
         assert_eq!(TableSnapshot::decode(&bytes).unwrap(), s);
         let counts = s.counts();
         assert_eq!((counts.models, counts.versions, counts.jobs), (1, 1, 1));
+    }
+
+    #[test]
+    fn when_dump_predates_tenancy_should_decode_into_the_default_tenant() {
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(
+            b"{\"type\":\"latest\",\"name\":\"m\",\"version\":1}\n{\"type\":\"job\",\"id\":\"j\",\"kind\":\"detect\",\"status\":\"succeeded\",\"model\":\"m\",\"version\":1,\"counts\":{\"rows\":1,\"anomalies\":0},\"timings\":{\"duration_ms\":1.0},\"error\":null,\"created_at\":1,\"expires_at\":2}\n",
+        )
+        .unwrap();
+        let old = TableSnapshot::decode(&gz.finish().unwrap()).unwrap();
+        assert_eq!(old.latest[0].tenant, Tenant::default());
+        assert_eq!(old.jobs[0].tenant, Tenant::default());
     }
 
     #[test]

@@ -17,7 +17,9 @@ use crate::checksum::sha256_hex;
 use crate::domain::ids::{new_job_id, now_millis};
 use crate::domain::names::{artifact_key, validate_model_name};
 use crate::domain::running_job;
-use crate::domain::{Job, JobCounts, JobKind, JobStatus, JobTimings, ModelVersion, TrainingStats};
+use crate::domain::{
+    Job, JobCounts, JobKind, JobStatus, JobTimings, ModelVersion, Tenant, TrainingStats,
+};
 use crate::error::ServiceError;
 use crate::metrics;
 use crate::ports::{JobStore, ModelRegistry, ObjectMeta, ObjectStore, StoreError};
@@ -138,8 +140,12 @@ impl TrainWorkflow {
         }
     }
 
-    /// Trains and registers the next version of `request.name`.
-    pub async fn train(&self, request: TrainRequest) -> Result<TrainResponse, ServiceError> {
+    /// Trains and registers the next version of `tenant`'s model `request.name`.
+    pub async fn train(
+        &self,
+        tenant: &Tenant,
+        request: TrainRequest,
+    ) -> Result<TrainResponse, ServiceError> {
         validate_model_name(&request.name)?;
         let rule = request.threshold_rule()?;
         let params = AlgorithmParams::from_json(request.algorithm, request.params.as_ref())?;
@@ -149,7 +155,7 @@ impl TrainWorkflow {
         let spec = ModelSpec::new(params).threshold(rule);
         let model = Model::fit(&spec, &table)?;
         let item = self
-            .register_model(&request.name, &model, started, created_at, None)
+            .register_model(tenant, &request.name, &model, started, created_at, None)
             .await?;
         let duration_ms = item.training.duration_ms;
         self.record_job(&item, created_at, started).await;
@@ -171,6 +177,7 @@ impl TrainWorkflow {
     /// training data's location) in the version item.
     pub(crate) async fn register_model(
         &self,
+        tenant: &Tenant,
         name: &str,
         model: &Model,
         started: Instant,
@@ -180,6 +187,7 @@ impl TrainWorkflow {
         let bytes = artifact::encode(model)?;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let mut item = ModelVersion {
+            tenant: tenant.clone(),
             name: name.to_owned(),
             version: 0,
             algorithm: model.algorithm().as_str().to_owned(),
@@ -236,7 +244,7 @@ impl TrainWorkflow {
         // Versions at or below `floor` are known to be taken.
         let mut floor = 0u32;
         for _ in 0..MAX_VERSION_ATTEMPTS {
-            let latest = self.registry.latest(&item.name).await?;
+            let latest = self.registry.latest(&item.tenant, &item.name).await?;
             let version = latest
                 .unwrap_or(0)
                 .max(floor)
@@ -246,7 +254,7 @@ impl TrainWorkflow {
                 })?;
             floor = version;
             item.version = version;
-            item.s3_key = artifact_key(&item.name, version);
+            item.s3_key = artifact_key(&item.tenant, &item.name, version);
             match self.objects.put_if_absent(&item.s3_key, bytes, &meta).await {
                 Ok(()) => {}
                 Err(StoreError::Conflict(_)) => continue,
@@ -278,7 +286,7 @@ impl TrainWorkflow {
             timings: JobTimings {
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
             },
-            ..running_job(&new_job_id(), JobKind::Train, created_at)
+            ..running_job(&item.tenant, &new_job_id(), JobKind::Train, created_at)
         };
         if let Err(e) = self.jobs.put_job(&job).await {
             tracing::warn!(model = %item.name, version = item.version, error = %e, "could not record train job");

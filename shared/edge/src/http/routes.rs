@@ -4,7 +4,10 @@
 
 use lambda_http::http::Method;
 
+use application::domain::{Principal, Scope, Tenant};
 use application::ServiceError;
+
+use crate::access::RouteAccess;
 
 /// One route: a method and a pattern whose `{param}` segments match any one segment.
 #[derive(Debug, Clone)]
@@ -13,28 +16,64 @@ pub struct RouteSpec<R> {
     pub method: Method,
     /// The path pattern, e.g. `/api/v1/models/{name}`.
     pub pattern: &'static str,
+    /// Who may call it.
+    pub access: RouteAccess,
     /// What the handler dispatches on.
     pub route: R,
 }
 
 impl<R> RouteSpec<R> {
-    /// `route` served for `method` on `pattern`.
-    pub fn new(method: Method, pattern: &'static str, route: R) -> Self {
+    /// `route` served for `method` on `pattern` to callers holding `scope`.
+    pub fn new(method: Method, pattern: &'static str, scope: Scope, route: R) -> Self {
         Self {
             method,
             pattern,
+            access: RouteAccess::Requires(scope),
+            route,
+        }
+    }
+
+    /// `route` served for `method` on `pattern` to anyone (health checks).
+    pub fn public(method: Method, pattern: &'static str, route: R) -> Self {
+        Self {
+            method,
+            pattern,
+            access: RouteAccess::Public,
             route,
         }
     }
 }
 
-/// A matched route and its path parameters, percent-decoded, in pattern order.
+/// A matched route, its path parameters, percent-decoded, in pattern order, and its caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Matched<R> {
     /// The route matched.
     pub route: R,
     /// Path parameter values.
     pub params: Vec<String>,
+    /// Who the route requires.
+    pub access: RouteAccess,
+    /// The admitted caller of a tenant route (`None` on public routes).
+    pub caller: Option<Principal>,
+}
+
+impl<R> Matched<R> {
+    /// The admitted caller; a tenant route always has one (401 otherwise, as a last guard).
+    pub fn caller(&self) -> Result<&Principal, ServiceError> {
+        self.caller.as_ref().ok_or_else(|| {
+            ServiceError::Unauthenticated("the request carries no authenticated tenant".into())
+        })
+    }
+
+    /// The caller's tenant, which every read and write of the route is confined to.
+    pub fn tenant(&self) -> Result<&Tenant, ServiceError> {
+        Ok(&self.caller()?.tenant)
+    }
+
+    /// The first path parameter (`""` when the pattern has none).
+    pub fn param(&self) -> &str {
+        self.params.first().map(String::as_str).unwrap_or("")
+    }
 }
 
 /// Finds the route serving `method` on `path`.
@@ -52,6 +91,8 @@ pub fn match_route<R: Copy>(
             return Ok(Matched {
                 route: spec.route,
                 params,
+                access: spec.access,
+                caller: None,
             });
         }
         allowed.push(spec.method.as_str());
@@ -133,16 +174,8 @@ mod tests {
 
     fn routes() -> Vec<RouteSpec<R>> {
         vec![
-            RouteSpec {
-                method: Method::GET,
-                pattern: "/api/v1/models",
-                route: R::List,
-            },
-            RouteSpec {
-                method: Method::GET,
-                pattern: "/api/v1/models/{name}",
-                route: R::Get,
-            },
+            RouteSpec::public(Method::GET, "/api/v1/models", R::List),
+            RouteSpec::new(Method::GET, "/api/v1/models/{name}", Scope::Read, R::Get),
         ]
     }
 
@@ -150,6 +183,8 @@ mod tests {
     fn when_path_matches_should_return_route_and_decoded_params() {
         let m = match_route(&routes(), &Method::GET, "/api/v1/models/..%2Fx").unwrap();
         assert_eq!(m.route, R::Get);
+        assert_eq!(m.access, RouteAccess::Requires(Scope::Read));
+        assert_eq!(m.tenant().unwrap_err().status(), 401);
         assert_eq!(m.params, vec!["../x".to_owned()]);
         let m = match_route(&routes(), &Method::GET, "/api/v1/models/").unwrap();
         assert_eq!(m.route, R::List);

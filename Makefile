@@ -1,5 +1,5 @@
 # Nomaly's two entry points (see README.md). Everything else lives in scripts/.
-.PHONY: demo test check-infra accuracy bench bench-functions bench-backup
+.PHONY: demo test check-infra accuracy bench bench-functions bench-backup bench-auth
 
 demo: ## train on the shipped sample data and print the anomalies found in new rows
 	bash scripts/demo.sh
@@ -21,3 +21,7 @@ bench-functions: ## cold start, peak RSS and warm latency of detect, side by sid
 
 bench-backup: ## backup and restore times for 100 models and 10,000 jobs, on moto and on the local store
 	bash scripts/bench_backup.sh
+
+bench-auth: ## the authorizer's cold start and warm check, and what admitting a caller adds to a request
+	cargo build --release --locked --bin authorizer --bin keys
+	python3 bench/authorizer.py

@@ -6,7 +6,10 @@ fails, with a diff, when they disagree on:
 
 - functions: runtime, architecture, handler, tracing, log format and group, memory, timeout,
   reserved concurrency (as the parameter/variable that sets them);
-- routes: method + path -> function, and whether an API key is required;
+- routes: method + path -> function, whether an API key is required, and which authorizer checks
+  the caller first (`NONE` for a public route);
+- authorizers: the function behind each API Gateway authorizer, its type, identity source and
+  result cache TTL;
 - events: S3 notifications (bucket, events, prefix), schedules (expression, input, state) and
   the asynchronous failure destination (retries, queue);
 - environment: every variable name per function and what it is set from;
@@ -37,7 +40,8 @@ import hcl2
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CATEGORIES = ("functions", "routes", "events", "environment", "alarms", "iam", "table", "gateway_responses", "dashboard")
+CATEGORIES = ("functions", "routes", "authorizers", "events", "environment", "alarms", "iam", "table", "gateway_responses",
+              "dashboard")
 
 
 # ------------------------------------------------------------------------- loading
@@ -221,6 +225,9 @@ TF_TOKENS = [
 def tf_expr(expr: str) -> str:
     """Canonical form of one Terraform expression (the inside of ${...})."""
     expr = expr.strip()
+    m = re.fullmatch(r'"((?:[^"\\]|\\.)*)"', expr)
+    if m:  # a string literal, as in merge(local.function_env, {NOMALY_AUTH = "authorizer"})
+        return tf_value(m.group(1).replace('\\"', '"'))
     m = re.fullmatch(r"tostring\((.+)\)", expr)
     if m:
         return tf_expr(m.group(1))
@@ -270,10 +277,22 @@ def sam_model(template: dict) -> dict:
     glob = template.get("Globals", {}).get("Function", {})
     model = {k: {} for k in CATEGORIES}
 
-    api_key_default = {}
+    api_key_default, default_authorizer, authorizer_fn = {}, {}, {}
     for name, r in res.items():
         if r.get("Type") == "AWS::Serverless::Api":
-            api_key_default[name] = bool(r["Properties"].get("Auth", {}).get("ApiKeyRequired", False))
+            auth = r["Properties"].get("Auth", {})
+            api_key_default[name] = bool(auth.get("ApiKeyRequired", False))
+            default_authorizer[name] = auth.get("DefaultAuthorizer", "NONE")
+            for auth_name, a in auth.get("Authorizers", {}).items():
+                function = sam.value(a.get("FunctionArn"))
+                authorizer_fn[(name, auth_name)] = function
+                identity = a.get("Identity", {})
+                sources = [f"method.request.header.{h}" for h in identity.get("Headers", [])]
+                sources += [f"method.request.querystring.{q}" for q in identity.get("QueryStrings", [])]
+                model["authorizers"][function] = {
+                    "type": a.get("FunctionPayloadType", "TOKEN"),
+                    "identity_source": ", ".join(sources),
+                    "ttl": _num(sam.value(identity.get("ReauthorizeEvery", 300)))}
             for rtype, g in r["Properties"].get("GatewayResponses", {}).items():
                 model["gateway_responses"][rtype] = {
                     "status": g.get("StatusCode"),
@@ -306,8 +325,11 @@ def sam_model(template: dict) -> dict:
             if kind == "Api":
                 api = ep.get("RestApiId", {}).get("Ref", "")
                 key = ep.get("Auth", {}).get("ApiKeyRequired", api_key_default.get(api, False))
+                authorizer = ep.get("Auth", {}).get("Authorizer", default_authorizer.get(api, "NONE"))
                 route = f"{ep['Method'].upper()} {ep['Path']}"
-                model["routes"][route] = {"function": fn, "api_key_required": str(bool(key)).lower()}
+                model["routes"][route] = {
+                    "function": fn, "api_key_required": str(bool(key)).lower(),
+                    "authorizer": "NONE" if authorizer == "NONE" else authorizer_fn.get((api, authorizer), f"<unknown {authorizer}>")}
             elif kind == "S3":
                 rules = ep.get("Filter", {}).get("S3Key", {}).get("Rules", [])
                 prefix = next((x["Value"] for x in rules if x["Name"].lower() == "prefix"), "")
@@ -388,6 +410,7 @@ def _grants(statements, canon, sam_conditions: bool):
             effect = s.get("effect", "Allow")
             actions, resources = s.get("actions", []), s.get("resources", [])
             conditions = sorted(f"{c['test']}:{c['variable']}={sorted(c['values'])}" for c in s.get("condition", []))
+            assert not any(isinstance(c["values"], str) for c in s.get("condition", [])), "unresolved condition values"
         for a in actions:
             for r in resources:
                 out[f"{effect} {a} {canon(r)}"] = " & ".join(conditions) or "-"
@@ -425,7 +448,8 @@ def tf_model(tf: dict) -> dict:
         for pol in R.get("aws_iam_role_policy", {}).values():
             if ref_name(pol.get("role"), "aws_iam_role") == role:
                 doc = ref_name(pol.get("policy"), "data.aws_iam_policy_document")
-                statements += D.get("aws_iam_policy_document", {}).get(doc, {}).get("statement", [])
+                statements += [_tf_locals_in_conditions(s, L)
+                               for s in D.get("aws_iam_policy_document", {}).get(doc, {}).get("statement", [])]
         for att in R.get("aws_iam_role_policy_attachment", {}).values():
             if ref_name(att.get("role"), "aws_iam_role") == role:
                 statements.append({"actions": ["managed"], "resources": [att.get("policy_arn")]})
@@ -434,13 +458,39 @@ def tf_model(tf: dict) -> dict:
         model["iam"][fn] = _grants(statements, tf_value, sam_conditions=False)
 
     # Routes: local.routes, each hung on an API resource whose path must be the route's path.
+    # Authorizers, by the function behind them.
+    authorizer_fn = {}
+    for name, a in R.get("aws_api_gateway_authorizer", {}).items():
+        function = "{fn:" + str(ref_name(a.get("authorizer_uri"), "aws_lambda_function")) + "}"
+        authorizer_fn[name] = function
+        model["authorizers"][function] = {
+            "type": a.get("type", "TOKEN"), "identity_source": a.get("identity_source", ""),
+            "ttl": _num(tf_value(a.get("authorizer_result_ttl_in_seconds", 300)))}
+
+    # Routes: local.routes, each hung on an API resource whose path must be the route's path; the
+    # method resource (for_each over local.routes) says whether a key is needed and which
+    # authorizer checks the caller when the route is `authorized`.
     paths = _tf_paths(R.get("aws_api_gateway_resource", {}))
     resource_ids = L.get("api_resource_ids", {})
+    method = R.get("aws_api_gateway_method", {}).get("route", {})
+    method_authorizer = ref_name(method.get("authorizer_id"), "aws_api_gateway_authorizer")
+    custom = "CUSTOM" in str(method.get("authorization", ""))
     for key, route in L.get("routes", {}).items():
-        method, path = key.split(" ", 1)
+        method_name, path = key.split(" ", 1)
         res_name = ref_name(resource_ids.get(route["resource"], ""), "aws_api_gateway_resource")
         actual = paths.get(res_name, f"<unknown resource {route['resource']}>")
-        model["routes"][key] = {"function": route["function"], "api_key_required": str(route["api_key_required"]).lower()}
+        api_key = method.get("api_key_required", False)
+        if "each.value.api_key_required" in str(api_key):
+            api_key = route.get("api_key_required", False)
+        authorized = str(route.get("authorized", False)).lower() == "true"
+        if authorized and custom and method_authorizer:
+            authorizer = authorizer_fn.get(method_authorizer, f"<unknown {method_authorizer}>")
+        elif authorized:
+            authorizer = f"<authorized but the method is {method.get('authorization')}>"
+        else:
+            authorizer = "NONE"
+        model["routes"][key] = {"function": route["function"], "api_key_required": tf_value(api_key),
+                                "authorizer": authorizer}
         if actual != path:
             model["routes"][key]["path_of_resource"] = actual
 
@@ -499,6 +549,16 @@ def tf_model(tf: dict) -> dict:
     for p in R.get("aws_cloudwatch_dashboard", {}).values():
         model["dashboard"] = _tf_dashboard(p.get("dashboard_body", ""), tf)
     return model
+
+
+def _tf_locals_in_conditions(statement: dict, locals_: dict) -> dict:
+    """A statement whose condition values are `local.NAME` (a list in locals) with that list."""
+    conditions = []
+    for c in statement.get("condition", []):
+        values = c.get("values")
+        m = re.fullmatch(r"\$\{local\.(\w+)\}", values) if isinstance(values, str) else None
+        conditions.append({**c, "values": locals_.get(m.group(1), values) if m else values})
+    return {**statement, "condition": conditions} if conditions else statement
 
 
 def _tf_paths(resources: dict) -> dict:
@@ -591,7 +651,7 @@ def main(argv=None) -> int:
     if args.dump:
         print(json.dumps({"sam": sam, "terraform": tf}, indent=1, sort_keys=True))
     problems = diff(sam, tf)
-    counts = ", ".join(f"{len(sam[c])} {c}" for c in ("functions", "routes", "events", "environment", "alarms", "iam"))
+    counts = ", ".join(f"{len(sam[c])} {c}" for c in ("functions", "routes", "authorizers", "events", "environment", "alarms", "iam"))
     iam = sum(len(v) for v in sam["iam"].values())
     if problems:
         print(f"parity: template.yaml and infra/terraform differ ({len(problems)} difference(s)):")

@@ -1,5 +1,5 @@
 """Expands template.yaml's SAM transform offline (aws-sam-translator) into plain CloudFormation
-JSON, so cfn-lint checks the resources SAM generates (API methods, usage plan, permissions, S3
+JSON, so cfn-lint checks the resources SAM generates (API methods, the authorizer, permissions, S3
 notifications, event rules) and not only the SAM shorthand.
 
     python infra/sam_transform.py template.yaml > .aws-sam/transformed.json
@@ -12,6 +12,10 @@ import sys
 from samtranslator.public.translator import ManagedPolicyLoader  # noqa: F401  (documents the API)
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
+
+
+# Parameters SAM substitutes into generated definitions rather than leaving to CloudFormation.
+KEPT_AS_REFS = ("AuthorizerCacheTtl",)
 
 
 class NoManagedPolicies:
@@ -32,8 +36,12 @@ def main() -> None:
         props = resource.get("Properties", {})
         if resource.get("Type") == "AWS::Serverless::Function" and not str(props.get("CodeUri", "s3://")).startswith("s3://"):
             props["CodeUri"] = f"s3://sam-artifacts/{name}.zip"
-    # Default parameter values; the deployed region and account do not change the shape.
-    output = transform(template, {"AWS::Region": "us-east-1"}, NoManagedPolicies())
+    # Default parameter values; the deployed region and account do not change the shape. SAM
+    # resolves a parameter it copies into the API definition (the authorizer's TTL) with the value
+    # it is given, which offline would be the default and leave the parameter looking unused
+    # (cfn-lint W2001); handed its own Ref, it stays a Ref that CloudFormation resolves.
+    kept = {name: {"Ref": name} for name in KEPT_AS_REFS if name in template.get("Parameters", {})}
+    output = transform(template, {"AWS::Region": "us-east-1", **kept}, NoManagedPolicies())
     json.dump(output, sys.stdout, indent=1, sort_keys=True)
     sys.stdout.write("\n")
 

@@ -79,11 +79,40 @@ class Parity(unittest.TestCase):
 """, "")
         self.assert_fails_naming("routes: 'GET /api/v1/backups' only in Terraform")
 
-    def test_route_without_api_key_fails(self):
+    def test_route_requiring_api_key_fails(self):
+        self.mutate(self.terraform / "api.tf", "  api_key_required = false\n", "  api_key_required = true\n")
+        self.assert_fails_naming("POST /api/v1/detect", "api_key_required")
+
+    def test_route_without_authorizer_fails(self):
         self.mutate(self.terraform / "api.tf",
-                    '"GET /health/ready"         = { resource = "health_ready", function = "health", api_key_required = true }',
-                    '"GET /health/ready"         = { resource = "health_ready", function = "health", api_key_required = false }')
-        self.assert_fails_naming("GET /health/ready", "api_key_required")
+                    '"POST /api/v1/keys"         = { resource = "keys", function = "keys", authorized = true }',
+                    '"POST /api/v1/keys"         = { resource = "keys", function = "keys", authorized = false }')
+        self.assert_fails_naming("routes: 'POST /api/v1/keys' authorizer")
+
+    def test_public_route_behind_authorizer_fails(self):
+        text = self.template.read_text(encoding="utf-8")
+        start = text.index("            Path: /health/ready")
+        old = "            Auth: { Authorizer: NONE }\n"
+        at = text.index(old, start)
+        self.template.write_text(text[:at] + text[at + len(old):], encoding="utf-8")
+        self.assert_fails_naming("routes: 'GET /health/ready' authorizer")
+
+    def test_authorizer_cache_ttl_changed_fails(self):
+        self.mutate(self.terraform / "api.tf", "authorizer_result_ttl_in_seconds = var.authorizer_cache_ttl",
+                    "authorizer_result_ttl_in_seconds = 60")
+        self.assert_fails_naming("authorizers: '{fn:authorizer}' ttl")
+
+    def test_leading_keys_condition_changed_fails(self):
+        self.mutate(self.terraform / "iam.tf", 'key_items = ["T#*#KEYS"]', 'key_items = ["T#*"]')
+        self.assert_fails_naming("iam: 'authorizer'", "dynamodb:LeadingKeys")
+
+    def test_auth_mode_missing_fails(self):
+        text = self.template.read_text(encoding="utf-8")
+        start = text.index("  KeysFunction:")
+        old = "          NOMALY_AUTH: authorizer\n"
+        at = text.index(old, start)
+        self.template.write_text(text[:at] + "          NOMALY_OTHER: x\n" + text[at + len(old):], encoding="utf-8")
+        self.assert_fails_naming("environment: 'keys'", "NOMALY_AUTH")
 
     def test_route_on_wrong_resource_fails(self):
         self.mutate(self.terraform / "api.tf",

@@ -66,7 +66,7 @@ arm64_build() {
   need_tools scripts/requirements-lambda.txt
   rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
   local packages=()
-  for fn in health detect train backup; do
+  for fn in health detect train backup keys authorizer; do
     if [ -f "functions/$fn/Cargo.toml" ]; then
       packages+=(--package "$fn")
     else
@@ -74,7 +74,7 @@ arm64_build() {
     fi
   done
   cargo lambda build --release --arm64 --output-format zip --lambda-dir target/lambda-arm64 --locked "${packages[@]}"
-  for fn in health detect train backup; do
+  for fn in health detect train backup keys authorizer; do
     [ -f "target/lambda-arm64/$fn/bootstrap.zip" ] && ls -l "target/lambda-arm64/$fn/bootstrap.zip"
   done
   return 0

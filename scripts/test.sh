@@ -30,7 +30,7 @@ if grep -E 'tokio|async-std|smol' <<<"$tree"; then
 fi
 
 say "the local-store build make demo runs (--no-default-features): no AWS SDK in it, and clippy-clean"
-functions=(--package health --package detect --package train --package backup)
+functions=(--package health --package detect --package train --package backup --package keys --package authorizer)
 tree=$(cargo tree --locked -e normal --no-default-features "${functions[@]}")
 if grep -E 'aws-sdk-|aws-config|aws-lc' <<<"$tree"; then
   echo "the functions built with --no-default-features still depend on the AWS SDK (above)" >&2

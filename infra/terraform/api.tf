@@ -1,18 +1,23 @@
-# REST API: the routes of openapi.yaml, API keys required on all but GET /health, a usage plan
-# (per-key rate, burst, quota), stage throttling, X-Ray, access logs and JSON gateway errors.
+# REST API: the routes of openapi.yaml, the authorizer function as the Lambda REQUEST authorizer
+# of every route but GET /health and GET /health/ready, stage throttling (no usage-plan API keys),
+# X-Ray, access logs and JSON gateway errors.
 
 locals {
-  # "METHOD path" => the API resource it hangs on, the function behind it, whether a key is needed.
+  # "METHOD path" => the API resource it hangs on, the function behind it, whether the authorizer
+  # checks the caller first (false: public).
   routes = {
-    "GET /health"               = { resource = "health", function = "health", api_key_required = false }
-    "GET /health/ready"         = { resource = "health_ready", function = "health", api_key_required = true }
-    "POST /api/v1/detect"       = { resource = "detect", function = "detect", api_key_required = true }
-    "GET /api/v1/jobs/{id}"     = { resource = "job", function = "detect", api_key_required = true }
-    "GET /api/v1/models"        = { resource = "models", function = "train", api_key_required = true }
-    "POST /api/v1/models"       = { resource = "models", function = "train", api_key_required = true }
-    "GET /api/v1/models/{name}" = { resource = "model", function = "train", api_key_required = true }
-    "POST /api/v1/backups"      = { resource = "backups", function = "backup", api_key_required = true }
-    "GET /api/v1/backups"       = { resource = "backups", function = "backup", api_key_required = true }
+    "GET /health"               = { resource = "health", function = "health", authorized = false }
+    "GET /health/ready"         = { resource = "health_ready", function = "health", authorized = false }
+    "POST /api/v1/detect"       = { resource = "detect", function = "detect", authorized = true }
+    "GET /api/v1/jobs/{id}"     = { resource = "job", function = "detect", authorized = true }
+    "GET /api/v1/models"        = { resource = "models", function = "train", authorized = true }
+    "POST /api/v1/models"       = { resource = "models", function = "train", authorized = true }
+    "GET /api/v1/models/{name}" = { resource = "model", function = "train", authorized = true }
+    "POST /api/v1/backups"      = { resource = "backups", function = "backup", authorized = true }
+    "GET /api/v1/backups"       = { resource = "backups", function = "backup", authorized = true }
+    "POST /api/v1/keys"         = { resource = "keys", function = "keys", authorized = true }
+    "GET /api/v1/keys"          = { resource = "keys", function = "keys", authorized = true }
+    "DELETE /api/v1/keys/{id}"  = { resource = "key", function = "keys", authorized = true }
   }
 
   api_resource_ids = {
@@ -23,6 +28,8 @@ locals {
     models       = aws_api_gateway_resource.models.id
     model        = aws_api_gateway_resource.model.id
     backups      = aws_api_gateway_resource.backups.id
+    keys         = aws_api_gateway_resource.keys.id
+    key          = aws_api_gateway_resource.key.id
   }
 
   functions = {
@@ -30,14 +37,16 @@ locals {
     detect = aws_lambda_function.detect
     train  = aws_lambda_function.train
     backup = aws_lambda_function.backup
+    keys   = aws_lambda_function.keys
   }
 
   # API Gateway's own refusals answer in the API's error envelope (openapi.yaml).
   gateway_responses = {
     MISSING_AUTHENTICATION_TOKEN = { status = "404", body = "{\"error\":{\"code\":\"not_found\",\"message\":\"no such route\",\"request_id\":\"$context.requestId\"}}" }
-    INVALID_API_KEY              = { status = "403", body = "{\"error\":{\"code\":\"forbidden\",\"message\":\"a valid x-api-key header is required\",\"request_id\":\"$context.requestId\"}}" }
+    UNAUTHORIZED                 = { status = "401", body = "{\"error\":{\"code\":\"unauthorized\",\"message\":\"send 'Authorization: Bearer <API key or token>' with a valid credential\",\"request_id\":\"$context.requestId\"}}" }
+    ACCESS_DENIED                = { status = "403", body = "{\"error\":{\"code\":\"forbidden\",\"message\":\"the credential may not call this API\",\"request_id\":\"$context.requestId\"}}" }
+    AUTHORIZER_FAILURE           = { status = "503", body = "{\"error\":{\"code\":\"unavailable\",\"message\":\"the credential could not be checked; retry later\",\"request_id\":\"$context.requestId\"}}" }
     THROTTLED                    = { status = "429", body = "{\"error\":{\"code\":\"throttled\",\"message\":\"too many requests\",\"request_id\":\"$context.requestId\"}}" }
-    QUOTA_EXCEEDED               = { status = "429", body = "{\"error\":{\"code\":\"quota_exceeded\",\"message\":\"the API key used its quota\",\"request_id\":\"$context.requestId\"}}" }
     DEFAULT_4XX                  = { status = null, body = "{\"error\":{\"code\":\"gateway_error\",\"message\":$context.error.messageString,\"request_id\":\"$context.requestId\"}}" }
     DEFAULT_5XX                  = { status = null, body = "{\"error\":{\"code\":\"gateway_error\",\"message\":$context.error.messageString,\"request_id\":\"$context.requestId\"}}" }
   }
@@ -113,15 +122,49 @@ resource "aws_api_gateway_resource" "backups" {
   path_part   = "backups"
 }
 
+resource "aws_api_gateway_resource" "keys" {
+  rest_api_id = aws_api_gateway_rest_api.api.id
+  parent_id   = aws_api_gateway_resource.v1.id
+  path_part   = "keys"
+}
+
+resource "aws_api_gateway_resource" "key" {
+  rest_api_id = aws_api_gateway_rest_api.api.id
+  parent_id   = aws_api_gateway_resource.keys.id
+  path_part   = "{id}"
+}
+
+# The authorizer function checks Authorization: Bearer <API key or JWT> and answers an Allow on the
+# whole stage with the tenant and scopes in its context, cached per header for
+# authorizer_cache_ttl seconds. A missing header is a 401 without invoking it.
+resource "aws_api_gateway_authorizer" "api" {
+  name                             = "${var.name_prefix}-authorizer"
+  rest_api_id                      = aws_api_gateway_rest_api.api.id
+  type                             = "REQUEST"
+  authorizer_uri                   = aws_lambda_function.authorizer.invoke_arn
+  identity_source                  = "method.request.header.Authorization"
+  authorizer_result_ttl_in_seconds = var.authorizer_cache_ttl
+}
+
+resource "aws_lambda_permission" "authorizer" {
+  statement_id  = "ApiGatewayAuthorizer"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.authorizer.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_api_gateway_rest_api.api.execution_arn}/authorizers/${aws_api_gateway_authorizer.api.id}"
+}
+
+# No usage-plan API keys (api_key_required = false): callers authenticate through the authorizer.
 resource "aws_api_gateway_method" "route" {
-  # checkov:skip=CKV_AWS_59:Every method but GET /health requires an API key (api_key_required); /health is the open liveness probe by design and touches no data.
+  # checkov:skip=CKV_AWS_59:Every method but GET /health and GET /health/ready goes through the Lambda REQUEST authorizer (CUSTOM); the health probes are open by design and return no tenant data.
   # checkov:skip=CKV2_AWS_53:Request bodies and parameters are validated by the functions against openapi.yaml, which answer 400/422 with the error envelope.
   for_each         = local.routes
   rest_api_id      = aws_api_gateway_rest_api.api.id
   resource_id      = local.api_resource_ids[each.value.resource]
   http_method      = split(" ", each.key)[0]
-  authorization    = "NONE"
-  api_key_required = each.value.api_key_required
+  authorization    = each.value.authorized ? "CUSTOM" : "NONE"
+  authorizer_id    = each.value.authorized ? aws_api_gateway_authorizer.api.id : null
+  api_key_required = false
 }
 
 resource "aws_api_gateway_integration" "route" {
@@ -135,7 +178,7 @@ resource "aws_api_gateway_integration" "route" {
 }
 
 resource "aws_lambda_permission" "api" {
-  for_each      = toset(["health", "detect", "train", "backup"])
+  for_each      = toset(["health", "detect", "train", "backup", "keys"])
   statement_id  = "ApiGateway"
   action        = "lambda:InvokeFunction"
   function_name = local.functions[each.key].function_name
@@ -159,6 +202,8 @@ resource "aws_api_gateway_deployment" "api" {
     redeployment = sha1(jsonencode([
       local.routes,
       local.gateway_responses,
+      aws_api_gateway_authorizer.api.id,
+      var.authorizer_cache_ttl,
       [for k, m in aws_api_gateway_method.route : m.id],
       [for k, i in aws_api_gateway_integration.route : i.id],
       [for k, r in aws_api_gateway_gateway_response.error : r.id],
@@ -208,15 +253,15 @@ resource "aws_cloudwatch_log_group" "api_access" {
 
 resource "aws_api_gateway_stage" "api" {
   # checkov:skip=CKV_AWS_120:Responses are per request (scores, jobs, model state) and must not be served stale.
-  # checkov:skip=CKV2_AWS_51:Callers authenticate with API keys over TLS; client certificates are for API Gateway calling a backend, which here is Lambda.
-  # checkov:skip=CKV2_AWS_29:No WAF web ACL: the usage plan limits each key and the stage throttles all of them; attach a web ACL to the stage for IP rules if needed.
+  # checkov:skip=CKV2_AWS_51:Callers authenticate with bearer API keys or JWTs over TLS, checked by the Lambda authorizer; client certificates are for API Gateway calling a backend, which here is Lambda.
+  # checkov:skip=CKV2_AWS_29:No WAF web ACL: the stage throttles all callers and the authorizer refuses unknown ones; attach a web ACL to the stage for IP rules if needed.
   rest_api_id          = aws_api_gateway_rest_api.api.id
   deployment_id        = aws_api_gateway_deployment.api.id
   stage_name           = var.stage_name
   xray_tracing_enabled = true
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.api_access.arn
-    format          = "{\"requestId\":\"$context.requestId\",\"ip\":\"$context.identity.sourceIp\",\"apiKeyId\":\"$context.identity.apiKeyId\",\"requestTime\":\"$context.requestTime\",\"method\":\"$context.httpMethod\",\"resourcePath\":\"$context.resourcePath\",\"path\":\"$context.path\",\"status\":\"$context.status\",\"protocol\":\"$context.protocol\",\"responseLength\":\"$context.responseLength\",\"responseLatency\":\"$context.responseLatency\",\"integrationLatency\":\"$context.integrationLatency\",\"errorType\":\"$context.error.responseType\",\"xrayTraceId\":\"$context.xrayTraceId\"}"
+    format          = "{\"requestId\":\"$context.requestId\",\"ip\":\"$context.identity.sourceIp\",\"principalId\":\"$context.authorizer.principalId\",\"tenant\":\"$context.authorizer.tenant\",\"requestTime\":\"$context.requestTime\",\"method\":\"$context.httpMethod\",\"resourcePath\":\"$context.resourcePath\",\"path\":\"$context.path\",\"status\":\"$context.status\",\"protocol\":\"$context.protocol\",\"responseLength\":\"$context.responseLength\",\"responseLatency\":\"$context.responseLatency\",\"integrationLatency\":\"$context.integrationLatency\",\"errorType\":\"$context.error.responseType\",\"xrayTraceId\":\"$context.xrayTraceId\"}"
   }
   depends_on = [aws_api_gateway_account.this]
 }
@@ -233,34 +278,4 @@ resource "aws_api_gateway_method_settings" "all" {
     throttling_rate_limit  = var.stage_rate_limit
     throttling_burst_limit = var.stage_burst_limit
   }
-}
-
-# One usage plan on the stage: per-key rate, burst and quota. More keys: README "Deploy".
-resource "aws_api_gateway_usage_plan" "api" {
-  name        = "${var.name_prefix}-usage-plan"
-  description = "Per-key rate limit and quota for Nomaly callers."
-  api_stages {
-    api_id = aws_api_gateway_rest_api.api.id
-    stage  = aws_api_gateway_stage.api.stage_name
-  }
-  throttle_settings {
-    rate_limit  = var.api_rate_limit
-    burst_limit = var.api_burst_limit
-  }
-  quota_settings {
-    limit  = var.api_quota_limit
-    period = var.api_quota_period
-  }
-}
-
-resource "aws_api_gateway_api_key" "default" {
-  name        = "${var.name_prefix}-default-key"
-  description = "First API key of the usage plan; read its value with aws apigateway get-api-key --include-value."
-  enabled     = true
-}
-
-resource "aws_api_gateway_usage_plan_key" "default" {
-  key_id        = aws_api_gateway_api_key.default.id
-  key_type      = "API_KEY"
-  usage_plan_id = aws_api_gateway_usage_plan.api.id
 }

@@ -1,5 +1,7 @@
-# The four functions (provided.al2023, arm64, bootstrap from cargo lambda), their log groups,
-# the failure destination of their asynchronous triggers, the S3 uploads and the schedules.
+# The six functions (provided.al2023, arm64, bootstrap from cargo lambda), their log groups,
+# the failure destination of their asynchronous triggers, the S3 uploads and the schedules. The
+# API functions trust the tenant and scopes the authorizer function put in the request context
+# (NOMALY_AUTH = "authorizer", api.tf).
 
 resource "aws_cloudwatch_log_group" "health" {
   # checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; the logs hold no payloads or secrets, so a customer-managed key is not required.
@@ -29,6 +31,20 @@ resource "aws_cloudwatch_log_group" "backup" {
   retention_in_days = var.log_retention_days
 }
 
+resource "aws_cloudwatch_log_group" "keys" {
+  # checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; the logs hold no payloads or secrets, so a customer-managed key is not required.
+  # checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (30 days by default); a year of request logs is not needed.
+  name              = "/nomaly/${var.name_prefix}/keys"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_cloudwatch_log_group" "authorizer" {
+  # checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; the logs hold no payloads or secrets, so a customer-managed key is not required.
+  # checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (30 days by default); a year of request logs is not needed.
+  name              = "/nomaly/${var.name_prefix}/authorizer"
+  retention_in_days = var.log_retention_days
+}
+
 resource "aws_lambda_function" "health" {
   # checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway only; a dead-letter queue applies to asynchronous invocations.
   # checkov:skip=CKV_AWS_117:No VPC resources are used; S3, DynamoDB and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
@@ -53,7 +69,9 @@ resource "aws_lambda_function" "health" {
     log_group  = aws_cloudwatch_log_group.health.name
   }
   environment {
-    variables = local.function_env
+    variables = merge(local.function_env, {
+      NOMALY_AUTH = "authorizer"
+    })
   }
   depends_on = [aws_iam_role_policy.health]
 }
@@ -82,7 +100,9 @@ resource "aws_lambda_function" "detect" {
     log_group  = aws_cloudwatch_log_group.detect.name
   }
   environment {
-    variables = local.function_env
+    variables = merge(local.function_env, {
+      NOMALY_AUTH = "authorizer"
+    })
   }
   depends_on = [aws_iam_role_policy.detect]
 }
@@ -111,7 +131,9 @@ resource "aws_lambda_function" "train" {
     log_group  = aws_cloudwatch_log_group.train.name
   }
   environment {
-    variables = local.function_env
+    variables = merge(local.function_env, {
+      NOMALY_AUTH = "authorizer"
+    })
   }
   depends_on = [aws_iam_role_policy.train]
 }
@@ -141,10 +163,79 @@ resource "aws_lambda_function" "backup" {
   }
   environment {
     variables = merge(local.function_env, {
+      NOMALY_AUTH          = "authorizer"
       NOMALY_BACKUP_BUCKET = aws_s3_bucket.backups.id
     })
   }
   depends_on = [aws_iam_role_policy.backup]
+}
+
+resource "aws_lambda_function" "keys" {
+  # checkov:skip=CKV_AWS_116:Invoked synchronously only (API Gateway, and operators' RequestResponse issue_key invocations); a dead-letter queue applies to asynchronous invocations.
+  # checkov:skip=CKV_AWS_117:No VPC resources are used; DynamoDB and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
+  # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
+  # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
+  function_name                  = "${var.name_prefix}-keys"
+  description                    = "Nomaly keys - tenant admins issue, list and revoke their API keys; operators issue a tenant's first key by direct invocation."
+  filename                       = "${var.lambda_dir}/keys/bootstrap.zip"
+  source_code_hash               = filebase64sha256("${var.lambda_dir}/keys/bootstrap.zip")
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  memory_size                    = var.keys_memory_size
+  timeout                        = var.keys_timeout
+  reserved_concurrent_executions = var.keys_reserved_concurrency
+  role                           = aws_iam_role.keys.arn
+  tracing_config {
+    mode = "Active"
+  }
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.keys.name
+  }
+  environment {
+    variables = merge(local.function_env, {
+      NOMALY_AUTH = "authorizer"
+    })
+  }
+  depends_on = [aws_iam_role_policy.keys]
+}
+
+# The REST API's Lambda REQUEST authorizer (aws_api_gateway_authorizer.api in api.tf).
+resource "aws_lambda_function" "authorizer" {
+  # checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway only, as the REST API's authorizer; a dead-letter queue applies to asynchronous invocations.
+  # checkov:skip=CKV_AWS_117:No VPC resources are used; DynamoDB, X-Ray and the JWT issuer's keys are reached over TLS, and a VPC would need NAT or endpoints for nothing.
+  # checkov:skip=CKV_AWS_173:The environment holds names, limits and the JWT issuer's public settings only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
+  # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
+  function_name                  = "${var.name_prefix}-authorizer"
+  description                    = "Nomaly authorizer - checks the Authorization header (API key or JWT) for API Gateway; answers the tenant and scopes."
+  filename                       = "${var.lambda_dir}/authorizer/bootstrap.zip"
+  source_code_hash               = filebase64sha256("${var.lambda_dir}/authorizer/bootstrap.zip")
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  memory_size                    = var.authorizer_memory_size
+  timeout                        = var.authorizer_timeout
+  reserved_concurrent_executions = var.authorizer_reserved_concurrency
+  role                           = aws_iam_role.authorizer.arn
+  tracing_config {
+    mode = "Active"
+  }
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.authorizer.name
+  }
+  environment {
+    variables = merge(local.function_env, {
+      NOMALY_JWT_ISSUER       = var.jwt_issuer
+      NOMALY_JWT_AUDIENCE     = var.jwt_audience
+      NOMALY_JWT_JWKS_URL     = var.jwt_jwks_url
+      NOMALY_JWT_TENANT_CLAIM = var.jwt_tenant_claim
+      NOMALY_JWT_SCOPES_CLAIM = var.jwt_scopes_claim
+      NOMALY_JWT_SCOPE_PREFIX = var.jwt_scope_prefix
+    })
+  }
+  depends_on = [aws_iam_role_policy.authorizer]
 }
 
 # Asynchronous triggers (S3 uploads, schedules): two retries, then the dead-letter queue.

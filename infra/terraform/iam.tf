@@ -1,5 +1,15 @@
 # One least-privilege role per function: only the actions and resources its code uses
 # (shared/store-aws/src/*.rs). Every role: X-Ray segments and its own log group.
+# Table items are keyed T#{tenant}#MODEL#{name}, T#{tenant}#JOB#{id} and T#{tenant}#KEYS; the
+# models index (GSI2) has the one partition CATALOG, the jobs index (GSI1) T#{tenant}#MODEL#{name}
+# (shared/store-aws/src/schema.rs). dynamodb:LeadingKeys confines each role to its item kinds.
+
+locals {
+  # What detect and train may touch: model and job items and the models catalog, never keys.
+  model_and_job_items = ["T#*#MODEL#*", "T#*#JOB#*", "CATALOG"]
+  # What keys and the authorizer may touch: API key items only.
+  key_items = ["T#*#KEYS"]
+}
 
 data "aws_iam_policy_document" "lambda_trust" {
   statement {
@@ -31,7 +41,19 @@ resource "aws_iam_role" "train" {
 
 resource "aws_iam_role" "backup" {
   name               = "${var.name_prefix}-backup"
-  description        = "Nomaly backup - copies models and the table to the backup bucket, restores them."
+  description        = "Nomaly backup - copies models and the table to the backup bucket, restores them, upgrades pre-tenancy items."
+  assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
+}
+
+resource "aws_iam_role" "keys" {
+  name               = "${var.name_prefix}-keys"
+  description        = "Nomaly keys - issues, lists and revokes the API keys of a tenant."
+  assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
+}
+
+resource "aws_iam_role" "authorizer" {
+  name               = "${var.name_prefix}-authorizer"
+  description        = "Nomaly authorizer - reads API key items and records when each was last used."
   assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
 }
 
@@ -61,6 +83,11 @@ data "aws_iam_policy_document" "health" {
     sid       = "ProbeItem"
     actions   = ["dynamodb:GetItem"]
     resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["T#nomaly-system#MODEL#health-probe"]
+    }
   }
 }
 
@@ -103,11 +130,21 @@ data "aws_iam_policy_document" "detect" {
     sid       = "Table"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.model_and_job_items
+    }
   }
   statement {
     sid       = "JobsIndex"
     actions   = ["dynamodb:Query"]
     resources = ["${aws_dynamodb_table.table.arn}/index/GSI1"]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.model_and_job_items
+    }
   }
   statement {
     sid       = "DeadLetterQueue"
@@ -153,11 +190,21 @@ data "aws_iam_policy_document" "train" {
     sid       = "Table"
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.model_and_job_items
+    }
   }
   statement {
     sid       = "ModelsIndex"
     actions   = ["dynamodb:Query"]
     resources = ["${aws_dynamodb_table.table.arn}/index/GSI2"]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.model_and_job_items
+    }
   }
   statement {
     sid       = "DeadLetterQueue"
@@ -199,15 +246,95 @@ data "aws_iam_policy_document" "backup" {
       "${aws_s3_bucket.backups.arn}/backups/*",
     ]
   }
+  # Backups are of the whole system: every tenant's models and jobs.
   statement {
     sid       = "Table"
     actions   = ["dynamodb:Scan", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"]
     resources = [aws_dynamodb_table.table.arn]
   }
+  # Every model's LATEST item (list_all_models), to know what to back up.
+  statement {
+    sid       = "ModelsIndex"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.table.arn}/index/GSI2"]
+  }
+  # The one-time upgrade to tenancy removes the pre-tenancy items it moved, and only those.
+  statement {
+    sid       = "UpgradeRemovesLegacyItems"
+    actions   = ["dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["MODEL#*", "JOB#*"]
+    }
+  }
   statement {
     sid       = "DeadLetterQueue"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dlq.arn]
+  }
+}
+
+data "aws_iam_policy_document" "keys" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.keys.arn}:*"]
+  }
+  statement {
+    sid       = "XRay"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "KeyItems"
+    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.key_items
+    }
+  }
+}
+
+data "aws_iam_policy_document" "authorizer" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.authorizer.arn}:*"]
+  }
+  statement {
+    sid       = "XRay"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "ReadKeys"
+    actions   = ["dynamodb:GetItem"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.key_items
+    }
+  }
+  # Only last_used_at of a key item (PK and SK are its key and its condition).
+  statement {
+    sid       = "TouchKeys"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.key_items
+    }
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:Attributes"
+      values   = ["PK", "SK", "last_used_at"]
+    }
   }
 }
 
@@ -233,4 +360,16 @@ resource "aws_iam_role_policy" "backup" {
   name   = "backup"
   role   = aws_iam_role.backup.id
   policy = data.aws_iam_policy_document.backup.json
+}
+
+resource "aws_iam_role_policy" "keys" {
+  name   = "keys"
+  role   = aws_iam_role.keys.id
+  policy = data.aws_iam_policy_document.keys.json
+}
+
+resource "aws_iam_role_policy" "authorizer" {
+  name   = "authorizer"
+  role   = aws_iam_role.authorizer.id
+  policy = data.aws_iam_policy_document.authorizer.json
 }

@@ -244,6 +244,102 @@ resource "aws_cloudwatch_metric_alarm" "backup_throttles" {
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
 
+resource "aws_cloudwatch_metric_alarm" "keys_errors" {
+  alarm_name          = "${var.name_prefix}-keys-errors"
+  alarm_description   = "The keys function returned an error or crashed (a handler Err, a panic, a timeout or an init failure) in the last 5 minutes."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.keys.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "keys_duration_p95" {
+  alarm_name          = "${var.name_prefix}-keys-duration-p95"
+  alarm_description   = "The 95th percentile of the keys function's duration stayed above keys_p95_duration_ms for 15 minutes."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Duration"
+  dimensions          = { FunctionName = aws_lambda_function.keys.function_name }
+  extended_statistic  = "p95"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = var.keys_p95_duration_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "keys_throttles" {
+  alarm_name          = "${var.name_prefix}-keys-throttles"
+  alarm_description   = "Invocations of the keys function were throttled (reserved concurrency or the account limit reached) in the last 5 minutes."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.keys.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "authorizer_errors" {
+  alarm_name          = "${var.name_prefix}-authorizer-errors"
+  alarm_description   = "The authorizer function returned an error or crashed (a handler Err, a panic, a timeout or an init failure) in the last 5 minutes; callers got 503 unavailable (a refused credential is not an error)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.authorizer.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "authorizer_duration_p95" {
+  alarm_name          = "${var.name_prefix}-authorizer-duration-p95"
+  alarm_description   = "The 95th percentile of the authorizer function's duration stayed above authorizer_p95_duration_ms for 15 minutes."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Duration"
+  dimensions          = { FunctionName = aws_lambda_function.authorizer.function_name }
+  extended_statistic  = "p95"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = var.authorizer_p95_duration_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "authorizer_throttles" {
+  alarm_name          = "${var.name_prefix}-authorizer-throttles"
+  alarm_description   = "Invocations of the authorizer function were throttled (reserved concurrency or the account limit reached) in the last 5 minutes."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.authorizer.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
 resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   alarm_name          = "${var.name_prefix}-dlq-depth"
   alarm_description   = "An S3 upload or a scheduled run failed after its retries and waits in the dead-letter queue."
@@ -279,17 +375,20 @@ resource "aws_cloudwatch_metric_alarm" "backup_failed" {
 }
 
 # The panels of Pynomaly's Grafana boards, from the EMF metrics (namespace Nomaly, dimension
-# Function = health|detect|train|backup, and Function + Status) and the AWS service metrics.
+# Function = health|detect|train|backup|keys, and Function + Status) and the AWS service metrics
+# (the authorizer emits no EMF: its Lambda metrics stand for it).
 resource "aws_cloudwatch_dashboard" "nomaly" {
   dashboard_name = "${var.name_prefix}-${local.region}"
   dashboard_body = templatefile("${path.module}/dashboard.json.tftpl", {
-    region          = local.region
-    name_prefix     = var.name_prefix
-    stage_name      = var.stage_name
-    health_function = aws_lambda_function.health.function_name
-    detect_function = aws_lambda_function.detect.function_name
-    train_function  = aws_lambda_function.train.function_name
-    backup_function = aws_lambda_function.backup.function_name
-    dlq_name        = aws_sqs_queue.dlq.name
+    region              = local.region
+    name_prefix         = var.name_prefix
+    stage_name          = var.stage_name
+    health_function     = aws_lambda_function.health.function_name
+    detect_function     = aws_lambda_function.detect.function_name
+    train_function      = aws_lambda_function.train.function_name
+    backup_function     = aws_lambda_function.backup.function_name
+    keys_function       = aws_lambda_function.keys.function_name
+    authorizer_function = aws_lambda_function.authorizer.function_name
+    dlq_name            = aws_sqs_queue.dlq.name
   })
 }

@@ -5,16 +5,6 @@ output "api_url" {
   value       = aws_api_gateway_stage.api.invoke_url
 }
 
-output "api_key_id" {
-  description = "The first API key: aws apigateway get-api-key --include-value --api-key <id>"
-  value       = aws_api_gateway_api_key.default.id
-}
-
-output "usage_plan_id" {
-  description = "The usage plan; add more keys to it with aws apigateway create-usage-plan-key."
-  value       = aws_api_gateway_usage_plan.api.id
-}
-
 output "models_bucket_name" {
   description = "Models, uploads (incoming/detect/, incoming/train/) and results (results/)."
   value       = aws_s3_bucket.models.id
@@ -44,6 +34,15 @@ output "train_function_name" {
 
 output "backup_function_name" {
   value = aws_lambda_function.backup.function_name
+}
+
+output "keys_function_name" {
+  description = "Issues a tenant's first admin key when invoked directly with {\"action\":\"issue_key\",\"tenant\":...,\"scopes\":[\"admin\"]} (events/keys-issue.json)."
+  value       = aws_lambda_function.keys.function_name
+}
+
+output "authorizer_function_name" {
+  value = aws_lambda_function.authorizer.function_name
 }
 
 output "dead_letter_queue_url" {

@@ -22,44 +22,66 @@ variable "stage_name" {
   default     = "v1"
 }
 
-variable "api_rate_limit" {
-  description = "Usage plan steady-state requests per second, per API key."
-  type        = number
-  default     = 50
-}
-
-variable "api_burst_limit" {
-  description = "Usage plan burst, per API key."
-  type        = number
-  default     = 100
-}
-
-variable "api_quota_limit" {
-  description = "Usage plan requests per api_quota_period, per API key."
-  type        = number
-  default     = 100000
-}
-
-variable "api_quota_period" {
-  description = "DAY, WEEK or MONTH."
-  type        = string
-  default     = "DAY"
-  validation {
-    condition     = contains(["DAY", "WEEK", "MONTH"], var.api_quota_period)
-    error_message = "api_quota_period: DAY, WEEK or MONTH."
-  }
-}
-
 variable "stage_rate_limit" {
-  description = "Stage-wide requests per second, all keys together (and /health)."
+  description = "Stage-wide requests per second, all callers together (and /health)."
   type        = number
   default     = 200
 }
 
 variable "stage_burst_limit" {
-  description = "Stage-wide burst, all keys together."
+  description = "Stage-wide burst, all callers together."
   type        = number
   default     = 400
+}
+
+variable "authorizer_cache_ttl" {
+  description = "Seconds API Gateway caches the authorizer's answer per Authorization header (0 checks every request); a revoked key keeps working at most this long."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.authorizer_cache_ttl >= 0 && var.authorizer_cache_ttl <= 3600
+    error_message = "authorizer_cache_ttl: 0 to 3600 seconds."
+  }
+}
+
+variable "jwt_issuer" {
+  description = "NOMALY_JWT_ISSUER - the issuer (iss) of accepted JWTs; empty accepts API keys only."
+  type        = string
+  default     = ""
+}
+
+variable "jwt_audience" {
+  description = "NOMALY_JWT_AUDIENCE - the audience (aud) accepted JWTs must carry."
+  type        = string
+  default     = ""
+}
+
+variable "jwt_jwks_url" {
+  description = "NOMALY_JWT_JWKS_URL - HTTPS URL of the issuer's signing keys (JWKS)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(https://\\S+)?$", var.jwt_jwks_url))
+    error_message = "jwt_jwks_url: empty or an https:// URL."
+  }
+}
+
+variable "jwt_tenant_claim" {
+  description = "NOMALY_JWT_TENANT_CLAIM - the claim naming the caller's tenant."
+  type        = string
+  default     = "tenant"
+}
+
+variable "jwt_scopes_claim" {
+  description = "NOMALY_JWT_SCOPES_CLAIM - the claim holding the caller's scopes."
+  type        = string
+  default     = "scope"
+}
+
+variable "jwt_scope_prefix" {
+  description = "NOMALY_JWT_SCOPE_PREFIX - the prefix of Nomaly's scope names in JWTs (e.g. nomaly/); empty when they carry none."
+  type        = string
+  default     = ""
 }
 
 variable "create_api_gateway_account_role" {
@@ -131,6 +153,38 @@ variable "backup_reserved_concurrency" {
   description = "Reserved concurrency; -1 leaves the function unreserved."
   type        = number
   default     = 1
+}
+
+variable "keys_memory_size" {
+  type    = number
+  default = 128
+}
+
+variable "keys_timeout" {
+  type    = number
+  default = 10
+}
+
+variable "keys_reserved_concurrency" {
+  description = "Reserved concurrency; -1 leaves the function unreserved."
+  type        = number
+  default     = 5
+}
+
+variable "authorizer_memory_size" {
+  type    = number
+  default = 128
+}
+
+variable "authorizer_timeout" {
+  type    = number
+  default = 5
+}
+
+variable "authorizer_reserved_concurrency" {
+  description = "Reserved concurrency; -1 leaves the function unreserved. Every cache miss of every route waits on it."
+  type        = number
+  default     = 20
 }
 
 variable "log_level" {
@@ -232,4 +286,14 @@ variable "train_p95_duration_ms" {
 variable "backup_p95_duration_ms" {
   type    = number
   default = 600000
+}
+
+variable "keys_p95_duration_ms" {
+  type    = number
+  default = 1000
+}
+
+variable "authorizer_p95_duration_ms" {
+  type    = number
+  default = 1000
 }

@@ -7,9 +7,10 @@
 #
 # Files: variables.tf (every knob, same defaults as the SAM parameters), storage.tf (buckets,
 # table, dead-letter queue), iam.tf (one least-privilege role per function), functions.tf
-# (functions, log groups, S3 and schedule triggers), api.tf (REST API, API key, usage plan),
-# monitoring.tf (SNS topic, alarms, dashboard), outputs.tf. ../parity.py fails CI when this and
-# template.yaml disagree on functions, routes, events, environment, alarms or IAM actions.
+# (functions, log groups, S3 and schedule triggers), api.tf (REST API, Lambda REQUEST authorizer,
+# stage throttling), monitoring.tf (SNS topic, alarms, dashboard), outputs.tf. ../parity.py fails
+# CI when this and template.yaml disagree on functions, routes and their authorizer, events,
+# environment, alarms or IAM grants.
 
 terraform {
   required_version = ">= 1.5.0"
@@ -39,7 +40,8 @@ locals {
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
 
-  # The environment every function reads (shared/edge/src/config.rs).
+  # The environment every function reads (shared/edge/src/config.rs); the API functions add
+  # NOMALY_AUTH = "authorizer", the authorizer its NOMALY_JWT_* settings (functions.tf).
   function_env = {
     NOMALY_STORE           = "aws"
     NOMALY_BUCKET          = aws_s3_bucket.models.id

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     init_logging();
     let config = config_or_exit();
     let stores = stores_or_exit(&config).await;
-    let access = access(&config, &stores);
+    let access = access(&config, &stores).await;
     let deps = HandlerDeps::new(stores.objects, stores.registry, stores.jobs, &config)
         .with_blobs(stores.blobs)
         .with_access(access);

@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use application::checksum::sha256_hex;
-use application::domain::{Job, JobStatus, ModelVersion, Tenant};
+use application::domain::principal::parse_scopes;
+use application::domain::{ApiKey, Job, JobStatus, ModelVersion, NewKey, Tenant};
 use application::ports::Stores;
 use application::ports::{ObjectAdmin, ObjectMeta};
 use application::workflows::backup::{BackupState, BackupWorkflow};
@@ -184,6 +185,7 @@ impl Site {
             latest,
             artifacts,
             jobs: s.scan.all_jobs().await.unwrap(),
+            keys: s.keys.all_keys().await.unwrap(),
         }
     }
 }
@@ -194,11 +196,15 @@ struct State {
     latest: Vec<(String, Option<u32>)>,
     artifacts: Vec<(String, String)>,
     jobs: Vec<Job>,
+    keys: Vec<ApiKey>,
 }
 
 impl State {
     fn is_empty(&self) -> bool {
-        self.versions.is_empty() && self.latest.is_empty() && self.jobs.is_empty()
+        self.versions.is_empty()
+            && self.latest.is_empty()
+            && self.jobs.is_empty()
+            && self.keys.is_empty()
     }
 }
 
@@ -224,8 +230,8 @@ fn written(n: usize) -> Tally {
     }
 }
 
-/// Trains three models in two tenants, one name in both (one of them twice), scores twice: 4
-/// versions, 3 models, 6 jobs.
+/// Trains three models in two tenants, one name in both (one of them twice), scores twice, and
+/// issues one API key per tenant: 4 versions, 3 models, 6 jobs, 2 keys.
 async fn populate(site: &Site) {
     site.train_model("payments", "ecod").await;
     site.train_model("payments", "hbos").await;
@@ -234,6 +240,14 @@ async fn populate(site: &Site) {
         .await;
     site.score("payments").await;
     site.score("fraud").await;
+    for tenant in [tenant(), Tenant::parse("beta").unwrap()] {
+        let key = NewKey::generate(&tenant, "ci", parse_scopes("read"), 1);
+        site.stores()
+            .keys
+            .put_key_if_absent(&key.key)
+            .await
+            .unwrap();
+    }
 }
 
 macro_rules! on_both {
@@ -288,7 +302,8 @@ async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut sit
         ItemCounts {
             models: 3,
             versions: 4,
-            jobs: 6
+            jobs: 6,
+            keys: 2
         }
     );
     assert!(backup.size_bytes > 0);
@@ -341,6 +356,8 @@ async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut sit
         "artifact bytes differ after restore"
     );
     assert_eq!(after.jobs, before_jobs);
+    assert_eq!(after.keys, before.keys, "API keys differ after restore");
+    assert_eq!(report.keys.written, 2);
 
     // Idempotent: a second restore finds everything in place.
     let again = restore(&site, &backup.id, false, false).await.unwrap();
@@ -437,6 +454,8 @@ async fn replace_object(vault: &Arc<dyn ObjectAdmin>, key: &str, bytes: &[u8]) {
 async fn when_data_is_newer_than_the_backup_should_keep_it_unless_replacing(site: Site) {
     site.train_model("payments", "ecod").await;
     site.score("payments").await;
+    let key = NewKey::generate(&tenant(), "ci", parse_scopes("read"), 1).key;
+    site.stores().keys.put_key_if_absent(&key).await.unwrap();
     let backup = site
         .backups(RetentionPolicy::default())
         .create()
@@ -457,11 +476,14 @@ async fn when_data_is_newer_than_the_backup_should_keep_it_unless_replacing(site
     let original = job.clone();
     job.error = Some("edited after the backup".into());
     s.jobs.put_job(&job).await.unwrap();
+    // The key is revoked after the backup: no restore may bring it back.
+    assert!(s.keys.revoke_key(&tenant(), &key.id, 9).await.unwrap());
 
     let report = restore(&site, &backup.id, false, false).await.unwrap();
     assert_eq!(report.latest.kept, 1, "{report:?}");
     assert_eq!(report.jobs.kept, 1, "{report:?}");
-    assert_eq!(report.conflicts.len(), 2, "{report:?}");
+    assert_eq!(report.keys.kept, 1, "{report:?}");
+    assert_eq!(report.conflicts.len(), 3, "{report:?}");
     assert_eq!(
         s.registry.latest(&tenant(), "payments").await.unwrap(),
         Some(2)
@@ -471,9 +493,12 @@ async fn when_data_is_newer_than_the_backup_should_keep_it_unless_replacing(site
         Some(job.clone())
     );
 
-    // Asked to replace, the backup's job comes back.
+    // Asked to replace, the backup's job comes back; the revoked key stays revoked.
     let report = restore(&site, &backup.id, false, true).await.unwrap();
     assert_eq!(report.jobs.written, 1, "{report:?}");
+    assert_eq!(report.keys.kept, 1, "{report:?}");
+    let stored = s.keys.get_key(&tenant(), &key.id).await.unwrap().unwrap();
+    assert_eq!(stored.revoked_at, Some(9));
     assert_eq!(
         s.jobs.get_job(&tenant(), &job.id).await.unwrap(),
         Some(original)

@@ -7,6 +7,8 @@ use std::time::Duration;
 use detection::Limits;
 
 use application::workflows::retention::RetentionPolicy;
+
+use crate::jwt::JwksSource;
 use thiserror::Error;
 
 /// Default most bytes of a request body (API Gateway's synchronous payload limit).
@@ -53,6 +55,23 @@ pub enum AuthMode {
     Authorizer,
 }
 
+/// Bearer JWTs from an identity provider, when `NOMALY_JWT_ISSUER` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtConfig {
+    /// `NOMALY_JWT_ISSUER`: the exact `iss` of accepted tokens.
+    pub issuer: String,
+    /// `NOMALY_JWT_AUDIENCE`: an `aud` value (or, without `aud`, the `client_id`) they must name.
+    pub audience: String,
+    /// `NOMALY_JWT_JWKS_URL` (fetched) or `NOMALY_JWT_JWKS` (the document itself).
+    pub jwks: JwksSource,
+    /// `NOMALY_JWT_TENANT_CLAIM` (default `tenant`): the claim naming the caller's tenant.
+    pub tenant_claim: String,
+    /// `NOMALY_JWT_SCOPES_CLAIM` (default `scope`): a space-separated string or an array.
+    pub scopes_claim: String,
+    /// `NOMALY_JWT_SCOPE_PREFIX` (default none): stripped from each scope (`nomaly/read`).
+    pub scope_prefix: String,
+}
+
 /// Where the AWS adapter keeps things (`NOMALY_BUCKET`, `NOMALY_TABLE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsNames {
@@ -69,6 +88,8 @@ pub struct Config {
     pub store: StoreKind,
     /// `NOMALY_AUTH`: who checks credentials.
     pub auth: AuthMode,
+    /// JWT settings, when tokens of an identity provider are accepted.
+    pub jwt: Option<JwtConfig>,
     /// `NOMALY_DATA_DIR`: root of the local store.
     pub data_dir: PathBuf,
     /// Bucket and table, set (and required) when `store` is [`StoreKind::Aws`].
@@ -117,6 +138,37 @@ impl Config {
                 })
             }
         };
+        let jwt = match get("NOMALY_JWT_ISSUER") {
+            None => None,
+            Some(issuer) => {
+                let needed = |variable: &'static str| {
+                    get(variable)
+                        .map(|v| v.trim().to_owned())
+                        .ok_or(ConfigError::Invalid {
+                            variable,
+                            reason: "is required when NOMALY_JWT_ISSUER is set".into(),
+                        })
+                };
+                let jwks = match (get("NOMALY_JWT_JWKS_URL"), get("NOMALY_JWT_JWKS")) {
+                    (Some(url), None) => JwksSource::Url(url.trim().to_owned()),
+                    (None, Some(document)) => JwksSource::Inline(document),
+                    _ => {
+                        return Err(ConfigError::Invalid {
+                            variable: "NOMALY_JWT_JWKS_URL",
+                            reason: "give exactly one of NOMALY_JWT_JWKS_URL and NOMALY_JWT_JWKS when NOMALY_JWT_ISSUER is set".into(),
+                        })
+                    }
+                };
+                Some(JwtConfig {
+                    issuer: issuer.trim().to_owned(),
+                    audience: needed("NOMALY_JWT_AUDIENCE")?,
+                    jwks,
+                    tenant_claim: get("NOMALY_JWT_TENANT_CLAIM").unwrap_or_else(|| "tenant".into()),
+                    scopes_claim: get("NOMALY_JWT_SCOPES_CLAIM").unwrap_or_else(|| "scope".into()),
+                    scope_prefix: get("NOMALY_JWT_SCOPE_PREFIX").unwrap_or_default(),
+                })
+            }
+        };
         let data_dir =
             PathBuf::from(get("NOMALY_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.into()));
         let required = |variable: &'static str| -> Result<String, ConfigError> {
@@ -162,6 +214,7 @@ impl Config {
         Ok(Self {
             store,
             auth,
+            jwt,
             data_dir,
             aws,
             max_body_bytes: size("NOMALY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1)?,
@@ -207,6 +260,7 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.store, StoreKind::Local);
         assert_eq!(c.auth, AuthMode::Inline);
+        assert_eq!(c.jwt, None);
         assert_eq!(c.data_dir, PathBuf::from(".nomaly"));
         assert_eq!(c.max_body_bytes, 6 * 1024 * 1024);
         assert_eq!(c.max_rows, 100_000);
@@ -214,6 +268,43 @@ mod tests {
         assert_eq!(c.latest_ttl, Duration::from_secs(30));
         assert_eq!(c.backup_bucket, None);
         assert_eq!(c.retention, RetentionPolicy::default());
+    }
+
+    #[test]
+    fn when_jwt_issuer_set_should_need_audience_and_exactly_one_jwks() {
+        let e = config(&[
+            ("NOMALY_JWT_ISSUER", "https://i"),
+            ("NOMALY_JWT_JWKS", "{}"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("NOMALY_JWT_AUDIENCE:"), "{e}");
+        let e = config(&[
+            ("NOMALY_JWT_ISSUER", "https://i"),
+            ("NOMALY_JWT_AUDIENCE", "a"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("NOMALY_JWT_JWKS_URL:"), "{e}");
+        let c = config(&[
+            ("NOMALY_JWT_ISSUER", "https://i"),
+            ("NOMALY_JWT_AUDIENCE", "a"),
+            ("NOMALY_JWT_JWKS_URL", "https://i/jwks.json"),
+            ("NOMALY_JWT_SCOPE_PREFIX", "nomaly/"),
+        ])
+        .unwrap();
+        let jwt = c.jwt.unwrap();
+        assert_eq!(jwt.jwks, JwksSource::Url("https://i/jwks.json".into()));
+        assert_eq!(
+            (
+                jwt.tenant_claim.as_str(),
+                jwt.scopes_claim.as_str(),
+                jwt.scope_prefix.as_str()
+            ),
+            ("tenant", "scope", "nomaly/")
+        );
+        let e = config(&[("NOMALY_AUTH", "both")]).unwrap_err().to_string();
+        assert!(e.starts_with("NOMALY_AUTH:"), "{e}");
     }
 
     #[test]

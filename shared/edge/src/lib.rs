@@ -9,6 +9,7 @@ pub mod config;
 pub mod dispatch;
 pub mod emf;
 pub mod http;
+pub mod jwt;
 pub mod logging;
 pub mod startup;
 pub mod trigger;

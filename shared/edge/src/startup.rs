@@ -10,7 +10,10 @@ use store_local::{LocalObjectStore, LocalStores};
 
 use crate::access::Access;
 use crate::config::{AuthMode, Config, StoreKind};
+use application::ports::TokenVerifier;
 use application::workflows::authenticate::Authenticator;
+
+use crate::jwt::{JwksVerifier, JwtSettings};
 
 /// The local vault's directory under the data directory.
 pub const LOCAL_VAULT_DIR: &str = "backup-vault";
@@ -87,17 +90,35 @@ async fn aws_stores(_config: &Config) -> Stores {
 }
 
 /// The credential check `config` sets up: API keys in the key store, and JWTs when an issuer is
-/// configured. The authorizer function runs it, and so do the functions in `inline` mode.
-pub fn authenticator(_config: &Config, stores: &Stores) -> Authenticator {
-    Authenticator::new(stores.keys.clone(), None)
+/// configured (its keys fetched now; exits naming the variable when they cannot be had). The
+/// authorizer function runs it, and so do the functions in `inline` mode.
+pub async fn authenticator_or_exit(config: &Config, stores: &Stores) -> Authenticator {
+    let tokens = match &config.jwt {
+        None => None,
+        Some(jwt) => {
+            let settings = JwtSettings {
+                issuer: jwt.issuer.clone(),
+                audience: jwt.audience.clone(),
+                tenant_claim: jwt.tenant_claim.clone(),
+                scopes_claim: jwt.scopes_claim.clone(),
+                scope_prefix: jwt.scope_prefix.clone(),
+                ..JwtSettings::new(jwt.issuer.clone(), jwt.audience.clone())
+            };
+            match JwksVerifier::load(settings, jwt.jwks.clone()).await {
+                Ok(verifier) => Some(Arc::new(verifier) as Arc<dyn TokenVerifier>),
+                Err(e) => fail(&format!("NOMALY_JWT_JWKS_URL / NOMALY_JWT_JWKS: {e}")),
+            }
+        }
+    };
+    Authenticator::new(stores.keys.clone(), tokens)
 }
 
 /// How the function admits callers, as `config` says: the authorizer's context, or the same check
 /// run here.
-pub fn access(config: &Config, stores: &Stores) -> Access {
+pub async fn access(config: &Config, stores: &Stores) -> Access {
     match config.auth {
         AuthMode::Authorizer => Access::Authorizer,
-        AuthMode::Inline => Access::Inline(authenticator(config, stores)),
+        AuthMode::Inline => Access::Inline(authenticator_or_exit(config, stores).await),
     }
 }
 

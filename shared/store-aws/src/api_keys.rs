@@ -55,6 +55,14 @@ impl KeyStore for DynamoStore {
         query_all(query).await
     }
 
+    async fn all_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let mut keys: Vec<ApiKey> = self
+            .scan_where("T#", "begins_with(#sk, :sk)", "KEY#")
+            .await?;
+        keys.sort_by(|a, b| (&a.tenant, &a.id).cmp(&(&b.tenant, &b.id)));
+        Ok(keys)
+    }
+
     async fn revoke_key(&self, tenant: &Tenant, id: &str, at: u64) -> Result<bool, StoreError> {
         let revoked = self
             .set_key_time(

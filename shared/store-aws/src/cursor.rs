@@ -20,7 +20,7 @@ pub fn decode(cursor: &str) -> Result<String, StoreError> {
             cursor.chars().take(64).collect::<String>().escape_debug()
         ))
     };
-    if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS || cursor.len() % 2 != 0 {
+    if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS || !cursor.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes = cursor

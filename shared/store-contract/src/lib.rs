@@ -586,6 +586,17 @@ pub async fn when_keys_issued_should_be_read_listed_revoked_and_touched_within_t
     expected.sort();
     assert_eq!(listed, expected);
     assert!(keys.list_keys(&other).await.unwrap().is_empty());
+    let elsewhere = NewKey::generate(&other, "ops", parse_scopes("read"), 3_000);
+    keys.put_key_if_absent(&elsewhere.key).await.unwrap();
+    let all: Vec<(Tenant, String)> = keys
+        .all_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| (k.tenant, k.id))
+        .collect();
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all.contains(&(other.clone(), elsewhere.key.id.clone())));
     keys.touch_key(&a, &first.key.id, 5_000).await.unwrap();
     keys.touch_key(&other, &first.key.id, 5_000).await.unwrap();
     assert!(

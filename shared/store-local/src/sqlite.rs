@@ -433,6 +433,13 @@ impl KeyStore for SqliteStore {
         )
     }
 
+    async fn all_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.query_bodies(
+            "SELECT body FROM items WHERE pk LIKE 'T#%#KEYS' AND sk LIKE 'KEY#%' ORDER BY pk, sk",
+            [],
+        )
+    }
+
     async fn revoke_key(&self, tenant: &Tenant, id: &str, at: u64) -> Result<bool, StoreError> {
         let conn = self.conn()?;
         let (pk, sk) = (api_keys_pk(tenant), api_key_sk(id));

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::tenant::Tenant;
+use super::tenant::{Tenant, SYSTEM_TENANT};
 
 /// What a credential may do. Tenant scopes act within the caller's own tenant; `operator` is for
 /// the people who run the deployment (backups of the whole system) and no tenant admin can grant
@@ -84,6 +84,16 @@ impl Principal {
         }
     }
 
+    /// The principal with `operator` dropped unless its tenant is the system's: whatever a
+    /// credential claims (a JWT's scopes come from an identity provider), no tenant acts for the
+    /// whole system.
+    pub fn confined(mut self) -> Self {
+        if self.tenant.as_str() != SYSTEM_TENANT {
+            self.scopes.remove(&Scope::Operator);
+        }
+        self
+    }
+
     /// The scopes as one space-separated string (the authorizer context's form, OAuth's too).
     pub fn scope_string(&self) -> String {
         self.scopes
@@ -118,5 +128,17 @@ mod tests {
         assert!(e.to_string().contains("'train'"), "{e}");
         assert_eq!(p.scope_string(), "read detect");
         assert!(!Scope::TENANT.contains(&Scope::Operator));
+        let claims_operator = Principal {
+            tenant: Tenant::parse("acme").unwrap(),
+            scopes: parse_scopes("read operator"),
+            credential_id: "jwt:x".into(),
+        };
+        assert_eq!(claims_operator.confined().scope_string(), "read");
+        let system = Principal {
+            tenant: Tenant::system(),
+            scopes: parse_scopes("operator"),
+            credential_id: "k".into(),
+        };
+        assert_eq!(system.confined().scope_string(), "operator");
     }
 }

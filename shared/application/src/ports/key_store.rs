@@ -17,6 +17,9 @@ pub trait KeyStore: Send + Sync {
     /// Every key of `tenant`, by id.
     async fn list_keys(&self, tenant: &Tenant) -> Result<Vec<ApiKey>, StoreError>;
 
+    /// Every key of every tenant, by tenant then id (backups).
+    async fn all_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+
     /// Marks one of `tenant`'s keys revoked at `at` (milliseconds) unless it already is; `false`
     /// when the tenant has no such key.
     async fn revoke_key(&self, tenant: &Tenant, id: &str, at: u64) -> Result<bool, StoreError>;

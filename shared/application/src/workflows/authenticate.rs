@@ -47,7 +47,7 @@ impl Authenticator {
             unauthenticated("the Authorization header must be 'Bearer <API key or token>'")
         })?;
         if credential.starts_with(crate::domain::api_key::TOKEN_PREFIX) {
-            return self.api_key(credential).await;
+            return Ok(self.api_key(credential).await?.confined());
         }
         let Some(tokens) = &self.tokens else {
             return Err(unauthenticated(
@@ -57,6 +57,7 @@ impl Authenticator {
         tokens
             .verify(credential)
             .await
+            .map(Principal::confined)
             .map_err(|e| unauthenticated(&format!("the bearer token is refused: {e}")))
     }
 

@@ -21,7 +21,9 @@ use crate::domain::{Job, JobKind, JobStatus, ModelVersion, Tenant};
 use crate::error::ServiceError;
 use crate::metrics::{self, Counter};
 use crate::ports::Stores;
-use crate::ports::{JobScan, JobStore, ModelRegistry, ObjectAdmin, ObjectMeta, StoreError};
+use crate::ports::{
+    JobScan, JobStore, KeyStore, ModelRegistry, ObjectAdmin, ObjectMeta, StoreError,
+};
 use crate::workflows::manifest::{
     backup_object_key, backup_prefix, manifest_key, table_dump_key, BackupManifest, BackupStatus,
     ItemCounts, ManifestObject, MANIFEST_FORMAT,
@@ -110,6 +112,7 @@ pub struct BackupWorkflow {
     registry: Arc<dyn ModelRegistry>,
     jobs: Arc<dyn JobStore>,
     scan: Arc<dyn JobScan>,
+    keys: Arc<dyn KeyStore>,
     vault: Arc<dyn ObjectAdmin>,
     policy: RetentionPolicy,
 }
@@ -122,6 +125,7 @@ impl BackupWorkflow {
             registry: stores.registry.clone(),
             jobs: stores.jobs.clone(),
             scan: stores.scan.clone(),
+            keys: stores.keys.clone(),
             vault,
             policy,
         }
@@ -306,6 +310,7 @@ impl BackupWorkflow {
             snapshot.versions.extend(versions);
         }
         snapshot.jobs = self.scan.all_jobs().await?;
+        snapshot.keys = self.keys.all_keys().await?;
         snapshot
             .jobs
             .retain(|job| !(job.id == backup_id && job.tenant == Tenant::system()));

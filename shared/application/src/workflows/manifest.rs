@@ -83,6 +83,9 @@ pub struct ItemCounts {
     pub versions: usize,
     /// Job items.
     pub jobs: usize,
+    /// API key items (hashes, never secrets); absent from backups taken before tenancy.
+    #[serde(default)]
+    pub keys: usize,
 }
 
 /// `backups/{id}/manifest.json`.
@@ -169,6 +172,7 @@ mod tests {
                 models: 1,
                 versions: 2,
                 jobs: 3,
+                keys: 4,
             },
         }
     }

@@ -12,11 +12,12 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::is_plausible_job_id;
-use crate::domain::{Job, ModelVersion, Tenant};
+use crate::domain::{ApiKey, Job, ModelVersion, Tenant};
 use crate::error::ServiceError;
 use crate::ports::Stores;
 use crate::ports::{
-    JobScan, JobStore, ModelRegistry, ObjectAdmin, RegistryRestore, StoreError, StoredObject,
+    JobScan, JobStore, KeyStore, ModelRegistry, ObjectAdmin, RegistryRestore, StoreError,
+    StoredObject,
 };
 use crate::workflows::backup::COPY_CONCURRENCY;
 use crate::workflows::manifest::{manifest_key, BackupManifest, BackupStatus, ManifestObject};
@@ -67,6 +68,9 @@ pub struct RestoreReport {
     pub latest: Tally,
     /// Job items.
     pub jobs: Tally,
+    /// API keys: only missing ones are written; a key that differs (revoked or used since) is
+    /// always kept, even with `replace`, so a restore never brings a revoked key back.
+    pub keys: Tally,
     /// What was kept (or replaced), first [`MAX_REPORTED_CONFLICTS`].
     pub conflicts: Vec<String>,
 }
@@ -87,6 +91,7 @@ pub struct RestoreWorkflow {
     restore: Arc<dyn RegistryRestore>,
     jobs: Arc<dyn JobStore>,
     scan: Arc<dyn JobScan>,
+    keys: Arc<dyn KeyStore>,
     vault: Arc<dyn ObjectAdmin>,
 }
 
@@ -105,6 +110,7 @@ impl RestoreWorkflow {
             restore: stores.restore.clone(),
             jobs: stores.jobs.clone(),
             scan: stores.scan.clone(),
+            keys: stores.keys.clone(),
             vault,
         }
     }
@@ -132,6 +138,7 @@ impl RestoreWorkflow {
             versions: Tally::default(),
             latest: Tally::default(),
             jobs: Tally::default(),
+            keys: Tally::default(),
             conflicts: Vec::new(),
         };
         let write =
@@ -162,6 +169,7 @@ impl RestoreWorkflow {
             )
             .collect();
 
+        let key_diffs = self.key_diffs(&backup.table.keys).await?;
         let conflicts = &mut report.conflicts;
         let replace = request.replace;
         for ((object, _), diff) in backup.objects.iter().zip(&object_diffs) {
@@ -179,6 +187,10 @@ impl RestoreWorkflow {
         for (job, diff) in backup.table.jobs.iter().zip(&job_diffs) {
             let what = || format!("job '{}'", job.id);
             tally(&mut report.jobs, conflicts, *diff, replace, what);
+        }
+        for (key, diff) in backup.table.keys.iter().zip(&key_diffs) {
+            let what = || format!("API key '{}' of tenant '{}'", key.id, key.tenant);
+            tally(&mut report.keys, conflicts, *diff, false, what);
         }
         if request.dry_run {
             return Ok(report);
@@ -216,6 +228,11 @@ impl RestoreWorkflow {
             .map(|(job, _)| job)
             .collect();
         self.jobs.put_jobs(&jobs).await?;
+        for (key, diff) in backup.table.keys.iter().zip(&key_diffs) {
+            if *diff == Diff::Missing {
+                ignore_conflict(self.keys.put_key_if_absent(key).await)?;
+            }
+        }
         tracing::info!(backup = %id, objects = report.objects.written, versions = report.versions.written, jobs = report.jobs.written, "backup restored");
         Ok(report)
     }
@@ -340,6 +357,20 @@ impl RestoreWorkflow {
                         Some(_) => Diff::Differs,
                     },
                 )
+            })
+            .buffered(COPY_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    async fn key_diffs(&self, keys: &[ApiKey]) -> Result<Vec<Diff>, ServiceError> {
+        stream::iter(keys.to_vec())
+            .map(|key| async move {
+                Ok::<_, ServiceError>(match self.keys.get_key(&key.tenant, &key.id).await? {
+                    None => Diff::Missing,
+                    Some(current) if current == key => Diff::Same,
+                    Some(_) => Diff::Differs,
+                })
             })
             .buffered(COPY_CONCURRENCY)
             .try_collect()

@@ -9,7 +9,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Job, ModelVersion, Tenant};
+use crate::domain::{ApiKey, Job, ModelVersion, Tenant};
 use crate::workflows::manifest::ItemCounts;
 use crate::workflows::upgrade::adopt;
 
@@ -37,7 +37,9 @@ pub enum TableItem {
     Version(ModelVersion),
     /// A `T#{tenant}#MODEL#{name}` / `LATEST` pointer.
     Latest(LatestPointer),
-    /// A `JOB#{id}` / `JOB` item.
+    /// A `T#{tenant}#KEYS` / `KEY#{id}` API key (its hash, never the secret).
+    Key(ApiKey),
+    /// A `T#{tenant}#JOB#{id}` / `JOB` item.
     Job(Job),
 }
 
@@ -46,8 +48,10 @@ pub enum TableItem {
 pub struct TableSnapshot {
     /// Version items, by model then version.
     pub versions: Vec<ModelVersion>,
-    /// `(model, version)` of every `LATEST` pointer.
+    /// Every model's `LATEST` pointer.
     pub latest: Vec<LatestPointer>,
+    /// API keys.
+    pub keys: Vec<ApiKey>,
     /// Job items, by id.
     pub jobs: Vec<Job>,
 }
@@ -59,6 +63,7 @@ impl TableSnapshot {
             models: self.latest.len(),
             versions: self.versions.len(),
             jobs: self.jobs.len(),
+            keys: self.keys.len(),
         }
     }
 
@@ -77,6 +82,9 @@ impl TableSnapshot {
         }
         for job in &self.jobs {
             write(&TableItem::Job(job.clone()))?;
+        }
+        for key in &self.keys {
+            write(&TableItem::Key(key.clone()))?;
         }
         gz.finish().map_err(|e| e.to_string())
     }
@@ -102,6 +110,7 @@ impl TableSnapshot {
             {
                 TableItem::Version(v) => snapshot.versions.push(v),
                 TableItem::Latest(pointer) => snapshot.latest.push(pointer),
+                TableItem::Key(key) => snapshot.keys.push(key),
                 TableItem::Job(mut job) => {
                     adopt(&mut job);
                     snapshot.jobs.push(job)
@@ -163,6 +172,15 @@ mod tests {
                 version: 2,
             }],
             jobs: vec![job],
+            keys: vec![
+                crate::domain::NewKey::generate(
+                    &Tenant::parse("acme").unwrap(),
+                    "ci",
+                    crate::domain::principal::parse_scopes("read"),
+                    1,
+                )
+                .key,
+            ],
         }
     }
 
@@ -173,7 +191,10 @@ mod tests {
         assert_eq!(&bytes[..2], &[0x1f, 0x8b], "gzip magic");
         assert_eq!(TableSnapshot::decode(&bytes).unwrap(), s);
         let counts = s.counts();
-        assert_eq!((counts.models, counts.versions, counts.jobs), (1, 1, 1));
+        assert_eq!(
+            (counts.models, counts.versions, counts.jobs, counts.keys),
+            (1, 1, 1, 1)
+        );
     }
 
     #[test]

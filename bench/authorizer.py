@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""What authentication costs:
+
+- the authorizer's cold start: process start to its first answer (an `Allow` policy for a real
+  API key in the local store), through a minimal Lambda Runtime API on 127.0.0.1 (the one
+  `bench/functions.py` uses), median of `--rounds` fresh processes;
+- the warm check in-process, and the functions' admission of a request in each mode, and the
+  detect handler's warm latency for one row in each mode (the `auth_latency` example).
+
+    python bench/authorizer.py [--rounds 15]      (make bench-auth)
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from functions import RELEASE, ROOT, RuntimeApi, function_env, median  # noqa: E402
+
+
+def run_once(binary, data_dir, event):
+    """Starts `binary` against its own Runtime API and sends `event`; returns (seconds to the
+    answer, the answer's path and body)."""
+    api = RuntimeApi()
+    api.events.put(("req-1", event))
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(binary)], env=function_env(api, data_dir, binary.name),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    arrived, path, body = api.responses.get(timeout=120)
+    os.kill(proc.pid, signal.SIGTERM)
+    os.wait4(proc.pid, 0)
+    api.server.shutdown()
+    api.server.server_close()
+    return arrived - started, path, json.loads(body)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+    for binary in ("authorizer", "keys"):
+        if not (RELEASE / binary).exists():
+            sys.exit(f"{RELEASE / binary} is missing: cargo build --release --bin authorizer --bin keys")
+    work = Path(tempfile.mkdtemp(prefix="nomaly-auth-bench-"))
+    _, _, issued = run_once(RELEASE / "keys", work, {"action": "issue_key", "tenant": "bench", "scopes": ["read"]})
+    if "key" not in issued:
+        sys.exit(f"issue_key answered {issued}")
+    event = json.loads((ROOT / "events" / "authorizer-request.json").read_text())
+    event["headers"]["Authorization"] = f"Bearer {issued['key']}"
+    cold = []
+    for _ in range(args.rounds):
+        seconds, path, answer = run_once(RELEASE / "authorizer", work, event)
+        if "/response" not in path or answer["policyDocument"]["Statement"][0]["Effect"] != "Allow":
+            sys.exit(f"the authorizer answered {path}: {answer}")
+        cold.append(seconds * 1000)
+    warm = subprocess.run(["cargo", "run", "--quiet", "--release", "--locked", "-p", "e2e", "--example", "auth_latency"],
+                          cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    print(f"\n{'measure':<48} {'median':>10} {'p95':>10}")
+    print(f"{'authorizer cold start to first Allow (%d runs)' % args.rounds:<48} {median(cold):>7.2f} ms "
+          f"{sorted(cold)[int(round((len(cold) - 1) * 0.95))]:>7.2f} ms")
+    for line in warm.splitlines():
+        r = json.loads(line)
+        print(f"{r['measure']:<48} {r['median_us']:>7.2f} us {r['p95_us']:>7.2f} us")
+    print(f"\ncold start min/max {min(cold):.2f}/{max(cold):.2f} ms; local store (SQLite) in a temp dir; "
+          "in AWS the key read is one DynamoDB GetItem instead, and API Gateway caches the answer per credential.")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,9 @@ fails, with a diff, when they disagree on:
 - functions: runtime, architecture, handler, tracing, log format and group, memory, timeout,
   reserved concurrency (as the parameter/variable that sets them);
 - routes: method + path -> function, whether an API key is required, and which authorizer checks
-  the caller first (`NONE` for a public route);
+  the caller first (`NONE` for a public route); SAM's from the functions' Api events and from paths
+  declared in the Api's DefinitionBody (their integration URI names the function; a permission
+  must let API Gateway invoke it), Terraform's from local.routes and the integration URIs;
 - authorizers: the function behind each API Gateway authorizer, its type, identity source and
   result cache TTL;
 - events: S3 notifications (bucket, events, prefix), schedules (expression, input, state) and
@@ -15,6 +17,10 @@ fails, with a diff, when they disagree on:
 - environment: every variable name per function and what it is set from;
 - alarms: namespace, metric, dimensions, statistic, period, threshold, comparison, actions;
 - IAM: every (effect, action, resource, condition) of each function's role;
+- the usage plan: its stage, per-key rate, burst and quota, the API keys in it (enabled or not),
+  every API key's name, and the REST API's API key source; an environment variable set to an API
+  key's value is `{apikey_value:NAME}` (the expressions of the value may differ: SAM has the stack
+  id, Terraform not);
 - the DynamoDB table (keys, indexes, TTL, PITR), API Gateway's own error responses and the
   dashboard body.
 
@@ -31,6 +37,7 @@ Needs PyYAML and python-hcl2 (infra/requirements.txt).
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import re
 import sys
@@ -40,8 +47,10 @@ import hcl2
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CATEGORIES = ("functions", "routes", "authorizers", "events", "environment", "alarms", "iam", "table", "gateway_responses",
-              "dashboard")
+CATEGORIES = ("functions", "routes", "authorizers", "events", "environment", "alarms", "iam", "usage_plan", "table",
+              "gateway_responses", "dashboard")
+INTEGRATION_URI = r"arn:\{partition\}:apigateway:\{region\}:lambda:path/2015-03-31/functions/(.+)/invocations"
+FUNCTION_ARN = r"arn:\{partition\}:lambda:\{region\}:\{account\}:function:(.+)"
 
 
 # ------------------------------------------------------------------------- loading
@@ -159,7 +168,21 @@ class Sam:
             return "{logs:" + _snake(name[: -len("LogGroup")]) + "}"
         if rtype == "AWS::Serverless::Function":
             return "{fn:" + _snake(name[: -len("Function")]) + "}"
+        if rtype == "AWS::Serverless::Api":
+            return "{stage}" if attr == "Stage" else "{api}"
+        if rtype == "AWS::ApiGateway::UsagePlan":
+            return "{usage_plan}"
+        if rtype == "AWS::ApiGateway::ApiKey":
+            return "{apikey:" + _snake(name[: -len("Key")] if name.endswith("Key") else name) + "}"
         return "{" + ref + "}"
+
+    def api_key_value(self, v) -> str | None:
+        """`{apikey_value:NAME}` when v is the Value of an API key resource of the template."""
+        for name, r in self.resources.items():
+            if r.get("Type") == "AWS::ApiGateway::ApiKey" and "Value" in r.get("Properties", {}) \
+                    and r["Properties"]["Value"] == v:
+                return self.token(name).replace("{apikey:", "{apikey_value:")
+        return None
 
     def cond_param(self, condition: str) -> str:
         expr = self.conditions.get(condition, {})
@@ -217,6 +240,10 @@ TF_TOKENS = [
     (r"local\.account_id", lambda m: "{account}"),
     (r"local\.region", lambda m: "{region}"),
     (r"local\.partition", lambda m: "{partition}"),
+    (r"aws_api_gateway_rest_api\.\w+\.id", lambda m: "{api}"),
+    (r"aws_api_gateway_stage\.\w+\.stage_name", lambda m: "{stage}"),
+    (r"aws_api_gateway_usage_plan\.\w+\.id", lambda m: "{usage_plan}"),
+    (r"aws_api_gateway_api_key\.(\w+)\.id", lambda m: "{apikey:" + m.group(1) + "}"),
     (r"var\.(\w+) \? \"(\w+)\" : \"(\w+)\"",
      lambda m: "{if:" + m.group(1).replace("_", "").lower() + "}?" + m.group(2) + ":" + m.group(3)),
 ]
@@ -317,7 +344,7 @@ def sam_model(template: dict) -> dict:
         }
         env = {**glob.get("Environment", {}).get("Variables", {}),
                **r.get("Properties", {}).get("Environment", {}).get("Variables", {})}
-        model["environment"][fn] = {k: sam.value(v) for k, v in env.items()}
+        model["environment"][fn] = {k: sam.api_key_value(v) or sam.value(v) for k, v in env.items()}
 
         for event_name, event in p.get("Events", {}).items():
             ep = event.get("Properties", {})
@@ -362,6 +389,9 @@ def sam_model(template: dict) -> dict:
             statements.append({"Effect": "Allow", "Action": "no-explicit-role", "Resource": str(role)})
         model["iam"][fn] = _grants(statements, sam.value, sam_conditions=True)
 
+    _sam_definition_routes(sam, model, api_key_default, default_authorizer, authorizer_fn)
+    _sam_usage_plan(sam, model)
+
     for name, r in res.items():
         p = r.get("Properties", {})
         if r.get("Type") == "AWS::CloudWatch::Alarm":
@@ -393,6 +423,81 @@ def sam_model(template: dict) -> dict:
             body = sam.value(p["DashboardBody"])
             model["dashboard"] = json.loads(body)
     return model
+
+
+def _function_of_uri(uri: str, by_name: dict) -> str:
+    """The function an API Gateway integration URI invokes: `{fn:NAME}` (a reference) or a
+    computed function ARN whose name is one of the functions' names."""
+    m = re.fullmatch(INTEGRATION_URI, uri or "")
+    target = m.group(1) if m else uri
+    m = re.fullmatch(r"\{fn:(\w+)\}", target or "")
+    if m:
+        return m.group(1)
+    m = re.fullmatch(FUNCTION_ARN, target or "")
+    if m and m.group(1) in by_name:
+        return by_name[m.group(1)]
+    return f"<unknown integration {uri}>"
+
+
+def _sam_definition_routes(sam: Sam, model: dict, api_key_default: dict, default_authorizer: dict, authorizer_fn: dict):
+    """Routes declared in an Api's DefinitionBody (SAM applies the Api's Auth defaults to them
+    unless the operation has its own `security`). Each needs a Lambda permission for API Gateway,
+    which SAM adds only for events."""
+    res = sam.resources
+    by_name = {sam.value(r["Properties"]["FunctionName"]): _snake(name[: -len("Function")])
+               for name, r in res.items()
+               if r.get("Type") == "AWS::Serverless::Function" and "FunctionName" in r.get("Properties", {})}
+    permissions = []
+    for r in res.values():
+        p = r.get("Properties", {})
+        if r.get("Type") == "AWS::Lambda::Permission" and p.get("Principal") == "apigateway.amazonaws.com":
+            permissions.append((sam.value(p.get("FunctionName")), sam.value(p.get("SourceArn", ""))))
+    for api, r in res.items():
+        if r.get("Type") != "AWS::Serverless::Api":
+            continue
+        for path, operations in (r["Properties"].get("DefinitionBody") or {}).get("paths", {}).items():
+            for method, op in operations.items():
+                if method.startswith("x-") or method == "parameters":
+                    continue
+                integration = op.get("x-amazon-apigateway-integration", {})
+                fn = _function_of_uri(sam.value(integration.get("uri", "")), by_name)
+                security = op.get("security")
+                if security is None:
+                    key, authorizer = api_key_default.get(api, False), default_authorizer.get(api, "NONE")
+                else:
+                    schemes = [k for requirement in security for k in requirement]
+                    key = "api_key" in schemes
+                    authorizer = next((k for k in schemes if k != "api_key"), "NONE")
+                route = f"{method.upper()} {path}"
+                model["routes"][route] = {
+                    "function": fn, "api_key_required": str(bool(key)).lower(),
+                    "authorizer": "NONE" if authorizer == "NONE" else authorizer_fn.get((api, authorizer), f"<unknown {authorizer}>")}
+                invoked = f"{method.upper()}{path}"
+                if not any(function == "{fn:" + fn + "}" and re.fullmatch(r"arn:\{partition\}:execute-api:\{region\}:\{account\}:\{api\}/(.+)", arn)
+                           and fnmatch.fnmatchcase(f"stage/{invoked}", arn.split("{api}/", 1)[1])
+                           for function, arn in permissions):
+                    model["routes"][route]["invoke_permission"] = "missing"
+
+
+def _sam_usage_plan(sam: Sam, model: dict):
+    res = sam.resources
+    for name, r in res.items():
+        p = r.get("Properties", {})
+        if r.get("Type") == "AWS::Serverless::Api":
+            model["usage_plan"]["api_key_source"] = {"source": sam.value(p.get("ApiKeySourceType", "HEADER"))}
+        elif r.get("Type") == "AWS::ApiGateway::UsagePlan":
+            throttle, quota = p.get("Throttle", {}), p.get("Quota", {})
+            keys = sorted(f"{sam.value(k['Properties']['KeyId'])} {k['Properties'].get('KeyType')}" for k in res.values()
+                          if k.get("Type") == "AWS::ApiGateway::UsagePlanKey"
+                          and sam.value(k["Properties"].get("UsagePlanId")) == sam.token(name))
+            model["usage_plan"]["plan " + sam.value(p.get("UsagePlanName")).replace("{param:nameprefix}-", "")] = {
+                "stages": sorted(f"{sam.value(s['ApiId'])}/{sam.value(s['Stage'])}" for s in p.get("ApiStages", [])),
+                "rate": _num(sam.value(throttle.get("RateLimit"))), "burst": _num(sam.value(throttle.get("BurstLimit"))),
+                "quota": _num(sam.value(quota.get("Limit"))), "period": sam.value(quota.get("Period")), "keys": keys}
+        elif r.get("Type") == "AWS::ApiGateway::ApiKey":
+            model["usage_plan"]["key " + sam.token(name)] = {
+                "name": sam.value(p.get("Name")), "enabled": sam.value(p.get("Enabled", False)),
+                "value": "set" if "Value" in p else "generated"}
 
 
 def _grants(statements, canon, sam_conditions: bool):
@@ -432,6 +537,10 @@ def tf_model(tf: dict) -> dict:
         m = re.search(rtype.replace(".", r"\.") + r"\.(\w+)", expr or "")
         return m.group(1) if m else None
 
+    # An environment value that is an API key's value (its canonical form) is that key's value.
+    key_values = {tf_value(k["value"]): "{apikey_value:" + name + "}"
+                  for name, k in R.get("aws_api_gateway_api_key", {}).items() if "value" in k}
+
     for fn, p in R.get("aws_lambda_function", {}).items():
         logging = _one(p.get("logging_config"))
         model["functions"][fn] = {
@@ -441,7 +550,8 @@ def tf_model(tf: dict) -> dict:
             "memory": _num(tf_value(p.get("memory_size"))), "timeout": _num(tf_value(p.get("timeout"))),
             "reserved_concurrency": _num(tf_value(p.get("reserved_concurrent_executions"))),
         }
-        model["environment"][fn] = _tf_env(_one(p.get("environment")).get("variables"), L)
+        env = _tf_env(_one(p.get("environment")).get("variables"), L)
+        model["environment"][fn] = {k: key_values.get(v, v) for k, v in env.items()}
 
         role = ref_name(p.get("role"), "aws_iam_role")
         statements = []
@@ -469,7 +579,11 @@ def tf_model(tf: dict) -> dict:
 
     # Routes: local.routes, each hung on an API resource whose path must be the route's path; the
     # method resource (for_each over local.routes) says whether a key is needed and which
-    # authorizer checks the caller when the route is `authorized`.
+    # authorizer checks the caller when the route is `authorized`; aws_lambda_permission.api
+    # (for_each over function names) lets API Gateway invoke the route's function.
+    api_permission = R.get("aws_lambda_permission", {}).get("api", {})
+    permitted = set(re.findall(r'\\?"(\w+)\\?"', str(api_permission.get("for_each", "")))) \
+        if api_permission.get("principal") == "apigateway.amazonaws.com" else set()
     paths = _tf_paths(R.get("aws_api_gateway_resource", {}))
     resource_ids = L.get("api_resource_ids", {})
     method = R.get("aws_api_gateway_method", {}).get("route", {})
@@ -482,6 +596,8 @@ def tf_model(tf: dict) -> dict:
         api_key = method.get("api_key_required", False)
         if "each.value.api_key_required" in str(api_key):
             api_key = route.get("api_key_required", False)
+        elif str(api_key) == "${each.value.authorized}":
+            api_key = route.get("authorized", False)
         authorized = str(route.get("authorized", False)).lower() == "true"
         if authorized and custom and method_authorizer:
             authorizer = authorizer_fn.get(method_authorizer, f"<unknown {method_authorizer}>")
@@ -493,11 +609,25 @@ def tf_model(tf: dict) -> dict:
                                 "authorizer": authorizer}
         if actual != path:
             model["routes"][key]["path_of_resource"] = actual
+        if route["function"] not in permitted:
+            model["routes"][key]["invoke_permission"] = "missing"
 
-    # Integrations reach local.functions[route.function]: each entry must be that function.
+    # local.functions (the API permissions) names each function; the integrations invoke
+    # local.integration_uris[route.function] (or local.functions[...].invoke_arn): each entry must
+    # be that function, by reference or by its computed ARN.
     for name, expr in L.get("functions", {}).items():
         if ref_name(expr, "aws_lambda_function") != name:
             model["routes"][f"local.functions.{name}"] = {"refers_to": expr}
+    by_name = {tf_value(f.get("function_name")): name for name, f in R.get("aws_lambda_function", {}).items()}
+    uri = str(R.get("aws_api_gateway_integration", {}).get("route", {}).get("uri"))
+    if uri == "${local.integration_uris[each.value.function]}":
+        for name, expr in L.get("integration_uris", {}).items():
+            m = re.fullmatch(r"\$\{aws_lambda_function\.(\w+)\.invoke_arn\}", expr)
+            reached = m.group(1) if m else _function_of_uri(tf_value(expr), by_name)
+            if reached != name:
+                model["routes"][f"local.integration_uris.{name}"] = {"refers_to": expr}
+    elif uri != "${local.functions[each.value.function].invoke_arn}":
+        model["routes"]["integration uri"] = {"refers_to": uri}
 
     for note in R.get("aws_s3_bucket_notification", {}).values():
         bucket = tf_value(note.get("bucket"))
@@ -519,6 +649,21 @@ def tf_model(tf: dict) -> dict:
         failure = _one(_one(cfg.get("destination_config")).get("on_failure"))
         model["events"][f"async {fn}"] = {
             "retries": _num(cfg.get("maximum_retry_attempts")), "on_failure": tf_value(failure.get("destination"))}
+
+    for p in R.get("aws_api_gateway_rest_api", {}).values():
+        model["usage_plan"]["api_key_source"] = {"source": p.get("api_key_source", "HEADER")}
+    for name, p in R.get("aws_api_gateway_usage_plan", {}).items():
+        throttle, quota = _one(p.get("throttle_settings")), _one(p.get("quota_settings"))
+        keys = sorted(f"{tf_value(k['key_id'])} {k.get('key_type')}" for k in R.get("aws_api_gateway_usage_plan_key", {}).values()
+                      if tf_value(k.get("usage_plan_id")) == "{usage_plan}")
+        model["usage_plan"]["plan " + tf_value(p.get("name")).replace("{param:nameprefix}-", "")] = {
+            "stages": sorted(f"{tf_value(s['api_id'])}/{tf_value(s['stage'])}" for s in p.get("api_stages", [])),
+            "rate": _num(tf_value(throttle.get("rate_limit"))), "burst": _num(tf_value(throttle.get("burst_limit"))),
+            "quota": _num(tf_value(quota.get("limit"))), "period": tf_value(quota.get("period")), "keys": keys}
+    for name, p in R.get("aws_api_gateway_api_key", {}).items():
+        model["usage_plan"]["key {apikey:" + name + "}"] = {
+            "name": tf_value(p.get("name")), "enabled": tf_value(p.get("enabled", True)),
+            "value": "set" if "value" in p else "generated"}
 
     for p in R.get("aws_cloudwatch_metric_alarm", {}).values():
         name = tf_value(p["alarm_name"]).replace("{param:nameprefix}-", "")
@@ -658,7 +803,11 @@ def main(argv=None) -> int:
         for p in problems:
             print(f"  - {p}")
         return 1
-    print(f"parity: template.yaml and infra/terraform agree ({counts}; {iam} IAM grants; {len(sam['gateway_responses'])} gateway responses; table; dashboard)")
+    plans = sum(1 for k in sam["usage_plan"] if k.startswith("plan "))
+    keys = sum(1 for k in sam["usage_plan"] if k.startswith("key "))
+    print(f"parity: template.yaml and infra/terraform agree ({counts}; {iam} IAM grants; {plans} usage plan, {keys} API key, "
+          f"key source {sam['usage_plan'].get('api_key_source', {}).get('source')}; {len(sam['gateway_responses'])} gateway responses; "
+          "table; dashboard)")
     return 0
 
 

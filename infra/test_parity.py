@@ -79,9 +79,57 @@ class Parity(unittest.TestCase):
 """, "")
         self.assert_fails_naming("routes: 'GET /api/v1/backups' only in Terraform")
 
-    def test_route_requiring_api_key_fails(self):
-        self.mutate(self.terraform / "api.tf", "  api_key_required = false\n", "  api_key_required = true\n")
-        self.assert_fails_naming("POST /api/v1/detect", "api_key_required")
+    def test_public_route_requiring_api_key_fails(self):
+        self.mutate(self.terraform / "api.tf", "  api_key_required = each.value.authorized\n", "  api_key_required = true\n")
+        self.assert_fails_naming("routes: 'GET /health' api_key_required")
+
+    def test_route_without_api_key_fails(self):
+        self.mutate(self.template, "        ApiKeyRequired: true\n        DefaultAuthorizer", "        ApiKeyRequired: false\n        DefaultAuthorizer")
+        self.assert_fails_naming("routes: 'POST /api/v1/detect' api_key_required", "routes: 'DELETE /api/v1/keys/{id}' api_key_required")
+
+    def test_api_key_source_missing_fails(self):
+        self.mutate(self.template, "      ApiKeySourceType: AUTHORIZER\n", "")
+        self.assert_fails_naming("usage_plan: 'api_key_source'", "HEADER")
+
+    def test_usage_plan_limit_changed_fails(self):
+        self.mutate(self.terraform / "api.tf", "    rate_limit  = var.api_rate_limit\n", "    rate_limit  = var.stage_rate_limit\n")
+        self.assert_fails_naming("usage_plan: 'plan usage-plan' rate")
+
+    def test_jwt_key_outside_usage_plan_fails(self):
+        text = self.template.read_text(encoding="utf-8")
+        start = text.index("  JwtUsagePlanKey:")
+        end = text.index("\n\n", start)
+        self.template.write_text(text[:start] + text[end + 2:], encoding="utf-8")
+        self.assert_fails_naming("usage_plan: 'plan usage-plan' keys")
+
+    def test_jwt_usage_key_not_the_key_value_fails(self):
+        self.mutate(self.terraform / "functions.tf", "      NOMALY_JWT_USAGE_KEY    = local.jwt_usage_key\n",
+                    '      NOMALY_JWT_USAGE_KEY    = "nomaly-jwt-${var.name_prefix}"\n')
+        self.assert_fails_naming("environment: 'authorizer'", "NOMALY_JWT_USAGE_KEY")
+
+    def test_usage_plan_id_missing_fails(self):
+        self.mutate(self.template, "          NOMALY_USAGE_PLAN_ID: !Ref UsagePlan\n", "")
+        self.assert_fails_naming("environment: 'keys'", "NOMALY_USAGE_PLAN_ID")
+
+    def test_usage_plan_grant_widened_fails(self):
+        self.mutate(self.terraform / "iam.tf", "::/usageplans/${aws_api_gateway_usage_plan.api.id}/keys", "::/usageplans/*/keys")
+        self.assert_fails_naming("iam: 'keys'", "/usageplans/{usage_plan}/keys", "/usageplans/*/keys")
+
+    def test_keys_route_missing_from_definition_fails(self):
+        self.mutate(self.template, """          /api/v1/keys/{id}:
+            delete:
+              responses: {}
+              x-amazon-apigateway-integration: *KeysIntegration
+""", "")
+        self.assert_fails_naming("routes: 'DELETE /api/v1/keys/{id}' only in Terraform")
+
+    def test_keys_route_without_permission_fails(self):
+        self.mutate(self.template, "${Api}/*/*/api/v1/keys*", "${Api}/*/*/api/v1/models*")
+        self.assert_fails_naming("routes: 'POST /api/v1/keys' invoke_permission")
+
+    def test_keys_integration_on_other_function_fails(self):
+        self.mutate(self.terraform / "api.tf", ":function:${var.name_prefix}-keys/invocations", ":function:${var.name_prefix}-train/invocations")
+        self.assert_fails_naming("local.integration_uris.keys")
 
     def test_route_without_authorizer_fails(self):
         self.mutate(self.terraform / "api.tf",
@@ -92,9 +140,9 @@ class Parity(unittest.TestCase):
     def test_public_route_behind_authorizer_fails(self):
         text = self.template.read_text(encoding="utf-8")
         start = text.index("            Path: /health/ready")
-        old = "            Auth: { Authorizer: NONE }\n"
+        old = "            Auth: { Authorizer: NONE, ApiKeyRequired: false }\n"
         at = text.index(old, start)
-        self.template.write_text(text[:at] + text[at + len(old):], encoding="utf-8")
+        self.template.write_text(text[:at] + "            Auth: { ApiKeyRequired: false }\n" + text[at + len(old):], encoding="utf-8")
         self.assert_fails_naming("routes: 'GET /health/ready' authorizer")
 
     def test_authorizer_cache_ttl_changed_fails(self):

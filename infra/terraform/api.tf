@@ -1,10 +1,11 @@
 # REST API: the routes of openapi.yaml, the authorizer function as the Lambda REQUEST authorizer
-# of every route but GET /health and GET /health/ready, stage throttling (no usage-plan API keys),
-# X-Ray, access logs and JSON gateway errors.
+# of every route but GET /health and GET /health/ready, a usage plan metering each API key (the
+# authorizer answers the caller's gateway key; api_key_source AUTHORIZER), stage throttling, X-Ray,
+# access logs and JSON gateway errors.
 
 locals {
   # "METHOD path" => the API resource it hangs on, the function behind it, whether the authorizer
-  # checks the caller first (false: public).
+  # checks the caller first and its usage-plan key is required (false: public).
   routes = {
     "GET /health"               = { resource = "health", function = "health", authorized = false }
     "GET /health/ready"         = { resource = "health_ready", function = "health", authorized = false }
@@ -40,13 +41,30 @@ locals {
     keys   = aws_lambda_function.keys
   }
 
+  # What the integrations invoke. The keys function by its computed ARN, not a reference: it holds
+  # the usage plan's id (NOMALY_USAGE_PLAN_ID), the plan needs the stage and the stage's deployment
+  # the integrations, so a reference would be a cycle (template.yaml does the same).
+  integration_uris = {
+    health = aws_lambda_function.health.invoke_arn
+    detect = aws_lambda_function.detect.invoke_arn
+    train  = aws_lambda_function.train.invoke_arn
+    backup = aws_lambda_function.backup.invoke_arn
+    keys   = "arn:${local.partition}:apigateway:${local.region}:lambda:path/2015-03-31/functions/arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${var.name_prefix}-keys/invocations"
+  }
+
+  # The usage-plan key every JWT caller is metered under: deterministic and no secret (clients
+  # never send it; only the authorizer hands it to API Gateway, as NOMALY_JWT_USAGE_KEY).
+  jwt_usage_key = "nomaly-jwt-${local.account_id}-${var.name_prefix}"
+
   # API Gateway's own refusals answer in the API's error envelope (openapi.yaml).
   gateway_responses = {
     MISSING_AUTHENTICATION_TOKEN = { status = "404", body = "{\"error\":{\"code\":\"not_found\",\"message\":\"no such route\",\"request_id\":\"$context.requestId\"}}" }
     UNAUTHORIZED                 = { status = "401", body = "{\"error\":{\"code\":\"unauthorized\",\"message\":\"send 'Authorization: Bearer <API key or token>' with a valid credential\",\"request_id\":\"$context.requestId\"}}" }
     ACCESS_DENIED                = { status = "403", body = "{\"error\":{\"code\":\"forbidden\",\"message\":\"the credential may not call this API\",\"request_id\":\"$context.requestId\"}}" }
     AUTHORIZER_FAILURE           = { status = "503", body = "{\"error\":{\"code\":\"unavailable\",\"message\":\"the credential could not be checked; retry later\",\"request_id\":\"$context.requestId\"}}" }
+    INVALID_API_KEY              = { status = "403", body = "{\"error\":{\"code\":\"forbidden\",\"message\":\"no usage plan key for this credential\",\"request_id\":\"$context.requestId\"}}" }
     THROTTLED                    = { status = "429", body = "{\"error\":{\"code\":\"throttled\",\"message\":\"too many requests\",\"request_id\":\"$context.requestId\"}}" }
+    QUOTA_EXCEEDED               = { status = "429", body = "{\"error\":{\"code\":\"quota_exceeded\",\"message\":\"the API key used its quota\",\"request_id\":\"$context.requestId\"}}" }
     DEFAULT_4XX                  = { status = null, body = "{\"error\":{\"code\":\"gateway_error\",\"message\":$context.error.messageString,\"request_id\":\"$context.requestId\"}}" }
     DEFAULT_5XX                  = { status = null, body = "{\"error\":{\"code\":\"gateway_error\",\"message\":$context.error.messageString,\"request_id\":\"$context.requestId\"}}" }
   }
@@ -54,6 +72,8 @@ locals {
 
 resource "aws_api_gateway_rest_api" "api" {
   name = "${var.name_prefix}-api"
+  # Usage-plan keys come from the authorizer's answer (usageIdentifierKey), not a header.
+  api_key_source = "AUTHORIZER"
   endpoint_configuration {
     types = ["REGIONAL"]
   }
@@ -135,8 +155,9 @@ resource "aws_api_gateway_resource" "key" {
 }
 
 # The authorizer function checks Authorization: Bearer <API key or JWT> and answers an Allow on the
-# whole stage with the tenant and scopes in its context, cached per header for
-# authorizer_cache_ttl seconds. A missing header is a 401 without invoking it.
+# whole stage with the tenant and scopes in its context and the caller's gateway key as
+# usageIdentifierKey, cached per header for authorizer_cache_ttl seconds. A missing header is a
+# 401 without invoking it.
 resource "aws_api_gateway_authorizer" "api" {
   name                             = "${var.name_prefix}-authorizer"
   rest_api_id                      = aws_api_gateway_rest_api.api.id
@@ -154,7 +175,8 @@ resource "aws_lambda_permission" "authorizer" {
   source_arn    = "${aws_api_gateway_rest_api.api.execution_arn}/authorizers/${aws_api_gateway_authorizer.api.id}"
 }
 
-# No usage-plan API keys (api_key_required = false): callers authenticate through the authorizer.
+# Every authorized route needs a usage-plan key, which the authorizer supplies (api_key_source
+# AUTHORIZER); the health probes need neither.
 resource "aws_api_gateway_method" "route" {
   # checkov:skip=CKV_AWS_59:Every method but GET /health and GET /health/ready goes through the Lambda REQUEST authorizer (CUSTOM); the health probes are open by design and return no tenant data.
   # checkov:skip=CKV2_AWS_53:Request bodies and parameters are validated by the functions against openapi.yaml, which answer 400/422 with the error envelope.
@@ -164,7 +186,7 @@ resource "aws_api_gateway_method" "route" {
   http_method      = split(" ", each.key)[0]
   authorization    = each.value.authorized ? "CUSTOM" : "NONE"
   authorizer_id    = each.value.authorized ? aws_api_gateway_authorizer.api.id : null
-  api_key_required = false
+  api_key_required = each.value.authorized
 }
 
 resource "aws_api_gateway_integration" "route" {
@@ -174,7 +196,7 @@ resource "aws_api_gateway_integration" "route" {
   http_method             = aws_api_gateway_method.route[each.key].http_method
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
-  uri                     = local.functions[each.value.function].invoke_arn
+  uri                     = local.integration_uris[each.value.function]
 }
 
 resource "aws_lambda_permission" "api" {
@@ -202,9 +224,10 @@ resource "aws_api_gateway_deployment" "api" {
     redeployment = sha1(jsonencode([
       local.routes,
       local.gateway_responses,
+      aws_api_gateway_rest_api.api.api_key_source,
       aws_api_gateway_authorizer.api.id,
       var.authorizer_cache_ttl,
-      [for k, m in aws_api_gateway_method.route : m.id],
+      [for k, m in aws_api_gateway_method.route : [m.id, m.api_key_required]],
       [for k, i in aws_api_gateway_integration.route : i.id],
       [for k, r in aws_api_gateway_gateway_response.error : r.id],
     ]))
@@ -254,14 +277,14 @@ resource "aws_cloudwatch_log_group" "api_access" {
 resource "aws_api_gateway_stage" "api" {
   # checkov:skip=CKV_AWS_120:Responses are per request (scores, jobs, model state) and must not be served stale.
   # checkov:skip=CKV2_AWS_51:Callers authenticate with bearer API keys or JWTs over TLS, checked by the Lambda authorizer; client certificates are for API Gateway calling a backend, which here is Lambda.
-  # checkov:skip=CKV2_AWS_29:No WAF web ACL: the stage throttles all callers and the authorizer refuses unknown ones; attach a web ACL to the stage for IP rules if needed.
+  # checkov:skip=CKV2_AWS_29:No WAF web ACL: the usage plan limits each key, the stage throttles all callers and the authorizer refuses unknown ones; attach a web ACL to the stage for IP rules if needed.
   rest_api_id          = aws_api_gateway_rest_api.api.id
   deployment_id        = aws_api_gateway_deployment.api.id
   stage_name           = var.stage_name
   xray_tracing_enabled = true
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.api_access.arn
-    format          = "{\"requestId\":\"$context.requestId\",\"ip\":\"$context.identity.sourceIp\",\"principalId\":\"$context.authorizer.principalId\",\"tenant\":\"$context.authorizer.tenant\",\"requestTime\":\"$context.requestTime\",\"method\":\"$context.httpMethod\",\"resourcePath\":\"$context.resourcePath\",\"path\":\"$context.path\",\"status\":\"$context.status\",\"protocol\":\"$context.protocol\",\"responseLength\":\"$context.responseLength\",\"responseLatency\":\"$context.responseLatency\",\"integrationLatency\":\"$context.integrationLatency\",\"errorType\":\"$context.error.responseType\",\"xrayTraceId\":\"$context.xrayTraceId\"}"
+    format          = "{\"requestId\":\"$context.requestId\",\"ip\":\"$context.identity.sourceIp\",\"principalId\":\"$context.authorizer.principalId\",\"tenant\":\"$context.authorizer.tenant\",\"apiKeyId\":\"$context.identity.apiKeyId\",\"requestTime\":\"$context.requestTime\",\"method\":\"$context.httpMethod\",\"resourcePath\":\"$context.resourcePath\",\"path\":\"$context.path\",\"status\":\"$context.status\",\"protocol\":\"$context.protocol\",\"responseLength\":\"$context.responseLength\",\"responseLatency\":\"$context.responseLatency\",\"integrationLatency\":\"$context.integrationLatency\",\"errorType\":\"$context.error.responseType\",\"xrayTraceId\":\"$context.xrayTraceId\"}"
   }
   depends_on = [aws_api_gateway_account.this]
 }
@@ -278,4 +301,37 @@ resource "aws_api_gateway_method_settings" "all" {
     throttling_rate_limit  = var.stage_rate_limit
     throttling_burst_limit = var.stage_burst_limit
   }
+}
+
+# One usage plan on the stage: per-key rate, burst and quota. The keys function adds a gateway key
+# to it for every Nomaly API key it creates and deletes it on revocation.
+resource "aws_api_gateway_usage_plan" "api" {
+  name        = "${var.name_prefix}-usage-plan"
+  description = "Per-key rate limit and quota for Nomaly callers."
+  api_stages {
+    api_id = aws_api_gateway_rest_api.api.id
+    stage  = aws_api_gateway_stage.api.stage_name
+  }
+  throttle_settings {
+    rate_limit  = var.api_rate_limit
+    burst_limit = var.api_burst_limit
+  }
+  quota_settings {
+    limit  = var.api_quota_limit
+    period = var.api_quota_period
+  }
+}
+
+# Callers with a JWT (no Nomaly key) are metered together under this key (local.jwt_usage_key).
+resource "aws_api_gateway_api_key" "jwt_usage" {
+  name        = "${var.name_prefix}-jwt-callers"
+  description = "Usage-plan key of every caller authenticated by a JWT (answered by the authorizer)."
+  enabled     = true
+  value       = local.jwt_usage_key
+}
+
+resource "aws_api_gateway_usage_plan_key" "jwt_usage" {
+  key_id        = aws_api_gateway_api_key.jwt_usage.id
+  key_type      = "API_KEY"
+  usage_plan_id = aws_api_gateway_usage_plan.api.id
 }

@@ -195,7 +195,8 @@ resource "aws_lambda_function" "keys" {
   }
   environment {
     variables = merge(local.function_env, {
-      NOMALY_AUTH = "authorizer"
+      NOMALY_AUTH          = "authorizer"
+      NOMALY_USAGE_PLAN_ID = aws_api_gateway_usage_plan.api.id
     })
   }
   depends_on = [aws_iam_role_policy.keys]
@@ -208,7 +209,7 @@ resource "aws_lambda_function" "authorizer" {
   # checkov:skip=CKV_AWS_173:The environment holds names, limits and the JWT issuer's public settings only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
   # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
   function_name                  = "${var.name_prefix}-authorizer"
-  description                    = "Nomaly authorizer - checks the Authorization header (API key or JWT) for API Gateway; answers the tenant and scopes."
+  description                    = "Nomaly authorizer - checks the Authorization header (API key or JWT) for API Gateway; answers the tenant, the scopes and the usage-plan key."
   filename                       = "${var.lambda_dir}/authorizer/bootstrap.zip"
   source_code_hash               = filebase64sha256("${var.lambda_dir}/authorizer/bootstrap.zip")
   handler                        = "bootstrap"
@@ -233,6 +234,7 @@ resource "aws_lambda_function" "authorizer" {
       NOMALY_JWT_TENANT_CLAIM = var.jwt_tenant_claim
       NOMALY_JWT_SCOPES_CLAIM = var.jwt_scopes_claim
       NOMALY_JWT_SCOPE_PREFIX = var.jwt_scope_prefix
+      NOMALY_JWT_USAGE_KEY    = local.jwt_usage_key
     })
   }
   depends_on = [aws_iam_role_policy.authorizer]

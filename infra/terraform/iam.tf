@@ -47,7 +47,7 @@ resource "aws_iam_role" "backup" {
 
 resource "aws_iam_role" "keys" {
   name               = "${var.name_prefix}-keys"
-  description        = "Nomaly keys - issues, lists and revokes the API keys of a tenant."
+  description        = "Nomaly keys - issues, lists and revokes the API keys of a tenant and their gateway keys in the usage plan."
   assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
 }
 
@@ -296,6 +296,28 @@ data "aws_iam_policy_document" "keys" {
       variable = "dynamodb:LeadingKeys"
       values   = local.key_items
     }
+  }
+  # Each Nomaly key gets its own gateway API key (CreateApiKey) in the stack's usage plan
+  # (CreateUsagePlanKey); revoking the key deletes it (DeleteApiKey).
+  statement {
+    sid     = "CreateUsageKeys"
+    actions = ["apigateway:POST"]
+    resources = [
+      "arn:${local.partition}:apigateway:${local.region}::/apikeys",
+      "arn:${local.partition}:apigateway:${local.region}::/usageplans/${aws_api_gateway_usage_plan.api.id}/keys",
+    ]
+  }
+  statement {
+    sid       = "DeleteUsageKeys"
+    actions   = ["apigateway:DELETE"]
+    resources = ["arn:${local.partition}:apigateway:${local.region}::/apikeys/*"]
+  }
+  # Never the key JWT callers share.
+  statement {
+    sid       = "KeepJwtUsageKey"
+    effect    = "Deny"
+    actions   = ["apigateway:DELETE"]
+    resources = ["arn:${local.partition}:apigateway:${local.region}::/apikeys/${aws_api_gateway_api_key.jwt_usage.id}"]
   }
 }
 

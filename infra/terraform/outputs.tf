@@ -45,6 +45,11 @@ output "authorizer_function_name" {
   value = aws_lambda_function.authorizer.function_name
 }
 
+output "usage_plan_id" {
+  description = "The usage plan (api_rate_limit, api_burst_limit, api_quota_limit per key); the keys function adds a gateway key to it for every Nomaly API key."
+  value       = aws_api_gateway_usage_plan.api.id
+}
+
 output "dead_letter_queue_url" {
   value = aws_sqs_queue.dlq.id
 }

@@ -22,6 +22,34 @@ variable "stage_name" {
   default     = "v1"
 }
 
+variable "api_rate_limit" {
+  description = "Usage plan steady-state requests per second, per API key (each Nomaly key has its own gateway key in the plan; JWT callers share one)."
+  type        = number
+  default     = 50
+}
+
+variable "api_burst_limit" {
+  description = "Usage plan burst, per API key."
+  type        = number
+  default     = 100
+}
+
+variable "api_quota_limit" {
+  description = "Usage plan requests per api_quota_period, per API key."
+  type        = number
+  default     = 100000
+}
+
+variable "api_quota_period" {
+  description = "DAY, WEEK or MONTH."
+  type        = string
+  default     = "DAY"
+  validation {
+    condition     = contains(["DAY", "WEEK", "MONTH"], var.api_quota_period)
+    error_message = "api_quota_period: DAY, WEEK or MONTH."
+  }
+}
+
 variable "stage_rate_limit" {
   description = "Stage-wide requests per second, all callers together (and /health)."
   type        = number

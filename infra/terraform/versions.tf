@@ -8,7 +8,7 @@
 # Files: variables.tf (every knob, same defaults as the SAM parameters), storage.tf (buckets,
 # table, dead-letter queue), iam.tf (one least-privilege role per function), functions.tf
 # (functions, log groups, S3 and schedule triggers), api.tf (REST API, Lambda REQUEST authorizer,
-# stage throttling), monitoring.tf (SNS topic, alarms, dashboard), outputs.tf. ../parity.py fails
+# per-key usage plan, stage throttling), monitoring.tf (SNS topic, alarms, dashboard), outputs.tf. ../parity.py fails
 # CI when this and template.yaml disagree on functions, routes and their authorizer, events,
 # environment, alarms or IAM grants.
 

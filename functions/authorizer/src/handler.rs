@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use application::workflows::authenticate::Authenticator;
+use application::workflows::authenticate::{Admitted, Authenticator};
 use application::ServiceError;
 use edge::access::authorizer_context;
 use serde_json::{json, Value};
@@ -44,12 +44,15 @@ impl Authorizer {
         let started = Instant::now();
         let resource = stage_wildcard(event)?;
         let header = header(event, "authorization");
-        let outcome = self.authenticator.authenticate(header).await;
+        let outcome = self.authenticator.admit(header).await;
         let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         match outcome {
-            Ok(principal) => {
+            Ok(Admitted {
+                principal,
+                usage_key,
+            }) => {
                 tracing::info!(tenant = %principal.tenant, credential_id = %principal.credential_id, scopes = %principal.scope_string(), duration_ms, "allowed");
-                Ok(json!({
+                let mut answer = json!({
                     "principalId": principal.credential_id,
                     "policyDocument": {
                         "Version": "2012-10-17",
@@ -60,7 +63,11 @@ impl Authorizer {
                         }],
                     },
                     "context": Value::Object(authorizer_context(&principal)),
-                }))
+                });
+                if let Some(usage_key) = usage_key {
+                    answer["usageIdentifierKey"] = Value::String(usage_key);
+                }
+                Ok(answer)
             }
             Err(ServiceError::Unauthenticated(reason)) => {
                 tracing::info!(reason, duration_ms, "refused");

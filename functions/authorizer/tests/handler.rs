@@ -5,7 +5,7 @@
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
 use application::domain::principal::parse_scopes;
-use application::domain::{NewKey, Tenant};
+use application::domain::{NewKey, Tenant, UsageKey};
 use application::ports::KeyStore;
 use application::workflows::authenticate::Authenticator;
 use authorizer::handler::{Authorizer, AuthorizerError};

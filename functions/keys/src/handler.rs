@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use application::domain::Scope;
-use application::ports::KeyStore;
+use application::ports::{KeyStore, UsagePlan};
 use application::workflows::api_keys::{ApiKeyAdmin, CreateKeyRequest, IssueKeyRequest, IssuedKey};
 use application::ServiceError;
 use edge::access::Access;
@@ -26,10 +26,10 @@ pub struct HandlerDeps {
 }
 
 impl HandlerDeps {
-    /// Dependencies over any key store.
-    pub fn new(keys: Arc<dyn KeyStore>) -> Self {
+    /// Dependencies over any key store and usage plan.
+    pub fn new(keys: Arc<dyn KeyStore>, usage: Arc<dyn UsagePlan>) -> Self {
         Self {
-            admin: ApiKeyAdmin::new(keys),
+            admin: ApiKeyAdmin::new(keys, usage),
             access: Access::Authorizer,
         }
     }

@@ -12,7 +12,8 @@ async fn main() -> Result<(), Error> {
     init_logging();
     let config = config_or_exit();
     let stores = stores_or_exit(&config).await;
-    let deps = HandlerDeps::new(stores.keys.clone()).with_access(access(&config, &stores).await);
+    let deps = HandlerDeps::new(stores.keys.clone(), stores.usage.clone())
+        .with_access(access(&config, &stores).await);
     // API Gateway requests and direct `{"action":"issue_key"}` invocations arrive as JSON.
     run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await
 }

@@ -4,6 +4,9 @@
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
+use std::sync::Arc;
+
+use application::ports::NoUsagePlan;
 use application::workflows::authenticate::Authenticator;
 use edge::access::Access;
 use edge::dispatch::{handle, invoke};
@@ -16,7 +19,7 @@ use store_local::LocalStores;
 fn deps() -> (tempfile::TempDir, HandlerDeps, LocalStores) {
     let dir = tempfile::tempdir().unwrap();
     let stores = LocalStores::open(dir.path()).unwrap();
-    let deps = HandlerDeps::new(stores.items.clone());
+    let deps = HandlerDeps::new(stores.items.clone(), Arc::new(NoUsagePlan));
     (dir, deps, stores)
 }
 

@@ -90,6 +90,12 @@ pub struct Config {
     pub auth: AuthMode,
     /// JWT settings, when tokens of an identity provider are accepted.
     pub jwt: Option<JwtConfig>,
+    /// `NOMALY_USAGE_PLAN_ID`: the API Gateway usage plan each new API key gets a metering key
+    /// in (the keys function, in AWS); unset, nothing is metered per key.
+    pub usage_plan_id: Option<String>,
+    /// `NOMALY_JWT_USAGE_KEY`: the usage-plan key JWT callers are metered under (the
+    /// authorizer).
+    pub jwt_usage_key: Option<String>,
     /// `NOMALY_DATA_DIR`: root of the local store.
     pub data_dir: PathBuf,
     /// Bucket and table, set (and required) when `store` is [`StoreKind::Aws`].
@@ -215,6 +221,8 @@ impl Config {
             store,
             auth,
             jwt,
+            usage_plan_id: get("NOMALY_USAGE_PLAN_ID").map(|v| v.trim().to_owned()),
+            jwt_usage_key: get("NOMALY_JWT_USAGE_KEY").map(|v| v.trim().to_owned()),
             data_dir,
             aws,
             max_body_bytes: size("NOMALY_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1)?,

@@ -80,7 +80,14 @@ async fn aws_stores(config: &Config) -> Stores {
         Arc::new(S3ObjectStore::new(stores.objects.client().clone(), bucket))
             as Arc<dyn ObjectAdmin>
     });
-    Stores::over(stores.objects, stores.items, vault)
+    let mut ports = Stores::over(stores.objects, stores.items, vault);
+    if let Some(plan) = &config.usage_plan_id {
+        ports.usage = Arc::new(store_aws::ApiGatewayUsagePlan::new(
+            aws_sdk_apigateway::Client::new(&sdk),
+            plan,
+        ));
+    }
+    ports
 }
 
 /// Without the `aws` feature there is no AWS adapter to open: exit saying how to get one.
@@ -111,6 +118,7 @@ pub async fn authenticator_or_exit(config: &Config, stores: &Stores) -> Authenti
         }
     };
     Authenticator::new(stores.keys.clone(), tokens)
+        .with_token_usage_key(config.jwt_usage_key.clone())
 }
 
 /// How the function admits callers, as `config` says: the authorizer's context, or the same check

@@ -15,6 +15,7 @@ pub mod s3;
 pub mod s3_admin;
 pub mod s3_stream;
 pub mod schema;
+pub mod usage_plan;
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub use client::{load_sdk_config, AwsTuning, SdkTarget};
 pub use dynamodb::DynamoStore;
 pub use retry::Backoff;
 pub use s3::S3ObjectStore;
+pub use usage_plan::ApiGatewayUsagePlan;
 
 /// Both AWS adapters, built once per cold start.
 #[derive(Debug, Clone)]

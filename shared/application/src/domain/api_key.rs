@@ -45,6 +45,20 @@ pub struct ApiKey {
     /// When it was revoked; a revoked key authenticates nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<u64>,
+    /// The usage-plan key API Gateway meters this key's requests under (none locally).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_key: Option<UsageKey>,
+}
+
+/// An API Gateway API key registered in the usage plan for one Nomaly key. Its value is not a
+/// secret: callers never send it (the API takes its key from the authorizer), so it only names
+/// whose rate, burst and quota a request counts against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageKey {
+    /// The gateway key's id (to delete it on revocation).
+    pub id: String,
+    /// The value the authorizer answers as `usageIdentifierKey`.
+    pub value: String,
 }
 
 impl ApiKey {
@@ -105,6 +119,7 @@ impl NewKey {
                 created_at,
                 last_used_at: None,
                 revoked_at: None,
+                usage_key: None,
             },
             token,
         }

@@ -13,7 +13,7 @@ pub mod object_ref;
 pub mod principal;
 pub mod tenant;
 
-pub use api_key::{ApiKey, KeyToken, NewKey};
+pub use api_key::{ApiKey, KeyToken, NewKey, UsageKey};
 pub use job::{running_job, Job, JobCounts, JobKind, JobStatus, JobTimings, JOB_TTL_SECS};
 pub use model_version::{ModelVersion, TrainingStats};
 pub use object_ref::S3ObjectRef;

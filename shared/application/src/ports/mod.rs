@@ -16,6 +16,7 @@ mod registry_restore;
 mod store_error;
 mod stores;
 mod token_verifier;
+mod usage_plan;
 
 pub use blob_reader::{BlobReader, ReadFailure};
 pub use blob_streams::{BlobStreams, BlobUpload, MIN_PART_BYTES};
@@ -31,3 +32,4 @@ pub use registry_restore::RegistryRestore;
 pub use store_error::StoreError;
 pub use stores::Stores;
 pub use token_verifier::{TokenRejected, TokenVerifier};
+pub use usage_plan::{NoUsagePlan, UsagePlan};

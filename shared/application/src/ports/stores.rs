@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    BlobStreams, JobScan, JobStore, KeyStore, LegacyItems, ModelRegistry, ObjectAdmin, ObjectStore,
-    RegistryRestore,
+    BlobStreams, JobScan, JobStore, KeyStore, LegacyItems, ModelRegistry, NoUsagePlan, ObjectAdmin,
+    ObjectStore, RegistryRestore, UsagePlan,
 };
 
 /// The stores a function uses, whichever adapter backs them.
@@ -29,13 +29,16 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     /// Items from before tenancy (the upgrade).
     pub legacy: Arc<dyn LegacyItems>,
+    /// The usage plan metering each API key (API Gateway in AWS; nothing locally).
+    pub usage: Arc<dyn UsagePlan>,
     /// The backup vault: the backup bucket, or locally a directory beside the store; `None`
     /// where no vault is configured.
     pub vault: Option<Arc<dyn ObjectAdmin>>,
 }
 
 impl Stores {
-    /// Every port from one object adapter and one item adapter, with the backup vault `vault`.
+    /// Every port from one object adapter and one item adapter, with the backup vault `vault`
+    /// and no usage plan (the AWS composition sets one when configured).
     pub fn over<O, I>(objects: Arc<O>, items: Arc<I>, vault: Option<Arc<dyn ObjectAdmin>>) -> Self
     where
         O: ObjectAdmin + BlobStreams + 'static,
@@ -51,6 +54,7 @@ impl Stores {
             scan: items.clone(),
             keys: items.clone(),
             legacy: items,
+            usage: Arc::new(NoUsagePlan),
             vault,
         }
     }

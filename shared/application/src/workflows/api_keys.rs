@@ -11,7 +11,7 @@ use crate::domain::ids::now_millis;
 use crate::domain::tenant::SYSTEM_TENANT;
 use crate::domain::{ApiKey, NewKey, Principal, Scope, Tenant};
 use crate::error::ServiceError;
-use crate::ports::{KeyStore, StoreError};
+use crate::ports::{KeyStore, StoreError, UsagePlan};
 
 /// Most active (not revoked) keys a tenant may hold.
 pub const MAX_ACTIVE_KEYS_PER_TENANT: usize = 100;
@@ -102,16 +102,17 @@ pub struct KeyList {
     pub keys: Vec<KeyView>,
 }
 
-/// Creates, lists and revokes keys; needs only the key store.
+/// Creates, lists and revokes keys, each with its metering key in the usage plan.
 #[derive(Clone)]
 pub struct ApiKeyAdmin {
     keys: Arc<dyn KeyStore>,
+    usage: Arc<dyn UsagePlan>,
 }
 
 impl ApiKeyAdmin {
-    /// Key management over `keys`.
-    pub fn new(keys: Arc<dyn KeyStore>) -> Self {
-        Self { keys }
+    /// Key management over `keys`, registering each key's metering key in `usage`.
+    pub fn new(keys: Arc<dyn KeyStore>, usage: Arc<dyn UsagePlan>) -> Self {
+        Self { keys, usage }
     }
 
     /// A new key in the caller's tenant with tenant scopes only (no `operator`: 403).
@@ -154,8 +155,10 @@ impl ApiKeyAdmin {
         })
     }
 
-    /// Revokes one of the tenant's keys (revoking twice keeps the first time); 404 when the
-    /// tenant has no such key.
+    /// Revokes one of the tenant's keys (revoking twice keeps the first time) and removes its
+    /// metering key; 404 when the tenant has no such key. The key is refused from the moment it
+    /// is marked revoked; a metering key that could not be removed is logged (it meters nothing
+    /// once its key is refused).
     pub async fn revoke(&self, tenant: &Tenant, id: &str) -> Result<KeyView, ServiceError> {
         let not_found = || {
             ServiceError::KeyNotFound(
@@ -170,6 +173,11 @@ impl ApiKeyAdmin {
             return Err(not_found());
         }
         let key = self.keys.get_key(tenant, id).await?.ok_or_else(not_found)?;
+        if let Some(usage) = &key.usage_key {
+            if let Err(e) = self.usage.deregister(usage).await {
+                tracing::warn!(key_id = %key.id, error = %e, "could not remove the key's usage-plan key");
+            }
+        }
         Ok(KeyView::from(&key))
     }
 
@@ -188,12 +196,19 @@ impl ApiKeyAdmin {
                 held.len()
             )));
         }
-        let new = NewKey::generate(tenant, name, scopes, now_millis());
-        match self.keys.put_key_if_absent(&new.key).await {
-            Ok(()) => {}
-            // 64 random bits of id colliding: a retry draws another.
-            Err(StoreError::Conflict(m)) => return Err(ServiceError::Conflict(m)),
-            Err(e) => return Err(e.into()),
+        let mut new = NewKey::generate(tenant, name, scopes, now_millis());
+        new.key.usage_key = self.usage.register(tenant, &new.key.id).await?;
+        if let Err(e) = self.keys.put_key_if_absent(&new.key).await {
+            if let Some(usage) = &new.key.usage_key {
+                if let Err(cleanup) = self.usage.deregister(usage).await {
+                    tracing::warn!(usage_key_id = %usage.id, error = %cleanup, "could not remove an unused usage-plan key");
+                }
+            }
+            return Err(match e {
+                // 64 random bits of id colliding: a retry draws another.
+                StoreError::Conflict(m) => ServiceError::Conflict(m),
+                other => other.into(),
+            });
         }
         tracing::info!(tenant = %tenant, key_id = %new.key.id, scopes = ?new.key.scopes, "API key created");
         Ok(IssuedKey {

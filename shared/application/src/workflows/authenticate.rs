@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::domain::ids::now_millis;
-use crate::domain::{KeyToken, Principal};
+use crate::domain::{ApiKey, KeyToken, Principal};
 use crate::error::ServiceError;
 use crate::ports::{KeyStore, TokenVerifier};
 
@@ -23,12 +23,32 @@ pub const TOUCH_INTERVAL_MS: u64 = 60_000;
 pub struct Authenticator {
     keys: Arc<dyn KeyStore>,
     tokens: Option<Arc<dyn TokenVerifier>>,
+    token_usage_key: Option<String>,
+}
+
+/// An authenticated caller and the usage-plan key API Gateway meters it under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admitted {
+    /// Who calls.
+    pub principal: Principal,
+    /// Its key's own metering key; for token callers, the one they share (if configured).
+    pub usage_key: Option<String>,
 }
 
 impl Authenticator {
     /// An authenticator over `keys`, accepting JWTs only when `tokens` is given.
     pub fn new(keys: Arc<dyn KeyStore>, tokens: Option<Arc<dyn TokenVerifier>>) -> Self {
-        Self { keys, tokens }
+        Self {
+            keys,
+            tokens,
+            token_usage_key: None,
+        }
+    }
+
+    /// Meters JWT callers under the usage-plan key `value` (`NOMALY_JWT_USAGE_KEY`).
+    pub fn with_token_usage_key(mut self, value: Option<String>) -> Self {
+        self.token_usage_key = value;
+        self
     }
 
     /// The caller an `Authorization` header value authenticates. A missing, malformed, unknown,
@@ -38,6 +58,12 @@ impl Authenticator {
         &self,
         authorization: Option<&str>,
     ) -> Result<Principal, ServiceError> {
+        Ok(self.admit(authorization).await?.principal)
+    }
+
+    /// [`authenticate`](Self::authenticate), with the usage-plan key the authorizer hands API
+    /// Gateway.
+    pub async fn admit(&self, authorization: Option<&str>) -> Result<Admitted, ServiceError> {
         let header = authorization
             .ok_or_else(|| unauthenticated("send 'Authorization: Bearer <API key or token>'"))?;
         if header.len() > MAX_CREDENTIAL_BYTES {
@@ -47,21 +73,29 @@ impl Authenticator {
             unauthenticated("the Authorization header must be 'Bearer <API key or token>'")
         })?;
         if credential.starts_with(crate::domain::api_key::TOKEN_PREFIX) {
-            return Ok(self.api_key(credential).await?.confined());
+            let key = self.api_key(credential).await?;
+            return Ok(Admitted {
+                principal: key.principal().confined(),
+                usage_key: key.usage_key.map(|usage| usage.value),
+            });
         }
         let Some(tokens) = &self.tokens else {
             return Err(unauthenticated(
                 "the credential is not an API key, and this deployment accepts no bearer tokens",
             ));
         };
-        tokens
+        let principal = tokens
             .verify(credential)
             .await
             .map(Principal::confined)
-            .map_err(|e| unauthenticated(&format!("the bearer token is refused: {e}")))
+            .map_err(|e| unauthenticated(&format!("the bearer token is refused: {e}")))?;
+        Ok(Admitted {
+            principal,
+            usage_key: self.token_usage_key.clone(),
+        })
     }
 
-    async fn api_key(&self, credential: &str) -> Result<Principal, ServiceError> {
+    async fn api_key(&self, credential: &str) -> Result<ApiKey, ServiceError> {
         let token = KeyToken::parse(credential)
             .ok_or_else(|| unauthenticated("the API key is malformed"))?;
         let key = self
@@ -82,7 +116,7 @@ impl Authenticator {
                 tracing::warn!(key_id = %key.id, error = %e, "could not record the key's use");
             }
         }
-        Ok(key.principal())
+        Ok(key)
     }
 }
 

@@ -12,16 +12,16 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
+use application::domain::Scope;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::{encode, get_current_timestamp, EncodingKey, Header};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::EncodePrivateKey;
 use rand::rngs::OsRng;
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::traits::PublicKeyParts;
-use application::domain::Scope;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 
 use super::verifier::*;

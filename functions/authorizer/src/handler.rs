@@ -64,8 +64,8 @@ impl Authorizer {
                     },
                     "context": Value::Object(authorizer_context(&principal)),
                 });
-                if let Some(usage_key) = usage_key {
-                    answer["usageIdentifierKey"] = Value::String(usage_key);
+                if let (Some(usage_key), Some(fields)) = (usage_key, answer.as_object_mut()) {
+                    fields.insert("usageIdentifierKey".into(), Value::String(usage_key));
                 }
                 Ok(answer)
             }

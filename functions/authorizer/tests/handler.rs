@@ -27,7 +27,11 @@ fn event_with(token: Option<&str>) -> Value {
 async fn when_key_valid_should_allow_the_stage_and_hand_tenant_and_scopes_to_the_functions() {
     let dir = tempfile::tempdir().unwrap();
     let stores = LocalStores::open(dir.path()).unwrap();
-    let key = NewKey::generate(&tenant(), "ci", parse_scopes("read detect"), 1);
+    let mut key = NewKey::generate(&tenant(), "ci", parse_scopes("read detect"), 1);
+    key.key.usage_key = Some(UsageKey {
+        id: "gw1".into(),
+        value: "usage-plan-key-of-ci-0123456789".into(),
+    });
     stores.items.put_key_if_absent(&key.key).await.unwrap();
     let authorizer = Authorizer::new(Authenticator::new(stores.items.clone(), None));
 
@@ -35,6 +39,11 @@ async fn when_key_valid_should_allow_the_stage_and_hand_tenant_and_scopes_to_the
         .authorize(&event_with(Some(&key.token)))
         .await
         .unwrap();
+    // API Gateway meters the request under the key's own usage-plan key.
+    assert_eq!(
+        answer["usageIdentifierKey"],
+        "usage-plan-key-of-ci-0123456789"
+    );
     assert_eq!(answer["principalId"], key.key.id.as_str());
     let statement = &answer["policyDocument"]["Statement"][0];
     assert_eq!(statement["Effect"], "Allow");

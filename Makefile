@@ -23,5 +23,6 @@ bench-backup: ## backup and restore times for 100 models and 10,000 jobs, on mot
 	bash scripts/bench_backup.sh
 
 bench-auth: ## the authorizer's cold start and warm check, and what admitting a caller adds to a request
-	cargo build --release --locked --bin authorizer --bin keys
+	cargo build --release --locked -p authorizer -p keys --bins
+	cargo build --release --locked -p e2e --example auth_latency
 	python3 bench/authorizer.py

@@ -44,9 +44,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
-    for binary in ("authorizer", "keys"):
+    for binary in ("authorizer", "keys", "examples/auth_latency"):
         if not (RELEASE / binary).exists():
-            sys.exit(f"{RELEASE / binary} is missing: cargo build --release --bin authorizer --bin keys")
+            sys.exit(f"{RELEASE / binary} is missing: make bench-auth builds it")
     work = Path(tempfile.mkdtemp(prefix="nomaly-auth-bench-"))
     _, _, issued = run_once(RELEASE / "keys", work, {"action": "issue_key", "tenant": "bench", "scopes": ["read"]})
     if "key" not in issued:
@@ -59,7 +59,7 @@ def main():
         if "/response" not in path or answer["policyDocument"]["Statement"][0]["Effect"] != "Allow":
             sys.exit(f"the authorizer answered {path}: {answer}")
         cold.append(seconds * 1000)
-    warm = subprocess.run(["cargo", "run", "--quiet", "--release", "--locked", "-p", "e2e", "--example", "auth_latency"],
+    warm = subprocess.run([str(RELEASE / "examples" / "auth_latency")],
                           cwd=ROOT, check=True, capture_output=True, text=True).stdout
     print(f"\n{'measure':<48} {'median':>10} {'p95':>10}")
     print(f"{'authorizer cold start to first Allow (%d runs)' % args.rounds:<48} {median(cold):>7.2f} ms "

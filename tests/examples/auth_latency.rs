@@ -72,9 +72,10 @@ async fn main() {
     routed["headers"]["Authorization"] = json!(header);
     let inline = Access::Inline(authenticator);
     let detect_route = RouteAccess::Requires(Scope::Detect);
+    let built = request(&routed);
     for (name, access) in [("authorizer", &Access::Authorizer), ("inline", &inline)] {
         measure(&format!("admission, {name} mode"), || async {
-            access.admit(detect_route, &request(&routed)).await.unwrap();
+            access.admit(detect_route, &built).await.unwrap();
         })
         .await;
     }

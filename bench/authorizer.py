@@ -12,32 +12,13 @@
 
 import argparse
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from functions import RELEASE, ROOT, RuntimeApi, function_env, median  # noqa: E402
-
-
-def run_once(binary, data_dir, event):
-    """Starts `binary` against its own Runtime API and sends `event`; returns (seconds to the
-    answer, the answer's path and body)."""
-    api = RuntimeApi()
-    api.events.put(("req-1", event))
-    started = time.perf_counter()
-    proc = subprocess.Popen([str(binary)], env=function_env(api, data_dir, binary.name),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    arrived, path, body = api.responses.get(timeout=120)
-    os.kill(proc.pid, signal.SIGTERM)
-    os.wait4(proc.pid, 0)
-    api.server.shutdown()
-    api.server.server_close()
-    return arrived - started, path, json.loads(body)
+from functions import RELEASE, ROOT, median, run_fresh  # noqa: E402
 
 
 def main():
@@ -48,14 +29,16 @@ def main():
         if not (RELEASE / binary).exists():
             sys.exit(f"{RELEASE / binary} is missing: make bench-auth builds it")
     work = Path(tempfile.mkdtemp(prefix="nomaly-auth-bench-"))
-    _, _, issued = run_once(RELEASE / "keys", work, {"action": "issue_key", "tenant": "bench", "scopes": ["read"]})
+    _, _, body, _ = run_fresh(RELEASE / "keys", work, {"action": "issue_key", "tenant": "bench", "scopes": ["read"]})
+    issued = json.loads(body)
     if "key" not in issued:
         sys.exit(f"issue_key answered {issued}")
     event = json.loads((ROOT / "events" / "authorizer-request.json").read_text())
     event["headers"]["Authorization"] = f"Bearer {issued['key']}"
     cold = []
     for _ in range(args.rounds):
-        seconds, path, answer = run_once(RELEASE / "authorizer", work, event)
+        seconds, path, body, _ = run_fresh(RELEASE / "authorizer", work, event)
+        answer = json.loads(body)
         if "/response" not in path or answer["policyDocument"]["Statement"][0]["Effect"] != "Allow":
             sys.exit(f"the authorizer answered {path}: {answer}")
         cold.append(seconds * 1000)

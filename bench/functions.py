@@ -91,9 +91,9 @@ def apigw_event(fixture, body):
     return event
 
 
-def invoke_fresh(binary, data_dir, event):
+def run_fresh(binary, data_dir, event):
     """Starts the function against its own Runtime API, sends one event; returns (seconds to the
-    response, response, peak RSS KiB)."""
+    answer, the path it was posted to, its body, peak RSS KiB)."""
     api = RuntimeApi()
     api.events.put(("req-1", event))
     started = time.perf_counter()
@@ -105,10 +105,17 @@ def invoke_fresh(binary, data_dir, event):
     os.wait4(proc.pid, 0)
     api.server.shutdown()
     api.server.server_close()
+    return arrived - started, path, body, peak_kib
+
+
+def invoke_fresh(binary, data_dir, event):
+    """[`run_fresh`] for an API Gateway event; returns (seconds to the response, response, peak
+    RSS KiB), and stops the benchmark on anything but a 200 or 201."""
+    seconds, path, body, peak_kib = run_fresh(binary, data_dir, event)
     response = json.loads(body)
     if "/response" not in path or response.get("statusCode") not in (200, 201):
         sys.exit(f"{binary.name} answered {path}: {body[:300]!r}")
-    return arrived - started, response, peak_kib
+    return seconds, response, peak_kib
 
 
 def vm_hwm_kib(pid):

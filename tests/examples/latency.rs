@@ -18,10 +18,7 @@ use serde_json::{json, Value};
 use store_local::LocalStores;
 
 fn sample(name: &str) -> (Vec<String>, Vec<Vec<f64>>) {
-    let path = format!(
-        "{}/../../data/sample/{name}",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")
-    );
+    let path = e2e::workspace_root().join("data/sample").join(name);
     let text = std::fs::read_to_string(&path).expect("the sample data");
     let mut lines = text.lines();
     let columns = lines

@@ -122,7 +122,7 @@ impl ApiKeyAdmin {
         request: CreateKeyRequest,
     ) -> Result<IssuedKey, ServiceError> {
         let scopes = parse_scope_list(&request.scopes)?;
-        if scopes.contains(&Scope::Operator) {
+        if !scopes.iter().all(|scope| Scope::TENANT.contains(scope)) {
             return Err(ServiceError::InsufficientScope(
                 "the 'operator' scope is issued only by direct invocation, never over HTTP".into(),
             ));

@@ -228,11 +228,6 @@ impl JwtVerifier {
         Self::new(self.settings.clone(), jwks_json)
     }
 
-    /// The settings this verifier was built with.
-    pub fn settings(&self) -> &JwtSettings {
-        &self.settings
-    }
-
     /// How many usable keys the JWKS provided (for start-up/refresh logs).
     pub fn key_count(&self) -> usize {
         self.keys.len()

@@ -4,6 +4,8 @@
 Reads both without AWS and without the Terraform provider, reduces each to the same model and
 fails, with a diff, when they disagree on:
 
+- parameters: every SAM parameter is a Terraform variable (snake case) with the same default
+  (Terraform's `lambda_dir`, where the zips are, has no SAM counterpart);
 - functions: runtime, architecture, handler, tracing, log format and group, memory, timeout,
   reserved concurrency (as the parameter/variable that sets them);
 - routes: method + path -> function, whether an API key is required, and which authorizer checks
@@ -12,11 +14,16 @@ fails, with a diff, when they disagree on:
   must let API Gateway invoke it), Terraform's from local.routes and the integration URIs;
 - authorizers: the function behind each API Gateway authorizer, its type, identity source and
   result cache TTL;
-- events: S3 notifications (bucket, events, prefix), schedules (expression, input, state) and
-  the asynchronous failure destination (retries, queue);
+- events: S3 notifications (bucket, events, prefix), schedules (rule name, expression, input,
+  state) and the asynchronous failure destination (retries, queue);
 - environment: every variable name per function and what it is set from;
-- alarms: namespace, metric, dimensions, statistic, period, threshold, comparison, actions;
-- IAM: every (effect, action, resource, condition) of each function's role;
+- alarms: namespace, metric, dimensions, statistic, period, threshold, comparison, missing data,
+  actions, the condition that creates them, and for metric-math alarms every query (id, metric,
+  dimensions, period, stat, expression, label, whether it is the alarm's value);
+- IAM: every (effect, action, resource, condition) of each function's role (an action on a
+  resource granted by several statements lists each statement's condition);
+- lifecycle: every rule of each bucket's lifecycle (prefix, status, expiration, noncurrent
+  expiration, aborting incomplete uploads);
 - the usage plan: its stage, per-key rate, burst and quota, the API keys in it (enabled or not),
   every API key's name, and the REST API's API key source; an environment variable set to an API
   key's value is `{apikey_value:NAME}` (the expressions of the value may differ: SAM has the stack
@@ -24,13 +31,23 @@ fails, with a diff, when they disagree on:
 - the DynamoDB table (keys, indexes, TTL, PITR), API Gateway's own error responses and the
   dashboard body.
 
+Each model is also held to the invariants of `invariants()` (every s3:ListBucket limited by
+s3:prefix, UpdateItem on API key items only, NOMALY_TIMEOUT_SECS = the function's timeout, job
+writers get NOMALY_JOB_TTL_DAYS, no S3 uploads on an API function, a failure destination for every
+event source, no overlapping lifecycle expirations): a mistake both sides share still fails. And
+every parameter samconfig.toml overrides (any environment) must be one of template.yaml's, with a
+value its AllowedValues, AllowedPattern, MinValue and MaxValue accept.
+
 Values are compared after canonicalisation: a SAM parameter `DetectMemorySize` and a Terraform
 variable `detect_memory_size` are both `{param:detectmemorysize}`; the models bucket (its name,
-ARN or computed name) is `{s3:models}`; the table `{table}`; a function `{fn:detect}`; etc.
+ARN or computed name) is `{s3:models}`; the table `{table}`; a function `{fn:detect}`; a SAM
+`!If [Cond, A, B]` whose condition is `!Equals [!Ref P, V]` and a Terraform `var.p == V ? A : B`
+are both `{if:p=V}?A:B` (`{if:p}?A:B` when V is "true" and Terraform tests the bool `var.p`); etc.
 
-    python infra/parity.py [--template template.yaml] [--terraform infra/terraform] [--dump]
+    python infra/parity.py [--template template.yaml] [--terraform infra/terraform] [--samconfig samconfig.toml] [--dump]
 
-Exit status: 0 when both agree, 1 on any difference (printed), 2 when a file cannot be read.
+Exit status: 0 when both agree and keep the invariants, 1 on any difference or broken invariant
+(printed), 2 when a file cannot be read.
 Needs PyYAML and python-hcl2 (infra/requirements.txt).
 """
 
@@ -40,15 +57,19 @@ import argparse
 import fnmatch
 import json
 import re
+import shlex
 import sys
+import tomllib
 from pathlib import Path
 
 import hcl2
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-CATEGORIES = ("functions", "routes", "authorizers", "events", "environment", "alarms", "iam", "usage_plan", "table",
-              "gateway_responses", "dashboard")
+CATEGORIES = ("parameters", "functions", "routes", "authorizers", "events", "environment", "alarms", "iam", "lifecycle",
+              "usage_plan", "table", "gateway_responses", "dashboard")
+# Terraform variables with no SAM parameter: where the zips are (SAM builds them itself).
+TF_ONLY_VARIABLES = ("lambda_dir",)
 INTEGRATION_URI = r"arn:\{partition\}:apigateway:\{region\}:lambda:path/2015-03-31/functions/(.+)/invocations"
 FUNCTION_ARN = r"arn:\{partition\}:lambda:\{region\}:\{account\}:function:(.+)"
 
@@ -106,6 +127,15 @@ def _clean(value):
     return _unquote(value)
 
 
+_PARSED: dict[str, str] = {}  # .tf text -> its parse (as JSON): test_parity.py reads the same files many times
+
+
+def _parse_hcl(text: str) -> dict:
+    if text not in _PARSED:
+        _PARSED[text] = json.dumps(_clean(hcl2.loads(text)))
+    return json.loads(_PARSED[text])
+
+
 def load_terraform(directory: Path) -> dict:
     """Every .tf file of the directory merged: resources[type][name], data[type][name], locals,
     variables, and the raw text of each file (for templatefile arguments)."""
@@ -114,9 +144,9 @@ def load_terraform(directory: Path) -> dict:
     if not files:
         raise FileNotFoundError(f"no .tf files in {directory}")
     for path in files:
-        with path.open(encoding="utf-8") as f:
-            parsed = _clean(hcl2.load(f))
-        out["files"][path.name] = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
+        parsed = _parse_hcl(text)
+        out["files"][path.name] = text
         for kind in ("resource", "data"):
             for block in parsed.get(kind, []):
                 for rtype, named in block.items():
@@ -185,10 +215,14 @@ class Sam:
         return None
 
     def cond_param(self, condition: str) -> str:
+        """`p` for a condition `!Equals [!Ref P, "true"]`, `p=V` for `!Equals [!Ref P, V]`, else
+        the condition's own name (which Terraform cannot match: a difference)."""
         expr = self.conditions.get(condition, {})
         args = expr.get("Fn::Equals") if isinstance(expr, dict) else None
         if args and isinstance(args[0], dict) and "Ref" in args[0]:
-            return self.token(args[0]["Ref"]).strip("{}").replace("param:", "")
+            name = self.token(args[0]["Ref"]).strip("{}").replace("param:", "")
+            value = str(args[1]).lower() if isinstance(args[1], bool) else str(args[1])
+            return name if value == "true" else f"{name}={value}"
         return condition
 
     def value(self, v):
@@ -244,8 +278,10 @@ TF_TOKENS = [
     (r"aws_api_gateway_stage\.\w+\.stage_name", lambda m: "{stage}"),
     (r"aws_api_gateway_usage_plan\.\w+\.id", lambda m: "{usage_plan}"),
     (r"aws_api_gateway_api_key\.(\w+)\.id", lambda m: "{apikey:" + m.group(1) + "}"),
-    (r"var\.(\w+) \? \"(\w+)\" : \"(\w+)\"",
-     lambda m: "{if:" + m.group(1).replace("_", "").lower() + "}?" + m.group(2) + ":" + m.group(3)),
+    (r"var\.(\w+)(?:\s*==\s*(\"[^\"]*\"|-?[\d.]+))?\s*\?\s*(\"[^\"]*\"|[\w.\-]+)\s*:\s*(\"[^\"]*\"|[\w.\-]+)",
+     lambda m: "{if:" + m.group(1).replace("_", "").lower()
+     + ("=" + _num(m.group(2).strip('"')) if m.group(2) is not None else "") + "}?"
+     + tf_expr(m.group(3)) + ":" + tf_expr(m.group(4))),
 ]
 
 
@@ -258,6 +294,8 @@ def tf_expr(expr: str) -> str:
     m = re.fullmatch(r"tostring\((.+)\)", expr)
     if m:
         return tf_expr(m.group(1))
+    if re.fullmatch(r"-?\d+(\.\d+)?", expr):  # a number literal, as in `cond ? 1 : var.days`
+        return _num(expr)
     for pattern, make in TF_TOKENS[1:]:
         m = re.fullmatch(pattern, expr)
         if m:
@@ -303,6 +341,8 @@ def sam_model(template: dict) -> dict:
     res = sam.resources
     glob = template.get("Globals", {}).get("Function", {})
     model = {k: {} for k in CATEGORIES}
+    for name, p in sam.params.items():
+        model["parameters"][_param(name)] = {"default": _default(p.get("Default"))}
 
     api_key_default, default_authorizer, authorizer_fn = {}, {}, {}
     for name, r in res.items():
@@ -366,7 +406,7 @@ def sam_model(template: dict) -> dict:
             elif kind == "Schedule":
                 state = ep.get("State", "ENABLED" if ep.get("Enabled", True) else "DISABLED")
                 model["events"][f"schedule {_snake(event_name)}"] = {
-                    "function": fn, "schedule": sam.value(ep["Schedule"]),
+                    "function": fn, "name": sam.value(ep.get("Name")), "schedule": sam.value(ep["Schedule"]),
                     "input": json.loads(ep["Input"]) if "Input" in ep else None, "state": sam.value(state)}
             else:
                 model["events"][f"{kind} {event_name}"] = {"function": fn}
@@ -405,7 +445,23 @@ def sam_model(template: dict) -> dict:
                 "missing_data": p.get("TreatMissingData", "missing"),
                 "alarm_actions": sorted(sam.value(p.get("AlarmActions", []))),
                 "ok_actions": sorted(sam.value(p.get("OKActions", []))),
+                "condition": "{if:" + sam.cond_param(r["Condition"]) + "}?1:0" if "Condition" in r else "always",
+                "metrics": {q["Id"]: _query(
+                    sam.value(q.get("Expression")), q.get("Label"), q.get("ReturnData"),
+                    q.get("MetricStat", {}).get("Metric", {}).get("Namespace"),
+                    q.get("MetricStat", {}).get("Metric", {}).get("MetricName"),
+                    {d["Name"]: sam.value(d["Value"]) for d in q.get("MetricStat", {}).get("Metric", {}).get("Dimensions", [])},
+                    q.get("MetricStat", {}).get("Period"), q.get("MetricStat", {}).get("Stat"))
+                    for q in p.get("Metrics", [])},
             }
+        elif r.get("Type") == "AWS::S3::Bucket":
+            for rule in p.get("LifecycleConfiguration", {}).get("Rules", []):
+                prefix = rule.get("Prefix", rule.get("Filter", {}).get("Prefix", ""))
+                model["lifecycle"][f"{sam.token(name)} {rule.get('Id')}"] = _rule(
+                    prefix, sam.value(rule.get("Status")), sam.value(rule.get("ExpirationInDays")),
+                    sam.value(rule.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays")),
+                    sam.value(rule.get("AbortIncompleteMultipartUpload", {}).get("DaysAfterInitiation")),
+                    sam.value(rule.get("ExpiredObjectDeleteMarker")))
         elif r.get("Type") == "AWS::DynamoDB::Table":
             model["table"] = {
                 "keys": {k["KeyType"]: k["AttributeName"] for k in p["KeySchema"]},
@@ -518,8 +574,37 @@ def _grants(statements, canon, sam_conditions: bool):
             assert not any(isinstance(c["values"], str) for c in s.get("condition", [])), "unresolved condition values"
         for a in actions:
             for r in resources:
-                out[f"{effect} {a} {canon(r)}"] = " & ".join(conditions) or "-"
+                key, condition = f"{effect} {a} {canon(r)}", " & ".join(conditions) or "-"
+                # Several statements may grant one action on one resource (each under its own
+                # condition): all of them, in order.
+                out[key] = " | ".join(sorted(set(out[key].split(" | ")) | {condition})) if key in out else condition
     return out
+
+
+def _default(value):
+    """A parameter's or variable's default, compared as text (true/false, numbers as numbers)."""
+    if value is None:
+        return "<none>"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return _num(value) if isinstance(value, (int, float)) or re.fullmatch(r"-?\d+(\.\d+)?", str(value)) else str(value)
+
+
+def _query(expression, label, return_data, namespace, metric, dimensions, period, stat) -> dict:
+    """One query of a metric-math alarm (an expression, or a metric with its statistic)."""
+    query = {"return_data": str(return_data).lower() if return_data is not None else "<absent>"}
+    if expression is not None:
+        query.update(expression=expression, label=label)
+    else:
+        query.update(metric=f"{namespace}/{metric}", dimensions=dimensions, period=_num(period), stat=stat, label=label)
+    return query
+
+
+def _rule(prefix, status, expiration, noncurrent, abort, delete_marker) -> dict:
+    """One bucket lifecycle rule."""
+    return {"prefix": prefix or "", "status": status, "expiration_days": _num(expiration),
+            "noncurrent_days": _num(noncurrent), "abort_multipart_days": _num(abort),
+            "expired_delete_marker": delete_marker}
 
 
 # ------------------------------------------------------------------------- Terraform model
@@ -528,6 +613,9 @@ def _grants(statements, canon, sam_conditions: bool):
 def tf_model(tf: dict) -> dict:
     R, D, L = tf["resource"], tf["data"], tf["locals"]
     model = {k: {} for k in CATEGORIES}
+    for name, v in tf["variable"].items():
+        if name not in TF_ONLY_VARIABLES:
+            model["parameters"][_param(name)] = {"default": _default(v.get("default"))}
     for rtype, g in L.get("gateway_responses", {}).items():
         status = g.get("status")
         model["gateway_responses"][rtype] = {
@@ -640,7 +728,7 @@ def tf_model(tf: dict) -> dict:
         rule_name = ref_name(target.get("rule"), "aws_cloudwatch_event_rule")
         rule = rules.get(rule_name, {})
         model["events"][f"schedule {rule_name}"] = {
-            "function": ref_name(target.get("arn"), "aws_lambda_function"),
+            "function": ref_name(target.get("arn"), "aws_lambda_function"), "name": tf_value(rule.get("name")),
             "schedule": tf_value(rule.get("schedule_expression")),
             "input": json.loads(target["input"]) if "input" in target else None,
             "state": tf_value(rule.get("state", "ENABLED"))}
@@ -676,7 +764,24 @@ def tf_model(tf: dict) -> dict:
             "missing_data": p.get("treat_missing_data", "missing"),
             "alarm_actions": sorted(tf_value(p.get("alarm_actions", []))),
             "ok_actions": sorted(tf_value(p.get("ok_actions", []))),
+            "condition": tf_value(p["count"]) if "count" in p else "always",
+            "metrics": {q["id"]: _query(
+                tf_value(q.get("expression")), q.get("label"), q.get("return_data"),
+                _one(q.get("metric")).get("namespace"), _one(q.get("metric")).get("metric_name"),
+                tf_value(_one(q.get("metric")).get("dimensions", {})),
+                _one(q.get("metric")).get("period"), _one(q.get("metric")).get("stat"))
+                for q in p.get("metric_query", [])},
         }
+
+    for lc in R.get("aws_s3_bucket_lifecycle_configuration", {}).values():
+        bucket = tf_value(lc.get("bucket"))
+        for rule in lc.get("rule", []):
+            filt = _one(rule.get("filter"))
+            model["lifecycle"][f"{bucket} {rule.get('id')}"] = _rule(
+                filt.get("prefix", ""), tf_value(rule.get("status")), tf_value(_one(rule.get("expiration")).get("days")),
+                tf_value(_one(rule.get("noncurrent_version_expiration")).get("noncurrent_days")),
+                tf_value(_one(rule.get("abort_incomplete_multipart_upload")).get("days_after_initiation")),
+                tf_value(_one(rule.get("expiration")).get("expired_object_delete_marker")))
 
     for p in R.get("aws_dynamodb_table", {}).values():
         model["table"] = {
@@ -779,35 +884,132 @@ def diff(a: dict, b: dict, names=("SAM", "Terraform")) -> list[str]:
     return problems
 
 
+# ------------------------------------------------------------------------- invariants
+
+
+def invariants(model: dict, name: str) -> list[str]:
+    """Rules each deployment must keep on its own (agreeing on a mistake is no excuse):
+
+    - every s3:ListBucket grant is limited by an s3:prefix condition;
+    - dynamodb:UpdateItem is granted on API key items only (the code's only UpdateItem is on them:
+      revoking a key, and touch_key when a function authenticates inline), and every API function
+      authenticating inline (NOMALY_AUTH not `authorizer`) has it;
+    - every function's NOMALY_TIMEOUT_SECS is its own timeout;
+    - every function that may write job items (PutItem on the table without a condition, or under
+      one naming T#*#JOB#*) gets NOMALY_JOB_TTL_DAYS from JobRetentionDays;
+    - no function serving API routes receives S3 uploads, and every function receiving S3 uploads
+      or schedules has a failure destination;
+    - no two lifecycle rules of a bucket that may both be enabled and cover overlapping prefixes
+      set the same kind of expiration (S3 applies the shorter, silently capping the longer).
+    """
+    problems = []
+    api_functions = {r.get("function") for r in model["routes"].values()}
+    for fn, grants in model["iam"].items():
+        for grant, conditions in grants.items():
+            alternatives = conditions.split(" | ")
+            if grant.startswith("Allow s3:ListBucket ") and any("s3:prefix" not in c for c in alternatives):
+                problems.append(f"invariant ({name}): '{fn}' {grant} without an s3:prefix condition")
+            if grant == "Allow dynamodb:UpdateItem {table}" and any("dynamodb:LeadingKeys=['T#*#KEYS']" not in c for c in alternatives):
+                problems.append(f"invariant ({name}): '{fn}' {grant} beyond API key items ({conditions})")
+        env = model["environment"].get(fn, {})
+        if fn in api_functions and env.get("NOMALY_AUTH") != "authorizer" and \
+                "dynamodb:LeadingKeys=['T#*#KEYS']" not in grants.get("Allow dynamodb:UpdateItem {table}", ""):
+            problems.append(f"invariant ({name}): '{fn}' authenticates inline but may not update API key items (touch_key)")
+        timeout = model["functions"].get(fn, {}).get("timeout")
+        if env.get("NOMALY_TIMEOUT_SECS") != timeout:
+            problems.append(f"invariant ({name}): '{fn}' NOMALY_TIMEOUT_SECS is {json.dumps(env.get('NOMALY_TIMEOUT_SECS'))}, "
+                            f"its timeout {json.dumps(timeout)}")
+        put = grants.get("Allow dynamodb:PutItem {table}", "")
+        if put and any(c == "-" or "T#*#JOB#*" in c for c in put.split(" | ")) \
+                and env.get("NOMALY_JOB_TTL_DAYS") != _param("JobRetentionDays"):
+            problems.append(f"invariant ({name}): '{fn}' writes jobs but NOMALY_JOB_TTL_DAYS is "
+                            f"{json.dumps(env.get('NOMALY_JOB_TTL_DAYS'))}, not {_param('JobRetentionDays')}")
+    for key, event in model["events"].items():
+        if key.startswith("s3 ") and event["function"] in api_functions:
+            problems.append(f"invariant ({name}): '{event['function']}' serves API routes and receives S3 uploads ({key})")
+        if key.startswith(("s3 ", "schedule ")) and f"async {event['function']}" not in model["events"]:
+            problems.append(f"invariant ({name}): '{event['function']}' receives {key} but has no failure destination")
+    rules = [(k.split(" ", 1)[0], k, r) for k, r in model["lifecycle"].items() if r["status"] != "Disabled"]
+    for i, (bucket, key, rule) in enumerate(rules):
+        for other_bucket, other_key, other in rules[i + 1:]:
+            overlap = bucket == other_bucket and (rule["prefix"].startswith(other["prefix"]) or other["prefix"].startswith(rule["prefix"]))
+            for kind in ("expiration_days", "noncurrent_days"):
+                if overlap and rule[kind] is not None and other[kind] is not None:
+                    problems.append(f"invariant ({name}): lifecycle rules '{key}' and '{other_key}' both set {kind} on overlapping prefixes")
+    return problems
+
+
+def samconfig_problems(template: dict, path: Path) -> list[str]:
+    """Every `parameter_overrides` of samconfig.toml names a parameter of the template and gives it
+    a value the parameter accepts (what `sam deploy --config-env ENV` would otherwise refuse, or
+    deploy with a parameter that no longer exists)."""
+    if not path.exists():
+        return []
+    params = template.get("Parameters", {})
+    problems = []
+    for env, commands in tomllib.loads(path.read_text(encoding="utf-8")).items():
+        if not isinstance(commands, dict):
+            continue
+        for command, settings in commands.items():
+            overrides = (settings or {}).get("parameters", {}).get("parameter_overrides")
+            if not overrides:
+                continue
+            tokens = shlex.split(overrides) if isinstance(overrides, str) else list(overrides)
+            for token in tokens:
+                name, _, value = token.partition("=")
+                where = f"samconfig: [{env}.{command}] {name}={value!r}"
+                p = params.get(name)
+                if p is None:
+                    problems.append(f"{where}: no such parameter in template.yaml")
+                    continue
+                if "AllowedValues" in p and value not in [str(v).lower() if isinstance(v, bool) else str(v) for v in p["AllowedValues"]]:
+                    problems.append(f"{where}: not one of {p['AllowedValues']}")
+                if "AllowedPattern" in p and not re.fullmatch(p["AllowedPattern"], value):
+                    problems.append(f"{where}: does not match {p['AllowedPattern']}")
+                if p.get("Type") == "Number":
+                    try:
+                        number = float(value)
+                    except ValueError:
+                        problems.append(f"{where}: not a number")
+                        continue
+                    if "MinValue" in p and number < float(p["MinValue"]) or "MaxValue" in p and number > float(p["MaxValue"]):
+                        problems.append(f"{where}: outside {p.get('MinValue', '-inf')}..{p.get('MaxValue', 'inf')}")
+    return problems
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     parser.add_argument("--terraform", type=Path, default=ROOT / "infra" / "terraform")
+    parser.add_argument("--samconfig", type=Path, default=ROOT / "samconfig.toml")
     parser.add_argument("--dump", action="store_true", help="print both models as JSON")
     args = parser.parse_args(argv)
     try:
-        sam = sam_model(load_template(args.template))
+        template = load_template(args.template)
+        sam = sam_model(template)
         tf_raw = load_terraform(args.terraform)
         tf_raw["dir"] = str(args.terraform)
         tf = tf_model(tf_raw)
-    except (OSError, yaml.YAMLError, KeyError, ValueError) as e:
+        config_problems = samconfig_problems(template, args.samconfig)
+    except (OSError, yaml.YAMLError, KeyError, ValueError, tomllib.TOMLDecodeError) as e:
         print(f"parity: cannot read the templates: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
     if args.dump:
         print(json.dumps({"sam": sam, "terraform": tf}, indent=1, sort_keys=True))
-    problems = diff(sam, tf)
-    counts = ", ".join(f"{len(sam[c])} {c}" for c in ("functions", "routes", "authorizers", "events", "environment", "alarms", "iam"))
+    problems = diff(sam, tf) + invariants(sam, "SAM") + invariants(tf, "Terraform") + config_problems
+    counts = ", ".join(f"{len(sam[c])} {c}" for c in ("parameters", "functions", "routes", "authorizers", "events", "environment", "alarms",
+                                                        "iam", "lifecycle"))
     iam = sum(len(v) for v in sam["iam"].values())
     if problems:
-        print(f"parity: template.yaml and infra/terraform differ ({len(problems)} difference(s)):")
+        print(f"parity: template.yaml and infra/terraform differ or break an invariant ({len(problems)} problem(s)):")
         for p in problems:
             print(f"  - {p}")
         return 1
     plans = sum(1 for k in sam["usage_plan"] if k.startswith("plan "))
     keys = sum(1 for k in sam["usage_plan"] if k.startswith("key "))
-    print(f"parity: template.yaml and infra/terraform agree ({counts}; {iam} IAM grants; {plans} usage plan, {keys} API key, "
+    print(f"parity: template.yaml and infra/terraform agree ({counts} rules; {iam} IAM grants; {plans} usage plan, {keys} API key, "
           f"key source {sam['usage_plan'].get('api_key_source', {}).get('source')}; {len(sam['gateway_responses'])} gateway responses; "
-          "table; dashboard)")
+          "table; dashboard; samconfig.toml's overrides valid)")
     return 0
 
 

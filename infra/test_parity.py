@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """infra/parity.py passes on the real templates and fails, naming the difference, when one side
 drifts: each test copies template.yaml and infra/terraform, changes one thing, and expects exit 1.
+The invariant tests make the same mistake on both sides, which parity must still refuse.
 
     python infra/test_parity.py      (unittest; run by scripts/check_infra.sh)
 """
@@ -19,10 +20,10 @@ import parity  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(template: Path, terraform: Path) -> tuple[int, str]:
+def run(template: Path, terraform: Path, samconfig: Path = ROOT / "samconfig.toml") -> tuple[int, str]:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = parity.main(["--template", str(template), "--terraform", str(terraform)])
+        code = parity.main(["--template", str(template), "--terraform", str(terraform), "--samconfig", str(samconfig)])
     return code, out.getvalue()
 
 
@@ -31,7 +32,9 @@ class Parity(unittest.TestCase):
         self.dir = Path(tempfile.mkdtemp(prefix="parity-"))
         self.template = self.dir / "template.yaml"
         self.terraform = self.dir / "terraform"
+        self.samconfig = self.dir / "samconfig.toml"
         shutil.copy(ROOT / "template.yaml", self.template)
+        shutil.copy(ROOT / "samconfig.toml", self.samconfig)
         shutil.copytree(ROOT / "infra" / "terraform", self.terraform)
 
     def tearDown(self):
@@ -42,8 +45,24 @@ class Parity(unittest.TestCase):
         self.assertEqual(text.count(old), 1, f"the mutation target must occur once in {path.name}: {old!r}")
         path.write_text(text.replace(old, new), encoding="utf-8")
 
+    def mutate_after(self, path: Path, anchor: str, old: str, new: str):
+        """Replaces the first `old` after the (unique) `anchor`: for text repeated per function."""
+        text = path.read_text(encoding="utf-8")
+        self.assertEqual(text.count(anchor), 1, f"the anchor must occur once in {path.name}: {anchor!r}")
+        at = text.find(old, text.index(anchor))
+        self.assertGreaterEqual(at, 0, f"{old!r} does not follow {anchor!r} in {path.name}")
+        path.write_text(text[:at] + new + text[at + len(old):], encoding="utf-8")
+
+    def remove_block(self, path: Path, start: str, end: str = "\n\n"):
+        """Removes from `start` (which must occur once) through the next `end`."""
+        text = path.read_text(encoding="utf-8")
+        self.assertEqual(text.count(start), 1, f"the block must start once in {path.name}: {start!r}")
+        at = text.index(start)
+        stop = text.index(end, at) + len(end)
+        path.write_text(text[:at] + text[stop:], encoding="utf-8")
+
     def assert_fails_naming(self, *fragments: str):
-        code, out = run(self.template, self.terraform)
+        code, out = run(self.template, self.terraform, self.samconfig)
         self.assertEqual(code, 1, out)
         for fragment in fragments:
             self.assertIn(fragment, out)
@@ -55,9 +74,9 @@ class Parity(unittest.TestCase):
 
     def test_action_dropped_from_terraform_fails(self):
         self.mutate(self.terraform / "iam.tf",
-                    '"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"',
-                    '"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"')
-        self.assert_fails_naming("iam: 'detect'", "dynamodb:UpdateItem")
+                    '"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"',
+                    '"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"')
+        self.assert_fails_naming("iam: 'keys'", "dynamodb:UpdateItem")
 
     def test_action_dropped_from_sam_fails(self):
         self.mutate(self.template, "Action: [dynamodb:Scan, dynamodb:Query, dynamodb:GetItem, dynamodb:PutItem, dynamodb:BatchWriteItem]",
@@ -67,7 +86,7 @@ class Parity(unittest.TestCase):
     def test_resource_narrowed_fails(self):
         self.mutate(self.terraform / "iam.tf", 'resources = ["${aws_s3_bucket.models.arn}/incoming/train/*"]',
                     'resources = ["${aws_s3_bucket.models.arn}/incoming/*"]')
-        self.assert_fails_naming("iam: 'train'", "incoming/train/*")
+        self.assert_fails_naming("iam: 'train_events'", "incoming/train/*")
 
     def test_route_missing_fails(self):
         self.mutate(self.template, """        BackupsList:
@@ -188,8 +207,8 @@ class Parity(unittest.TestCase):
         self.assert_fails_naming("schedule daily_backup", "input")
 
     def test_failure_destination_missing_fails(self):
-        self.mutate(self.terraform / "functions.tf", '''resource "aws_lambda_function_event_invoke_config" "train" {
-  function_name          = aws_lambda_function.train.function_name
+        self.mutate(self.terraform / "functions.tf", '''resource "aws_lambda_function_event_invoke_config" "train_events" {
+  function_name          = aws_lambda_function.train_events.function_name
   maximum_retry_attempts = 2
   destination_config {
     on_failure {
@@ -197,7 +216,8 @@ class Parity(unittest.TestCase):
     }
   }
 }''', "")
-        self.assert_fails_naming("events: 'async train' only in SAM")
+        self.assert_fails_naming("events: 'async train_events' only in SAM",
+                                 "invariant (Terraform): 'train_events' receives s3 incoming/train/ but has no failure destination")
 
     def test_alarm_changed_fails(self):
         self.mutate(self.terraform / "monitoring.tf", '''  metric_name         = "BackupsFailed"
@@ -234,6 +254,224 @@ class Parity(unittest.TestCase):
     def test_dashboard_changed_fails(self):
         self.mutate(self.terraform / "dashboard.json.tftpl", '"title": "Cold starts"', '"title": "Cold start"')
         self.assert_fails_naming("dashboard: bodies differ")
+
+    # ---------------------------------------------------------------- load isolation
+
+    def test_upload_back_on_api_function_fails(self):
+        self.mutate(self.terraform / "functions.tf", "    lambda_function_arn = aws_lambda_function.detect_events.arn\n",
+                    "    lambda_function_arn = aws_lambda_function.detect.arn\n")
+        self.assert_fails_naming("events: 's3 incoming/detect/' function",
+                                 "invariant (Terraform): 'detect' serves API routes and receives S3 uploads")
+
+    def test_retrain_schedule_on_api_function_fails(self):
+        self.mutate(self.terraform / "functions.tf", "  arn  = aws_lambda_function.train_events.arn\n",
+                    "  arn  = aws_lambda_function.train.arn\n")
+        self.assert_fails_naming("events: 'schedule retrain' function",
+                                 "invariant (Terraform): 'train' receives schedule retrain but has no failure destination")
+
+    def test_events_reserved_concurrency_changed_fails(self):
+        self.mutate(self.terraform / "functions.tf",
+                    "  reserved_concurrent_executions = var.detect_events_reserved_concurrency\n",
+                    "  reserved_concurrent_executions = var.detect_reserved_concurrency\n")
+        self.assert_fails_naming("functions: 'detect_events' reserved_concurrency")
+
+    def test_schedule_rule_name_changed_fails(self):
+        self.mutate(self.terraform / "functions.tf", 'name                = "${var.name_prefix}-retrain-events"',
+                    'name                = "${var.name_prefix}-retrain"')
+        self.assert_fails_naming("events: 'schedule retrain' name")
+
+    # ---------------------------------------------------------------- timeout, job TTL
+
+    def test_timeout_variable_missing_fails(self):
+        self.mutate(self.template, "          NOMALY_TIMEOUT_SECS: !Ref TrainEventsTimeout\n", "")
+        self.assert_fails_naming("environment: 'train_events' NOMALY_TIMEOUT_SECS",
+                                 "invariant (SAM): 'train_events' NOMALY_TIMEOUT_SECS")
+
+    def test_timeout_variable_from_other_function_fails_on_both_sides(self):
+        self.mutate(self.template, "          NOMALY_TIMEOUT_SECS: !Ref DetectTimeout\n",
+                    "          NOMALY_TIMEOUT_SECS: !Ref DetectEventsTimeout\n")
+        self.mutate(self.terraform / "functions.tf", "      NOMALY_TIMEOUT_SECS = tostring(var.detect_timeout)\n",
+                    "      NOMALY_TIMEOUT_SECS = tostring(var.detect_events_timeout)\n")
+        self.assert_fails_naming("invariant (SAM): 'detect' NOMALY_TIMEOUT_SECS", "invariant (Terraform): 'detect' NOMALY_TIMEOUT_SECS")
+
+    def test_job_ttl_missing_fails(self):
+        self.mutate(self.terraform / "functions.tf", "      NOMALY_JOB_TTL_DAYS  = tostring(var.job_retention_days)\n", "")
+        self.assert_fails_naming("environment: 'backup' NOMALY_JOB_TTL_DAYS",
+                                 "invariant (Terraform): 'backup' writes jobs but NOMALY_JOB_TTL_DAYS")
+
+    # ---------------------------------------------------------------- alarms
+
+    def test_error_ratio_expression_changed_fails(self):
+        self.mutate_after(self.terraform / "monitoring.tf", '"train_error_ratio"', " + FILL(m504, 0)", "")
+        self.assert_fails_naming("alarms: 'train-5xx-ratio' metrics")
+
+    def test_error_ratio_status_changed_fails(self):
+        self.mutate_after(self.template, "  DetectErrorRatioAlarm:", '{ Name: Status, Value: "503" }', '{ Name: Status, Value: "429" }')
+        self.assert_fails_naming("alarms: 'detect-5xx-ratio' metrics")
+
+    def test_error_ratio_threshold_changed_fails(self):
+        self.mutate_after(self.terraform / "monitoring.tf", '"health_error_ratio"', "threshold           = var.error_ratio_threshold",
+                          "threshold           = 0.5")
+        self.assert_fails_naming("alarms: 'health-5xx-ratio' threshold")
+
+    def test_error_ratio_alarm_missing_fails(self):
+        self.remove_block(self.template, "  AuthorizerErrorRatioAlarm:")
+        self.assert_fails_naming("alarms: 'authorizer-5xx-ratio' only in Terraform")
+
+    def test_events_error_status_changed_fails(self):
+        self.mutate(self.terraform / "monitoring.tf", 'dimensions          = { Function = "train", Status = "error" }',
+                    'dimensions          = { Function = "train", Status = "failed" }')
+        self.assert_fails_naming("alarms: 'train-events-error-status' dimensions")
+
+    def test_backup_stale_alarm_unconditional_fails(self):
+        self.mutate(self.terraform / "monitoring.tf", "  count               = var.backup_enabled ? 1 : 0\n", "")
+        self.assert_fails_naming("alarms: 'backup-stale' condition")
+
+    def test_backup_stale_missing_data_changed_fails(self):
+        self.mutate(self.template, "      TreatMissingData: breaching\n", "      TreatMissingData: notBreaching\n")
+        self.assert_fails_naming("alarms: 'backup-stale' missing_data")
+
+    def test_jobs_expired_alarm_missing_fails(self):
+        self.remove_block(self.terraform / "monitoring.tf", 'resource "aws_cloudwatch_metric_alarm" "jobs_expired" {', "\n}\n")
+        self.assert_fails_naming("alarms: 'jobs-expired' only in SAM")
+
+    # ---------------------------------------------------------------- schedules
+
+    def test_sweep_input_changed_fails(self):
+        self.mutate(self.template, """            Input: '{"action":"sweep"}'""", """            Input: '{"action":"backup"}'""")
+        self.assert_fails_naming("events: 'schedule sweep' input")
+
+    def test_sweep_schedule_missing_fails(self):
+        self.remove_block(self.terraform / "functions.tf", 'resource "aws_cloudwatch_event_target" "sweep" {', "\n}\n")
+        self.assert_fails_naming("events: 'schedule sweep' only in SAM")
+
+    def test_daily_backup_always_enabled_fails(self):
+        self.mutate(self.terraform / "functions.tf", '  state               = var.backup_enabled ? "ENABLED" : "DISABLED"',
+                    '  state               = "ENABLED"')
+        self.assert_fails_naming("events: 'schedule daily_backup' state")
+
+    # ---------------------------------------------------------------- lifecycle, parameters
+
+    def test_backup_retention_rule_changed_fails(self):
+        self.mutate(self.terraform / "storage.tf", "      noncurrent_days = var.backup_retention_days\n",
+                    "      noncurrent_days = var.noncurrent_version_expiration_days\n")
+        self.assert_fails_naming("lifecycle: '{s3:backups} expire-pruned-backups' noncurrent_days")
+
+    def test_incoming_rule_missing_fails(self):
+        self.remove_block(self.template, "          - Id: expire-incoming\n",
+                          "ExpirationInDays: !If [IncomingKeptForever, 1, !Ref IncomingRetentionDays]\n")
+        self.assert_fails_naming("lifecycle: '{s3:models} expire-incoming' only in Terraform")
+
+    def test_incoming_never_expiring_condition_changed_fails(self):
+        self.mutate(self.terraform / "storage.tf", 'status = var.incoming_retention_days == 0 ? "Disabled" : "Enabled"',
+                    'status = var.incoming_retention_days == 1 ? "Disabled" : "Enabled"')
+        self.assert_fails_naming("lifecycle: '{s3:models} expire-incoming' status")
+
+    def test_overlapping_backup_rules_fail_on_both_sides(self):
+        # The old layout: a noncurrent rule beside expire-pruned-backups, silently capping
+        # BackupRetentionDays whenever it is shorter.
+        self.mutate(self.template, """          - Id: expire-pruned-backups
+            Status: Enabled
+""", """          - Id: expire-noncurrent-versions-too
+            Status: Enabled
+            Prefix: backups/
+            NoncurrentVersionExpiration: { NoncurrentDays: !Ref NoncurrentVersionExpirationDays }
+          - Id: expire-pruned-backups
+            Status: Enabled
+""")
+        self.mutate(self.terraform / "storage.tf", """  rule {
+    id     = "expire-pruned-backups"
+""", """  rule {
+    id     = "expire-noncurrent-versions-too"
+    status = "Enabled"
+    filter {
+      prefix = "backups/"
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_expiration_days
+    }
+  }
+  rule {
+    id     = "expire-pruned-backups"
+""")
+        self.assert_fails_naming("invariant (SAM): lifecycle rules", "invariant (Terraform): lifecycle rules",
+                                 "noncurrent_days on overlapping prefixes")
+
+    def test_parameter_default_changed_fails(self):
+        self.mutate_after(self.terraform / "variables.tf", 'variable "job_retention_days" {', "default     = 30", "default     = 60")
+        self.assert_fails_naming("parameters: '{param:jobretentiondays}' default")
+
+    def test_parameter_missing_fails(self):
+        self.remove_block(self.terraform / "variables.tf", 'variable "error_ratio_min_requests" {', "\n}\n")
+        self.assert_fails_naming("parameters: '{param:errorratiominrequests}' only in SAM")
+
+    # ---------------------------------------------------------------- IAM
+
+    def test_idempotency_grant_missing_fails(self):
+        self.mutate_after(self.terraform / "iam.tf", 'data "aws_iam_policy_document" "keys" {',
+                          'actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]',
+                          'actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]')
+        self.assert_fails_naming("iam: 'keys'", "dynamodb:DeleteItem")
+
+    def test_grant_under_a_second_condition_dropped_fails(self):
+        # backup may GetItem anywhere (Table) and on idempotency items (Idempotency): losing the
+        # second statement's grant is drift even though the first still covers the action.
+        self.mutate_after(self.terraform / "iam.tf", 'data "aws_iam_policy_document" "backup" {',
+                          'actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]',
+                          'actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]')
+        self.assert_fails_naming("iam: 'backup' Allow dynamodb:GetItem {table}", "T#*#IDEM#*")
+
+    def test_leases_index_grant_missing_fails(self):
+        self.mutate(self.template, "ForAllValues:StringEquals: { dynamodb:LeadingKeys: [CATALOG, LEASES] }",
+                    "ForAllValues:StringEquals: { dynamodb:LeadingKeys: [CATALOG] }")
+        self.assert_fails_naming("iam: 'backup'", "LEASES")
+
+    def test_sweep_delete_grant_widened_fails(self):
+        self.mutate_after(self.template, "              - Sid: SweepArtifacts", "-${AWS::Region}/models/*", "-${AWS::Region}/*")
+        self.assert_fails_naming("iam: 'backup' Allow s3:DeleteObject")
+
+    def test_unprefixed_list_bucket_fails_on_both_sides(self):
+        self.mutate(self.template, """                Condition:
+                  StringLike: { s3:prefix: [health/probe] }
+""", "")
+        self.mutate(self.terraform / "iam.tf", """    resources = [aws_s3_bucket.models.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["health/probe"]
+    }
+""", "    resources = [aws_s3_bucket.models.arn]\n")
+        self.assert_fails_naming("invariant (SAM): 'health' Allow s3:ListBucket", "invariant (Terraform): 'health' Allow s3:ListBucket")
+
+    def test_update_item_on_job_items_fails_on_both_sides(self):
+        self.mutate_after(self.template, "  DetectRole:", "Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:Query]",
+                          "Action: [dynamodb:GetItem, dynamodb:PutItem, dynamodb:UpdateItem, dynamodb:Query]")
+        self.mutate_after(self.terraform / "iam.tf", 'data "aws_iam_policy_document" "detect" {',
+                          'actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]',
+                          'actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]')
+        self.assert_fails_naming("invariant (SAM): 'detect' Allow dynamodb:UpdateItem {table} beyond API key items",
+                                 "invariant (Terraform): 'detect' Allow dynamodb:UpdateItem {table} beyond API key items")
+
+    def test_inline_auth_without_key_grant_fails(self):
+        self.mutate_after(self.template, "  DetectFunction:", "          NOMALY_AUTH: authorizer\n", "          NOMALY_AUTH: inline\n")
+        self.assert_fails_naming("environment: 'detect' NOMALY_AUTH",
+                                 "invariant (SAM): 'detect' authenticates inline but may not update API key items")
+
+
+    # ---------------------------------------------------------------- samconfig.toml
+
+    def test_samconfig_override_out_of_range_fails(self):
+        # The API detect function is cut at 29 s; a batch-sized timeout belongs to detect-events.
+        self.mutate(self.samconfig, 'RetrainEnabled=\\"true\\"', 'RetrainEnabled=\\"true\\" DetectTimeout=\\"300\\"')
+        self.assert_fails_naming("samconfig: [prod.deploy] DetectTimeout='300': outside 1..29")
+
+    def test_samconfig_override_of_unknown_parameter_fails(self):
+        self.mutate(self.samconfig, 'IncomingRetentionDays=\\"90\\"', 'IncomingRetentionDay=\\"90\\"')
+        self.assert_fails_naming("samconfig: [prod.deploy] IncomingRetentionDay='90': no such parameter")
+
+    def test_samconfig_override_not_allowed_fails(self):
+        self.mutate(self.samconfig, 'BackupEnabled=\\"true\\"', 'BackupEnabled=\\"yes\\"')
+        self.assert_fails_naming("samconfig: [prod.deploy] BackupEnabled='yes': not one of")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,12 @@
-# The six functions (provided.al2023, arm64, bootstrap from cargo lambda), their log groups,
-# the failure destination of their asynchronous triggers, the S3 uploads and the schedules. The
-# API functions trust the tenant and scopes the authorizer function put in the request context
-# (NOMALY_AUTH = "authorizer", api.tf).
+# The eight functions (provided.al2023, arm64, bootstrap from cargo lambda: six binaries, detect
+# and train deployed twice), their log groups, the failure destination of their asynchronous
+# triggers, the S3 uploads and the schedules. The API functions trust the tenant and scopes the
+# authorizer function put in the request context (NOMALY_AUTH = "authorizer", api.tf). S3 uploads
+# and the retraining schedule go to detect_events and train_events (the detect and train binaries,
+# which dispatch events as well as HTTP) with their own reserved concurrency and roles, so event
+# work never takes the concurrency API callers need. Every function gets NOMALY_TIMEOUT_SECS (its
+# timeout: the code budgets its work from it and from AWS_LAMBDA_FUNCTION_MEMORY_SIZE, which
+# Lambda sets); those that write jobs get NOMALY_JOB_TTL_DAYS.
 
 resource "aws_cloudwatch_log_group" "health" {
   # checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; the logs hold no payloads or secrets, so a customer-managed key is not required.
@@ -17,10 +22,24 @@ resource "aws_cloudwatch_log_group" "detect" {
   retention_in_days = var.log_retention_days
 }
 
+resource "aws_cloudwatch_log_group" "detect_events" {
+  # checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; the logs hold no payloads or secrets, so a customer-managed key is not required.
+  # checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (30 days by default); a year of request logs is not needed.
+  name              = "/nomaly/${var.name_prefix}/detect-events"
+  retention_in_days = var.log_retention_days
+}
+
 resource "aws_cloudwatch_log_group" "train" {
   # checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; the logs hold no payloads or secrets, so a customer-managed key is not required.
   # checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (30 days by default); a year of request logs is not needed.
   name              = "/nomaly/${var.name_prefix}/train"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_cloudwatch_log_group" "train_events" {
+  # checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts every log group at rest; the logs hold no payloads or secrets, so a customer-managed key is not required.
+  # checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (30 days by default); a year of request logs is not needed.
+  name              = "/nomaly/${var.name_prefix}/train-events"
   retention_in_days = var.log_retention_days
 }
 
@@ -70,19 +89,22 @@ resource "aws_lambda_function" "health" {
   }
   environment {
     variables = merge(local.function_env, {
-      NOMALY_AUTH = "authorizer"
+      NOMALY_AUTH         = "authorizer"
+      NOMALY_TIMEOUT_SECS = tostring(var.health_timeout)
     })
   }
   depends_on = [aws_iam_role_policy.health]
 }
 
+# API only: S3 uploads go to detect_events, so batch scoring never takes the concurrency API
+# callers need.
 resource "aws_lambda_function" "detect" {
-  # checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the SQS dead-letter queue through aws_lambda_function_event_invoke_config on_failure (a destination keeps the error and the request, a DLQ only the event).
+  # checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway only; a dead-letter queue applies to asynchronous invocations.
   # checkov:skip=CKV_AWS_117:No VPC resources are used; S3, DynamoDB and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
   # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
   # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
   function_name                  = "${var.name_prefix}-detect"
-  description                    = "Nomaly detect - scores rows (API) and uploaded CSV files (S3 incoming/detect/), reads jobs."
+  description                    = "Nomaly detect - scores rows sent to the API, reads jobs."
   filename                       = "${var.lambda_dir}/detect/bootstrap.zip"
   source_code_hash               = filebase64sha256("${var.lambda_dir}/detect/bootstrap.zip")
   handler                        = "bootstrap"
@@ -101,19 +123,59 @@ resource "aws_lambda_function" "detect" {
   }
   environment {
     variables = merge(local.function_env, {
-      NOMALY_AUTH = "authorizer"
+      NOMALY_AUTH         = "authorizer"
+      NOMALY_TIMEOUT_SECS = tostring(var.detect_timeout)
+      NOMALY_JOB_TTL_DAYS = tostring(var.job_retention_days)
     })
   }
   depends_on = [aws_iam_role_policy.detect]
 }
 
-resource "aws_lambda_function" "train" {
+# The detect binary (it dispatches S3 events as well as HTTP) on uploads under incoming/detect/,
+# with its own reserved concurrency, role and log group. Its metrics keep Function=detect.
+resource "aws_lambda_function" "detect_events" {
   # checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the SQS dead-letter queue through aws_lambda_function_event_invoke_config on_failure (a destination keeps the error and the request, a DLQ only the event).
   # checkov:skip=CKV_AWS_117:No VPC resources are used; S3, DynamoDB and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
   # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
   # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
+  function_name                  = "${var.name_prefix}-detect-events"
+  description                    = "Nomaly detect-events - scores uploaded CSV files (S3 incoming/detect/) into results/."
+  filename                       = "${var.lambda_dir}/detect/bootstrap.zip"
+  source_code_hash               = filebase64sha256("${var.lambda_dir}/detect/bootstrap.zip")
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  memory_size                    = var.detect_events_memory_size
+  timeout                        = var.detect_events_timeout
+  reserved_concurrent_executions = var.detect_events_reserved_concurrency
+  role                           = aws_iam_role.detect_events.arn
+  tracing_config {
+    mode = "Active"
+  }
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.detect_events.name
+  }
+  environment {
+    # NOMALY_AUTH: no API route reaches it; an HTTP-shaped event without the authorizer's context
+    # is refused.
+    variables = merge(local.function_env, {
+      NOMALY_AUTH         = "authorizer"
+      NOMALY_TIMEOUT_SECS = tostring(var.detect_events_timeout)
+      NOMALY_JOB_TTL_DAYS = tostring(var.job_retention_days)
+    })
+  }
+  depends_on = [aws_iam_role_policy.detect_events]
+}
+
+# API only: uploads and the retraining schedule go to train_events.
+resource "aws_lambda_function" "train" {
+  # checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway only; a dead-letter queue applies to asynchronous invocations.
+  # checkov:skip=CKV_AWS_117:No VPC resources are used; S3, DynamoDB and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
+  # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
+  # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
   function_name                  = "${var.name_prefix}-train"
-  description                    = "Nomaly train - trains model versions (API, S3 incoming/train/, optional schedule), lists models."
+  description                    = "Nomaly train - trains model versions from API requests, lists and reads models."
   filename                       = "${var.lambda_dir}/train/bootstrap.zip"
   source_code_hash               = filebase64sha256("${var.lambda_dir}/train/bootstrap.zip")
   handler                        = "bootstrap"
@@ -132,10 +194,49 @@ resource "aws_lambda_function" "train" {
   }
   environment {
     variables = merge(local.function_env, {
-      NOMALY_AUTH = "authorizer"
+      NOMALY_AUTH         = "authorizer"
+      NOMALY_TIMEOUT_SECS = tostring(var.train_timeout)
+      NOMALY_JOB_TTL_DAYS = tostring(var.job_retention_days)
     })
   }
   depends_on = [aws_iam_role_policy.train]
+}
+
+# The train binary on uploads under incoming/train/ and on the retraining schedule, with its own
+# reserved concurrency, role and log group. Its metrics keep Function=train.
+resource "aws_lambda_function" "train_events" {
+  # checkov:skip=CKV_AWS_116:Failed asynchronous invocations go to the SQS dead-letter queue through aws_lambda_function_event_invoke_config on_failure (a destination keeps the error and the request, a DLQ only the event).
+  # checkov:skip=CKV_AWS_117:No VPC resources are used; S3, DynamoDB and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
+  # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
+  # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
+  function_name                  = "${var.name_prefix}-train-events"
+  description                    = "Nomaly train-events - trains model versions from uploads (S3 incoming/train/) and retrains them on schedule."
+  filename                       = "${var.lambda_dir}/train/bootstrap.zip"
+  source_code_hash               = filebase64sha256("${var.lambda_dir}/train/bootstrap.zip")
+  handler                        = "bootstrap"
+  runtime                        = "provided.al2023"
+  architectures                  = ["arm64"]
+  memory_size                    = var.train_events_memory_size
+  timeout                        = var.train_events_timeout
+  reserved_concurrent_executions = var.train_events_reserved_concurrency
+  role                           = aws_iam_role.train_events.arn
+  tracing_config {
+    mode = "Active"
+  }
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.train_events.name
+  }
+  environment {
+    # NOMALY_AUTH: no API route reaches it; an HTTP-shaped event without the authorizer's context
+    # is refused.
+    variables = merge(local.function_env, {
+      NOMALY_AUTH         = "authorizer"
+      NOMALY_TIMEOUT_SECS = tostring(var.train_events_timeout)
+      NOMALY_JOB_TTL_DAYS = tostring(var.job_retention_days)
+    })
+  }
+  depends_on = [aws_iam_role_policy.train_events]
 }
 
 resource "aws_lambda_function" "backup" {
@@ -144,7 +245,7 @@ resource "aws_lambda_function" "backup" {
   # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
   # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
   function_name                  = "${var.name_prefix}-backup"
-  description                    = "Nomaly backup - daily and on-demand backups of models and the table; restore by direct invocation."
+  description                    = "Nomaly backup - daily and on-demand backups of models and the table, a sweep of expired job leases and orphaned artifacts every 15 minutes; restore by direct invocation."
   filename                       = "${var.lambda_dir}/backup/bootstrap.zip"
   source_code_hash               = filebase64sha256("${var.lambda_dir}/backup/bootstrap.zip")
   handler                        = "bootstrap"
@@ -165,6 +266,8 @@ resource "aws_lambda_function" "backup" {
     variables = merge(local.function_env, {
       NOMALY_AUTH          = "authorizer"
       NOMALY_BACKUP_BUCKET = aws_s3_bucket.backups.id
+      NOMALY_TIMEOUT_SECS  = tostring(var.backup_timeout)
+      NOMALY_JOB_TTL_DAYS  = tostring(var.job_retention_days)
     })
   }
   depends_on = [aws_iam_role_policy.backup]
@@ -197,6 +300,7 @@ resource "aws_lambda_function" "keys" {
     variables = merge(local.function_env, {
       NOMALY_AUTH          = "authorizer"
       NOMALY_USAGE_PLAN_ID = aws_api_gateway_usage_plan.api.id
+      NOMALY_TIMEOUT_SECS  = tostring(var.keys_timeout)
     })
   }
   depends_on = [aws_iam_role_policy.keys]
@@ -235,14 +339,15 @@ resource "aws_lambda_function" "authorizer" {
       NOMALY_JWT_SCOPES_CLAIM = var.jwt_scopes_claim
       NOMALY_JWT_SCOPE_PREFIX = var.jwt_scope_prefix
       NOMALY_JWT_USAGE_KEY    = local.jwt_usage_key
+      NOMALY_TIMEOUT_SECS     = tostring(var.authorizer_timeout)
     })
   }
   depends_on = [aws_iam_role_policy.authorizer]
 }
 
 # Asynchronous triggers (S3 uploads, schedules): two retries, then the dead-letter queue.
-resource "aws_lambda_function_event_invoke_config" "detect" {
-  function_name          = aws_lambda_function.detect.function_name
+resource "aws_lambda_function_event_invoke_config" "detect_events" {
+  function_name          = aws_lambda_function.detect_events.function_name
   maximum_retry_attempts = 2
   destination_config {
     on_failure {
@@ -251,8 +356,8 @@ resource "aws_lambda_function_event_invoke_config" "detect" {
   }
 }
 
-resource "aws_lambda_function_event_invoke_config" "train" {
-  function_name          = aws_lambda_function.train.function_name
+resource "aws_lambda_function_event_invoke_config" "train_events" {
+  function_name          = aws_lambda_function.train_events.function_name
   maximum_retry_attempts = 2
   destination_config {
     on_failure {
@@ -275,7 +380,7 @@ resource "aws_lambda_function_event_invoke_config" "backup" {
 resource "aws_lambda_permission" "detect_upload" {
   statement_id   = "S3DetectUpload"
   action         = "lambda:InvokeFunction"
-  function_name  = aws_lambda_function.detect.function_name
+  function_name  = aws_lambda_function.detect_events.function_name
   principal      = "s3.amazonaws.com"
   source_arn     = aws_s3_bucket.models.arn
   source_account = local.account_id
@@ -284,7 +389,7 @@ resource "aws_lambda_permission" "detect_upload" {
 resource "aws_lambda_permission" "train_upload" {
   statement_id   = "S3TrainUpload"
   action         = "lambda:InvokeFunction"
-  function_name  = aws_lambda_function.train.function_name
+  function_name  = aws_lambda_function.train_events.function_name
   principal      = "s3.amazonaws.com"
   source_arn     = aws_s3_bucket.models.arn
   source_account = local.account_id
@@ -293,12 +398,12 @@ resource "aws_lambda_permission" "train_upload" {
 resource "aws_s3_bucket_notification" "models" {
   bucket = aws_s3_bucket.models.id
   lambda_function {
-    lambda_function_arn = aws_lambda_function.detect.arn
+    lambda_function_arn = aws_lambda_function.detect_events.arn
     events              = ["s3:ObjectCreated:*"]
     filter_prefix       = "incoming/detect/"
   }
   lambda_function {
-    lambda_function_arn = aws_lambda_function.train.arn
+    lambda_function_arn = aws_lambda_function.train_events.arn
     events              = ["s3:ObjectCreated:*"]
     filter_prefix       = "incoming/train/"
   }
@@ -310,7 +415,7 @@ resource "aws_cloudwatch_event_rule" "daily_backup" {
   name                = "${var.name_prefix}-daily-backup"
   description         = "Daily backup of the models and the table."
   schedule_expression = var.backup_schedule
-  state               = "ENABLED"
+  state               = var.backup_enabled ? "ENABLED" : "DISABLED"
 }
 
 resource "aws_cloudwatch_event_target" "daily_backup" {
@@ -326,8 +431,9 @@ resource "aws_lambda_permission" "daily_backup" {
   source_arn    = aws_cloudwatch_event_rule.daily_backup.arn
 }
 
+# Named as in template.yaml, where the rule had to change its name when it moved to train-events.
 resource "aws_cloudwatch_event_rule" "retrain" {
-  name                = "${var.name_prefix}-retrain"
+  name                = "${var.name_prefix}-retrain-events"
   description         = "Retrains the models that have an S3 source."
   schedule_expression = var.retrain_schedule
   state               = var.retrain_enabled ? "ENABLED" : "DISABLED"
@@ -335,13 +441,36 @@ resource "aws_cloudwatch_event_rule" "retrain" {
 
 resource "aws_cloudwatch_event_target" "retrain" {
   rule = aws_cloudwatch_event_rule.retrain.name
-  arn  = aws_lambda_function.train.arn
+  arn  = aws_lambda_function.train_events.arn
 }
 
 resource "aws_lambda_permission" "retrain" {
   statement_id  = "Retrain"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.train.function_name
+  function_name = aws_lambda_function.train_events.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.retrain.arn
+}
+
+# Marks jobs whose lease expired (their function died or timed out) failed, publishing
+# JobsExpired, and deletes model artifacts no version references.
+resource "aws_cloudwatch_event_rule" "sweep" {
+  name                = "${var.name_prefix}-sweep"
+  description         = "Marks jobs whose lease expired failed and deletes orphaned model artifacts."
+  schedule_expression = "rate(15 minutes)"
+  state               = "ENABLED"
+}
+
+resource "aws_cloudwatch_event_target" "sweep" {
+  rule  = aws_cloudwatch_event_rule.sweep.name
+  arn   = aws_lambda_function.backup.arn
+  input = "{\"action\":\"sweep\"}"
+}
+
+resource "aws_lambda_permission" "sweep" {
+  statement_id  = "Sweep"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.backup.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.sweep.arn
 }

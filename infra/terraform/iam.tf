@@ -1,14 +1,21 @@
 # One least-privilege role per function: only the actions and resources its code uses
 # (shared/store-aws/src/*.rs). Every role: X-Ray segments and its own log group.
-# Table items are keyed T#{tenant}#MODEL#{name}, T#{tenant}#JOB#{id} and T#{tenant}#KEYS; the
-# models index (GSI2) has the one partition CATALOG, the jobs index (GSI1) T#{tenant}#MODEL#{name}
+# Table items are keyed T#{tenant}#MODEL#{name}, T#{tenant}#JOB#{id}, T#{tenant}#KEYS and
+# T#{tenant}#IDEM#{hash} (idempotency records of POST requests, expiring through the table's TTL);
+# the models index (GSI2) has the partitions CATALOG (every model's LATEST) and LEASES (running
+# jobs, for the sweep), the jobs index (GSI1) T#{tenant}#MODEL#{name}
 # (shared/store-aws/src/schema.rs). dynamodb:LeadingKeys confines each role to its item kinds.
+# s3:ListBucket is always limited (s3:prefix) to the prefixes the function lists or reads: S3
+# answers a GetObject of a missing key NoSuchKey, not AccessDenied, only to a caller that may list
+# that key.
 
 locals {
   # What detect and train may touch: model and job items and the models catalog, never keys.
   model_and_job_items = ["T#*#MODEL#*", "T#*#JOB#*", "CATALOG"]
   # What keys and the authorizer may touch: API key items only.
   key_items = ["T#*#KEYS"]
+  # Idempotency records (T#{tenant}#IDEM#{hash} / IDEM) of train, keys and backup.
+  idempotency_items = ["T#*#IDEM#*"]
 }
 
 data "aws_iam_policy_document" "lambda_trust" {
@@ -29,19 +36,31 @@ resource "aws_iam_role" "health" {
 
 resource "aws_iam_role" "detect" {
   name               = "${var.name_prefix}-detect"
-  description        = "Nomaly detect - reads models and uploads, writes batch results and jobs."
+  description        = "Nomaly detect - reads models, scores API requests, records and reads jobs."
+  assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
+}
+
+resource "aws_iam_role" "detect_events" {
+  name               = "${var.name_prefix}-detect-events"
+  description        = "Nomaly detect-events - scores uploaded CSV files (incoming/detect/) into results/, records batch jobs."
   assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
 }
 
 resource "aws_iam_role" "train" {
   name               = "${var.name_prefix}-train"
-  description        = "Nomaly train - reads training uploads, writes model artifacts, registers versions."
+  description        = "Nomaly train - trains model versions from API requests, writes model artifacts, registers versions, lists models."
+  assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
+}
+
+resource "aws_iam_role" "train_events" {
+  name               = "${var.name_prefix}-train-events"
+  description        = "Nomaly train-events - trains model versions from uploads (incoming/train/) and retrains on schedule, writes model artifacts, registers versions."
   assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
 }
 
 resource "aws_iam_role" "backup" {
   name               = "${var.name_prefix}-backup"
-  description        = "Nomaly backup - copies models and the table to the backup bucket, restores them, upgrades pre-tenancy items."
+  description        = "Nomaly backup - copies models and the table to the backup bucket, restores them, upgrades pre-tenancy items, sweeps expired job leases and orphaned artifacts."
   assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
 }
 
@@ -78,6 +97,11 @@ data "aws_iam_policy_document" "health" {
     sid       = "ProbeMissingKey"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.models.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["health/probe"]
+    }
   }
   statement {
     sid       = "ProbeItem"
@@ -91,6 +115,7 @@ data "aws_iam_policy_document" "health" {
   }
 }
 
+# The API detect function: scores rows, reads jobs. Uploads are detect_events' (below).
 data "aws_iam_policy_document" "detect" {
   statement {
     sid       = "Logs"
@@ -103,32 +128,26 @@ data "aws_iam_policy_document" "detect" {
     resources = ["*"]
   }
   statement {
-    sid     = "ReadModelsAndUploads"
-    actions = ["s3:GetObject"]
-    resources = [
-      "${aws_s3_bucket.models.arn}/models/*",
-      "${aws_s3_bucket.models.arn}/incoming/detect/*",
-    ]
+    sid       = "ReadModels"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.models.arn}/models/*"]
   }
-  # A missing artifact or upload is then NoSuchKey (a clear error), not AccessDenied.
+  # A missing artifact is then NoSuchKey (a clear error), not AccessDenied.
   statement {
-    sid       = "ListModelsAndUploads"
+    sid       = "ListModels"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.models.arn]
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = ["models/*", "incoming/detect/*"]
+      values   = ["models/*"]
     }
   }
-  statement {
-    sid       = "WriteResults"
-    actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-    resources = ["${aws_s3_bucket.models.arn}/results/*"]
-  }
+  # No UpdateItem: only touch_key (API key items, inline authentication) updates, and this
+  # function always runs with NOMALY_AUTH = "authorizer".
   statement {
     sid       = "Table"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.table.arn]
     condition {
       test     = "ForAllValues:StringLike"
@@ -146,6 +165,58 @@ data "aws_iam_policy_document" "detect" {
       values   = local.model_and_job_items
     }
   }
+}
+
+# The detect binary on S3 uploads (incoming/detect/): reads them, writes results/ and batch jobs.
+data "aws_iam_policy_document" "detect_events" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.detect_events.arn}:*"]
+  }
+  statement {
+    sid       = "XRay"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "ReadModels"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.models.arn}/models/*"]
+  }
+  # An upload is read in the version its event names (GetObjectVersion).
+  statement {
+    sid       = "ReadUploads"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${aws_s3_bucket.models.arn}/incoming/detect/*"]
+  }
+  # A missing artifact or upload is then NoSuchKey (a clear error), not AccessDenied.
+  statement {
+    sid       = "ListModelsAndUploads"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.models.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["models/*", "incoming/detect/*"]
+    }
+  }
+  statement {
+    sid       = "WriteResults"
+    actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${aws_s3_bucket.models.arn}/results/*"]
+  }
+  # Versions and LATEST by key, and the batch job (a conditional Put claims it).
+  statement {
+    sid       = "Table"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.model_and_job_items
+    }
+  }
   statement {
     sid       = "DeadLetterQueue"
     actions   = ["sqs:SendMessage"]
@@ -153,6 +224,7 @@ data "aws_iam_policy_document" "detect" {
   }
 }
 
+# The API train function: trains from a JSON body, lists and reads models.
 data "aws_iam_policy_document" "train" {
   statement {
     sid       = "Logs"
@@ -163,21 +235,6 @@ data "aws_iam_policy_document" "train" {
     sid       = "XRay"
     actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
     resources = ["*"]
-  }
-  statement {
-    sid       = "ReadUploads"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.models.arn}/incoming/train/*"]
-  }
-  statement {
-    sid       = "ListUploads"
-    actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.models.arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["incoming/train/*"]
-    }
   }
   statement {
     sid       = "WriteArtifacts"
@@ -196,6 +253,78 @@ data "aws_iam_policy_document" "train" {
       values   = local.model_and_job_items
     }
   }
+  statement {
+    sid       = "ModelsIndex"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.table.arn}/index/GSI2"]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.model_and_job_items
+    }
+  }
+  # Idempotency records of POST /api/v1/models (T#{tenant}#IDEM#{hash} / IDEM): read, written
+  # with a condition, deleted.
+  statement {
+    sid       = "Idempotency"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.idempotency_items
+    }
+  }
+}
+
+# The train binary on S3 uploads (incoming/train/) and the retraining schedule.
+data "aws_iam_policy_document" "train_events" {
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.train_events.arn}:*"]
+  }
+  statement {
+    sid       = "XRay"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+  # An upload is read in the version its event names (GetObjectVersion).
+  statement {
+    sid       = "ReadUploads"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = ["${aws_s3_bucket.models.arn}/incoming/train/*"]
+  }
+  # Retraining lists each model's incoming/train/{tenant}/{model}/.
+  statement {
+    sid       = "ListUploads"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.models.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["incoming/train/*"]
+    }
+  }
+  statement {
+    sid       = "WriteArtifacts"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.models.arn}/models/*"]
+  }
+  # LATEST and versions by key, the version transaction (PutItem per conditional Put), the
+  # training job (a conditional Put claims it) and a model's versions (Query: a redelivered
+  # upload finds the version its job already registered).
+  statement {
+    sid       = "Table"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.model_and_job_items
+    }
+  }
+  # Retraining reads every model's LATEST (list_all_models).
   statement {
     sid       = "ModelsIndex"
     actions   = ["dynamodb:Query"]
@@ -225,12 +354,21 @@ data "aws_iam_policy_document" "backup" {
     resources = ["*"]
   }
   statement {
-    sid     = "ReadModels"
-    actions = ["s3:GetObject", "s3:ListBucket"]
-    resources = [
-      aws_s3_bucket.models.arn,
-      "${aws_s3_bucket.models.arn}/models/*",
-    ]
+    sid       = "ReadModels"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.models.arn}/models/*"]
+  }
+  # The sweep lists models/ for artifacts no version references; a missing artifact is
+  # NoSuchKey, not AccessDenied.
+  statement {
+    sid       = "ListModels"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.models.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["models/*"]
+    }
   }
   # Restore writes artifacts back (If-None-Match: *, never over an existing one).
   statement {
@@ -238,25 +376,46 @@ data "aws_iam_policy_document" "backup" {
     actions   = ["s3:PutObject"]
     resources = ["${aws_s3_bucket.models.arn}/models/*"]
   }
+  # The sweep deletes orphaned artifacts (versioning keeps them noncurrent_version_expiration_days).
   statement {
-    sid     = "Backups"
-    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-    resources = [
-      aws_s3_bucket.backups.arn,
-      "${aws_s3_bucket.backups.arn}/backups/*",
-    ]
+    sid       = "SweepArtifacts"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.models.arn}/models/*"]
   }
-  # Backups are of the whole system: every tenant's models and jobs.
+  statement {
+    sid       = "Backups"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${aws_s3_bucket.backups.arn}/backups/*"]
+  }
+  # Listing backups (backups/) and one backup's objects (backups/{id}/).
+  statement {
+    sid       = "ListBackups"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.backups.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["backups/*"]
+    }
+  }
+  # Backups are of the whole system: every tenant's models and jobs. PutItem also covers the
+  # sweep marking an expired-lease job failed (a conditional Put).
   statement {
     sid       = "Table"
     actions   = ["dynamodb:Scan", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"]
     resources = [aws_dynamodb_table.table.arn]
   }
-  # Every model's LATEST item (list_all_models), to know what to back up.
+  # Every model's LATEST item (CATALOG: list_all_models, to know what to back up and which
+  # artifacts are referenced) and every running job (LEASES: the sweep).
   statement {
-    sid       = "ModelsIndex"
+    sid       = "CatalogAndLeasesIndex"
     actions   = ["dynamodb:Query"]
     resources = ["${aws_dynamodb_table.table.arn}/index/GSI2"]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["CATALOG", "LEASES"]
+    }
   }
   # The one-time upgrade to tenancy removes the pre-tenancy items it moved, and only those.
   statement {
@@ -267,6 +426,17 @@ data "aws_iam_policy_document" "backup" {
       test     = "ForAllValues:StringLike"
       variable = "dynamodb:LeadingKeys"
       values   = ["MODEL#*", "JOB#*"]
+    }
+  }
+  # Idempotency records of POST /api/v1/backups.
+  statement {
+    sid       = "Idempotency"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.idempotency_items
     }
   }
   statement {
@@ -295,6 +465,17 @@ data "aws_iam_policy_document" "keys" {
       test     = "ForAllValues:StringLike"
       variable = "dynamodb:LeadingKeys"
       values   = local.key_items
+    }
+  }
+  # Idempotency records of POST /api/v1/keys.
+  statement {
+    sid       = "Idempotency"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.idempotency_items
     }
   }
   # Each Nomaly key gets its own gateway API key (CreateApiKey) in the stack's usage plan
@@ -372,10 +553,22 @@ resource "aws_iam_role_policy" "detect" {
   policy = data.aws_iam_policy_document.detect.json
 }
 
+resource "aws_iam_role_policy" "detect_events" {
+  name   = "detect-events"
+  role   = aws_iam_role.detect_events.id
+  policy = data.aws_iam_policy_document.detect_events.json
+}
+
 resource "aws_iam_role_policy" "train" {
   name   = "train"
   role   = aws_iam_role.train.id
   policy = data.aws_iam_policy_document.train.json
+}
+
+resource "aws_iam_role_policy" "train_events" {
+  name   = "train-events"
+  role   = aws_iam_role.train_events.id
+  policy = data.aws_iam_policy_document.train_events.json
 }
 
 resource "aws_iam_role_policy" "backup" {

@@ -1,5 +1,6 @@
 # Alarm topic, the alarms of template.yaml (errors, p95 duration and throttles per function,
-# dead-letter queue depth, failed backups) and the dashboard (dashboard.json.tftpl, the same
+# the 5xx ratio of each API function and the authorizer, failed event work, dead-letter queue
+# depth, failed and stale backups, expired jobs) and the dashboard (dashboard.json.tftpl, the same
 # body as template.yaml's; ../parity.py compares them).
 
 resource "aws_sns_topic" "alarms" {
@@ -148,6 +149,54 @@ resource "aws_cloudwatch_metric_alarm" "detect_throttles" {
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
 
+resource "aws_cloudwatch_metric_alarm" "detect_events_errors" {
+  alarm_name          = "${var.name_prefix}-detect-events-errors"
+  alarm_description   = "The detect-events function returned an error or crashed (a handler Err, a panic, a timeout or an init failure) in the last 5 minutes; Lambda retries the event twice, then the dead-letter queue holds it."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.detect_events.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "detect_events_duration_p95" {
+  alarm_name          = "${var.name_prefix}-detect-events-duration-p95"
+  alarm_description   = "The 95th percentile of the detect-events function's duration stayed above detect_events_p95_duration_ms for 15 minutes."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Duration"
+  dimensions          = { FunctionName = aws_lambda_function.detect_events.function_name }
+  extended_statistic  = "p95"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = var.detect_events_p95_duration_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "detect_events_throttles" {
+  alarm_name          = "${var.name_prefix}-detect-events-throttles"
+  alarm_description   = "Invocations of the detect-events function were throttled (its reserved concurrency or the account limit reached) in the last 5 minutes; events wait in Lambda's queue and are retried."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.detect_events.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
 resource "aws_cloudwatch_metric_alarm" "train_errors" {
   alarm_name          = "${var.name_prefix}-train-errors"
   alarm_description   = "The train function returned an error or crashed (a handler Err, a panic, a timeout or an init failure) in the last 5 minutes."
@@ -186,6 +235,54 @@ resource "aws_cloudwatch_metric_alarm" "train_throttles" {
   namespace           = "AWS/Lambda"
   metric_name         = "Throttles"
   dimensions          = { FunctionName = aws_lambda_function.train.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "train_events_errors" {
+  alarm_name          = "${var.name_prefix}-train-events-errors"
+  alarm_description   = "The train-events function returned an error or crashed (a handler Err, a panic, a timeout or an init failure) in the last 5 minutes; Lambda retries the event twice, then the dead-letter queue holds it."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = aws_lambda_function.train_events.function_name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "train_events_duration_p95" {
+  alarm_name          = "${var.name_prefix}-train-events-duration-p95"
+  alarm_description   = "The 95th percentile of the train-events function's duration stayed above train_events_p95_duration_ms for 15 minutes."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Duration"
+  dimensions          = { FunctionName = aws_lambda_function.train_events.function_name }
+  extended_statistic  = "p95"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = var.train_events_p95_duration_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "train_events_throttles" {
+  alarm_name          = "${var.name_prefix}-train-events-throttles"
+  alarm_description   = "Invocations of the train-events function were throttled (its reserved concurrency or the account limit reached) in the last 5 minutes; events wait in Lambda's queue and are retried."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = aws_lambda_function.train_events.function_name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -374,21 +471,534 @@ resource "aws_cloudwatch_metric_alarm" "backup_failed" {
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
 
+# The share of 5xx answers of each API function (and the authorizer), from the EMF metrics the
+# code publishes (namespace Nomaly, metric Requests, dimensions Function and Function+Status;
+# Status is the HTTP status). Judged only once the function served error_ratio_min_requests in
+# the 5 minutes, so one error at a quiet hour does not page; no data is not breaching. The events
+# functions publish under their binary's name (detect, train) with Status ok, failed, duplicate or
+# error, so they count in the total of detect and train too, never in the 5xx.
+resource "aws_cloudwatch_metric_alarm" "health_error_ratio" {
+  alarm_name          = "${var.name_prefix}-health-5xx-ratio"
+  alarm_description   = "More than error_ratio_threshold of the health function's requests (Nomaly Requests, Function=health) answered 500, 502, 503 or 504 in the last 5 minutes, once it served at least error_ratio_min_requests."
+  evaluation_periods  = 1
+  threshold           = var.error_ratio_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  metric_query {
+    id          = "m500"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "health", Status = "500" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m502"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "health", Status = "502" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m503"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "health", Status = "503" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m504"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "health", Status = "504" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "total"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "health" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "ratio"
+    expression  = "IF(total >= ${var.error_ratio_min_requests}, (FILL(m500, 0) + FILL(m502, 0) + FILL(m503, 0) + FILL(m504, 0)) / total, 0)"
+    label       = "health 5xx ratio"
+    return_data = true
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "detect_error_ratio" {
+  alarm_name          = "${var.name_prefix}-detect-5xx-ratio"
+  alarm_description   = "More than error_ratio_threshold of the detect function's requests (Nomaly Requests, Function=detect) answered 500, 502, 503 or 504 in the last 5 minutes, once it served at least error_ratio_min_requests."
+  evaluation_periods  = 1
+  threshold           = var.error_ratio_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  metric_query {
+    id          = "m500"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "detect", Status = "500" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m502"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "detect", Status = "502" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m503"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "detect", Status = "503" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m504"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "detect", Status = "504" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "total"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "detect" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "ratio"
+    expression  = "IF(total >= ${var.error_ratio_min_requests}, (FILL(m500, 0) + FILL(m502, 0) + FILL(m503, 0) + FILL(m504, 0)) / total, 0)"
+    label       = "detect 5xx ratio"
+    return_data = true
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "train_error_ratio" {
+  alarm_name          = "${var.name_prefix}-train-5xx-ratio"
+  alarm_description   = "More than error_ratio_threshold of the train function's requests (Nomaly Requests, Function=train) answered 500, 502, 503 or 504 in the last 5 minutes, once it served at least error_ratio_min_requests."
+  evaluation_periods  = 1
+  threshold           = var.error_ratio_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  metric_query {
+    id          = "m500"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "train", Status = "500" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m502"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "train", Status = "502" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m503"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "train", Status = "503" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m504"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "train", Status = "504" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "total"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "train" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "ratio"
+    expression  = "IF(total >= ${var.error_ratio_min_requests}, (FILL(m500, 0) + FILL(m502, 0) + FILL(m503, 0) + FILL(m504, 0)) / total, 0)"
+    label       = "train 5xx ratio"
+    return_data = true
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "backup_error_ratio" {
+  alarm_name          = "${var.name_prefix}-backup-5xx-ratio"
+  alarm_description   = "More than error_ratio_threshold of the backup function's requests (Nomaly Requests, Function=backup) answered 500, 502, 503 or 504 in the last 5 minutes, once it served at least error_ratio_min_requests."
+  evaluation_periods  = 1
+  threshold           = var.error_ratio_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  metric_query {
+    id          = "m500"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "backup", Status = "500" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m502"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "backup", Status = "502" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m503"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "backup", Status = "503" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m504"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "backup", Status = "504" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "total"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "backup" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "ratio"
+    expression  = "IF(total >= ${var.error_ratio_min_requests}, (FILL(m500, 0) + FILL(m502, 0) + FILL(m503, 0) + FILL(m504, 0)) / total, 0)"
+    label       = "backup 5xx ratio"
+    return_data = true
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "keys_error_ratio" {
+  alarm_name          = "${var.name_prefix}-keys-5xx-ratio"
+  alarm_description   = "More than error_ratio_threshold of the keys function's requests (Nomaly Requests, Function=keys) answered 500, 502, 503 or 504 in the last 5 minutes, once it served at least error_ratio_min_requests."
+  evaluation_periods  = 1
+  threshold           = var.error_ratio_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  metric_query {
+    id          = "m500"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "keys", Status = "500" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m502"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "keys", Status = "502" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m503"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "keys", Status = "503" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m504"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "keys", Status = "504" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "total"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "keys" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "ratio"
+    expression  = "IF(total >= ${var.error_ratio_min_requests}, (FILL(m500, 0) + FILL(m502, 0) + FILL(m503, 0) + FILL(m504, 0)) / total, 0)"
+    label       = "keys 5xx ratio"
+    return_data = true
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "authorizer_error_ratio" {
+  alarm_name          = "${var.name_prefix}-authorizer-5xx-ratio"
+  alarm_description   = "More than error_ratio_threshold of the authorizer function's requests (Nomaly Requests, Function=authorizer) answered 500, 502, 503 or 504 in the last 5 minutes, once it served at least error_ratio_min_requests."
+  evaluation_periods  = 1
+  threshold           = var.error_ratio_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+  metric_query {
+    id          = "m500"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "authorizer", Status = "500" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m502"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "authorizer", Status = "502" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m503"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "authorizer", Status = "503" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "m504"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "authorizer", Status = "504" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "total"
+    return_data = false
+    metric {
+      namespace   = "Nomaly"
+      metric_name = "Requests"
+      dimensions  = { Function = "authorizer" }
+      period      = 300
+      stat        = "Sum"
+    }
+  }
+  metric_query {
+    id          = "ratio"
+    expression  = "IF(total >= ${var.error_ratio_min_requests}, (FILL(m500, 0) + FILL(m502, 0) + FILL(m503, 0) + FILL(m504, 0)) / total, 0)"
+    label       = "authorizer 5xx ratio"
+    return_data = true
+  }
+}
+
+# Event work that failed on our side (Status error: retried, then the dead-letter queue); a
+# refused input is Status failed (the job says why), a redelivered event duplicate.
+resource "aws_cloudwatch_metric_alarm" "detect_events_error_status" {
+  alarm_name          = "${var.name_prefix}-detect-events-error-status"
+  alarm_description   = "Uploads under incoming/detect/ could not be scored (Nomaly Requests, Function=detect, Status=error) in the last 5 minutes; Lambda retries them, then the dead-letter queue holds them."
+  namespace           = "Nomaly"
+  metric_name         = "Requests"
+  dimensions          = { Function = "detect", Status = "error" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "train_events_error_status" {
+  alarm_name          = "${var.name_prefix}-train-events-error-status"
+  alarm_description   = "Uploads under incoming/train/ or the scheduled retraining could not be trained from (Nomaly Requests, Function=train, Status=error) in the last 5 minutes; Lambda retries them, then the dead-letter queue holds them."
+  namespace           = "Nomaly"
+  metric_name         = "Requests"
+  dimensions          = { Function = "train", Status = "error" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+# BackupsSucceeded is emitted (EMF, Function=backup) once per completed backup: none in a day means
+# the newest good backup is older than a day. No data is breaching (a backup that never ran emits
+# nothing); only when the daily backup is scheduled (backup_enabled).
+resource "aws_cloudwatch_metric_alarm" "backup_stale" {
+  count               = var.backup_enabled ? 1 : 0
+  alarm_name          = "${var.name_prefix}-backup-stale"
+  alarm_description   = "No backup completed in the last 24 hours (Nomaly BackupsSucceeded summed over a day is below 1, or absent); the newest good backup is older than a day."
+  namespace           = "Nomaly"
+  metric_name         = "BackupsSucceeded"
+  dimensions          = { Function = "backup" }
+  statistic           = "Sum"
+  period              = 86400
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "LessThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+# JobsExpired is emitted (EMF, Function=backup) by the sweep for every job it found running past
+# its lease and marked failed.
+resource "aws_cloudwatch_metric_alarm" "jobs_expired" {
+  alarm_name          = "${var.name_prefix}-jobs-expired"
+  alarm_description   = "The sweep marked jobs failed whose lease expired while they were running (Nomaly JobsExpired above 0 in the last hour) - a function died, ran out of time or memory mid-job."
+  namespace           = "Nomaly"
+  metric_name         = "JobsExpired"
+  dimensions          = { Function = "backup" }
+  statistic           = "Sum"
+  period              = 3600
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
 # The panels of Pynomaly's Grafana boards, from the EMF metrics (namespace Nomaly, dimension
-# Function = health|detect|train|backup|keys, and Function + Status) and the AWS service metrics
-# (the authorizer emits no EMF: its Lambda metrics stand for it).
+# Function = health|detect|train|backup|keys|authorizer, and Function + Status; detect_events and
+# train_events publish as detect and train) and the AWS service metrics; then the 5xx ratios the
+# alarms watch, completed backups and jobs the sweep found expired.
 resource "aws_cloudwatch_dashboard" "nomaly" {
   dashboard_name = "${var.name_prefix}-${local.region}"
   dashboard_body = templatefile("${path.module}/dashboard.json.tftpl", {
-    region              = local.region
-    name_prefix         = var.name_prefix
-    stage_name          = var.stage_name
-    health_function     = aws_lambda_function.health.function_name
-    detect_function     = aws_lambda_function.detect.function_name
-    train_function      = aws_lambda_function.train.function_name
-    backup_function     = aws_lambda_function.backup.function_name
-    keys_function       = aws_lambda_function.keys.function_name
-    authorizer_function = aws_lambda_function.authorizer.function_name
-    dlq_name            = aws_sqs_queue.dlq.name
+    region                 = local.region
+    name_prefix            = var.name_prefix
+    stage_name             = var.stage_name
+    health_function        = aws_lambda_function.health.function_name
+    detect_function        = aws_lambda_function.detect.function_name
+    detect_events_function = aws_lambda_function.detect_events.function_name
+    train_function         = aws_lambda_function.train.function_name
+    train_events_function  = aws_lambda_function.train_events.function_name
+    backup_function        = aws_lambda_function.backup.function_name
+    keys_function          = aws_lambda_function.keys.function_name
+    authorizer_function    = aws_lambda_function.authorizer.function_name
+    dlq_name               = aws_sqs_queue.dlq.name
   })
 }

@@ -28,8 +28,18 @@ output "detect_function_name" {
   value = aws_lambda_function.detect.function_name
 }
 
+output "detect_events_function_name" {
+  description = "Scores uploads under incoming/detect/ (the detect binary, its own concurrency)."
+  value       = aws_lambda_function.detect_events.function_name
+}
+
 output "train_function_name" {
   value = aws_lambda_function.train.function_name
+}
+
+output "train_events_function_name" {
+  description = "Trains from uploads under incoming/train/ and runs the retraining schedule (the train binary, its own concurrency)."
+  value       = aws_lambda_function.train_events.function_name
 }
 
 output "backup_function_name" {

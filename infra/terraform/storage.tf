@@ -1,4 +1,5 @@
-# Models/data bucket, backup bucket, the table and the dead-letter queue.
+# Models/data bucket (models/, incoming/ uploads, results/), backup bucket, the table and the
+# dead-letter queue.
 
 locals {
   buckets = {
@@ -115,6 +116,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "models" {
       days = var.results_expiration_days
     }
   }
+  # Uploads are processed when they land (their S3 notification); what stays is the retraining
+  # schedule's data window. incoming_retention_days 0 keeps them (rule disabled; S3 needs at least
+  # 1 day even then).
+  rule {
+    id     = "expire-incoming"
+    status = var.incoming_retention_days == 0 ? "Disabled" : "Enabled"
+    filter {
+      prefix = "incoming/"
+    }
+    expiration {
+      days = var.incoming_retention_days == 0 ? 1 : var.incoming_retention_days
+    }
+  }
   rule {
     id     = "expire-noncurrent-versions"
     status = "Enabled"
@@ -132,23 +146,16 @@ resource "aws_s3_bucket_lifecycle_configuration" "models" {
 resource "aws_s3_bucket_lifecycle_configuration" "backups" {
   bucket = aws_s3_bucket.backups.id
   # The backup function prunes by its retention policy (never the newest good backup); what it
-  # deletes stays recoverable as noncurrent versions for backup_retention_days.
+  # deletes stays recoverable as noncurrent versions for backup_retention_days. One rule for the
+  # whole bucket (it holds backups/ only): a second, overlapping noncurrent rule would win whenever
+  # it is shorter (S3 applies the earliest expiration), so backup_retention_days would be capped
+  # by it.
   rule {
     id     = "expire-pruned-backups"
     status = "Enabled"
-    filter {
-      prefix = "backups/"
-    }
-    noncurrent_version_expiration {
-      noncurrent_days = var.backup_retention_days
-    }
-  }
-  rule {
-    id     = "expire-noncurrent-versions"
-    status = "Enabled"
     filter {}
     noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
+      noncurrent_days = var.backup_retention_days
     }
     abort_incomplete_multipart_upload {
       days_after_initiation = 1
@@ -219,7 +226,7 @@ resource "aws_dynamodb_table" "table" {
   }
 }
 
-# Failed asynchronous invocations (S3 events, schedules) of detect, train and backup.
+# Failed asynchronous invocations (S3 events, schedules) of detect_events, train_events and backup.
 resource "aws_sqs_queue" "dlq" {
   name                      = "${var.name_prefix}-dlq"
   message_retention_seconds = 1209600

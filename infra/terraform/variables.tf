@@ -140,15 +140,36 @@ variable "detect_memory_size" {
 }
 
 variable "detect_timeout" {
-  description = "Seconds; API calls are still cut at 29 s by API Gateway, S3 batch scoring gets the whole timeout."
+  description = "Seconds of the API detect function (API Gateway cuts a call at 29 s; the code budgets its work from NOMALY_TIMEOUT_SECS)."
+  type        = number
+  default     = 29
+  validation {
+    condition     = var.detect_timeout >= 1 && var.detect_timeout <= 29
+    error_message = "detect_timeout: 1 to 29 seconds (API Gateway's integration timeout)."
+  }
+}
+
+variable "detect_reserved_concurrency" {
+  description = "Reserved concurrency of the API detect function; -1 leaves it unreserved."
+  type        = number
+  default     = 50
+}
+
+variable "detect_events_memory_size" {
+  type    = number
+  default = 1024
+}
+
+variable "detect_events_timeout" {
+  description = "Seconds of the detect-events function: scoring one uploaded CSV file (incoming/detect/)."
   type        = number
   default     = 300
 }
 
-variable "detect_reserved_concurrency" {
-  description = "Reserved concurrency; -1 leaves the function unreserved."
+variable "detect_events_reserved_concurrency" {
+  description = "Reserved concurrency of the detect-events function (S3 uploads); -1 leaves it unreserved. Uploads beyond it wait in Lambda's event queue, API callers never do."
   type        = number
-  default     = 50
+  default     = 10
 }
 
 variable "train_memory_size" {
@@ -157,14 +178,36 @@ variable "train_memory_size" {
 }
 
 variable "train_timeout" {
-  type    = number
-  default = 900
+  description = "Seconds of the API train function (API Gateway cuts a call at 29 s; the code budgets its work from NOMALY_TIMEOUT_SECS)."
+  type        = number
+  default     = 29
+  validation {
+    condition     = var.train_timeout >= 1 && var.train_timeout <= 29
+    error_message = "train_timeout: 1 to 29 seconds (API Gateway's integration timeout)."
+  }
 }
 
 variable "train_reserved_concurrency" {
-  description = "Reserved concurrency; -1 leaves the function unreserved."
+  description = "Reserved concurrency of the API train function; -1 leaves it unreserved."
   type        = number
   default     = 10
+}
+
+variable "train_events_memory_size" {
+  type    = number
+  default = 2048
+}
+
+variable "train_events_timeout" {
+  description = "Seconds of the train-events function: training from uploads (incoming/train/) and the scheduled retraining."
+  type        = number
+  default     = 900
+}
+
+variable "train_events_reserved_concurrency" {
+  description = "Reserved concurrency of the train-events function (S3 uploads, retraining); -1 leaves it unreserved."
+  type        = number
+  default     = 5
 }
 
 variable "backup_memory_size" {
@@ -251,6 +294,12 @@ variable "backup_schedule" {
   default     = "cron(0 3 * * ? *)"
 }
 
+variable "backup_enabled" {
+  description = "Run the scheduled backup (backup_schedule); false disables the rule and the backup-stale alarm (POST /api/v1/backups still works)."
+  type        = bool
+  default     = true
+}
+
 variable "retrain_schedule" {
   description = "EventBridge schedule of the retraining of models that have an S3 source."
   type        = string
@@ -273,14 +322,30 @@ variable "results_expiration_days" {
   default     = 30
 }
 
+variable "incoming_retention_days" {
+  description = "Days uploads (incoming/detect/, incoming/train/) are kept after they land; 0 keeps them. The retraining schedule trains on what is left under incoming/train/, so this is also its data window."
+  type        = number
+  default     = 30
+  validation {
+    condition     = var.incoming_retention_days >= 0
+    error_message = "incoming_retention_days: 0 (keep) or more days."
+  }
+}
+
+variable "job_retention_days" {
+  description = "NOMALY_JOB_TTL_DAYS - days a job item lives before the table's TTL removes it."
+  type        = number
+  default     = 30
+}
+
 variable "backup_retention_days" {
-  description = "Days a pruned backup stays recoverable (noncurrent versions under backups/)."
+  description = "Days a pruned or overwritten backup object stays recoverable (noncurrent versions in the backup bucket)."
   type        = number
   default     = 35
 }
 
 variable "noncurrent_version_expiration_days" {
-  description = "Days overwritten or deleted object versions are kept."
+  description = "Days overwritten or deleted object versions of the models bucket are kept (the backup bucket keeps them backup_retention_days)."
   type        = number
   default     = 30
 }
@@ -296,6 +361,22 @@ variable "alarm_email" {
   default     = ""
 }
 
+variable "error_ratio_threshold" {
+  description = "The {fn}-5xx-ratio alarms fire when (500+502+503+504) / all requests of a function stays above this over 5 minutes."
+  type        = number
+  default     = 0.05
+  validation {
+    condition     = var.error_ratio_threshold >= 0 && var.error_ratio_threshold <= 1
+    error_message = "error_ratio_threshold: a ratio from 0 to 1."
+  }
+}
+
+variable "error_ratio_min_requests" {
+  description = "Requests a function must have served in the 5 minutes before its 5xx ratio is judged (one error at night does not page)."
+  type        = number
+  default     = 20
+}
+
 variable "health_p95_duration_ms" {
   type    = number
   default = 1000
@@ -306,9 +387,19 @@ variable "detect_p95_duration_ms" {
   default = 5000
 }
 
+variable "detect_events_p95_duration_ms" {
+  type    = number
+  default = 120000
+}
+
 variable "train_p95_duration_ms" {
   type    = number
-  default = 60000
+  default = 20000
+}
+
+variable "train_events_p95_duration_ms" {
+  type    = number
+  default = 600000
 }
 
 variable "backup_p95_duration_ms" {

@@ -5,12 +5,13 @@
 #   terraform init
 #   terraform apply -var name_prefix=nomaly               # -var-file=prod.tfvars for production
 #
-# Files: variables.tf (every knob, same defaults as the SAM parameters), storage.tf (buckets,
-# table, dead-letter queue), iam.tf (one least-privilege role per function), functions.tf
-# (functions, log groups, S3 and schedule triggers), api.tf (REST API, Lambda REQUEST authorizer,
-# per-key usage plan, stage throttling), monitoring.tf (SNS topic, alarms, dashboard), outputs.tf. ../parity.py fails
-# CI when this and template.yaml disagree on functions, routes and their authorizer, events,
-# environment, alarms or IAM grants.
+# Files: variables.tf (every knob, same defaults as the SAM parameters), storage.tf (buckets and
+# their lifecycle, table, dead-letter queue), iam.tf (one least-privilege role per function),
+# functions.tf (functions, log groups, S3 and schedule triggers), api.tf (REST API, Lambda REQUEST
+# authorizer, per-key usage plan, stage throttling), monitoring.tf (SNS topic, alarms, dashboard),
+# outputs.tf. ../parity.py fails CI when this and template.yaml disagree on parameters and their
+# defaults, functions, routes and their authorizer, events, environment, alarms, IAM grants or
+# bucket lifecycles.
 
 terraform {
   required_version = ">= 1.5.0"
@@ -40,8 +41,9 @@ locals {
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
 
-  # The environment every function reads (shared/edge/src/config.rs); the API functions add
-  # NOMALY_AUTH = "authorizer", the authorizer its NOMALY_JWT_* settings (functions.tf).
+  # The environment every function reads (shared/edge/src/config.rs); each function adds its
+  # NOMALY_TIMEOUT_SECS, the API and events functions NOMALY_AUTH = "authorizer", those writing
+  # jobs NOMALY_JOB_TTL_DAYS, the authorizer its NOMALY_JWT_* settings (functions.tf).
   function_env = {
     NOMALY_STORE           = "aws"
     NOMALY_BUCKET          = aws_s3_bucket.models.id

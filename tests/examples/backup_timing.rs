@@ -164,6 +164,7 @@ async fn populate(stores: &Stores) {
             expires_at: 1_800_000_000,
             source: None,
             results_key: None,
+            lease_expires_at: None,
         })
         .collect();
     stores.jobs.put_jobs(&jobs).await.expect("jobs");

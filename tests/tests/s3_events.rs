@@ -25,11 +25,13 @@ async fn train_payments(env: &EventEnv) {
         csv_with_anomalies(3000, &[], 1).as_bytes(),
     )
     .await;
-    let event = env.s3_event(
-        "s3-train-object-created.json",
-        "incoming/train/acme/payments/history.csv",
-        "t1",
-    );
+    let event = env
+        .s3_event(
+            "s3-train-object-created.json",
+            "incoming/train/acme/payments/history.csv",
+            "t1",
+        )
+        .await;
     let out = invoke(&env.train(), invocation(event)).await.unwrap();
     assert_eq!(out["status"], "ok", "{}: {out}", env.name);
 }
@@ -46,7 +48,9 @@ async fn when_csv_is_uploaded_under_incoming_detect_should_write_results_and_rec
         train_payments(&env).await;
         let input = csv_with_anomalies(2000, &PLANTED, 2);
         env.put(DETECT_KEY, input.as_bytes()).await;
-        let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1");
+        let event = env
+            .s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1")
+            .await;
         let out = detect_event(&env, event).await.unwrap();
         assert_eq!(out["status"], "ok", "{}: {out}", env.name);
         let job_id = out["jobs"][0]["id"].as_str().unwrap().to_owned();
@@ -94,7 +98,9 @@ async fn when_same_event_is_delivered_twice_should_give_one_job_and_one_results_
         train_payments(&env).await;
         env.put(DETECT_KEY, csv_with_anomalies(500, &[3], 3).as_bytes())
             .await;
-        let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1");
+        let event = env
+            .s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1")
+            .await;
         let first = detect_event(&env, event.clone()).await.unwrap();
         let second = detect_event(&env, event).await.unwrap();
         assert_eq!(first["status"], "ok");
@@ -114,7 +120,11 @@ async fn when_same_event_is_delivered_twice_should_give_one_job_and_one_results_
         assert_eq!(batch_jobs, 1, "{}", env.name);
 
         // Another version of the same key is new work.
-        let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v2");
+        env.overwrite(DETECT_KEY, csv_with_anomalies(500, &[3], 5).as_bytes())
+            .await;
+        let event = env
+            .s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v2")
+            .await;
         let third = detect_event(&env, event).await.unwrap();
         assert_eq!(third["status"], "ok");
         assert_ne!(third["jobs"][0]["id"], first["jobs"][0]["id"]);
@@ -129,7 +139,9 @@ async fn when_a_running_job_is_redelivered_should_finish_it_once() {
         train_payments(&env).await;
         env.put(DETECT_KEY, csv_with_anomalies(100, &[], 4).as_bytes())
             .await;
-        let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1");
+        let event = env
+            .s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1")
+            .await;
         let out = detect_event(&env, event.clone()).await.unwrap();
         let id = out["jobs"][0]["id"].as_str().unwrap().to_owned();
         let mut job = env.jobs.get_job(&tenant(), &id).await.unwrap().unwrap();
@@ -148,7 +160,7 @@ async fn when_a_running_job_is_redelivered_should_finish_it_once() {
 async fn when_file_is_bad_should_record_a_failed_job_with_the_reason_and_return_ok() {
     let cases: [(&str, &str, &str); 5] = [
         ("payments", "a,b,c\n1,2,3\n4,x,6\n", "not a number"),
-        ("payments", "a,b,c\n1,2,NaN\n", "NaN"),
+        ("payments", "a,b,c\n1,2,NaN\n", "not a finite number"),
         ("payments", "a,b,z\n1,2,3\n", "'z'"),
         ("payments", "a,b,c\n1,2\n", "row 1"),
         ("ghost", "a,b,c\n1,2,3\n", "model 'ghost' not found"),
@@ -158,7 +170,9 @@ async fn when_file_is_bad_should_record_a_failed_job_with_the_reason_and_return_
         for (i, (model, body, reason)) in cases.iter().enumerate() {
             let key = format!("incoming/detect/acme/{model}/bad-{i}.csv");
             env.put(&key, body.as_bytes()).await;
-            let event = env.s3_event("s3-detect-object-created.json", &key, "v1");
+            let event = env
+                .s3_event("s3-detect-object-created.json", &key, "v1")
+                .await;
             let out = detect_event(&env, event).await.unwrap();
             assert_eq!(out["status"], "failed", "{}: {out}", env.name);
             let id = out["jobs"][0]["id"].as_str().unwrap();
@@ -178,7 +192,9 @@ async fn when_file_is_bad_should_record_a_failed_job_with_the_reason_and_return_
 #[tokio::test]
 async fn when_store_is_down_should_return_an_error_and_write_nothing() {
     let env = EventEnv::unreachable().await;
-    let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1");
+    let event = env
+        .s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1")
+        .await;
     let err = detect_event(&env, event).await.unwrap_err();
     assert!(err.contains("unavailable"), "{err}");
 
@@ -189,7 +205,9 @@ async fn when_store_is_down_should_return_an_error_and_write_nothing() {
     };
     env.put(DETECT_KEY, csv_with_anomalies(100, &[], 5).as_bytes())
         .await;
-    let event = env.s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1");
+    let event = env
+        .s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1")
+        .await;
     let err = detect_event(&env, event).await.unwrap_err();
     assert!(err.contains("unavailable"), "{err}");
     assert!(env.keys("results/").await.is_empty());
@@ -257,7 +275,8 @@ async fn when_another_tenant_uploads_under_its_prefix_should_never_reach_the_fir
             .await;
         let out = detect_event(
             &env,
-            env.s3_event("s3-detect-object-created.json", key, "v1"),
+            env.s3_event("s3-detect-object-created.json", key, "v1")
+                .await,
         )
         .await
         .unwrap();
@@ -286,7 +305,9 @@ async fn when_another_tenant_uploads_under_its_prefix_should_never_reach_the_fir
         let train_key = "incoming/train/beta/payments/h.csv";
         env.put(train_key, csv_with_anomalies(500, &[], 4).as_bytes())
             .await;
-        let event = env.s3_event("s3-train-object-created.json", train_key, "t9");
+        let event = env
+            .s3_event("s3-train-object-created.json", train_key, "t9")
+            .await;
         let out = invoke(&env.train(), invocation(event)).await.unwrap();
         assert_eq!(out["status"], "ok", "{}: {out}", env.name);
         assert_eq!(
@@ -331,5 +352,83 @@ async fn when_another_tenant_uploads_under_its_prefix_should_never_reach_the_fir
                 env.name
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn when_the_object_is_overwritten_before_it_is_read_should_process_exactly_what_the_event_named(
+) {
+    // S3 semantics (versions, ETags): moto only; the local directory keeps no versions.
+    let Some(env) = EventEnv::moto().await else {
+        return;
+    };
+    train_payments(&env).await;
+    env.put(DETECT_KEY, csv_with_anomalies(100, &[], 4).as_bytes())
+        .await;
+    let named = env
+        .s3_event("s3-detect-object-created.json", DETECT_RAW_KEY, "v1")
+        .await;
+    let client = env.aws.as_ref().unwrap().objects.client().clone();
+    let head = client
+        .head_object()
+        .bucket(&env.bucket)
+        .key(DETECT_KEY)
+        .send()
+        .await
+        .unwrap();
+    let first_etag = head.e_tag().unwrap().trim_matches('"').to_owned();
+    env.overwrite(DETECT_KEY, csv_with_anomalies(50, &[], 5).as_bytes())
+        .await;
+
+    // A versioned bucket: the event's version is read, not the newer object.
+    let out = detect_event(&env, named.clone()).await.unwrap();
+    assert_eq!(out["status"], "ok", "{out}");
+    let id = out["jobs"][0]["id"].as_str().unwrap();
+    let job = env.jobs.get_job(&tenant(), id).await.unwrap().unwrap();
+    assert_eq!(job.counts.rows, 100, "the overwrite was read");
+
+    // Without a version id (an unversioned bucket) the ETag must still match: the overwrite is
+    // a failed job that says so, and nothing is scored.
+    let mut unversioned = named;
+    let object = &mut unversioned["Records"][0]["s3"]["object"];
+    object["versionId"] = serde_json::Value::Null;
+    object["eTag"] = serde_json::json!(first_etag);
+    object["sequencer"] = serde_json::json!("00AA");
+    let out = detect_event(&env, unversioned).await.unwrap();
+    assert_eq!(out["status"], "failed", "{out}");
+    let id = out["jobs"][0]["id"].as_str().unwrap();
+    let job = env.jobs.get_job(&tenant(), id).await.unwrap().unwrap();
+    assert!(
+        job.error.unwrap_or_default().contains("overwritten"),
+        "the reason is given"
+    );
+    assert_eq!(job.counts.rows, 0);
+}
+
+#[tokio::test]
+async fn when_an_upload_has_a_50_mb_line_should_fail_its_job_after_reading_about_the_record_limit()
+{
+    for env in EventEnv::all().await {
+        train_payments(&env).await;
+        let key = "incoming/detect/acme/payments/one-line.csv";
+        let mut body = String::from("a,b,c\n");
+        body.push_str(&"1".repeat(50 * 1024 * 1024));
+        body.push('\n');
+        env.put(key, body.as_bytes()).await;
+        let event = env
+            .s3_event("s3-detect-object-created.json", key, "v1")
+            .await;
+        let out = detect_event(&env, event).await.unwrap();
+        assert_eq!(out["status"], "failed", "{}: {out}", env.name);
+        let id = out["jobs"][0]["id"].as_str().unwrap();
+        let job = env.jobs.get_job(&tenant(), id).await.unwrap().unwrap();
+        let error = job.error.unwrap_or_default();
+        assert!(error.contains("longer than"), "{}: {error}", env.name);
+        assert!(
+            error.len() < 500,
+            "the line was echoed: {} bytes",
+            error.len()
+        );
+        assert!(env.keys("results/acme/payments/").await.is_empty());
     }
 }

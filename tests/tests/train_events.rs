@@ -24,7 +24,9 @@ async fn upload_and_train(
 ) -> serde_json::Value {
     env.put(key, csv_with_anomalies(rows, &[], rows as u64).as_bytes())
         .await;
-    let event = env.s3_event("s3-train-object-created.json", raw_key, "v1");
+    let event = env
+        .s3_event("s3-train-object-created.json", raw_key, "v1")
+        .await;
     invoke(&env.train(), invocation(event)).await.unwrap()
 }
 
@@ -79,11 +81,13 @@ async fn when_csv_is_uploaded_under_incoming_train_should_register_a_version_wit
         );
 
         // The same upload delivered again trains nothing.
-        let event = env.s3_event(
-            "s3-train-object-created.json",
-            "incoming/train/acme/payments/2026%2F11%2Fhistory+1.csv",
-            "v1",
-        );
+        let event = env
+            .s3_event(
+                "s3-train-object-created.json",
+                "incoming/train/acme/payments/2026%2F11%2Fhistory+1.csv",
+                "v1",
+            )
+            .await;
         let again = invoke(&env.train(), invocation(event)).await.unwrap();
         assert_eq!(again["status"], "duplicate");
         assert_eq!(
@@ -202,11 +206,13 @@ async fn when_training_file_is_bad_should_record_a_failed_job_and_return_ok() {
     for env in EventEnv::all().await {
         env.put("incoming/train/acme/m/bad.csv", b"a,b\n1,2\n3,inf\n")
             .await;
-        let event = env.s3_event(
-            "s3-train-object-created.json",
-            "incoming/train/acme/m/bad.csv",
-            "v1",
-        );
+        let event = env
+            .s3_event(
+                "s3-train-object-created.json",
+                "incoming/train/acme/m/bad.csv",
+                "v1",
+            )
+            .await;
         let out = invoke(&env.train(), invocation(event)).await.unwrap();
         assert_eq!(out["status"], "failed", "{}: {out}", env.name);
         assert!(
@@ -220,11 +226,13 @@ async fn when_training_file_is_bad_should_record_a_failed_job_and_return_ok() {
 #[tokio::test]
 async fn when_store_is_down_should_return_an_error() {
     let env = EventEnv::unreachable().await;
-    let event = env.s3_event(
-        "s3-train-object-created.json",
-        "incoming/train/acme/m/x.csv",
-        "v1",
-    );
+    let event = env
+        .s3_event(
+            "s3-train-object-created.json",
+            "incoming/train/acme/m/x.csv",
+            "v1",
+        )
+        .await;
     assert!(invoke(&env.train(), invocation(event)).await.is_err());
     assert!(invoke(&env.train(), invocation(schedule("evt-1")))
         .await

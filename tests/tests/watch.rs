@@ -252,6 +252,40 @@ fn no_secret_in_the_log(log: &str, callers: &[&Caller]) {
     }
 }
 
+/// `POST /api/v1/models` sent three times with one `Idempotency-Key` (as a client retrying after
+/// a gateway timeout would): one version is trained, the repeats answer the first answer, and the
+/// same key with another body is refused.
+fn retries_with_one_idempotency_key_train_once(caller: &Caller) {
+    let header = format!("Bearer {}", caller.token);
+    let body = json!({"name": "e2e-idempotent", "algorithm": "ecod",
+                      "data": csv_as_data(&sample("train.csv"))})
+    .to_string();
+    let post = |body: &str| {
+        e2e::http::call_with(
+            caller.port,
+            "POST",
+            "/api/v1/models",
+            &[
+                ("Authorization", &header),
+                ("Idempotency-Key", "e2e-train-1"),
+            ],
+            Some(("application/json", body.as_bytes())),
+        )
+        .expect("POST /api/v1/models")
+    };
+    let answers: Vec<_> = (0..3).map(|_| post(&body)).collect();
+    for answer in &answers {
+        assert_eq!(answer.status, 201, "{}", answer.json());
+        assert_eq!(answer.json(), answers[0].json(), "a repeat trained again");
+    }
+    let listed = caller.get("/api/v1/models/e2e-idempotent");
+    assert_eq!(listed.json()["latest_version"], 1, "{}", listed.json());
+    let other = body.replace("\"ecod\"", "\"hbos\"");
+    let refused = post(&other);
+    assert_eq!(refused.status, 422, "{}", refused.json());
+    assert_eq!(refused.json()["error"]["code"], "idempotency_key_reused");
+}
+
 #[test]
 fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_keep_the_contract() {
     let Some(cargo_lambda) = tools::require("cargo-lambda", "pip install cargo-lambda") else {
@@ -265,6 +299,7 @@ fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_ke
         &["operator", "read", "detect", "train", "admin"],
     );
     train_and_detect(&server, &worker);
+    retries_with_one_idempotency_key_train_once(&worker);
     bad_input_gets_the_right_4xx(&worker);
     back_up_and_restore(&server, &operator);
     if let Some(st) = tools::require("st", "pip install schemathesis") {

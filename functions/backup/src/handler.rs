@@ -4,11 +4,13 @@
 
 use std::sync::Arc;
 
-use application::domain::Scope;
+use application::domain::{JobPolicy, Scope};
 use application::ports::{ObjectAdmin, Stores};
 use application::workflows::backup::{BackupCreated, BackupWorkflow};
+use application::workflows::idempotency::IdempotencyGuard;
 use application::workflows::restore::{RestoreReport, RestoreRequest, RestoreWorkflow};
 use application::workflows::retention::RetentionPolicy;
+use application::workflows::sweep::{SweepReport, SweepWorkflow};
 use application::workflows::upgrade::{UpgradeReport, UpgradeWorkflow};
 use application::ServiceError;
 use edge::access::Access;
@@ -26,17 +28,27 @@ pub struct HandlerDeps {
     backup: BackupWorkflow,
     restore: RestoreWorkflow,
     upgrade: UpgradeWorkflow,
+    sweep: SweepWorkflow,
     access: Access,
+    idempotency: IdempotencyGuard,
 }
 
 impl HandlerDeps {
-    /// Backups of `stores` kept in `vault`, pruned by `policy`.
-    pub fn new(stores: &Stores, vault: Arc<dyn ObjectAdmin>, policy: RetentionPolicy) -> Self {
+    /// Backups of `stores` kept in `vault`, pruned by `policy`, their jobs kept and leased by
+    /// `jobs`.
+    pub fn new(
+        stores: &Stores,
+        vault: Arc<dyn ObjectAdmin>,
+        policy: RetentionPolicy,
+        jobs: JobPolicy,
+    ) -> Self {
         Self {
-            backup: BackupWorkflow::new(stores, vault.clone(), policy),
+            backup: BackupWorkflow::new(stores, vault.clone(), policy).with_jobs(jobs),
             restore: RestoreWorkflow::new(stores, vault),
             upgrade: UpgradeWorkflow::new(stores),
+            sweep: SweepWorkflow::new(stores),
             access: Access::Authorizer,
+            idempotency: IdempotencyGuard::new(stores.idempotency.clone()),
         }
     }
 
@@ -57,6 +69,8 @@ pub enum ActionOutcome {
     Restore(RestoreReport),
     /// What the upgrade to tenancy moved.
     Upgrade(UpgradeReport),
+    /// What a sweep failed or deleted.
+    Sweep(SweepReport),
     /// The request was refused (unknown backup, corrupted backup, bad payload): nothing was
     /// written, and retrying the same payload cannot help.
     Refused(Refusal),
@@ -68,6 +82,7 @@ impl EventOutcome for ActionOutcome {
             Self::Backup(_) => "ok",
             Self::Restore(report) => report.status,
             Self::Upgrade(report) => report.status,
+            Self::Sweep(_) => "ok",
             Self::Refused(_) => "refused",
         }
     }
@@ -83,7 +98,7 @@ pub enum Route {
 }
 
 /// What an event this function does not take is told.
-const EXPECTED_EVENTS: &str = "unsupported event: expected an API Gateway request, a schedule, {\"action\":\"backup\"}, {\"action\":\"restore\",\"backup_id\":\"...\"} or {\"action\":\"upgrade\"}";
+const EXPECTED_EVENTS: &str = "unsupported event: expected an API Gateway request, a schedule, {\"action\":\"backup\"}, {\"action\":\"restore\",\"backup_id\":\"...\"}, {\"action\":\"upgrade\"} or {\"action\":\"sweep\"}";
 
 /// The `backup` function: two routes; `{"action":"backup"}` (the schedule's input) and
 /// EventBridge scheduled events take a backup; `{"action":"restore","backup_id":"...",
@@ -102,13 +117,18 @@ impl Function for HandlerDeps {
                 "/api/v1/backups",
                 Scope::Operator,
                 Route::Create,
-            ),
+            )
+            .idempotent(&[]),
             RouteSpec::new(Method::GET, "/api/v1/backups", Scope::Operator, Route::List),
         ]
     }
 
     fn access(&self) -> &Access {
         &self.access
+    }
+
+    fn idempotency(&self) -> Option<&IdempotencyGuard> {
+        Some(&self.idempotency)
     }
 
     fn http(&self, matched: Matched<Route>, _request: Request) -> Work<'_, Response<Body>> {
@@ -173,6 +193,12 @@ async fn act(
         Some("upgrade") => Err(ServiceError::BadRequest(
             "{\"action\":\"upgrade\"} takes no other fields".into(),
         )),
+        Some("sweep") if payload.as_object().is_some_and(|f| f.is_empty()) => {
+            deps.sweep.run().await.map(ActionOutcome::Sweep)
+        }
+        Some("sweep") => Err(ServiceError::BadRequest(
+            "{\"action\":\"sweep\"} takes no other fields".into(),
+        )),
         Some("restore") => match serde_json::from_value::<RestoreRequest>(payload) {
             Ok(request) => deps
                 .restore
@@ -184,7 +210,7 @@ async fn act(
             ))),
         },
         _ => Err(ServiceError::BadRequest(format!(
-            "unknown action {}; expected \"backup\", \"restore\" or \"upgrade\"",
+            "unknown action {}; expected \"backup\", \"restore\", \"upgrade\" or \"sweep\"",
             action.unwrap_or(Value::Null)
         ))),
     };

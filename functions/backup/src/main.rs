@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let config = config_or_exit();
     let stores = stores_or_exit(&config).await;
     let vault = vault_or_exit(&stores);
-    let deps = HandlerDeps::new(&stores, vault, config.retention)
+    let deps = HandlerDeps::new(&stores, vault, config.retention, config.job_policy())
         .with_access(access(&config, &stores).await);
     // API Gateway requests, the schedule's `{"action":"backup"}` and direct restores arrive as
     // JSON; `invoke` dispatches them.

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use application::domain::Tenant;
+use application::domain::{JobPolicy, Tenant};
 use application::ports::Stores;
 use application::workflows::retention::RetentionPolicy;
 use backup::handler::HandlerDeps;
@@ -21,7 +21,12 @@ fn deps() -> (tempfile::TempDir, HandlerDeps, Stores) {
     let dir = tempfile::tempdir().unwrap();
     let vault = Arc::new(LocalObjectStore::open(dir.path().join("backup-vault")).unwrap());
     let stores = local_stores(LocalStores::open(dir.path()).unwrap(), vault.clone());
-    let deps = HandlerDeps::new(&stores, vault, RetentionPolicy::default());
+    let deps = HandlerDeps::new(
+        &stores,
+        vault,
+        RetentionPolicy::default(),
+        JobPolicy::default(),
+    );
     (dir, deps, stores)
 }
 
@@ -112,6 +117,20 @@ async fn when_scheduled_or_asked_directly_should_back_up() {
     let direct_run = direct(&deps, fixture("backup-run.json")).await;
     assert_eq!(direct_run["backup"]["status"], "succeeded", "{direct_run}");
     assert_ne!(scheduled["backup"]["id"], direct_run["backup"]["id"]);
+}
+
+#[tokio::test]
+async fn when_the_sweep_is_invoked_should_report_what_it_failed_and_deleted() {
+    let (_dir, deps, stores) = deps();
+    train_one(&stores).await;
+    let report = direct(&deps, fixture("backup-sweep.json")).await;
+    assert_eq!(
+        report,
+        json!({"jobs_expired": 0, "artifacts_deleted": 0}),
+        "{report}"
+    );
+    let refused = direct(&deps, json!({"action": "sweep", "now": 1})).await;
+    assert_eq!(refused["status"], "refused", "{refused}");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use application::cache::{LatestCache, ModelCache};
 use application::domain::incoming::IncomingRoute;
-use application::domain::{S3ObjectRef, Scope, Tenant};
+use application::domain::{JobPolicy, S3ObjectRef, Scope, Tenant};
 use application::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
 use application::workflows::batch::BatchWorkflow;
 use application::workflows::detect::{DetectRequest, DetectWorkflow};
@@ -32,6 +32,7 @@ pub struct HandlerDeps {
     batch: Option<BatchWorkflow>,
     max_body_bytes: usize,
     access: Access,
+    job_policy: JobPolicy,
 }
 
 impl HandlerDeps {
@@ -50,23 +51,25 @@ impl HandlerDeps {
                 Arc::new(ModelCache::new(config.cache_bytes)),
                 Arc::new(LatestCache::new(config.latest_ttl)),
                 config.limits(),
-            ),
+            )
+            .with_jobs(config.job_policy())
+            .with_budget(config.budgets().request),
             jobs: JobQueries::new(jobs.clone()),
             job_store: jobs,
             batch: None,
             max_body_bytes: config.max_body_bytes,
             access: Access::Authorizer,
+            job_policy: config.job_policy(),
         }
     }
 
     /// Enables S3 events: uploads are read and results written through `blobs`. Without it an S3
     /// event is an error (retried), since the function is misconfigured.
     pub fn with_blobs(mut self, blobs: Arc<dyn BlobStreams>) -> Self {
-        self.batch = Some(BatchWorkflow::new(
-            self.detect.clone(),
-            blobs,
-            self.job_store.clone(),
-        ));
+        self.batch = Some(
+            BatchWorkflow::new(self.detect.clone(), blobs, self.job_store.clone())
+                .with_jobs(self.job_policy),
+        );
         self
     }
 

@@ -35,17 +35,31 @@ impl Check {
                 latency_ms,
                 error: None,
             },
-            Err(e) => Self {
-                status: "error",
-                latency_ms,
-                error: Some(e.to_string()),
-            },
+            Err(e) => {
+                // The store's text names buckets, tables and roles: logged, never answered.
+                tracing::warn!(error = %e, "readiness probe failed");
+                Self {
+                    status: "error",
+                    latency_ms,
+                    error: Some(probe_failure(&e).to_owned()),
+                }
+            }
         }
     }
 
     /// Whether the dependency answered.
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
+    }
+}
+
+/// What a failed probe tells the caller: the kind of failure, no adapter text.
+fn probe_failure(e: &StoreError) -> &'static str {
+    match e {
+        StoreError::Unavailable(_) => "unavailable",
+        StoreError::Conflict(_) => "conflict",
+        StoreError::Corrupted(_) => "corrupted",
+        StoreError::Invalid(_) => "invalid request",
     }
 }
 

@@ -22,10 +22,16 @@ struct DownStore;
 #[async_trait]
 impl ObjectStore for DownStore {
     async fn put_if_absent(&self, _: &str, _: &[u8], _: &ObjectMeta) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("bucket unreachable".into()))
+        Err(StoreError::Unavailable(
+            "GetObject: AccessDenied for arn:aws:iam::123456789012:role/x on nomaly-models-1"
+                .into(),
+        ))
     }
     async fn get(&self, _: &str) -> Result<Option<StoredObject>, StoreError> {
-        Err(StoreError::Unavailable("bucket unreachable".into()))
+        Err(StoreError::Unavailable(
+            "GetObject: AccessDenied for arn:aws:iam::123456789012:role/x on nomaly-models-1"
+                .into(),
+        ))
     }
 }
 
@@ -66,6 +72,12 @@ async fn when_object_store_down_should_be_503_with_retry_after() {
     assert_eq!(v["status"], "unavailable");
     assert_eq!(v["checks"]["object_store"]["status"], "error");
     assert_eq!(v["checks"]["table"]["status"], "ok");
+    assert_eq!(v["checks"]["object_store"]["error"], "unavailable");
+    let text = v.to_string();
+    assert!(
+        !text.contains("123456789012") && !text.contains("nomaly-models"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use application::domain::Scope;
-use application::ports::{KeyStore, UsagePlan};
+use application::ports::{IdempotencyStore, KeyStore, UsagePlan};
 use application::workflows::api_keys::{ApiKeyAdmin, CreateKeyRequest, IssueKeyRequest, IssuedKey};
+use application::workflows::idempotency::IdempotencyGuard;
 use application::ServiceError;
 use edge::access::Access;
 use edge::dispatch::{settle, EventOutcome, Function, Refusal, Work};
@@ -23,6 +24,7 @@ pub const MAX_KEY_BODY_BYTES: usize = 4096;
 pub struct HandlerDeps {
     admin: ApiKeyAdmin,
     access: Access,
+    idempotency: Option<IdempotencyGuard>,
 }
 
 impl HandlerDeps {
@@ -31,7 +33,14 @@ impl HandlerDeps {
         Self {
             admin: ApiKeyAdmin::new(keys, usage),
             access: Access::Authorizer,
+            idempotency: None,
         }
+    }
+
+    /// Honours `Idempotency-Key` on its creating `POST`, keeping records in `store`.
+    pub fn with_idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = Some(IdempotencyGuard::new(store));
+        self
     }
 
     /// Admits callers through `access` (by default, the API Gateway authorizer's context).
@@ -80,7 +89,9 @@ impl Function for HandlerDeps {
 
     fn routes(&self) -> Vec<RouteSpec<Route>> {
         vec![
-            RouteSpec::new(Method::POST, "/api/v1/keys", Scope::Admin, Route::Create),
+            // The secret is shown once and never kept: a replay answers `"key": null`.
+            RouteSpec::new(Method::POST, "/api/v1/keys", Scope::Admin, Route::Create)
+                .idempotent(&["key"]),
             RouteSpec::new(Method::GET, "/api/v1/keys", Scope::Admin, Route::List),
             RouteSpec::new(
                 Method::DELETE,
@@ -93,6 +104,10 @@ impl Function for HandlerDeps {
 
     fn access(&self) -> &Access {
         &self.access
+    }
+
+    fn idempotency(&self) -> Option<&IdempotencyGuard> {
+        self.idempotency.as_ref()
     }
 
     fn http(&self, matched: Matched<Route>, request: Request) -> Work<'_, Response<Body>> {

@@ -13,6 +13,7 @@ async fn main() -> Result<(), Error> {
     let config = config_or_exit();
     let stores = stores_or_exit(&config).await;
     let deps = HandlerDeps::new(stores.keys.clone(), stores.usage.clone())
+        .with_idempotency(stores.idempotency.clone())
         .with_access(access(&config, &stores).await);
     // API Gateway requests and direct `{"action":"issue_key"}` invocations arrive as JSON.
     run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await

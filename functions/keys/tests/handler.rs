@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use application::ports::NoUsagePlan;
+use application::ports::{KeyStore, NoUsagePlan};
 use application::workflows::authenticate::Authenticator;
 use edge::access::Access;
 use edge::dispatch::{handle, invoke};
@@ -19,7 +19,8 @@ use store_local::LocalStores;
 fn deps() -> (tempfile::TempDir, HandlerDeps, LocalStores) {
     let dir = tempfile::tempdir().unwrap();
     let stores = LocalStores::open(dir.path()).unwrap();
-    let deps = HandlerDeps::new(stores.items.clone(), Arc::new(NoUsagePlan));
+    let deps = HandlerDeps::new(stores.items.clone(), Arc::new(NoUsagePlan))
+        .with_idempotency(stores.items.clone());
     (dir, deps, stores)
 }
 
@@ -193,4 +194,51 @@ async fn when_checked_inline_should_answer_401_without_a_credential() {
             assert!(!body(&response).to_string().contains(v), "{name}: the credential is echoed");
         }
     }
+}
+
+#[tokio::test]
+async fn when_a_key_creation_is_retried_with_its_idempotency_key_should_issue_one_key_and_never_replay_the_secret(
+) {
+    let (dir, deps, stores) = deps();
+    let mut event = fixture("keys-create.json");
+    event["headers"]["idempotency-key"] = json!("ci-key-1");
+    let first = handle(&deps, request(&event)).await.unwrap();
+    assert_eq!(first.status(), 201, "{}", body(&first));
+    let issued = body(&first);
+    assert!(issued["key"].as_str().unwrap().starts_with("nmly_acme."));
+    let again = handle(&deps, request(&event)).await.unwrap();
+    assert_eq!(again.status(), 201, "{}", body(&again));
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let replayed = body(&again);
+    assert_eq!(replayed["id"], issued["id"]);
+    assert_eq!(
+        replayed["key"],
+        Value::Null,
+        "the secret was kept: {replayed}"
+    );
+    let secret = issued["key"].as_str().unwrap();
+    for file in files_under(dir.path()) {
+        let stored = std::fs::read(&file).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&stored).contains(secret),
+            "the secret reached {}",
+            file.display()
+        );
+    }
+    let held = stores.items.list_keys(&tenant()).await.unwrap();
+    assert_eq!(held.len(), 1, "a second key was issued");
+}
+
+/// Every file under `dir` (the database, its write-ahead log, the objects).
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -4,15 +4,19 @@ use std::sync::Arc;
 
 use application::domain::incoming::IncomingRoute;
 use application::domain::{S3ObjectRef, Scope};
-use application::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
-use application::workflows::models::{ModelQueries, VersionPage, DEFAULT_VERSIONS_PAGE};
+use application::ports::{BlobStreams, IdempotencyStore, JobStore, ModelRegistry, ObjectStore};
+use application::workflows::idempotency::IdempotencyGuard;
+use application::workflows::models::{
+    ModelQueries, VersionPage, DEFAULT_MODELS_PAGE, DEFAULT_VERSIONS_PAGE,
+};
 use application::workflows::object_train::ObjectTrainWorkflow;
 use application::workflows::train::{TrainRequest, TrainWorkflow};
 use application::ServiceError;
 use edge::access::Access;
 use edge::dispatch::{for_each_created_object, EventSummary, Function, Work};
 use edge::http::{
-    body_bytes, json_response, parse_json_body, query_number, require_json, Matched, RouteSpec,
+    body_bytes, json_response, parse_json_body, query_number, query_param, require_json, Matched,
+    RouteSpec,
 };
 use edge::trigger::ScheduledEvent;
 use edge::Config;
@@ -27,6 +31,7 @@ pub struct HandlerDeps {
     objects: Option<ObjectTrainWorkflow>,
     max_body_bytes: usize,
     access: Access,
+    idempotency: Option<IdempotencyGuard>,
 }
 
 impl HandlerDeps {
@@ -38,12 +43,21 @@ impl HandlerDeps {
         config: &Config,
     ) -> Self {
         Self {
-            train: TrainWorkflow::new(objects, registry.clone(), jobs, config.limits()),
+            train: TrainWorkflow::new(objects, registry.clone(), jobs, config.limits())
+                .with_jobs(config.job_policy())
+                .with_budgets(config.budgets()),
             models: ModelQueries::new(registry),
             objects: None,
             max_body_bytes: config.max_body_bytes,
             access: Access::Authorizer,
+            idempotency: None,
         }
+    }
+
+    /// Honours `Idempotency-Key` on its creating `POST`, keeping records in `store`.
+    pub fn with_idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = Some(IdempotencyGuard::new(store));
+        self
     }
 
     /// Enables S3 and scheduled events: training data is read through `blobs`. Without it such
@@ -82,7 +96,8 @@ impl Function for HandlerDeps {
 
     fn routes(&self) -> Vec<RouteSpec<Route>> {
         vec![
-            RouteSpec::new(Method::POST, "/api/v1/models", Scope::Train, Route::Train),
+            RouteSpec::new(Method::POST, "/api/v1/models", Scope::Train, Route::Train)
+                .idempotent(&[]),
             RouteSpec::new(Method::GET, "/api/v1/models", Scope::Read, Route::List),
             RouteSpec::new(
                 Method::GET,
@@ -97,6 +112,10 @@ impl Function for HandlerDeps {
         &self.access
     }
 
+    fn idempotency(&self) -> Option<&IdempotencyGuard> {
+        self.idempotency.as_ref()
+    }
+
     fn http(&self, matched: Matched<Route>, request: Request) -> Work<'_, Response<Body>> {
         Box::pin(async move {
             let tenant = matched.tenant()?;
@@ -107,7 +126,12 @@ impl Function for HandlerDeps {
                     let train: TrainRequest = parse_json_body(bytes, self.max_body_bytes)?;
                     Ok(json_response(201, &self.train.train(tenant, train).await?))
                 }
-                Route::List => Ok(json_response(200, &self.models.list_models(tenant).await?)),
+                Route::List => {
+                    let after = query_param(&request, "after");
+                    let limit = query_number(&request, "limit")?.unwrap_or(DEFAULT_MODELS_PAGE);
+                    let page = self.models.list_models(tenant, after.as_deref(), limit);
+                    Ok(json_response(200, &page.await?))
+                }
                 Route::Get => {
                     let name = matched.param();
                     let page = VersionPage {

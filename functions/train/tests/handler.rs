@@ -26,7 +26,13 @@ fn deps(vars: &[(&str, &str)]) -> (tempfile::TempDir, HandlerDeps) {
             .map(|(_, v)| v.to_string())
     })
     .unwrap();
-    let deps = HandlerDeps::new(stores.objects, stores.items.clone(), stores.items, &config);
+    let deps = HandlerDeps::new(
+        stores.objects,
+        stores.items.clone(),
+        stores.items.clone(),
+        &config,
+    )
+    .with_idempotency(stores.items);
     (dir, deps)
 }
 
@@ -197,4 +203,72 @@ async fn when_method_wrong_should_be_405() {
     let response = handle(&deps, request(&event)).await.unwrap();
     assert_eq!(response.status(), 405);
     assert_eq!(body(&response)["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn when_one_idempotency_key_is_posted_twice_should_train_once_and_replay_the_answer() {
+    let (_dir, deps) = deps(&[]);
+    let first = handle(&deps, request(&fixture("train-idempotent.json")))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 201, "{}", body(&first));
+    assert!(!first.headers().contains_key("idempotent-replayed"));
+    let again = handle(&deps, request(&fixture("train-idempotent.json")))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 201, "{}", body(&again));
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(body(&again), body(&first), "the first answer, replayed");
+    // Only one version was trained.
+    let list = handle(&deps, request(&fixture("models-list.json")))
+        .await
+        .unwrap();
+    assert_eq!(body(&list)["models"][0]["version"], 1, "{}", body(&list));
+
+    // The same key with another body is refused; without a key, a new version is trained.
+    let mut other = fixture("train-idempotent.json");
+    let mut changed = train_body();
+    changed["algorithm"] = json!("ecod");
+    other["body"] = json!(changed.to_string());
+    let refused = handle(&deps, request(&other)).await.unwrap();
+    assert_eq!(refused.status(), 422, "{}", body(&refused));
+    assert_eq!(body(&refused)["error"]["code"], "idempotency_key_reused");
+    let fresh = handle(&deps, request(&fixture("train.json")))
+        .await
+        .unwrap();
+    assert_eq!(body(&fresh)["version"], 2);
+}
+
+#[tokio::test]
+async fn when_models_are_many_should_list_them_in_pages() {
+    let (_dir, deps) = deps(&[]);
+    for name in ["a", "b", "c"] {
+        let mut event = fixture("train.json");
+        let mut body_value = train_body();
+        body_value["name"] = json!(name);
+        event["body"] = json!(body_value.to_string());
+        let response = handle(&deps, request(&event)).await.unwrap();
+        assert_eq!(response.status(), 201, "{}", body(&response));
+    }
+    let mut page = fixture("models-list.json");
+    page["rawQueryString"] = json!("limit=2");
+    page["queryStringParameters"] = json!({"limit": "2"});
+    let first = body(&handle(&deps, request(&page)).await.unwrap());
+    let names: Vec<&str> = first["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b"], "{first}");
+    assert_eq!(first["next_after"], "b");
+    page["rawQueryString"] = json!("limit=2&after=b");
+    page["queryStringParameters"] = json!({"limit": "2", "after": "b"});
+    let second = body(&handle(&deps, request(&page)).await.unwrap());
+    assert_eq!(second["models"][0]["name"], "c", "{second}");
+    assert!(second.get("next_after").is_none(), "{second}");
+    page["rawQueryString"] = json!("limit=1000");
+    page["queryStringParameters"] = json!({"limit": "1000"});
+    let refused = handle(&deps, request(&page)).await.unwrap();
+    assert_eq!(refused.status(), 400);
 }

@@ -10,6 +10,11 @@ use crate::domain::principal::MissingScope;
 use crate::domain::tenant::InvalidTenant;
 use crate::ports::StoreError;
 
+/// Most bytes of an answer's body. Lambda refuses a response above 6 MB (API Gateway then
+/// answers 502), counting the body as a JSON string inside the proxy response, where quotes and
+/// backslashes are escaped: 5,000,000 bytes of JSON stay under it.
+pub const MAX_ANSWER_BYTES: usize = 5_000_000;
+
 /// Every failure a workflow reports to a caller.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum ServiceError {
@@ -97,6 +102,25 @@ pub enum ServiceError {
     /// No API key with that id in the caller's tenant.
     #[error("API key '{0}' not found")]
     KeyNotFound(String),
+    /// An `Idempotency-Key` reused with another payload.
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
+    /// A request with this `Idempotency-Key` is still being served.
+    #[error("{0}")]
+    IdempotencyInProgress(String),
+    /// The answer would pass the response limit: the message says how to ask for less.
+    #[error("{0}")]
+    AnswerTooLarge(String),
+    /// Work estimated, before it starts, to need more time or memory than the function has.
+    #[error("{message}")]
+    OverBudget {
+        /// The parameter (or `rows`, `columns`) that dominates the cost.
+        parameter: String,
+        /// The largest value of it that fits.
+        limit: String,
+        /// What was estimated and what to do.
+        message: String,
+    },
 }
 
 impl ServiceError {
@@ -113,15 +137,17 @@ impl ServiceError {
             Self::Unauthenticated(_) => 401,
             Self::InsufficientScope(_) => 403,
             Self::MethodNotAllowed { .. } => 405,
-            Self::Conflict(_) => 409,
-            Self::TooLarge(_) => 413,
+            Self::Conflict(_) | Self::IdempotencyInProgress(_) => 409,
+            Self::TooLarge(_) | Self::AnswerTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
             // A corrupted stored model is a 4xx naming the problem: the caller can train a new
             // version or name another; alarms on 5xx stay for faults of the service itself.
             Self::InvalidInput(_)
             | Self::InvalidParameter(_)
             | Self::CorruptedModel { .. }
-            | Self::CorruptedBackup { .. } => 422,
+            | Self::CorruptedBackup { .. }
+            | Self::IdempotencyKeyReused(_)
+            | Self::OverBudget { .. } => 422,
             Self::Internal(_) => 500,
             Self::Unavailable(_) => 503,
         }
@@ -150,6 +176,10 @@ impl ServiceError {
             Self::Unauthenticated(_) => "unauthorized",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::KeyNotFound(_) => "key_not_found",
+            Self::IdempotencyKeyReused(_) => "idempotency_key_reused",
+            Self::IdempotencyInProgress(_) => "idempotency_in_progress",
+            Self::AnswerTooLarge(_) => "answer_too_large",
+            Self::OverBudget { .. } => "over_budget",
         }
     }
 
@@ -161,9 +191,44 @@ impl ServiceError {
         matches!(self, Self::Unavailable(_) | Self::Conflict(_))
     }
 
-    /// The JSON error body: `{"error":{"code":...,"message":...,"request_id":...}}`.
+    /// What a caller is told: the message of a 4xx, which is about the request; for a 5xx a
+    /// generic sentence, since its details (store errors carry bucket and table names, role
+    /// ARNs, account ids) are for the log, found there by the request id.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Internal(_) => {
+                "internal error; the request id identifies it in the service's logs".to_owned()
+            }
+            Self::Unavailable(_) => {
+                "a dependency of the service is unavailable; retry later".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The JSON error body: `{"error":{"code":...,"message":...,"request_id":...}}`, with the
+    /// [`public_message`](Self::public_message); an over-budget refusal also names the
+    /// `parameter` and its `limit`, for clients to act on.
     pub fn envelope(&self, request_id: &str) -> Value {
-        json!({"error": {"code": self.code(), "message": self.to_string(), "request_id": request_id}})
+        let mut error = json!({"code": self.code(), "message": self.public_message(), "request_id": request_id});
+        if let (
+            Self::OverBudget {
+                parameter, limit, ..
+            },
+            Some(fields),
+        ) = (self, error.as_object_mut())
+        {
+            fields.insert("parameter".into(), json!(parameter));
+            fields.insert("limit".into(), json!(limit));
+        }
+        json!({ "error": error })
+    }
+
+    /// The 413 of an answer of about `bytes` bytes, saying how to ask for less.
+    pub fn answer_too_large(bytes: usize) -> Self {
+        Self::AnswerTooLarge(format!(
+            "the answer would be about {bytes} bytes, above the {MAX_ANSWER_BYTES}-byte response limit: send fewer rows, set explain=false or a smaller top_k, or upload the file under incoming/detect/ to score it as a batch job"
+        ))
     }
 
     /// A corrupted-model error from an artifact that does not load.
@@ -179,7 +244,9 @@ impl ServiceError {
 impl From<InputError> for ServiceError {
     fn from(e: InputError) -> Self {
         match e {
-            InputError::TooLarge { .. } => Self::TooLarge(e.to_string()),
+            InputError::TooLarge { .. } | InputError::TooLong { .. } => {
+                Self::TooLarge(e.to_string())
+            }
             InputError::Malformed { .. } => Self::MalformedData(e.to_string()),
             _ => Self::InvalidInput(e.to_string()),
         }
@@ -194,14 +261,28 @@ impl From<DetectionError> for ServiceError {
                 Self::InvalidParameter(e.to_string())
             }
             DetectionError::Artifact(a) => a.into(),
+            DetectionError::OverBudget {
+                parameter,
+                limit,
+                message,
+            } => Self::OverBudget {
+                parameter,
+                limit,
+                message,
+            },
         }
     }
 }
 
-/// An artifact error without a model name (from encoding a freshly trained model): a bug.
+/// An artifact error without a model name (from encoding a freshly trained model): a model
+/// larger than any function may load is the request's (422: it is never registered); any other
+/// is a bug.
 impl From<ArtifactError> for ServiceError {
     fn from(e: ArtifactError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            ArtifactError::ModelTooLarge { .. } => Self::InvalidParameter(e.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 
@@ -226,7 +307,11 @@ impl From<MissingScope> for ServiceError {
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(m) => Self::Conflict(m),
+            // The adapter's text names tables and keys: logged, not answered.
+            StoreError::Conflict(m) => {
+                tracing::info!(detail = %m, "a conditional write lost");
+                Self::Conflict("the item changed concurrently; retry the request".into())
+            }
             StoreError::Unavailable(m) => Self::Unavailable(format!("storage unavailable: {m}")),
             StoreError::Corrupted(m) => Self::Internal(format!("stored data is corrupted: {m}")),
             StoreError::Invalid(m) => Self::Internal(format!("invalid storage request: {m}")),
@@ -270,6 +355,26 @@ mod tests {
         assert_eq!(v["error"]["message"], "model 'payments' not found");
         assert_eq!(v["error"]["request_id"], "req-1");
         assert_eq!(e.status(), 404);
+    }
+
+    #[test]
+    fn when_error_is_a_5xx_should_answer_without_its_details() {
+        let secret = "arn:aws:iam::123456789012:role/nomaly-detect bucket nomaly-models-123";
+        for e in [
+            ServiceError::from(StoreError::Unavailable(secret.into())),
+            ServiceError::from(StoreError::Corrupted(secret.into())),
+            ServiceError::from(StoreError::Conflict(secret.into())),
+            ServiceError::Internal(secret.into()),
+        ] {
+            let body = e.envelope("req-9").to_string();
+            assert!(!body.contains("123456789012"), "{body}");
+            assert!(!body.contains("nomaly-models"), "{body}");
+            assert!(body.contains("req-9"), "{body}");
+            assert!(
+                e.to_string().contains("123456789012") || e.status() == 409,
+                "{e}"
+            );
+        }
     }
 
     #[test]

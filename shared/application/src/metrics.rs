@@ -23,11 +23,16 @@ pub enum Counter {
     ModelCacheMisses,
     /// A backup that did not complete (the failed-backup alarm's metric).
     BackupsFailed,
+    /// A backup that completed (the backup-age alarm fires when a day passes without one).
+    BackupsSucceeded,
+    /// A job whose invocation died, failed by the sweep when its lease ended (the jobs-left-
+    /// running alarm's metric).
+    JobsExpired,
 }
 
 impl Counter {
     /// Every counter, in the order metrics documents list them.
-    pub const ALL: [Counter; 7] = [
+    pub const ALL: [Counter; 9] = [
         Counter::RowsScored,
         Counter::AnomaliesLow,
         Counter::AnomaliesMedium,
@@ -35,6 +40,8 @@ impl Counter {
         Counter::ModelCacheHits,
         Counter::ModelCacheMisses,
         Counter::BackupsFailed,
+        Counter::BackupsSucceeded,
+        Counter::JobsExpired,
     ];
 
     /// The metric name in CloudWatch.
@@ -47,6 +54,8 @@ impl Counter {
             Counter::ModelCacheHits => "ModelCacheHits",
             Counter::ModelCacheMisses => "ModelCacheMisses",
             Counter::BackupsFailed => "BackupsFailed",
+            Counter::BackupsSucceeded => "BackupsSucceeded",
+            Counter::JobsExpired => "JobsExpired",
         }
     }
 

@@ -503,6 +503,38 @@ async fn when_data_is_newer_than_the_backup_should_keep_it_unless_replacing(site
         s.jobs.get_job(&tenant(), &job.id).await.unwrap(),
         Some(original)
     );
+    // Replacing never moves LATEST back: the backup's latest (version 1, ecod) is written
+    // forward as version 3, and training afterwards goes on from there.
+    let restored = s.registry.latest(&tenant(), "payments").await.unwrap();
+    assert_eq!(restored, Some(3), "{report:?}");
+    let forward = s
+        .registry
+        .version(&tenant(), "payments", 3)
+        .await
+        .unwrap()
+        .unwrap();
+    let first = s
+        .registry
+        .version(&tenant(), "payments", 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(forward.algorithm, "ecod");
+    assert_eq!(
+        (forward.s3_key, forward.sha256),
+        (first.s3_key, first.sha256)
+    );
+    // The same restore again changes nothing: the backup's artifact is already the latest's.
+    restore(&site, &backup.id, false, true).await.unwrap();
+    assert_eq!(
+        s.registry.latest(&tenant(), "payments").await.unwrap(),
+        Some(3)
+    );
+    site.train_model("payments", "pca").await;
+    assert_eq!(
+        s.registry.latest(&tenant(), "payments").await.unwrap(),
+        Some(4)
+    );
 }
 
 async fn when_trains_run_during_a_backup_should_hold_whole_versions_only(mut site: Site) {
@@ -703,7 +735,12 @@ async fn when_a_backup_predates_tenancy_should_restore_into_the_default_tenant(s
         Some(2)
     );
     assert_eq!(s.registry.latest(&default, "fraud").await.unwrap(), Some(1));
-    assert!(s.registry.list_models(&tenant()).await.unwrap().is_empty());
+    assert!(s
+        .registry
+        .list_models(&tenant(), None, 1000)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(s.scan.all_jobs().await.unwrap().len(), 4);
     // The restored model scores, for the default tenant only.
     let detect =

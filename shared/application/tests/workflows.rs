@@ -497,7 +497,7 @@ async fn when_models_queried_should_list_versions_newest_first_in_pages() {
     train_small(&env, "m").await;
     train_small(&env, "k").await;
     let queries = ModelQueries::new(env.stores.items.clone());
-    let list = queries.list_models(&tenant()).await.unwrap();
+    let list = queries.list_models(&tenant(), None, 50).await.unwrap();
     let names: Vec<(&str, u32)> = list
         .models
         .iter()
@@ -592,7 +592,7 @@ async fn when_two_tenants_share_a_model_name_should_only_ever_reach_their_own() 
         "version_not_found"
     );
     let queries = ModelQueries::new(registry);
-    let listed = queries.list_models(&beta).await.unwrap();
+    let listed = queries.list_models(&beta, None, 50).await.unwrap();
     assert_eq!(listed.models.len(), 1);
     assert_eq!(listed.models[0].algorithm, "hbos");
     // Jobs: acme's detect job is not beta's.
@@ -600,4 +600,80 @@ async fn when_two_tenants_share_a_model_name_should_only_ever_reach_their_own() 
     assert!(jobs.get_job(&acme, &scored.job_id).await.is_ok());
     let err = jobs.get_job(&beta, &scored.job_id).await.unwrap_err();
     assert_eq!(err.code(), "job_not_found");
+}
+
+#[tokio::test]
+async fn when_a_fit_would_pass_the_budget_should_be_refused_at_once_naming_the_parameter() {
+    let env = LocalEnv::new();
+    // 50,000 one-column rows (a 0.6 MB body) asking for the largest mixture EM may run.
+    let rows: Vec<Vec<f64>> = (0..50_000).map(|i| vec![(i % 977) as f64]).collect();
+    let data = json!({"columns": ["x"], "rows": rows});
+    let started = std::time::Instant::now();
+    let err = env
+        .train()
+        .train(
+            &tenant(),
+            train_request(json!({
+                "name": "bomb", "algorithm": "gmm",
+                "params": {"n_components": 64, "max_samples": 100_000, "max_iter": 10_000},
+                "data": data
+            })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((err.status(), err.code()), (422, "over_budget"), "{err}");
+    let envelope = err.envelope("r");
+    let parameter = envelope["error"]["parameter"].as_str().unwrap();
+    assert!(
+        ["n_components", "max_samples", "max_iter", "rows"].contains(&parameter),
+        "{envelope}"
+    );
+    assert!(envelope["error"]["limit"].is_string(), "{envelope}");
+    // Refused before EM ran: a fit of this size takes hours.
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert!(env
+        .stores
+        .items
+        .latest(&tenant(), "bomb")
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn when_the_answer_would_pass_the_response_limit_should_413_before_explaining() {
+    let env = LocalEnv::new();
+    train_small(&env, "small").await;
+    // 100,000 rows far from the training data: every one is an anomaly with its features.
+    let rows: Vec<Vec<f64>> = (0..100_000).map(|i| vec![1e6 + i as f64, -1e6]).collect();
+    let err = env
+        .detect()
+        .detect(
+            &tenant(),
+            detect_request(json!({
+                "model": "small", "data": {"columns": ["a", "b"], "rows": rows},
+                "explain": true, "top_k": 2
+            })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (413, "answer_too_large"),
+        "{err}"
+    );
+    for advice in ["fewer rows", "explain=false", "top_k", "incoming/detect/"] {
+        assert!(err.to_string().contains(advice), "{err}");
+    }
+    let too_many = env
+        .detect()
+        .detect(
+            &tenant(),
+            detect_request(json!({
+                "model": "small", "data": small_data(3), "top_k": 101
+            })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(too_many.status(), 400, "{too_many}");
 }

@@ -48,7 +48,8 @@ fn load(path: &str) -> Result<Table, String> {
     } else {
         let limits = Limits {
             max_rows: 100_000_000,
-            max_columns: 10_000,
+            max_values: usize::MAX,
+            ..Limits::default()
         };
         parse_csv(bytes.as_slice(), &limits).map_err(|e| e.to_string())
     }

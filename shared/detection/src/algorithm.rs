@@ -11,6 +11,8 @@ use std::str::FromStr;
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::budget::sizes::Size;
+use crate::budget::{FitCost, ScoreCost};
 use crate::detector::Detector;
 use crate::detectors::params::DetectorParams;
 use crate::detectors::{ecod, ensemble, gmm, hbos, isolation_forest, knn, pca};
@@ -123,6 +125,42 @@ macro_rules! algorithms {
                     $(Self::$variant(p) => FittedDetector::$variant(p.check()?.fit(x)?),)*
                 })
             }
+
+            /// Checks every parameter's range, naming the first one out of range.
+            pub fn check(&self) -> Result<(), DetectionError> {
+                match self {
+                    $(Self::$variant(p) => p.check_ranges(),)*
+                }
+            }
+
+            /// What fitting on `rows x columns` costs, and scoring with the fitted detector.
+            pub fn fit_cost(&self, rows: usize, columns: usize) -> FitCost {
+                match self {
+                    $(Self::$variant(p) => p.fit_cost(rows, columns),)*
+                }
+            }
+
+            /// The whole-number parameters that size the work, for over-budget refusals.
+            pub(crate) fn sizes(&self) -> Vec<Size> {
+                match self {
+                    $(Self::$variant(p) => p.sizes(),)*
+                }
+            }
+
+            /// These parameters with the size `index` (of [`Self::sizes`]) set to `value`.
+            pub(crate) fn with_size(&self, index: usize, value: usize) -> Self {
+                match self {
+                    $(Self::$variant(p) => Self::$variant(p.with_size(index, value)),)*
+                }
+            }
+
+            /// The parameters as the API's `params` object, with every field present.
+            pub fn to_json(&self) -> serde_json::Value {
+                let value = match self {
+                    $(Self::$variant(p) => serde_json::to_value(p),)*
+                };
+                value.unwrap_or_default()
+            }
         }
 
         /// A fitted detector of any algorithm; what a model artifact stores.
@@ -230,6 +268,14 @@ impl Detector for FittedDetector {
 
     fn validate(&self) -> Result<(), ArtifactError> {
         self.inner().validate()
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.inner().heap_bytes()
+    }
+
+    fn score_cost(&self) -> ScoreCost {
+        self.inner().score_cost()
     }
 }
 

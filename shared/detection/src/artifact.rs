@@ -17,6 +17,13 @@
 //! model is validated, so even well-formed bytes that describe an impossible model are refused
 //! instead of panicking later. bincode stays behind this module: swapping the payload codec is a
 //! new format version, nothing else.
+//!
+//! Decoded sizes are bounded too: a model takes at most [`MAX_MODEL_HEAP_BYTES`] in memory.
+//! Encoding refuses a larger model, so every registered model loads. Decoding cannot allocate
+//! much more than the payload: bincode counts every value it decodes against the payload
+//! limit, the vectors of structs that could outgrow their bytes are capped in count as they
+//! are read (features, ensemble members), and the one codec that expands its bytes (the
+//! isolation forest's compact trees) checks the expanded size before allocating it.
 
 use sha2::{Digest, Sha256};
 
@@ -31,15 +38,28 @@ pub const FORMAT_VERSION: u16 = 1;
 pub const HEADER_LEN: usize = 48;
 /// Largest payload accepted, in bytes (the decoder never reads or allocates past it).
 pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024 * 1024;
+/// Most bytes a model may take in memory once decoded ([`Model::heap_bytes`]): twice the
+/// payload limit, room for the isolation forest's trees, which expand about threefold when
+/// loaded.
+pub const MAX_MODEL_HEAP_BYTES: usize = 128 * 1024 * 1024;
 
 fn codec() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_PAYLOAD_BYTES>()
 }
 
-/// Serializes a model into artifact bytes.
+/// Serializes a model into artifact bytes; a model larger than [`MAX_MODEL_HEAP_BYTES`] in
+/// memory, or whose payload would exceed [`MAX_PAYLOAD_BYTES`], is refused, so every artifact
+/// written loads.
 pub fn encode(model: &Model) -> Result<Vec<u8>, ArtifactError> {
+    check_heap(model)?;
     let payload = bincode::serde::encode_to_vec(model, codec())
         .map_err(|e| ArtifactError::Malformed(format!("cannot encode: {e}")))?;
+    if payload.len() > MAX_PAYLOAD_BYTES {
+        return Err(ArtifactError::TooLarge {
+            len: payload.len() as u64,
+            limit: MAX_PAYLOAD_BYTES as u64,
+        });
+    }
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
     bytes.extend_from_slice(&MAGIC);
     bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -69,8 +89,23 @@ pub fn decode(bytes: &[u8]) -> Result<Model, ArtifactError> {
             model.algorithm()
         )));
     }
+    check_heap(&model)?;
     model.validate()?;
     Ok(model)
+}
+
+/// Fails unless the model takes at most [`MAX_MODEL_HEAP_BYTES`] in memory.
+fn check_heap(model: &Model) -> Result<(), ArtifactError> {
+    let bytes = model.heap_bytes();
+    if bytes <= MAX_MODEL_HEAP_BYTES {
+        Ok(())
+    } else {
+        Err(ArtifactError::ModelTooLarge {
+            algorithm: model.algorithm().to_string(),
+            bytes: bytes as u64,
+            limit: MAX_MODEL_HEAP_BYTES as u64,
+        })
+    }
 }
 
 /// Checks the header and returns the payload slice.
@@ -274,6 +309,93 @@ mod tests {
             matches!(result, Err(ArtifactError::Malformed(_))),
             "{result:?}"
         );
+    }
+
+    #[test]
+    fn when_sealed_payload_holds_more_feature_names_than_a_model_may_have_should_refuse() {
+        // 100,000 one-byte names: 200 KB of payload that would be 3 MB of strings.
+        let mut payload = vec![0xFC];
+        payload.extend_from_slice(&100_000u32.to_le_bytes());
+        payload.extend_from_slice(&[1, b'a'].repeat(100_000));
+        let result = decode(&seal(&payload, Algorithm::Ecod.code()));
+        assert!(
+            matches!(&result, Err(ArtifactError::Malformed(m)) if m.contains("at most 65534")),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn when_sealed_forest_claims_a_huge_decoded_size_should_refuse_without_allocating_it() {
+        use crate::detectors::isolation_forest::StoredForest;
+        use crate::model::TrainingSummary;
+        use crate::threshold::Calibration;
+
+        /// A model's payload layout, with any stored forest in it.
+        #[derive(serde::Serialize)]
+        struct Payload<'a> {
+            features: &'a [String],
+            detector: Detector,
+            calibration: &'a Calibration,
+            training: &'a TrainingSummary,
+        }
+        #[derive(serde::Serialize)]
+        enum Detector {
+            IsolationForest(StoredForest),
+        }
+
+        let m = model(Algorithm::IsolationForest);
+        let payload = Payload {
+            features: m.features(),
+            detector: Detector::IsolationForest(StoredForest::leaves_only(2, 12, 4096, 10_000)),
+            calibration: m.calibration(),
+            training: m.training(),
+        };
+        let bytes = seal(
+            &bincode::serde::encode_to_vec(&payload, codec()).unwrap(),
+            Algorithm::IsolationForest.code(),
+        );
+        assert!(bytes.len() < 100_000, "{}", bytes.len());
+        let (result, peak) = crate::test_alloc::peak_during(|| decode(&bytes));
+        match result {
+            Err(ArtifactError::Malformed(message)) => assert!(
+                message.contains("model takes 491") && message.contains("more than the"),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert!(peak < 1 << 20, "allocated {peak} bytes");
+    }
+
+    /// An isolation forest of `trees` one-leaf trees of depth 12 (constant rows, more than
+    /// 2048 of them): about 49 KB each in memory, a few bytes each in the payload.
+    fn wide_forest(trees: usize) -> Model {
+        let x = Array2::from_elem((2049, 1), 3.0);
+        let t = Table::new(vec!["x".into()], x).unwrap();
+        let params = crate::detectors::isolation_forest::IsolationForestParams::default()
+            .n_estimators(trees)
+            .max_samples(4096);
+        let spec = ModelSpec {
+            calibration_rows: 2,
+            ..ModelSpec::new(AlgorithmParams::IsolationForest(params))
+        };
+        Model::fit(&spec, &t).unwrap()
+    }
+
+    #[test]
+    fn when_model_is_at_the_size_limit_should_round_trip_and_one_group_more_should_be_refused() {
+        // 341 groups of 8 trees fit in 128 MiB with the names and calibration; 342 do not.
+        let at_limit = wide_forest(341 * 8);
+        assert!(at_limit.heap_bytes() <= MAX_MODEL_HEAP_BYTES);
+        assert!(at_limit.heap_bytes() > MAX_MODEL_HEAP_BYTES - (1 << 20));
+        let bytes = encode(&at_limit).unwrap();
+        assert_eq!(decode(&bytes).unwrap(), at_limit);
+        drop(at_limit);
+        let over = wide_forest(342 * 8);
+        assert!(matches!(
+            encode(&over),
+            Err(ArtifactError::ModelTooLarge { bytes, limit, .. })
+                if bytes > limit && limit == MAX_MODEL_HEAP_BYTES as u64
+        ));
     }
 
     #[test]

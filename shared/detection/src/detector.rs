@@ -2,6 +2,7 @@
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 
+use crate::budget::ScoreCost;
 use crate::error::ArtifactError;
 
 /// A fitted anomaly detector: scores rows (higher = more anomalous) and explains one row.
@@ -27,4 +28,12 @@ pub trait Detector {
 
     /// Checks the invariants scoring relies on, for models decoded from untrusted bytes.
     fn validate(&self) -> Result<(), ArtifactError>;
+
+    /// Bytes the fitted detector takes in memory (decoded), so a model too large to store or
+    /// to load is refused.
+    fn heap_bytes(&self) -> usize;
+
+    /// What scoring with this detector costs, so a scoring call can be refused before it
+    /// starts.
+    fn score_cost(&self) -> ScoreCost;
 }

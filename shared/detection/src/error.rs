@@ -21,25 +21,22 @@ pub enum InputError {
         /// How many were expected.
         expected: usize,
     },
-    /// A cell that is not a number.
-    #[error("row {row}, column '{column}': '{value}' is not a number")]
+    /// A cell that is not a number. The cell itself is not repeated: errors reach logs and
+    /// job records, and cells may hold anything.
+    #[error("row {row}, column '{column}': the value is not a number")]
     NotNumeric {
         /// Data row, counted from 1.
         row: usize,
         /// Name of the column.
         column: String,
-        /// The offending cell, as written.
-        value: String,
     },
-    /// A cell that is NaN or infinite.
-    #[error("row {row}, column '{column}': {value} is not a finite number")]
+    /// A cell that is NaN or infinite (or too large for a 64-bit float).
+    #[error("row {row}, column '{column}': the value is not a finite number")]
     NotFinite {
         /// Data row, counted from 1.
         row: usize,
         /// Name of the column.
         column: String,
-        /// The offending cell, as written.
-        value: String,
     },
     /// A JSON record lacks a key that the first record has (records must all have the same keys).
     #[error("row {row} has no key '{column}' (every record needs the first record's keys)")]
@@ -69,12 +66,22 @@ pub enum InputError {
     /// A column the model does not know (and extra columns were not allowed).
     #[error("unexpected column '{0}' (the model does not use it)")]
     UnexpectedColumn(String),
-    /// More rows, columns or bytes than the configured limit.
+    /// More rows, columns or values than the configured limit.
     #[error("too many {what}: more than {limit}")]
     TooLarge {
-        /// What there is too much of (rows, columns, bytes).
+        /// What there is too much of (rows, columns, values).
         what: &'static str,
         /// The configured limit.
+        limit: usize,
+    },
+    /// A CSV record, the header or a column name longer in bytes than the configured limit;
+    /// refused after reading about that many bytes of it.
+    #[error("{what} is longer than {limit} bytes")]
+    TooLong {
+        /// What is too long: `row 3` (data rows counted from 1), `the header`, `the name of
+        /// column 2`.
+        what: String,
+        /// The configured limit, in bytes.
         limit: usize,
     },
     /// Bytes that are not valid CSV or JSON of an accepted shape.
@@ -122,6 +129,20 @@ pub enum ArtifactError {
         /// The largest payload accepted, in bytes.
         limit: u64,
     },
+    /// A model larger in memory than an artifact may hold, refused when encoding (so every
+    /// registered model loads) and when decoding, before the large parts are allocated.
+    #[error(
+        "{algorithm} model takes {bytes} bytes in memory, more than the {limit} bytes a model may \
+         take; train it with smaller size parameters or fewer columns"
+    )]
+    ModelTooLarge {
+        /// The model's algorithm.
+        algorithm: String,
+        /// Bytes the model takes (or would take) in memory.
+        bytes: u64,
+        /// The most a model may take.
+        limit: u64,
+    },
     /// The payload's SHA-256 differs from the header's.
     #[error("model artifact is corrupted: payload checksum mismatch")]
     Corrupted,
@@ -164,6 +185,17 @@ pub enum DetectionError {
     /// A model artifact that cannot be loaded.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
+    /// A fit or scoring call estimated, before any work, to need more time or memory than its
+    /// budget (or a larger model than an artifact may hold).
+    #[error("{message}")]
+    OverBudget {
+        /// The parameter (or `rows`, `columns`) that dominates the cost.
+        parameter: String,
+        /// The largest value of it that fits, the others unchanged.
+        limit: String,
+        /// What was estimated, what the budget is, and what to lower.
+        message: String,
+    },
 }
 
 impl DetectionError {

@@ -20,7 +20,8 @@ impl LabelledData {
     pub fn from_csv<R: Read>(reader: R) -> Result<Self, InputError> {
         let limits = Limits {
             max_rows: 10_000_000,
-            max_columns: 10_000,
+            max_values: usize::MAX,
+            ..Limits::DEFAULT
         };
         let all = crate::tabular::csv::parse_csv(reader, &limits)?;
         let label = vec!["label".to_string()];
@@ -38,10 +39,9 @@ impl LabelledData {
             .map(|(row, v)| match *v {
                 0.0 => Ok(0),
                 1.0 => Ok(1),
-                other => Err(InputError::NotNumeric {
-                    row: row + 1,
-                    column: "label".into(),
-                    value: format!("{other} (labels are 0 or 1)"),
+                _ => Err(InputError::Malformed {
+                    format: "CSV",
+                    message: format!("row {}, column 'label': labels are 0 or 1", row + 1),
                 }),
             })
             .collect::<Result<Vec<u8>, _>>()?;

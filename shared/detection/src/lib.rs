@@ -4,6 +4,7 @@
 
 pub mod algorithm;
 pub mod artifact;
+pub mod budget;
 pub mod detector;
 pub mod detectors;
 pub mod error;
@@ -11,10 +12,15 @@ pub mod evaluation;
 pub mod model;
 pub mod preprocess;
 pub mod sampling;
+mod serde_bounded;
 pub mod table;
 pub mod tabular;
 pub mod threshold;
 
+#[cfg(test)]
+mod test_alloc;
+
+pub use budget::{WorkBudget, WorkEstimate};
 pub use detector::Detector;
 pub use error::{ArtifactError, DetectionError, InputError};
 pub use table::{Limits, Table};

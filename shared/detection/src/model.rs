@@ -5,15 +5,31 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::algorithm::{Algorithm, AlgorithmParams, FittedDetector};
+use crate::artifact::MAX_MODEL_HEAP_BYTES;
+use crate::budget::sizes::{refuse, Size};
+use crate::budget::{bytes_of, log2, WorkBudget, WorkEstimate};
 use crate::detector::Detector;
+use crate::detectors::shared_cost::{PASS_SECONDS, SORT_SECONDS};
 use crate::error::{ArtifactError, DetectionError, InputError};
 use crate::sampling::sample_rows;
 use crate::table::Table;
 use crate::tabular::align::{ColumnMapping, ExtraColumns};
-use crate::threshold::{Calibration, Severity, ThresholdRule};
+use crate::threshold::{Calibration, Severity, ThresholdRule, CALIBRATION_BYTES};
+
+/// Most features a model may have: the isolation forest's stored form keeps feature indices
+/// in 16 bits, and every algorithm accepts the same tables.
+pub const MAX_FEATURES: usize = crate::detectors::isolation_forest::MAX_FEATURES;
 
 /// Most training rows scored to calibrate the threshold, unless a spec says otherwise.
 pub const DEFAULT_CALIBRATION_ROWS: usize = 20_000;
+
+/// Bytes a feature name is assumed to take when estimating a model's size (its `String` and
+/// a name of 40 bytes); the model's real size counts the names it has.
+const ESTIMATED_FEATURE_BYTES: usize = std::mem::size_of::<String>() + 40;
+
+/// Seconds per feature of an explained row beyond the detector's contributions: its share,
+/// a copy of its name, and the sort of the shares.
+const EXPLAIN_FEATURE_SECONDS: f64 = 250e-9;
 
 /// What to train: an algorithm with its parameters and a threshold rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +57,77 @@ impl ModelSpec {
         self.threshold = rule;
         self
     }
+
+    /// What [`Model::fit`] on `rows x columns` is estimated to cost, before any work: the
+    /// detector's fit (its row sampling included), the calibration scoring of up to
+    /// `calibration_rows` rows, and the model it leaves.
+    pub fn estimate_fit(&self, rows: usize, columns: usize) -> WorkEstimate {
+        fit_estimate(&self.params, self.calibration_rows, rows, columns)
+    }
+
+    /// The estimate of [`Self::estimate_fit`] if it fits `budget` (and the model fits
+    /// [`MAX_MODEL_HEAP_BYTES`]); otherwise [`DetectionError::OverBudget`] naming the parameter
+    /// (or `rows`, `columns`) to lower and the largest value that fits. Out-of-range
+    /// parameters are [`DetectionError::InvalidParam`], as when fitting.
+    pub fn check_fit(
+        &self,
+        rows: usize,
+        columns: usize,
+        budget: &WorkBudget,
+    ) -> Result<WorkEstimate, DetectionError> {
+        self.params.check()?;
+        let estimate = self.estimate_fit(rows, columns);
+        let max_model = MAX_MODEL_HEAP_BYTES as u64;
+        if estimate.fits(budget, max_model) {
+            return Ok(estimate);
+        }
+        let mut sizes = self.params.sizes();
+        let n_params = sizes.len();
+        sizes.push(Size::data("rows", rows));
+        sizes.push(Size::data("columns", columns));
+        let cal = self.calibration_rows;
+        let cost_at = |i: usize, v: usize| match i.checked_sub(n_params) {
+            None => fit_estimate(&self.params.with_size(i, v), cal, rows, columns),
+            Some(0) => fit_estimate(&self.params, cal, v, columns),
+            Some(_) => fit_estimate(&self.params, cal, rows, v),
+        };
+        let what = format!(
+            "training {} on {rows} rows x {columns} columns",
+            self.params.algorithm()
+        );
+        Err(refuse(
+            &what, &estimate, budget, max_model, &sizes, &cost_at,
+        ))
+    }
+}
+
+/// [`ModelSpec::estimate_fit`] of a spec with these parameters and calibration size.
+fn fit_estimate(
+    params: &AlgorithmParams,
+    calibration_rows: usize,
+    rows: usize,
+    columns: usize,
+) -> WorkEstimate {
+    let cost = params.fit_cost(rows, columns);
+    let sample = rows.min(calibration_rows);
+    let m = sample as f64;
+    // The sampled rows (when they are a copy), their scores and the calibration's sorted copy.
+    let held = if rows > sample {
+        bytes_of::<f64>(m * columns as f64) + bytes_of::<u32>(rows as f64)
+    } else {
+        0.0
+    } + bytes_of::<f64>(2.0 * m);
+    let sort = WorkEstimate::new(m * log2(m) * SORT_SECONDS, 0.0, 0.0);
+    let calibrate = cost
+        .scoring
+        .for_rows(sample, false)
+        .then(sort)
+        .holding(held);
+    let names = (columns * ESTIMATED_FEATURE_BYTES + CALIBRATION_BYTES) as f64;
+    cost.fit
+        .then(calibrate)
+        .then(WorkEstimate::new(0.0, names, names))
+        .holding(std::mem::size_of::<Model>() as f64)
 }
 
 /// Facts about the training run kept with the model.
@@ -64,6 +151,7 @@ pub struct FeatureContribution {
 /// A trained anomaly-detection model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
+    #[serde(deserialize_with = "crate::serde_bounded::at_most::<_, _, MAX_FEATURES>")]
     features: Vec<String>,
     detector: FittedDetector,
     calibration: Calibration,
@@ -123,6 +211,61 @@ impl Model {
     /// Threshold, normalization and severities.
     pub fn calibration(&self) -> &Calibration {
         &self.calibration
+    }
+
+    /// Bytes the model takes in memory (decoded): names, calibration and the fitted detector.
+    /// An artifact holds at most [`MAX_MODEL_HEAP_BYTES`].
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self
+                .features
+                .iter()
+                .map(|f| std::mem::size_of::<String>() + f.len())
+                .sum::<usize>()
+            + self.calibration.heap_bytes()
+            + self.detector.heap_bytes()
+    }
+
+    /// What scoring `rows` rows in one call (and, with `explain`, explaining every one of
+    /// them) is estimated to cost, before any work; the model itself is counted in the peak.
+    pub fn estimate_score(&self, rows: usize, explain: bool) -> WorkEstimate {
+        let cost = self.detector.score_cost();
+        let scoring = cost.for_rows(rows, explain);
+        let explaining = if explain {
+            let d = self.features.len() as f64;
+            let per_row = d * (EXPLAIN_FEATURE_SECONDS + log2(d) * SORT_SECONDS + PASS_SECONDS);
+            WorkEstimate::new(
+                rows as f64 * per_row,
+                bytes_of::<FeatureContribution>(d) + bytes_of::<f64>(d),
+                0.0,
+            )
+        } else {
+            WorkEstimate::default()
+        };
+        let model = self.heap_bytes() as f64;
+        WorkEstimate::new(0.0, model, model).then(scoring.then(explaining))
+    }
+
+    /// The estimate of [`Self::estimate_score`] if it fits `budget`; otherwise
+    /// [`DetectionError::OverBudget`] naming `rows` and the most rows that fit.
+    pub fn check_score(
+        &self,
+        rows: usize,
+        explain: bool,
+        budget: &WorkBudget,
+    ) -> Result<WorkEstimate, DetectionError> {
+        let estimate = self.estimate_score(rows, explain);
+        if estimate.fits(budget, u64::MAX) {
+            return Ok(estimate);
+        }
+        let what = format!(
+            "scoring {rows} rows{} with a {} model",
+            if explain { " and explaining them" } else { "" },
+            self.algorithm()
+        );
+        let sizes = [Size::data("rows", rows)];
+        let cost_at = |_: usize, v: usize| self.estimate_score(v, explain);
+        Err(refuse(&what, &estimate, budget, u64::MAX, &sizes, &cost_at))
     }
 
     /// Facts about the training run.
@@ -252,6 +395,95 @@ mod tests {
                 .unwrap();
             assert_eq!(top[0].feature, "c", "{algorithm}: {top:?}");
             assert!(top[0].contribution > top[1].contribution, "{algorithm}");
+        }
+    }
+
+    /// Fits and scores each case, measuring the bytes this thread allocated at most: the
+    /// estimates must never be below half of it (nor absurdly above it). The figures measured
+    /// in release mode, with times, come from `examples/budget_calibration.rs`.
+    #[test]
+    fn when_fits_and_scores_are_measured_should_allocate_within_a_factor_of_the_estimates() {
+        use crate::test_alloc::peak_during;
+        let cases = [
+            (Algorithm::IsolationForest, serde_json::json!({}), 4000, 10),
+            (
+                Algorithm::IsolationForest,
+                serde_json::json!({"n_estimators": 50, "max_samples": 2048}),
+                4000,
+                10,
+            ),
+            (Algorithm::Ecod, serde_json::json!({}), 4000, 10),
+            (
+                Algorithm::Ecod,
+                serde_json::json!({"n_quantiles": 1024}),
+                5000,
+                30,
+            ),
+            (
+                Algorithm::Hbos,
+                serde_json::json!({"n_bins": 500}),
+                3000,
+                100,
+            ),
+            (Algorithm::Pca, serde_json::json!({}), 400, 12),
+            (
+                Algorithm::Knn,
+                serde_json::json!({"max_samples": 2500}),
+                2500,
+                10,
+            ),
+            (
+                Algorithm::Gmm,
+                serde_json::json!({"n_components": 3}),
+                600,
+                3,
+            ),
+            (Algorithm::Ensemble, serde_json::json!({}), 2000, 8),
+        ];
+        for (algorithm, params, rows, columns) in cases {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+            let x = Array2::from_shape_fn((rows, columns), |_| rng.gen_range(-1.0..1.0));
+            let names = (0..columns).map(|j| format!("feature_{j}")).collect();
+            let table = Table::new(names, x).unwrap();
+            let spec =
+                ModelSpec::new(AlgorithmParams::from_json(algorithm, Some(&params)).unwrap());
+            let case = format!("{algorithm} {params} {rows}x{columns}");
+
+            let estimate = spec.estimate_fit(rows, columns);
+            let (model, peak) = peak_during(|| Model::fit(&spec, &table).unwrap());
+            let (estimated, measured) = (estimate.peak_bytes as f64, peak as f64);
+            assert!(
+                measured <= 2.0 * estimated,
+                "{case}: fit {measured} > 2 x {estimated}"
+            );
+            assert!(
+                estimated <= 5.0 * measured + 1e6,
+                "{case}: fit {estimated} vs {measured}"
+            );
+            let heap = model.heap_bytes() as f64;
+            assert!(
+                heap <= 1.1 * estimate.model_bytes as f64,
+                "{case}: model {heap}"
+            );
+            if algorithm != Algorithm::Pca {
+                // PCA's estimate keeps every component: the most a model may keep.
+                assert!(
+                    estimate.model_bytes as f64 <= 1.5 * heap,
+                    "{case}: model {heap}"
+                );
+            }
+
+            let score = model.estimate_score(rows, false);
+            let (_, peak) = peak_during(|| model.score(table.values().view()).unwrap());
+            let (estimated, measured) = (score.peak_bytes as f64, peak as f64 + heap);
+            assert!(
+                measured <= 2.0 * estimated,
+                "{case}: score {measured} > 2 x {estimated}"
+            );
+            assert!(
+                estimated <= 5.0 * measured + 1e6,
+                "{case}: score {estimated} vs {measured}"
+            );
         }
     }
 

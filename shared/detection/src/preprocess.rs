@@ -17,7 +17,11 @@ impl StandardScaler {
     /// Fits means and standard deviations on `x` (at least one row).
     pub fn fit(x: ArrayView2<'_, f64>) -> Self {
         let n = x.nrows().max(1) as f64;
-        let mean = x.sum_axis(Axis(0)) / n;
+        let mut mean = x.sum_axis(Axis(0)) / n;
+        if mean.iter().any(|m| !m.is_finite()) {
+            // Sums of values near f64::MAX overflow: add the values divided by n instead.
+            mean = x.fold_axis(Axis(0), 0.0, |acc, v| acc + v / n);
+        }
         let scale = x
             .axis_iter(Axis(1))
             .zip(mean.iter())
@@ -47,6 +51,11 @@ impl StandardScaler {
     /// Number of features.
     pub fn n_features(&self) -> usize {
         self.mean.len()
+    }
+
+    /// Bytes of its arrays in memory, for the model's size.
+    pub fn heap_bytes(&self) -> usize {
+        (self.mean.len() + self.scale.len()) * std::mem::size_of::<f64>()
     }
 
     /// Checks lengths and that every scale is finite and positive.
@@ -93,6 +102,11 @@ impl RobustDeviation {
             median: median.into(),
             mad: mad.into(),
         }
+    }
+
+    /// Bytes of its arrays in memory, for the model's size.
+    pub fn heap_bytes(&self) -> usize {
+        (self.median.len() + self.mad.len()) * std::mem::size_of::<f64>()
     }
 
     /// Per-feature deviations of one row.

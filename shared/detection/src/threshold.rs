@@ -84,7 +84,16 @@ pub struct Calibration {
     std: f64,
 }
 
+/// Bytes of a calibration in memory, whatever the training size.
+pub(crate) const CALIBRATION_BYTES: usize =
+    std::mem::size_of::<Calibration>() + KNOTS * std::mem::size_of::<f64>();
+
 impl Calibration {
+    /// Bytes it takes in memory, for the model's size.
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() + self.quantiles.len() * std::mem::size_of::<f64>()
+    }
+
     /// Calibrates on training scores (finite, at least one) with a threshold rule.
     pub fn fit(scores: &[f64], rule: ThresholdRule) -> Result<Self, DetectionError> {
         rule.check()?;

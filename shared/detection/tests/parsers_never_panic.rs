@@ -13,13 +13,15 @@ use serde_json::{json, Map, Value};
 /// Limits that never stop a test input, so stream and whole-input parsing can be compared.
 const UNLIMITED: Limits = Limits {
     max_rows: usize::MAX,
-    max_columns: 1_000,
+    max_values: usize::MAX,
+    ..Limits::DEFAULT
 };
 
 /// Small limits, so inputs also reach the limit checks.
 const SMALL: Limits = Limits {
     max_rows: 8,
     max_columns: 4,
+    ..Limits::DEFAULT
 };
 
 /// A table as the generators build it: names and rows of finite numbers.
@@ -270,6 +272,7 @@ fn streaming_ignores_max_rows_that_whole_parsing_enforces() {
     let limits = Limits {
         max_rows: 10,
         max_columns: 4,
+        ..Limits::default()
     };
     assert_eq!(
         parse_csv(bytes.as_slice(), &limits).unwrap_err(),

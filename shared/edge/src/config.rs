@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use detection::Limits;
 
+use application::domain::JobPolicy;
+use application::workflows::budgets::WorkBudgets;
 use application::workflows::retention::RetentionPolicy;
 
 use crate::jwt::JwksSource;
@@ -113,6 +115,14 @@ pub struct Config {
     /// `NOMALY_BACKUP_KEEP_DAILY` (default 7) and `NOMALY_BACKUP_KEEP_WEEKLY` (default 4): which
     /// backups survive pruning.
     pub retention: RetentionPolicy,
+    /// `NOMALY_TIMEOUT_SECS` (default 900, at most 900): the function's timeout, which work
+    /// budgets and job leases derive from (the templates set it to the function's `Timeout`).
+    pub timeout_secs: u64,
+    /// `NOMALY_JOB_TTL_DAYS` (default 30, 1 to 3650): how long job records are kept.
+    pub job_ttl_days: u64,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (set by Lambda; default 1024): the function's memory in
+    /// MB, which work budgets derive from.
+    pub memory_mb: u64,
 }
 
 impl Config {
@@ -238,7 +248,28 @@ impl Config {
                 keep_daily: size("NOMALY_BACKUP_KEEP_DAILY", defaults.keep_daily, 0)?,
                 keep_weekly: size("NOMALY_BACKUP_KEEP_WEEKLY", defaults.keep_weekly, 0)?,
             },
+            timeout_secs: at_most(
+                "NOMALY_TIMEOUT_SECS",
+                number("NOMALY_TIMEOUT_SECS", 900, 1)?,
+                900,
+            )?,
+            job_ttl_days: at_most(
+                "NOMALY_JOB_TTL_DAYS",
+                number("NOMALY_JOB_TTL_DAYS", 30, 1)?,
+                3650,
+            )?,
+            memory_mb: number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024, 128)?,
         })
+    }
+
+    /// What one request's or one event's work may spend in this function.
+    pub fn budgets(&self) -> WorkBudgets {
+        WorkBudgets::for_function(self.memory_mb, self.timeout_secs)
+    }
+
+    /// How jobs are kept and leased.
+    pub fn job_policy(&self) -> JobPolicy {
+        JobPolicy::new(self.job_ttl_days, self.timeout_secs)
     }
 
     /// The parsing limits requests are held to.
@@ -248,6 +279,17 @@ impl Config {
             ..Limits::default()
         }
     }
+}
+
+/// `value` of `variable` when at most `max`, else the error naming it.
+fn at_most(variable: &'static str, value: u64, max: u64) -> Result<u64, ConfigError> {
+    if value > max {
+        return Err(ConfigError::Invalid {
+            variable,
+            reason: format!("{value} is above the maximum of {max}"),
+        });
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -365,6 +407,19 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("NOMALY_MAX_ROWS:"), "{e}");
+        let e = config(&[("NOMALY_TIMEOUT_SECS", "901")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("NOMALY_TIMEOUT_SECS:"), "{e}");
+        let e = config(&[("NOMALY_JOB_TTL_DAYS", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("NOMALY_JOB_TTL_DAYS"), "{e}");
+        let policy = config(&[("NOMALY_TIMEOUT_SECS", "30"), ("NOMALY_JOB_TTL_DAYS", "7")])
+            .unwrap()
+            .job_policy();
+        assert_eq!(policy.ttl_secs, 7 * 24 * 3600);
+        assert_eq!(policy.lease_ms, 90_000);
         let e = config(&[("NOMALY_MAX_BODY_BYTES", "0")])
             .unwrap_err()
             .to_string();

@@ -16,6 +16,7 @@ use application::domain::incoming::{route_key, IncomingRoute, ModelTarget};
 use application::domain::{JobStatus, S3ObjectRef};
 use application::metrics::{self, Counter};
 use application::workflows::event_jobs::JobOutcome;
+use application::workflows::idempotency::IdempotencyGuard;
 use application::ServiceError;
 use futures_util::FutureExt;
 use lambda_http::request::LambdaRequest;
@@ -25,7 +26,9 @@ use serde_json::{json, Value};
 
 use crate::access::Access;
 use crate::emf::{self, Invocation};
-use crate::http::{match_route, route_path, serve, Matched, RouteSpec};
+use crate::http::{
+    idempotency_key, match_route, route_path, serve, serve_once, Matched, RouteSpec,
+};
 use crate::trigger::{classify, ScheduledEvent, Trigger};
 
 /// What a function returns to the Lambda runtime on error (it retries async invocations).
@@ -52,6 +55,12 @@ pub trait Function: Sync {
 
     /// How the function learns who calls a tenant route.
     fn access(&self) -> &Access;
+
+    /// Where the function keeps `Idempotency-Key` records, when any of its routes honours
+    /// them.
+    fn idempotency(&self) -> Option<&IdempotencyGuard> {
+        None
+    }
 
     /// Answers a request on a matched route; an error becomes the JSON error envelope.
     fn http(&self, matched: Matched<Self::Route>, request: Request) -> Work<'_, Response<Body>>;
@@ -95,7 +104,20 @@ pub async fn handle<F: Function>(
     Ok(serve(F::NAME, request, |request| async move {
         let mut matched = match_route(&function.routes(), request.method(), &route_path(&request))?;
         matched.caller = function.access().admit(matched.access, &request).await?;
-        function.http(matched, request).await
+        let keyed = match (matched.idempotent, function.idempotency()) {
+            (Some(rule), Some(guard)) => idempotency_key(&request)?.map(|key| (rule, guard, key)),
+            _ => None,
+        };
+        match keyed {
+            Some((rule, guard, key)) => {
+                let tenant = matched.tenant()?.clone();
+                serve_once(guard, rule, &tenant, &key, request, |request| {
+                    function.http(matched, request)
+                })
+                .await
+            }
+            None => function.http(matched, request).await,
+        }
     })
     .await)
 }

@@ -121,7 +121,7 @@ mod tests {
             .iter()
             .map(|m| m["Name"].as_str().unwrap())
             .collect();
-        assert_eq!(names.len(), 10);
+        assert_eq!(names.len(), 3 + Counter::ALL.len());
         for name in &names {
             assert!(doc[*name].is_number(), "{name} declared but not set");
         }

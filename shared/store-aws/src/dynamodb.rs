@@ -17,8 +17,8 @@ use crate::items::{
 use crate::restore::SCAN_PAGE;
 use crate::retry::{send_until_processed, Backoff};
 use crate::schema::{
-    CATALOG_PK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, JOBS_INDEX, MODELS_INDEX, PK, SK,
-    VERSION_ATTRIBUTE,
+    CATALOG_PK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, JOBS_INDEX, LEASE_ATTRIBUTE, MODELS_INDEX, PK,
+    SK, VERSION_ATTRIBUTE,
 };
 use application::domain::keys::{job_pk, model_pk, version_sk, JOB_SK, LATEST_SK};
 use application::domain::{Job, ModelVersion, Tenant};
@@ -59,7 +59,7 @@ impl DynamoStore {
     }
 
     /// One item by key (strongly consistent), or `None`.
-    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+    pub(crate) async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -94,23 +94,16 @@ impl DynamoStore {
 }
 
 impl DynamoStore {
-    /// The `LATEST` items of the models index: one tenant's (`{tenant}#` sort-key prefix), or
-    /// every tenant's.
-    async fn catalog(&self, tenant: Option<&Tenant>) -> Result<Vec<ModelVersion>, StoreError> {
-        let mut query = self
+    /// Every tenant's `LATEST` items of the models index.
+    async fn catalog(&self) -> Result<Vec<ModelVersion>, StoreError> {
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(MODELS_INDEX)
+            .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", GSI2_PK)
             .expression_attribute_values(":pk", AttributeValue::S(CATALOG_PK.to_owned()));
-        query = match tenant {
-            Some(tenant) => query
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :tenant)")
-                .expression_attribute_names("#sk", GSI2_SK)
-                .expression_attribute_values(":tenant", AttributeValue::S(catalog_prefix(tenant))),
-            None => query.key_condition_expression("#pk = :pk"),
-        };
         query_all(query).await
     }
 
@@ -220,13 +213,54 @@ impl ModelRegistry for DynamoStore {
             .transpose()
     }
 
-    /// Queries the sparse models index (one item per model, by name), page by page.
-    async fn list_models(&self, tenant: &Tenant) -> Result<Vec<ModelVersion>, StoreError> {
-        self.catalog(Some(tenant)).await
+    /// Queries the sparse models index (one item per model, by name) from the name after
+    /// `after` (`!` sorts below every character a name may hold, `~` above), following the
+    /// service's pages until `limit` models are read.
+    async fn list_models(
+        &self,
+        tenant: &Tenant,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ModelVersion>, StoreError> {
+        let prefix = catalog_prefix(tenant);
+        let low = match after {
+            Some(name) => format!("{prefix}{name}!"),
+            None => prefix.clone(),
+        };
+        let mut models: Vec<ModelVersion> = Vec::new();
+        let mut start = None;
+        loop {
+            let page_size = limit.saturating_sub(models.len()).clamp(1, 1000);
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(MODELS_INDEX)
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :low AND :high")
+                .expression_attribute_names("#pk", GSI2_PK)
+                .expression_attribute_names("#sk", GSI2_SK)
+                .expression_attribute_values(":pk", AttributeValue::S(CATALOG_PK.to_owned()))
+                .expression_attribute_values(":low", AttributeValue::S(low.clone()))
+                .expression_attribute_values(":high", AttributeValue::S(format!("{prefix}~")))
+                .limit(i32::try_from(page_size).unwrap_or(1000))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for item in output.items.unwrap_or_default() {
+                models.push(from_item(&item)?);
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || models.len() >= limit {
+                break;
+            }
+        }
+        models.truncate(limit);
+        Ok(models)
     }
 
     async fn list_all_models(&self) -> Result<Vec<ModelVersion>, StoreError> {
-        self.catalog(None).await
+        self.catalog().await
     }
 
     async fn versions(&self, tenant: &Tenant, name: &str) -> Result<Vec<ModelVersion>, StoreError> {
@@ -307,6 +341,25 @@ impl JobStore for DynamoStore {
             })
             .await?;
         }
+        Ok(())
+    }
+
+    /// `PutItem` under `status = running AND (no lease OR lease < now)`.
+    async fn take_over_job(&self, job: &Job, now_ms: u64) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(job_item(job)?))
+            .condition_expression(
+                "#status = :running AND (attribute_not_exists(#lease) OR #lease < :now)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#lease", LEASE_ATTRIBUTE)
+            .expression_attribute_values(":running", AttributeValue::S("running".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
         Ok(())
     }
 

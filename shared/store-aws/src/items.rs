@@ -11,8 +11,8 @@ use serde::Serialize;
 use serde_json::{Map, Number, Value};
 
 use crate::schema::{CATALOG_PK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, KEY_ATTRIBUTES, PK, SK};
-use application::domain::keys::{model_pk, JOB_SK, LATEST_SK};
-use application::domain::{Job, ModelVersion, Tenant};
+use application::domain::keys::{lease_sk, model_pk, JOB_SK, LATEST_SK, LEASES_PK};
+use application::domain::{Job, JobStatus, ModelVersion, Tenant};
 use application::ports::StoreError;
 
 /// One DynamoDB item.
@@ -152,6 +152,10 @@ pub fn job_item(job: &Job) -> Result<Item, StoreError> {
         item.insert(GSI1_PK.to_owned(), s(model_pk(&job.tenant, model)));
         item.insert(GSI1_SK.to_owned(), s(job_index_sk(job)));
     }
+    if let (JobStatus::Running, Some(lease)) = (job.status, job.lease_expires_at) {
+        item.insert(GSI2_PK.to_owned(), s(LEASES_PK));
+        item.insert(GSI2_SK.to_owned(), s(lease_sk(lease, &job.tenant, &job.id)));
+    }
     Ok(item)
 }
 
@@ -178,6 +182,7 @@ mod tests {
             },
             created_at: 1_700_000_000_000,
             source: None,
+            job: None,
         }
     }
 
@@ -200,6 +205,7 @@ mod tests {
             expires_at: 7,
             source: None,
             results_key: None,
+            lease_expires_at: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod client;
 pub mod cursor;
 pub mod dynamodb;
 pub mod errors;
+pub mod idempotency;
 pub mod items;
 pub mod legacy;
 pub mod restore;

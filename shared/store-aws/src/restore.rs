@@ -9,11 +9,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::dynamodb::DynamoStore;
 use crate::errors::classify;
-use crate::items::{latest_item, version_item, Item};
-use crate::schema::VERSION_ATTRIBUTE;
-use application::domain::keys::JOB_SK;
+use crate::items::{from_item, latest_item, version_item, Item};
+use crate::schema::{GSI2_PK, GSI2_SK, MODELS_INDEX, VERSION_ATTRIBUTE};
+use application::domain::keys::{JOB_SK, LEASES_PK};
 use application::domain::{Job, ModelVersion};
-use application::ports::{JobScan, RegistryRestore, StoreError};
+use application::ports::{JobScan, JobStore, RegistryRestore, StoreError};
 
 /// Items one `Scan` call reads at most: small pages keep each call well inside its timeout (moto
 /// takes seconds for a 1 MB page).
@@ -85,5 +85,35 @@ impl JobScan for DynamoStore {
         let mut jobs: Vec<Job> = self.scan_where("T#", "#sk = :sk", JOB_SK).await?;
         jobs.sort_by(|a, b| (&a.tenant, &a.id).cmp(&(&b.tenant, &b.id)));
         Ok(jobs)
+    }
+
+    /// A strongly consistent read of the sparse leases partition of the models index is not
+    /// possible (index reads are eventual), so each candidate is re-read from the table, and a
+    /// job that finished since is dropped.
+    async fn expired_leases(&self, now_ms: u64, limit: usize) -> Result<Vec<Job>, StoreError> {
+        let output = self
+            .client()
+            .query()
+            .table_name(self.table())
+            .index_name(MODELS_INDEX)
+            .key_condition_expression("#pk = :pk AND #sk < :now")
+            .expression_attribute_names("#pk", GSI2_PK)
+            .expression_attribute_names("#sk", GSI2_SK)
+            .expression_attribute_values(":pk", AttributeValue::S(LEASES_PK.to_owned()))
+            .expression_attribute_values(":now", AttributeValue::S(format!("{now_ms:020}")))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        let mut expired = Vec::new();
+        for item in output.items.unwrap_or_default() {
+            let candidate: Job = from_item(&item)?;
+            if let Some(job) = self.get_job(&candidate.tenant, &candidate.id).await? {
+                if job.lease_expired(now_ms) {
+                    expired.push(job);
+                }
+            }
+        }
+        Ok(expired)
     }
 }

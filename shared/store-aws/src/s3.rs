@@ -1,6 +1,8 @@
 //! Model artifacts in S3: one object per key, written only if absent (`If-None-Match: *`), with
 //! the SHA-256 in user metadata and checked again on every read.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
@@ -14,11 +16,16 @@ use application::ports::{
     StoredObject,
 };
 
+/// Longest wait for the next chunk of an object's body before the read counts as failed (a
+/// stalled, not broken, stream), unless set with [`S3ObjectStore::with_stall_timeout`].
+pub const BODY_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// An [`ObjectStore`] on one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3ObjectStore {
     client: Client,
     bucket: String,
+    stall_timeout: Duration,
 }
 
 impl S3ObjectStore {
@@ -27,7 +34,20 @@ impl S3ObjectStore {
         Self {
             client,
             bucket: bucket.into(),
+            stall_timeout: BODY_STALL_TIMEOUT,
         }
+    }
+
+    /// The same store failing a streamed read that receives no bytes for `timeout` (the SDK's
+    /// timeouts end when the response headers arrive; a body can stall after them).
+    pub fn with_stall_timeout(mut self, timeout: Duration) -> Self {
+        self.stall_timeout = timeout;
+        self
+    }
+
+    /// How long a streamed read waits for the next chunk.
+    pub(crate) fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
     }
 
     /// The S3 client, for tooling and tests.
@@ -117,9 +137,31 @@ pub(crate) async fn get_object(
     bucket: &str,
     key: &str,
 ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StoreError> {
-    match client.get_object().bucket(bucket).key(key).send().await {
+    get_exact(client, bucket, key, None, None).await
+}
+
+/// `GetObject` of one version (a version id other than S3's `"null"`), or of the current
+/// object under `If-Match: etag`: a missing key or version is `None`, a changed ETag (412) is
+/// [`StoreError::Conflict`].
+pub(crate) async fn get_exact(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    etag: Option<&str>,
+) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StoreError> {
+    let mut get = client.get_object().bucket(bucket).key(key);
+    match (version_id.filter(|v| !v.is_empty() && *v != "null"), etag) {
+        (Some(version), _) => get = get.version_id(version),
+        (None, Some(etag)) if !etag.is_empty() => {
+            get = get.if_match(format!("\"{}\"", etag.trim_matches('"')))
+        }
+        _ => {}
+    }
+    match get.send().await {
         Ok(output) => Ok(Some(output)),
         Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => Ok(None),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
         Err(e) => Err(classify("GetObject", e)),
     }
 }

@@ -14,18 +14,16 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::errors::classify;
-use crate::s3::get_object;
+use crate::s3::get_exact;
 use crate::s3::S3ObjectStore;
 use application::ports::{
-    check_object_key, BlobReader, BlobStreams, BlobUpload, ReadFailure, StoreError,
+    check_object_key, newest_keys, BlobReader, BlobStreams, BlobUpload, ReadFailure, StoreError,
+    MAX_LISTED_OBJECTS,
 };
 
 /// Body chunks buffered between the network and the parser (each is what hyper hands over,
 /// typically up to a few tens of KiB), so a slow parser holds back the download.
 const BODY_CHANNEL_CHUNKS: usize = 16;
-
-/// Longest wait for the next body chunk before the read counts as failed (a stalled stream).
-const BODY_CHUNK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Most keys fetched per ListObjectsV2 page.
 const LIST_PAGE: i32 = 1000;
@@ -65,14 +63,19 @@ impl Read for ChannelReader {
 }
 
 /// Pumps a body into the channel until it ends, fails, stalls, or the reader goes away.
-async fn pump(mut body: ByteStream, tx: mpsc::Sender<Result<Bytes, StoreError>>, what: String) {
+async fn pump(
+    mut body: ByteStream,
+    tx: mpsc::Sender<Result<Bytes, StoreError>>,
+    what: String,
+    stall: Duration,
+) {
     loop {
-        let item = match tokio::time::timeout(BODY_CHUNK_TIMEOUT, body.next()).await {
+        let item = match tokio::time::timeout(stall, body.next()).await {
             Ok(None) => return,
             Ok(Some(Ok(bytes))) => Ok(bytes),
             Ok(Some(Err(e))) => Err(StoreError::Unavailable(format!("{what}: body: {e}"))),
             Err(_) => Err(StoreError::Unavailable(format!(
-                "{what}: no body bytes for {BODY_CHUNK_TIMEOUT:?}"
+                "{what}: no body bytes for {stall:?}"
             ))),
         };
         let failed = item.is_err();
@@ -171,8 +174,18 @@ impl BlobUpload for S3Upload {
 #[async_trait]
 impl BlobStreams for S3ObjectStore {
     async fn open(&self, bucket: &str, key: &str) -> Result<Option<BlobReader>, StoreError> {
+        self.open_exact(bucket, key, None, None).await
+    }
+
+    async fn open_exact(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        etag: Option<&str>,
+    ) -> Result<Option<BlobReader>, StoreError> {
         check_object_key(key)?;
-        let Some(output) = get_object(self.client(), bucket, key).await? else {
+        let Some(output) = get_exact(self.client(), bucket, key, version_id, etag).await? else {
             return Ok(None);
         };
         let (tx, rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
@@ -180,6 +193,7 @@ impl BlobStreams for S3ObjectStore {
             output.body,
             tx,
             format!("GetObject s3://{bucket}/{key}"),
+            self.stall_timeout(),
         ));
         let failure = ReadFailure::default();
         Ok(Some(BlobReader::new(
@@ -199,7 +213,7 @@ impl BlobStreams for S3ObjectStore {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let mut keys = Vec::new();
+        let mut listed = Vec::new();
         let mut token: Option<String> = None;
         loop {
             let page = self
@@ -212,18 +226,21 @@ impl BlobStreams for S3ObjectStore {
                 .send()
                 .await
                 .map_err(|e| classify("ListObjectsV2", e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-            if keys.len() >= limit {
-                keys.truncate(limit);
-                return Ok(keys);
+            listed.extend(page.contents().iter().filter_map(|o| {
+                let modified = o
+                    .last_modified()
+                    .and_then(|t| u64::try_from(t.to_millis().ok()?).ok())
+                    .unwrap_or(0);
+                o.key().map(|k| (k.to_owned(), modified))
+            }));
+            if listed.len() > MAX_LISTED_OBJECTS {
+                return Err(StoreError::Invalid(format!(
+                    "s3://{bucket}/{prefix} holds more than {MAX_LISTED_OBJECTS} objects"
+                )));
             }
             match page.next_continuation_token() {
                 Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
-                _ => return Ok(keys),
+                _ => return Ok(newest_keys(listed, limit)),
             }
         }
     }

@@ -20,6 +20,10 @@
 //! - [`MODELS_INDEX`] (`GSI2PK` = [`CATALOG_PK`], `GSI2SK` = `{tenant}#{name}`): sparse, only `LATEST`
 //!   items carry it, so `list_models` costs one read per model, not per item in the table. Its
 //!   reads are eventually consistent: a model registered a moment ago may be missing.
+//!   The same index holds, under `GSI2PK` = `LEASES`, every running job with a lease
+//!   (`GSI2SK` = lease end zero-padded to 20 digits, `#{tenant}#{id}`): the sweep reads the
+//!   expired ones from its start. Finished jobs drop out of it.
+//! - `T#{tenant}#IDEM#{key}` / `IDEM`: an `Idempotency-Key` record, expiring through `expires_at`.
 //!
 //! Bucket (`NOMALY_BUCKET`): versioning on; objects carry user metadata [`SHA256_METADATA`]
 //! (`x-amz-meta-sha256`, lowercase hex) and their content type.
@@ -56,6 +60,8 @@ pub const GSI2_SK: &str = "GSI2SK";
 /// names as sort keys; the new name keeps such items out of listings until the upgrade moves
 /// them.)
 pub const CATALOG_PK: &str = "CATALOG";
+/// The attribute of a running job holding its lease's end (number, epoch milliseconds).
+pub const LEASE_ATTRIBUTE: &str = "lease_expires_at";
 /// The TTL attribute of job items (number, epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// The attribute of a `LATEST` item holding the current version (number).

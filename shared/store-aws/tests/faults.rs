@@ -50,6 +50,7 @@ fn a_job() -> Job {
         expires_at: 2,
         source: None,
         results_key: None,
+        lease_expires_at: None,
     }
 }
 
@@ -84,7 +85,7 @@ async fn when_store_unreachable_every_call_should_fail_unavailable_quickly() {
     unavailable_fast("PutObject", objects.put_if_absent("k", b"x", &meta)).await;
     unavailable_fast("latest", registry.latest(&tenant(), "m")).await;
     unavailable_fast("version", registry.version(&tenant(), "m", 1)).await;
-    unavailable_fast("list_models", registry.list_models(&tenant())).await;
+    unavailable_fast("list_models", registry.list_models(&tenant(), None, 50)).await;
     unavailable_fast("versions", registry.versions(&tenant(), "m")).await;
     let item = application::domain::ModelVersion {
         tenant: tenant(),
@@ -103,6 +104,7 @@ async fn when_store_unreachable_every_call_should_fail_unavailable_quickly() {
         },
         created_at: 1,
         source: None,
+        job: None,
     };
     unavailable_fast("register_version", registry.register_version(&item, None)).await;
     unavailable_fast("put_job", jobs.put_job(&a_job())).await;
@@ -179,7 +181,7 @@ async fn when_bucket_down_during_train_should_answer_503_and_register_no_version
         .is_empty());
     assert!(up
         .registry()
-        .list_models(&tenant())
+        .list_models(&tenant(), None, 50)
         .await
         .unwrap()
         .is_empty());
@@ -207,4 +209,66 @@ async fn when_bucket_down_during_detect_should_answer_503() {
         .await
         .unwrap();
     assert_eq!(scored.scores.len(), 1);
+}
+
+/// An S3 stand-in on 127.0.0.1 that answers one GetObject with its headers and the first bytes of
+/// a longer body, then sends nothing more (a stalled, not broken, stream) until `hold` has passed.
+fn stalling_s3(hold: Duration) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut byte = [0u8; 1];
+        while !request.ends_with(b"\r\n\r\n") && socket.read(&mut byte).unwrap() == 1 {
+            request.push(byte[0]);
+        }
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\n";
+        socket.write_all(head.as_bytes()).unwrap();
+        socket.write_all(b"a,b,c\n1,2,3\n").unwrap();
+        socket.flush().unwrap();
+        std::thread::sleep(hold);
+    });
+    (url, server)
+}
+
+#[tokio::test]
+async fn when_a_body_stalls_should_fail_the_read_as_unavailable_once_no_bytes_come() {
+    use application::ports::BlobStreams;
+    use std::io::Read;
+    let (url, server) = stalling_s3(Duration::from_secs(4));
+    let stores = store_aws::AwsStores::connect(
+        &store_aws::SdkTarget::Local { endpoint_url: url },
+        &store_aws::AwsTuning::default(),
+        "models",
+        "nomaly",
+    )
+    .await;
+    let objects = (*stores.objects)
+        .clone()
+        .with_stall_timeout(Duration::from_millis(500));
+    let started = Instant::now();
+    let mut reader = objects
+        .open("models", "incoming/detect/acme/m/x.csv")
+        .await
+        .unwrap()
+        .expect("the object");
+    let failure = reader.failure();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut text = String::new();
+        reader.read_to_string(&mut text).map(|_| text)
+    })
+    .await
+    .unwrap();
+    assert!(read.is_err(), "a stalled body read to its end: {read:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the stall was not cut short: {:?}",
+        started.elapsed()
+    );
+    let cause = failure.get().expect("the transport failure is recorded");
+    assert!(matches!(cause, StoreError::Unavailable(_)), "{cause:?}");
+    assert!(cause.to_string().contains("no body bytes"), "{cause}");
+    server.join().unwrap();
 }

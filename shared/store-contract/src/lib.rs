@@ -17,7 +17,8 @@ use std::sync::Arc;
 use application::checksum::sha256_hex;
 use application::domain::principal::parse_scopes;
 use application::domain::{
-    Job, JobCounts, JobKind, JobStatus, JobTimings, ModelVersion, NewKey, Tenant, TrainingStats,
+    AnswerRecord, IdempotencyRecord, IdempotencyStatus, Job, JobCounts, JobKind, JobStatus,
+    JobTimings, ModelVersion, NewKey, Tenant, TrainingStats,
 };
 use application::ports::{
     JobStore, KeyStore, ModelRegistry, ObjectMeta, ObjectStore, StoreError, Stores,
@@ -110,7 +111,7 @@ macro_rules! contract_suite {
         )*
     };
     ($backend:expr) => {
-        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions);
+        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions, when_a_lease_expires_should_be_found_and_taken_over_once, when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed);
     };
 }
 
@@ -157,6 +158,7 @@ pub fn item_of(tenant: &Tenant, name: &str, version: u32) -> ModelVersion {
         },
         created_at: 1_700_000_000_000 + u64::from(version),
         source: None,
+        job: None,
     }
 }
 
@@ -183,6 +185,7 @@ fn job_of(tenant: &Tenant, id: &str, model: &str, created_at: u64) -> Job {
         expires_at: created_at / 1000 + 60,
         source: None,
         results_key: None,
+        lease_expires_at: None,
     }
 }
 
@@ -343,12 +346,16 @@ pub async fn when_older_version_registered_should_never_move_latest_backwards(b:
 /// A contract case (its name says the rule).
 pub async fn when_models_listed_should_show_latest_of_each(b: &dyn Backend) {
     let reg = b.registry();
-    assert!(reg.list_models(&tenant()).await.unwrap().is_empty());
+    assert!(reg
+        .list_models(&tenant(), None, 1000)
+        .await
+        .unwrap()
+        .is_empty());
     reg.register_version(&item("b", 1), None).await.unwrap();
     reg.register_version(&item("a", 1), None).await.unwrap();
     reg.register_version(&item("a", 2), Some(1)).await.unwrap();
     assert_eq!(
-        reg.list_models(&tenant()).await.unwrap(),
+        reg.list_models(&tenant(), None, 1000).await.unwrap(),
         vec![item("a", 2), item("b", 1)]
     );
     assert_eq!(
@@ -356,6 +363,30 @@ pub async fn when_models_listed_should_show_latest_of_each(b: &dyn Backend) {
         vec![item("a", 1), item("a", 2)]
     );
     assert_eq!(reg.latest(&tenant(), "zzz").await.unwrap(), None);
+    // Pages: names after the cursor only, at most the limit, another tenant's never.
+    reg.register_version(&item("a-1", 1), None).await.unwrap();
+    reg.register_version(&item_of(&other_tenant(), "a0", 1), None)
+        .await
+        .unwrap();
+    let names =
+        |page: Vec<ModelVersion>| -> Vec<String> { page.into_iter().map(|m| m.name).collect() };
+    assert_eq!(
+        names(reg.list_models(&tenant(), None, 2).await.unwrap()),
+        ["a", "a-1"]
+    );
+    assert_eq!(
+        names(reg.list_models(&tenant(), Some("a"), 2).await.unwrap()),
+        ["a-1", "b"]
+    );
+    assert_eq!(
+        names(reg.list_models(&tenant(), Some("a-1"), 5).await.unwrap()),
+        ["b"]
+    );
+    assert!(reg
+        .list_models(&tenant(), Some("b"), 5)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(reg.versions(&tenant(), "zzz").await.unwrap().is_empty());
 }
 
@@ -523,15 +554,19 @@ pub async fn when_two_tenants_use_one_name_should_never_see_each_other(b: &dyn B
         vec![item_of(&other, "m", 1)]
     );
     assert_eq!(
-        reg.list_models(&a).await.unwrap(),
+        reg.list_models(&a, None, 1000).await.unwrap(),
         vec![item_of(&a, "m", 2)]
     );
     assert_eq!(
-        reg.list_models(&other).await.unwrap(),
+        reg.list_models(&other, None, 1000).await.unwrap(),
         vec![item_of(&other, "m", 1)]
     );
     let nobody = Tenant::parse("acme-2").unwrap();
-    assert!(reg.list_models(&nobody).await.unwrap().is_empty());
+    assert!(reg
+        .list_models(&nobody, None, 1000)
+        .await
+        .unwrap()
+        .is_empty());
     let all = reg.list_all_models().await.unwrap();
     assert_eq!(all.len(), 2, "{all:?}");
     let jobs = b.jobs();
@@ -653,7 +688,10 @@ pub async fn when_items_predate_tenancy_should_move_to_the_default_tenant_once(b
         reg.versions(&default, "old").await.unwrap(),
         vec![old(1), old(2)]
     );
-    assert_eq!(reg.list_models(&default).await.unwrap(), vec![old(2)]);
+    assert_eq!(
+        reg.list_models(&default, None, 1000).await.unwrap(),
+        vec![old(2)]
+    );
     let jobs = b.jobs();
     assert_eq!(
         jobs.get_job(&default, "j-old").await.unwrap(),
@@ -674,4 +712,142 @@ pub async fn when_items_predate_tenancy_should_move_to_the_default_tenant_once(b
     let again = upgrade.run().await.unwrap();
     assert_eq!(again.status, "nothing_to_do");
     assert_eq!(reg.latest(&default, "old").await.unwrap(), Some(2));
+}
+
+/// A contract case (its name says the rule): a running job under a live lease is neither listed
+/// as expired nor taken over; once the lease ends it is listed (every tenant's, oldest first),
+/// exactly one of two takers wins, and a finished job is never taken over nor listed.
+pub async fn when_a_lease_expires_should_be_found_and_taken_over_once(b: &dyn Backend) {
+    let jobs = b.jobs();
+    let scan = b.stores().scan;
+    let running = |tenant: &Tenant, id: &str, lease: u64| Job {
+        status: JobStatus::Running,
+        lease_expires_at: Some(lease),
+        ..job_of(tenant, id, "m", 1_000)
+    };
+    jobs.put_job(&running(&tenant(), "live", 50_000))
+        .await
+        .unwrap();
+    jobs.put_job(&running(&other_tenant(), "dead", 9_000))
+        .await
+        .unwrap();
+    jobs.put_job(&running(&tenant(), "older", 8_000))
+        .await
+        .unwrap();
+    jobs.put_job(&job_of(&tenant(), "done", "m", 1_000))
+        .await
+        .unwrap();
+    let expired = scan.expired_leases(10_000, 100).await.unwrap();
+    assert_eq!(ids(&expired), ["older", "dead"], "{expired:?}");
+    assert_eq!(expired[1].tenant, other_tenant());
+    let taker = running(&other_tenant(), "dead", 99_000);
+    let live = running(&tenant(), "live", 99_000);
+    assert!(matches!(
+        jobs.take_over_job(&live, 10_000).await,
+        Err(StoreError::Conflict(_))
+    ));
+    jobs.take_over_job(&taker, 10_000).await.unwrap();
+    assert!(
+        matches!(
+            jobs.take_over_job(&taker, 10_000).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "a second taker won too"
+    );
+    let finished = job_of(&tenant(), "done", "m", 1_000);
+    assert!(matches!(
+        jobs.take_over_job(&finished, 10_000).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let missing = running(&tenant(), "missing", 1);
+    assert!(matches!(
+        jobs.take_over_job(&missing, 10_000).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        jobs.get_job(&other_tenant(), "dead").await.unwrap(),
+        Some(taker)
+    );
+    let failed = Job {
+        status: JobStatus::Failed,
+        lease_expires_at: None,
+        ..running(&tenant(), "older", 8_000)
+    };
+    jobs.take_over_job(&failed, 10_000).await.unwrap();
+    assert!(scan.expired_leases(10_000, 100).await.unwrap().is_empty());
+    assert_eq!(
+        ids(&scan.expired_leases(100_000, 1).await.unwrap()).len(),
+        1
+    );
+}
+
+/// A contract case (its name says the rule): the first `begin` of a key writes its record, a
+/// second gets that record back and writes nothing, a completed answer is read back, a released
+/// key begins afresh, a lapsed in-progress record is replaced, and tenants never share records.
+pub async fn when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed(
+    b: &dyn Backend,
+) {
+    let store = b.stores().idempotency;
+    let record = |tenant: &Tenant, payload: &str| IdempotencyRecord {
+        tenant: tenant.clone(),
+        key: "k".repeat(64),
+        payload_sha256: payload.into(),
+        status: IdempotencyStatus::InProgress,
+        answer: None,
+        in_progress_until: 60_000,
+        expires_at: 1_000,
+    };
+    let first = record(&tenant(), "p1");
+    assert_eq!(store.begin_idempotent(&first, 1_000).await.unwrap(), None);
+    assert_eq!(
+        store
+            .begin_idempotent(&record(&tenant(), "p2"), 2_000)
+            .await
+            .unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store
+            .begin_idempotent(&record(&other_tenant(), "p3"), 2_000)
+            .await
+            .unwrap(),
+        None,
+        "another tenant's key collided"
+    );
+    let done = IdempotencyRecord {
+        status: IdempotencyStatus::Completed,
+        answer: Some(AnswerRecord {
+            status: 201,
+            body: "{\"version\":1}".into(),
+        }),
+        ..first.clone()
+    };
+    store.complete_idempotent(&done).await.unwrap();
+    assert_eq!(
+        store.begin_idempotent(&first, 70_000).await.unwrap(),
+        Some(done.clone()),
+        "a completed answer lapsed with the in-progress time"
+    );
+    store
+        .release_idempotent(&tenant(), &first.key)
+        .await
+        .unwrap();
+    assert_eq!(store.begin_idempotent(&first, 3_000).await.unwrap(), None);
+    let retry = record(&tenant(), "p1");
+    assert_eq!(
+        store.begin_idempotent(&retry, 60_000).await.unwrap(),
+        None,
+        "a lapsed in-progress record still blocked"
+    );
+    assert_eq!(
+        store.begin_idempotent(&retry, 60_001).await.unwrap(),
+        None,
+        "an in-progress record lapsed at 60 000 still blocked"
+    );
+    let expired = IdempotencyRecord {
+        expires_at: 1,
+        ..done
+    };
+    store.complete_idempotent(&expired).await.unwrap();
+    assert_eq!(store.begin_idempotent(&first, 5_000).await.unwrap(), None);
 }

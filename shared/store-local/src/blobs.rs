@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::objects::{io_error, meta_path, temp_path, LocalObjectStore};
 use application::ports::{
-    BlobReader, BlobStreams, BlobUpload, ObjectMeta, ReadFailure, StoreError,
+    newest_keys, BlobReader, BlobStreams, BlobUpload, ObjectMeta, ReadFailure, StoreError,
+    MAX_LISTED_OBJECTS,
 };
 
 /// Most directory entries visited by one listing, so a huge tree cannot stall a function.
@@ -182,9 +183,24 @@ impl BlobStreams for LocalObjectStore {
         prefix: &str,
         limit: usize,
     ) -> Result<Vec<String>, StoreError> {
-        let mut out = list_keys(self.root(), prefix)?;
-        out.truncate(limit);
-        Ok(out)
+        let keys = list_keys(self.root(), prefix)?;
+        if keys.len() > MAX_LISTED_OBJECTS {
+            return Err(StoreError::Invalid(format!(
+                "'{prefix}' holds more than {MAX_LISTED_OBJECTS} objects"
+            )));
+        }
+        let mut listed = Vec::with_capacity(keys.len());
+        for key in keys {
+            let path = self.path_of(&key)?;
+            let modified = fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .map_err(|e| io_error(&path, e))?;
+            let millis = modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            listed.push((key, millis));
+        }
+        Ok(newest_keys(listed, limit))
     }
 
     async fn create_upload(

@@ -10,12 +10,14 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBeha
 use serde::de::DeserializeOwned;
 
 use application::domain::keys::{
-    api_key_sk, api_keys_pk, job_pk, legacy_job_pk, legacy_model_pk, model_pk, tenant_prefix,
-    version_sk, JOB_SK, LATEST_SK, LEGACY_JOB_PREFIX, LEGACY_MODEL_PREFIX,
+    api_key_sk, api_keys_pk, idempotency_pk, job_pk, legacy_job_pk, legacy_model_pk, model_pk,
+    tenant_prefix, version_sk, IDEMPOTENCY_SK, JOB_SK, LATEST_SK, LEGACY_JOB_PREFIX,
+    LEGACY_MODEL_PREFIX,
 };
-use application::domain::{ApiKey, Job, ModelVersion, Tenant};
+use application::domain::{ApiKey, IdempotencyRecord, Job, JobStatus, ModelVersion, Tenant};
 use application::ports::{
-    JobPage, JobScan, JobStore, KeyStore, LegacyItems, ModelRegistry, RegistryRestore, StoreError,
+    IdempotencyStore, JobPage, JobScan, JobStore, KeyStore, LegacyItems, ModelRegistry,
+    RegistryRestore, StoreError,
 };
 
 /// How long a writer waits for another process's lock before giving up.
@@ -173,6 +175,23 @@ fn from_json<T: DeserializeOwned>(body: &str) -> Result<T, StoreError> {
     serde_json::from_str(body).map_err(|e| StoreError::Corrupted(format!("item: {e}")))
 }
 
+/// The item at `pk`/`sk`, read inside `tx` (so a conditional write decides on what it read).
+fn read_in<T: DeserializeOwned>(
+    tx: &rusqlite::Transaction<'_>,
+    pk: &str,
+    sk: &str,
+) -> Result<Option<T>, StoreError> {
+    let body: Option<String> = tx
+        .query_row(
+            "SELECT body FROM items WHERE pk = ?1 AND sk = ?2",
+            params![pk, sk],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    body.map(|b| from_json(&b)).transpose()
+}
+
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(format!("sqlite: {e}"))
 }
@@ -218,8 +237,25 @@ impl ModelRegistry for SqliteStore {
         )
     }
 
-    async fn list_models(&self, tenant: &Tenant) -> Result<Vec<ModelVersion>, StoreError> {
-        self.latest_items(&format!("{}MODEL#", tenant_prefix(tenant)))
+    async fn list_models(
+        &self,
+        tenant: &Tenant,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ModelVersion>, StoreError> {
+        let prefix = format!("{}MODEL#", tenant_prefix(tenant));
+        self.query_bodies(
+            "SELECT v.body FROM items l JOIN items v
+               ON v.pk = l.pk AND v.sk = 'VERSION#' || printf('%06d', l.version)
+             WHERE l.sk = ?1 AND substr(l.pk, 1, length(?2)) = ?2 AND l.pk > ?3
+             ORDER BY l.pk LIMIT ?4",
+            params![
+                LATEST_SK,
+                prefix,
+                format!("{prefix}{}", after.unwrap_or("")),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+        )
     }
 
     async fn list_all_models(&self) -> Result<Vec<ModelVersion>, StoreError> {
@@ -296,6 +332,22 @@ impl JobStore for SqliteStore {
         for job in jobs {
             upsert_job(&tx, job)?;
         }
+        tx.commit().map_err(db)
+    }
+
+    async fn take_over_job(&self, job: &Job, now_ms: u64) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let stored: Option<Job> = read_in(&tx, &job.pk(), JOB_SK)?;
+        if !stored.is_some_and(|s| s.lease_expired(now_ms)) {
+            return Err(StoreError::Conflict(format!(
+                "job '{}' is not running under an expired lease",
+                job.id
+            )));
+        }
+        upsert_job(&tx, job)?;
         tx.commit().map_err(db)
     }
 
@@ -404,6 +456,66 @@ impl JobScan for SqliteStore {
             "SELECT body FROM items WHERE sk = ?1 AND pk LIKE 'T#%#JOB#%' ORDER BY pk",
             params![JOB_SK],
         )
+    }
+
+    /// The local store is small: running jobs are found by their body, without an index.
+    async fn expired_leases(&self, now_ms: u64, limit: usize) -> Result<Vec<Job>, StoreError> {
+        let running: Vec<Job> = self.query_bodies(
+            "SELECT body FROM items WHERE sk = ?1 AND pk LIKE 'T#%#JOB#%'
+               AND json_extract(body, '$.status') = 'running'
+             ORDER BY json_extract(body, '$.lease_expires_at'), pk",
+            params![JOB_SK],
+        )?;
+        Ok(running
+            .into_iter()
+            .filter(|j| j.status == JobStatus::Running && j.lease_expired(now_ms))
+            .take(limit)
+            .collect())
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn begin_idempotent(
+        &self,
+        record: &IdempotencyRecord,
+        now_ms: u64,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let existing: Option<IdempotencyRecord> = read_in(&tx, &record.pk(), IDEMPOTENCY_SK)?;
+        if let Some(live) = existing.filter(|e| e.is_live(now_ms)) {
+            return Ok(Some(live));
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO items (pk, sk, body) VALUES (?1, ?2, ?3)",
+            params![record.pk(), IDEMPOTENCY_SK, to_json(record)?],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(None)
+    }
+
+    async fn complete_idempotent(&self, record: &IdempotencyRecord) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "INSERT OR REPLACE INTO items (pk, sk, body) VALUES (?1, ?2, ?3)",
+            params![record.pk(), IDEMPOTENCY_SK, to_json(record)?],
+        )
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn release_idempotent(&self, tenant: &Tenant, key: &str) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute(
+            "DELETE FROM items WHERE pk = ?1 AND sk = ?2",
+            params![idempotency_pk(tenant, key), IDEMPOTENCY_SK],
+        )
+        .map_err(db)?;
+        Ok(())
     }
 }
 

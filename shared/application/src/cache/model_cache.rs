@@ -57,7 +57,8 @@ impl std::fmt::Debug for ModelCache {
 }
 
 impl ModelCache {
-    /// A cache holding at most `capacity` bytes of models (by artifact size; 0 keeps nothing).
+    /// A cache holding at most `capacity` bytes of models (by their decoded, in-memory size, which
+    /// can be far above the artifact's; 0 keeps nothing).
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
@@ -85,7 +86,7 @@ impl ModelCache {
         found
     }
 
-    /// Adds a model of `bytes` size, evicting least recently used ones to stay within capacity;
+    /// Adds a model taking `bytes` of memory, evicting least recently used ones to stay within capacity;
     /// a model larger than the whole capacity is not kept.
     pub fn insert(
         &self,
@@ -201,14 +202,9 @@ impl ModelCache {
                 "artifact features differ from the registry's",
             ));
         }
+        let held = model.heap_bytes();
         let model = Arc::new(model);
-        self.insert(
-            tenant,
-            name,
-            version,
-            Arc::clone(&model),
-            object.bytes.len(),
-        );
+        self.insert(tenant, name, version, Arc::clone(&model), held);
         Ok(model)
     }
 }

@@ -5,8 +5,73 @@ use serde::{Deserialize, Serialize};
 use super::keys::{job_pk, JOB_SK};
 use super::tenant::Tenant;
 
-/// How long a job item is kept (DynamoDB TTL), in seconds: 30 days.
+/// How long a job item is kept (DynamoDB TTL) unless configured, in seconds: 30 days.
 pub const JOB_TTL_SECS: u64 = 30 * 24 * 3600;
+
+/// How long a job's lease lasts unless configured, in milliseconds: Lambda's longest timeout
+/// (15 minutes) plus a minute, so a live invocation never outlives its lease.
+pub const DEFAULT_LEASE_MS: u64 = 16 * 60 * 1000;
+
+/// How jobs are kept and held: the expiry of their items and the lease of a running one.
+/// Functions build it from `NOMALY_JOB_TTL_DAYS` and `NOMALY_TIMEOUT_SECS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobPolicy {
+    /// Seconds a job item is kept after its creation.
+    pub ttl_secs: u64,
+    /// Milliseconds a running job is held by the invocation that started it: a redelivery takes
+    /// it over, and the sweep fails it, only once this has passed.
+    pub lease_ms: u64,
+}
+
+impl Default for JobPolicy {
+    fn default() -> Self {
+        Self {
+            ttl_secs: JOB_TTL_SECS,
+            lease_ms: DEFAULT_LEASE_MS,
+        }
+    }
+}
+
+impl JobPolicy {
+    /// A policy keeping jobs `ttl_days` and leasing them for a function of `timeout_secs` (plus
+    /// a minute's margin).
+    pub fn new(ttl_days: u64, timeout_secs: u64) -> Self {
+        Self {
+            ttl_secs: ttl_days.saturating_mul(24 * 3600),
+            lease_ms: timeout_secs.saturating_add(60).saturating_mul(1000),
+        }
+    }
+
+    /// A finished job's record (it holds no lease), created at `created_at`; callers fill in
+    /// what they know with struct update syntax.
+    pub fn record(&self, tenant: &Tenant, id: &str, kind: JobKind, created_at: u64) -> Job {
+        Job {
+            tenant: tenant.clone(),
+            id: id.to_owned(),
+            kind,
+            status: JobStatus::Running,
+            model: None,
+            version: None,
+            counts: JobCounts::default(),
+            timings: JobTimings::default(),
+            anomaly_rows: Vec::new(),
+            error: None,
+            created_at,
+            expires_at: created_at / 1000 + self.ttl_secs,
+            source: None,
+            results_key: None,
+            lease_expires_at: None,
+        }
+    }
+
+    /// A job started now by this invocation: running, holding a lease until `now + lease_ms`.
+    pub fn start(&self, tenant: &Tenant, id: &str, kind: JobKind, now: u64) -> Job {
+        Job {
+            lease_expires_at: Some(now.saturating_add(self.lease_ms)),
+            ..self.record(tenant, id, kind, now)
+        }
+    }
+}
 
 /// What a job did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +155,10 @@ pub struct Job {
     /// Object key of a batch job's results CSV (in the source's bucket).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results_key: Option<String>,
+    /// While `running`: when the lease of the invocation working on it ends (milliseconds since
+    /// the Unix epoch). A redelivery takes the job over, and the sweep fails it, only after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_expires_at: Option<u64>,
 }
 
 impl Job {
@@ -102,25 +171,16 @@ impl Job {
     pub fn sk(&self) -> &'static str {
         JOB_SK
     }
+
+    /// Whether the job is running under a lease that ended before `now` (or under none: a job
+    /// written before leases): its invocation is gone, so it may be taken over or failed.
+    pub fn lease_expired(&self, now: u64) -> bool {
+        self.status == JobStatus::Running && self.lease_expires_at.is_none_or(|at| at < now)
+    }
 }
 
-/// A job just started: running, nothing counted yet, expiring [`JOB_TTL_SECS`] after
-/// `created_at`; callers fill in what they know with struct update syntax.
+/// A job record under the default [`JobPolicy`] (tests and tools; functions use their
+/// configured policy).
 pub fn running_job(tenant: &Tenant, id: &str, kind: JobKind, created_at: u64) -> Job {
-    Job {
-        tenant: tenant.clone(),
-        id: id.to_owned(),
-        kind,
-        status: JobStatus::Running,
-        model: None,
-        version: None,
-        counts: JobCounts::default(),
-        timings: JobTimings::default(),
-        anomaly_rows: Vec::new(),
-        error: None,
-        created_at,
-        expires_at: created_at / 1000 + JOB_TTL_SECS,
-        source: None,
-        results_key: None,
-    }
+    JobPolicy::default().record(tenant, id, kind, created_at)
 }

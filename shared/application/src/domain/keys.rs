@@ -41,6 +41,24 @@ pub fn api_key_sk(id: &str) -> String {
     format!("KEY#{id}")
 }
 
+/// Partition key of an idempotency record: `T#{tenant}#IDEM#{key}` (`key` a SHA-256 in hex).
+pub fn idempotency_pk(tenant: &Tenant, key: &str) -> String {
+    format!("T#{tenant}#IDEM#{key}")
+}
+
+/// Sort key of an idempotency record.
+pub const IDEMPOTENCY_SK: &str = "IDEM";
+
+/// The index partition of running jobs holding a lease (a sparse index: only running jobs
+/// carry it), which the sweep queries for expired leases.
+pub const LEASES_PK: &str = "LEASES";
+
+/// The index sort key of a running job's lease: the expiry, zero-padded so text order is time
+/// order, then the job's key.
+pub fn lease_sk(lease_expires_at: u64, tenant: &Tenant, id: &str) -> String {
+    format!("{lease_expires_at:020}#{tenant}#{id}")
+}
+
 /// Partition-key prefix of model items written before tenancy (`MODEL#{name}`), which the
 /// upgrade moves to the default tenant.
 pub const LEGACY_MODEL_PREFIX: &str = "MODEL#";

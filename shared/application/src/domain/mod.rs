@@ -3,6 +3,7 @@
 //! callers acting for them.
 
 pub mod api_key;
+pub mod idempotency;
 pub mod ids;
 pub mod incoming;
 pub mod job;
@@ -14,7 +15,11 @@ pub mod principal;
 pub mod tenant;
 
 pub use api_key::{ApiKey, KeyToken, NewKey, UsageKey};
-pub use job::{running_job, Job, JobCounts, JobKind, JobStatus, JobTimings, JOB_TTL_SECS};
+pub use idempotency::{AnswerRecord, IdempotencyRecord, IdempotencyStatus};
+pub use job::{
+    running_job, Job, JobCounts, JobKind, JobPolicy, JobStatus, JobTimings, DEFAULT_LEASE_MS,
+    JOB_TTL_SECS,
+};
 pub use model_version::{ModelVersion, TrainingStats};
 pub use object_ref::S3ObjectRef;
 pub use principal::{Principal, Scope};

@@ -47,6 +47,10 @@ pub struct ModelVersion {
     /// scheduled retraining reads (every CSV object under it). Absent for inline data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The job that trained it: a redelivered upload whose job already registered a version
+    /// finds it here and registers no second one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
 }
 
 impl ModelVersion {

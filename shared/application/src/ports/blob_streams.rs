@@ -4,6 +4,19 @@ use async_trait::async_trait;
 
 use super::{BlobReader, StoreError};
 
+/// Most objects a listing reads before it refuses the prefix.
+pub const MAX_LISTED_OBJECTS: usize = 100_000;
+
+/// The newest `limit` of `(key, last modified)` pairs, in key order: what both adapters'
+/// listings return.
+pub fn newest_keys(mut listed: Vec<(String, u64)>, limit: usize) -> Vec<String> {
+    listed.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    listed.truncate(limit);
+    let mut keys: Vec<String> = listed.into_iter().map(|(key, _)| key).collect();
+    keys.sort();
+    keys
+}
+
 /// Smallest part of a multipart upload except the last (S3's limit).
 pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 
@@ -31,7 +44,23 @@ pub trait BlobStreams: Send + Sync {
     /// Opens an object for reading, or `None` when there is none.
     async fn open(&self, bucket: &str, key: &str) -> Result<Option<BlobReader>, StoreError>;
 
-    /// Keys under `prefix`, in key order, at most `limit`.
+    /// Opens exactly the object an event named: its `version_id` (a versioned bucket; `None`
+    /// when that version is gone), else the current object only if its ETag is still `etag`
+    /// ([`StoreError::Conflict`] when it was overwritten since). With neither, or on a store
+    /// without versions or ETags (the local directory, by this default), the current object.
+    async fn open_exact(
+        &self,
+        bucket: &str,
+        key: &str,
+        _version_id: Option<&str>,
+        _etag: Option<&str>,
+    ) -> Result<Option<BlobReader>, StoreError> {
+        self.open(bucket, key).await
+    }
+
+    /// The `limit` most recently written keys under `prefix`, in key order: newer uploads are
+    /// never dropped for older ones. A prefix holding more than [`MAX_LISTED_OBJECTS`] objects
+    /// is [`StoreError::Invalid`] (listing it would not be bounded work).
     async fn list(
         &self,
         bucket: &str,

@@ -39,6 +39,12 @@ pub trait JobStore: Send + Sync {
         self.put_job(job).await
     }
 
+    /// Replaces a running job whose lease ended before `now_ms` (or that holds none) with `job`:
+    /// how a redelivery takes over a job whose invocation died, and how the sweep fails it.
+    /// [`StoreError::Conflict`] when the stored job is missing, finished, or still leased.
+    /// Atomic in both adapters: of two takers, one wins.
+    async fn take_over_job(&self, job: &Job, now_ms: u64) -> Result<(), StoreError>;
+
     /// One of `tenant`'s jobs, or `None`.
     async fn get_job(&self, tenant: &Tenant, id: &str) -> Result<Option<Job>, StoreError>;
 

@@ -4,6 +4,7 @@
 
 mod blob_reader;
 mod blob_streams;
+mod idempotency_store;
 mod job_scan;
 mod job_store;
 mod key_store;
@@ -19,7 +20,8 @@ mod token_verifier;
 mod usage_plan;
 
 pub use blob_reader::{BlobReader, ReadFailure};
-pub use blob_streams::{BlobStreams, BlobUpload, MIN_PART_BYTES};
+pub use blob_streams::{newest_keys, BlobStreams, BlobUpload, MAX_LISTED_OBJECTS, MIN_PART_BYTES};
+pub use idempotency_store::IdempotencyStore;
 pub use job_scan::JobScan;
 pub use job_store::{JobPage, JobStore};
 pub use key_store::KeyStore;

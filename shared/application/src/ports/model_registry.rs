@@ -30,8 +30,14 @@ pub trait ModelRegistry: Send + Sync {
         version: u32,
     ) -> Result<Option<ModelVersion>, StoreError>;
 
-    /// The latest version item of every model of `tenant`, by name.
-    async fn list_models(&self, tenant: &Tenant) -> Result<Vec<ModelVersion>, StoreError>;
+    /// The latest version items of `tenant`'s models named after `after` (all when `None`), by
+    /// name, at most `limit`: one page of a listing, read without reading the rest.
+    async fn list_models(
+        &self,
+        tenant: &Tenant,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ModelVersion>, StoreError>;
 
     /// The latest version item of every model of every tenant, by tenant then name (backups and
     /// the scheduled retrain, which act for the whole system).

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    BlobStreams, JobScan, JobStore, KeyStore, LegacyItems, ModelRegistry, NoUsagePlan, ObjectAdmin,
-    ObjectStore, RegistryRestore, UsagePlan,
+    BlobStreams, IdempotencyStore, JobScan, JobStore, KeyStore, LegacyItems, ModelRegistry,
+    NoUsagePlan, ObjectAdmin, ObjectStore, RegistryRestore, UsagePlan,
 };
 
 /// The stores a function uses, whichever adapter backs them.
@@ -27,6 +27,8 @@ pub struct Stores {
     pub scan: Arc<dyn JobScan>,
     /// API keys.
     pub keys: Arc<dyn KeyStore>,
+    /// The records of `Idempotency-Key`s.
+    pub idempotency: Arc<dyn IdempotencyStore>,
     /// Items from before tenancy (the upgrade).
     pub legacy: Arc<dyn LegacyItems>,
     /// The usage plan metering each API key (API Gateway in AWS; nothing locally).
@@ -42,7 +44,14 @@ impl Stores {
     pub fn over<O, I>(objects: Arc<O>, items: Arc<I>, vault: Option<Arc<dyn ObjectAdmin>>) -> Self
     where
         O: ObjectAdmin + BlobStreams + 'static,
-        I: ModelRegistry + JobStore + RegistryRestore + JobScan + KeyStore + LegacyItems + 'static,
+        I: ModelRegistry
+            + JobStore
+            + RegistryRestore
+            + JobScan
+            + KeyStore
+            + LegacyItems
+            + IdempotencyStore
+            + 'static,
     {
         Self {
             objects: objects.clone(),
@@ -53,6 +62,7 @@ impl Stores {
             restore: items.clone(),
             scan: items.clone(),
             keys: items.clone(),
+            idempotency: items.clone(),
             legacy: items,
             usage: Arc::new(NoUsagePlan),
             vault,

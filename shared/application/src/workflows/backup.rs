@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::checksum::sha256_hex;
 use crate::domain::ids::{new_job_id, now_millis};
-use crate::domain::running_job;
+use crate::domain::JobPolicy;
 use crate::domain::{Job, JobKind, JobStatus, ModelVersion, Tenant};
 use crate::error::ServiceError;
 use crate::metrics::{self, Counter};
@@ -115,6 +115,7 @@ pub struct BackupWorkflow {
     keys: Arc<dyn KeyStore>,
     vault: Arc<dyn ObjectAdmin>,
     policy: RetentionPolicy,
+    jobs_policy: JobPolicy,
 }
 
 impl BackupWorkflow {
@@ -128,7 +129,14 @@ impl BackupWorkflow {
             keys: stores.keys.clone(),
             vault,
             policy,
+            jobs_policy: JobPolicy::default(),
         }
+    }
+
+    /// The same workflow keeping and leasing its backup jobs by `policy`.
+    pub fn with_jobs(mut self, policy: JobPolicy) -> Self {
+        self.jobs_policy = policy;
+        self
     }
 
     /// Takes a backup, records it as a job, then prunes by the retention policy. A failed backup
@@ -140,7 +148,9 @@ impl BackupWorkflow {
         let started = Instant::now();
         let mut job = Job {
             results_key: Some(manifest_key(&id)),
-            ..running_job(&Tenant::system(), &id, JobKind::Backup, created_at)
+            ..self
+                .jobs_policy
+                .start(&Tenant::system(), &id, JobKind::Backup, created_at)
         };
         let outcome = match self.jobs.put_job(&job).await {
             Ok(()) => self.copy_everything(&id, created_at).await,
@@ -157,8 +167,10 @@ impl BackupWorkflow {
             }
         };
         job.status = JobStatus::Succeeded;
+        job.lease_expires_at = None;
         job.counts.rows = manifest.items.models + manifest.items.versions + manifest.items.jobs;
         self.jobs.put_job(&job).await?;
+        metrics::count(Counter::BackupsSucceeded, 1);
         let pruned = match self.prune().await {
             Ok(pruned) => pruned,
             Err(e) => {
@@ -404,7 +416,8 @@ impl BackupWorkflow {
             tracing::warn!(backup = %job.id, error = %e, "could not mark the backup failed");
         }
         job.status = JobStatus::Failed;
-        job.error = Some(error.to_string());
+        job.lease_expires_at = None;
+        job.error = Some(error.public_message());
         if let Err(e) = self.jobs.put_job(job).await {
             tracing::warn!(backup = %job.id, error = %e, "could not record the failed backup job");
         }

@@ -7,18 +7,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use detection::model::Model;
-use detection::tabular::{CsvChunks, RowsText};
+use detection::tabular::RowsText;
 use detection::threshold::Severity;
 use detection::{InputError, Limits, Table};
 use tokio::sync::mpsc;
 
 use crate::domain::incoming::ModelTarget;
-use crate::domain::{Job, JobCounts, JobKind, S3ObjectRef};
+use crate::domain::{Job, JobCounts, JobKind, JobPolicy, S3ObjectRef};
 use crate::error::ServiceError;
 use crate::ports::{BlobReader, BlobStreams, BlobUpload, JobStore, ReadFailure, StoreError};
-use crate::workflows::csv_stream::{StreamStop, BATCH_CHUNK_ROWS};
+use crate::workflows::csv_stream::{csv_chunks, StreamStop};
 use crate::workflows::detect::{aligned, DetectWorkflow, JOB_ANOMALY_ROWS_CAP};
-use crate::workflows::event_jobs::{claim, finish, new_job, JobOutcome};
+use crate::workflows::event_jobs::{claim, finish, new_job, open_named, JobOutcome};
 use crate::workflows::severity::SeverityTally;
 
 /// Size of each results part uploaded (S3 needs at least 5 MiB for all but the last).
@@ -63,7 +63,7 @@ fn score_stream(
     parts: &mpsc::Sender<Vec<u8>>,
 ) -> Result<BatchSummary, StreamStop> {
     let failure = reader.failure();
-    let chunks = CsvChunks::new(reader, BATCH_CHUNK_ROWS, limits)
+    let chunks = csv_chunks(reader, limits)
         .map_err(|e| StreamStop::from_input(e, &failure))?
         .with_text();
     let mut out = Vec::with_capacity(part_bytes + 64 * 1024);
@@ -99,7 +99,7 @@ fn score_stream(
     })
 }
 
-/// Chunks parsed ahead of scoring (each is `BATCH_CHUNK_ROWS` rows).
+/// Chunks parsed ahead of scoring (each bounded by [`csv_chunks`]: 8 MiB of values at most).
 const PARSED_CHUNKS_AHEAD: usize = 2;
 
 /// Scores parsed chunks and writes their results rows (each input row as it was written, then
@@ -156,6 +156,7 @@ pub struct BatchWorkflow {
     blobs: Arc<dyn BlobStreams>,
     jobs: Arc<dyn JobStore>,
     part_bytes: usize,
+    policy: JobPolicy,
 }
 
 impl BatchWorkflow {
@@ -171,7 +172,14 @@ impl BatchWorkflow {
             blobs,
             jobs,
             part_bytes: RESULTS_PART_BYTES,
+            policy: JobPolicy::default(),
         }
+    }
+
+    /// The same workflow keeping and leasing its jobs by `policy`.
+    pub fn with_jobs(mut self, policy: JobPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Scores `object` against the latest version of the target tenant's model into
@@ -184,6 +192,7 @@ impl BatchWorkflow {
     ) -> Result<JobOutcome, ServiceError> {
         let id = object.job_id("batch");
         let mut job = new_job(
+            &self.policy,
             &target.tenant,
             &id,
             JobKind::Batch,
@@ -211,13 +220,13 @@ impl BatchWorkflow {
         let name = target.model.as_str();
         let (version, model) = self.detect.model(&target.tenant, name, None).await?;
         job.version = Some(version);
-        let reader = self
-            .blobs
-            .open(&object.bucket, &object.key)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::InvalidInput(format!("object {} no longer exists", object.uri()))
-            })?;
+        let reader = open_named(
+            self.blobs.as_ref(),
+            &object.bucket,
+            &object.key,
+            Some(object),
+        )
+        .await?;
         let key = job.results_key.clone().unwrap_or_default();
         let mut upload = self
             .blobs

@@ -8,7 +8,7 @@ use std::time::Instant;
 use detection::model::{FeatureContribution, Model};
 use detection::tabular::{table_from_json_value, ExtraColumns};
 use detection::threshold::Severity;
-use detection::{Limits, Table};
+use detection::{Limits, Table, WorkBudget};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,13 +17,36 @@ use crate::cache::LatestCache;
 use crate::cache::ModelCache;
 use crate::domain::ids::{new_job_id, now_millis};
 use crate::domain::names::validate_model_name;
-use crate::domain::{running_job, Job, JobCounts, JobKind, JobStatus, JobTimings, Tenant};
-use crate::error::ServiceError;
+use crate::domain::{Job, JobCounts, JobKind, JobPolicy, JobStatus, JobTimings, Tenant};
+use crate::error::{ServiceError, MAX_ANSWER_BYTES};
 use crate::ports::{JobStore, ModelRegistry, ObjectStore};
+use crate::workflows::budgets::WorkBudgets;
 use crate::workflows::severity::SeverityTally;
 
 /// Features listed per anomaly when `top_k` is not given.
 pub const DEFAULT_TOP_K: usize = 3;
+
+/// Most features listed per anomaly.
+pub const MAX_TOP_K: usize = 100;
+
+/// Bytes of one row in an answer, at most: its score (up to 24 characters) and label, with
+/// separators.
+const ANSWER_ROW_BYTES: usize = 28;
+/// Bytes of one anomaly's entry without its features, at most.
+const ANSWER_ANOMALY_BYTES: usize = 100;
+/// Bytes of one listed feature besides its name, at most.
+const ANSWER_FEATURE_BYTES: usize = 45;
+
+/// The most bytes an answer of `rows` rows with `anomalies` anomalies, each listing `top_k`
+/// features of names at most `name_bytes` long, can take: checked before explanations are
+/// computed, so an answer that cannot be sent is refused before its work.
+pub fn answer_bytes(rows: usize, anomalies: usize, top_k: usize, name_bytes: usize) -> usize {
+    let per_anomaly = ANSWER_ANOMALY_BYTES
+        .saturating_add(top_k.saturating_mul(ANSWER_FEATURE_BYTES + name_bytes));
+    rows.saturating_mul(ANSWER_ROW_BYTES)
+        .saturating_add(anomalies.saturating_mul(per_anomaly))
+        .saturating_add(1024)
+}
 
 /// Most anomaly row indexes kept in a job record.
 pub const JOB_ANOMALY_ROWS_CAP: usize = 100;
@@ -110,6 +133,8 @@ pub struct DetectWorkflow {
     cache: Arc<ModelCache>,
     latest: Arc<LatestCache>,
     limits: Limits,
+    policy: JobPolicy,
+    budget: WorkBudget,
 }
 
 impl DetectWorkflow {
@@ -130,7 +155,21 @@ impl DetectWorkflow {
             cache,
             latest,
             limits,
+            policy: JobPolicy::default(),
+            budget: WorkBudgets::default().request,
         }
+    }
+
+    /// The same workflow holding each request's scoring to `budget`.
+    pub fn with_budget(mut self, budget: WorkBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The same workflow keeping its jobs by `policy`.
+    pub fn with_jobs(mut self, policy: JobPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// The parsing limits, for handlers that parse CSV bodies themselves.
@@ -169,8 +208,25 @@ impl DetectWorkflow {
         let created_at = now_millis();
         let (version, model) = self.load(tenant, name, version).await?;
         let x = aligned(&model, name, table)?;
-        let scores = model.score(x.view())?;
         let top_k = options.top_k.unwrap_or(DEFAULT_TOP_K);
+        if top_k > MAX_TOP_K {
+            return Err(ServiceError::BadRequest(format!(
+                "top_k must be between 0 and {MAX_TOP_K}, not {top_k}"
+            )));
+        }
+        model.check_score(table.n_rows(), options.explain, &self.budget)?;
+        let scores = model.score(x.view())?;
+        let flagged = scores.iter().filter(|s| model.assess(**s).0 == 1).count();
+        let listed = if options.explain {
+            top_k.min(model.features().len())
+        } else {
+            0
+        };
+        let longest = model.features().iter().map(String::len).max().unwrap_or(0);
+        let bound = answer_bytes(table.n_rows(), flagged, listed, longest);
+        if bound > MAX_ANSWER_BYTES {
+            return Err(ServiceError::answer_too_large(bound));
+        }
         let mut labels = Vec::with_capacity(scores.len());
         let mut anomalies = Vec::new();
         for (row, &score) in scores.iter().enumerate() {
@@ -205,7 +261,9 @@ impl DetectWorkflow {
                 .take(JOB_ANOMALY_ROWS_CAP)
                 .map(|a| a.row)
                 .collect(),
-            ..running_job(tenant, &new_job_id(), JobKind::Detect, created_at)
+            ..self
+                .policy
+                .record(tenant, &new_job_id(), JobKind::Detect, created_at)
         };
         let job_id = self.record_job(job).await;
         record_metrics(name, version, table.n_rows(), &anomalies);

@@ -4,23 +4,25 @@
 //! version, or from the schedule's event id and the model) and is claimed with a conditional put:
 //! - no job yet: claim it (`running`) and do the work;
 //! - a `succeeded` or `failed` job: a redelivery, nothing to do;
-//! - a `running` job: an earlier attempt died or is still going; do the work again. The results
-//!   object is completed with `If-None-Match: *`, so at most one results file ever exists; the
-//!   loser of a race finds it there and records the same outcome. Duplicate work, in the rare
-//!   concurrent redelivery, is the price of never stranding a job whose invocation died.
+//! - a `running` job whose lease is live: another invocation holds it; nothing to do now (the
+//!   holder finishes it, or, if it died, the sweep fails it once the lease ends);
+//! - a `running` job whose lease ended (its invocation died): take it over with a conditional
+//!   write (of two takers, one wins) and do the work again. The results object is completed with
+//!   `If-None-Match: *`, so at most one results file ever exists.
 //!
 //! Errors: bad data (malformed CSV, unknown model or columns, NaN, too many columns, an object
-//! that is gone) records a `failed` job with the reason and is not an error (no retry); a store
-//! that is down or a read that breaks returns `Err`, so Lambda retries the event and, in the end,
-//! sends it to the failure destination. The job then stays `running` (the error is logged, not
-//! written: the store is what failed); the retry takes it over.
+//! that is gone or changed) records a `failed` job with the reason and is not an error (no
+//! retry); a store that is down or a read that breaks returns `Err`, so Lambda retries the event
+//! and, in the end, sends it to the failure destination. The job then stays `running` (the error
+//! is logged, not written: the store is what failed) until its lease ends: a later delivery takes
+//! it over, or the sweep ([`sweep`](super::sweep)) fails it with the reason.
 
 use std::time::Instant;
 
 use crate::domain::ids::now_millis;
-use crate::domain::{running_job, Job, JobKind, JobStatus, Tenant};
+use crate::domain::{Job, JobKind, JobPolicy, JobStatus, S3ObjectRef, Tenant};
 use crate::error::ServiceError;
-use crate::ports::{JobStore, StoreError};
+use crate::ports::{BlobReader, BlobStreams, JobStore, StoreError};
 
 /// What became of one event's work.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,31 +33,76 @@ pub struct JobOutcome {
     pub duplicate: bool,
 }
 
-/// A running job of `kind` for `tenant`'s `model`, read from `source`.
-pub fn new_job(tenant: &Tenant, id: &str, kind: JobKind, model: &str, source: String) -> Job {
+/// A job of `kind` for `tenant`'s `model`, read from `source`, started now under `policy`'s
+/// lease.
+pub fn new_job(
+    policy: &JobPolicy,
+    tenant: &Tenant,
+    id: &str,
+    kind: JobKind,
+    model: &str,
+    source: String,
+) -> Job {
     Job {
         model: Some(model.to_owned()),
         source: Some(source),
-        ..running_job(tenant, id, kind, now_millis())
+        ..policy.start(tenant, id, kind, now_millis())
     }
 }
 
-/// Claims `job`'s id: `Some(existing)` when an earlier delivery finished it.
+/// Claims `job`'s id: `Some(existing)` when an earlier delivery finished it or another live
+/// invocation holds it (nothing to do now); `None` when this invocation now holds it.
 pub async fn claim(jobs: &dyn JobStore, job: &Job) -> Result<Option<Job>, ServiceError> {
     match jobs.put_job_if_absent(job).await {
         Ok(()) => Ok(None),
-        Err(StoreError::Conflict(_)) => match jobs.get_job(&job.tenant, &job.id).await? {
-            Some(existing)
-                if matches!(existing.status, JobStatus::Succeeded | JobStatus::Failed) =>
-            {
-                Ok(Some(existing))
+        Err(StoreError::Conflict(_)) => {
+            let Some(existing) = jobs.get_job(&job.tenant, &job.id).await? else {
+                // Expired away between the two calls: claim it afresh.
+                jobs.put_job_if_absent(job).await?;
+                return Ok(None);
+            };
+            let now = now_millis();
+            if !existing.lease_expired(now) {
+                if existing.status == JobStatus::Running {
+                    tracing::info!(job_id = %job.id, lease_expires_at = existing.lease_expires_at, "job is held by a live invocation; not doing it twice");
+                }
+                return Ok(Some(existing));
             }
-            _ => {
-                tracing::info!(job_id = %job.id, "job is running or was left running by an earlier attempt; doing it again");
-                jobs.put_job(job).await?;
-                Ok(None)
+            match jobs.take_over_job(job, now).await {
+                Ok(()) => {
+                    tracing::info!(job_id = %job.id, "job's lease expired (its invocation died); taking it over");
+                    Ok(None)
+                }
+                Err(StoreError::Conflict(_)) => Ok(jobs.get_job(&job.tenant, &job.id).await?),
+                Err(e) => Err(e.into()),
             }
-        },
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Opens `key` in `bucket` as the event named it (its version id or ETag, see
+/// [`BlobStreams::open_exact`]); a data error (a failed job) when it is gone or was overwritten
+/// since.
+pub async fn open_named(
+    blobs: &dyn BlobStreams,
+    bucket: &str,
+    key: &str,
+    named: Option<&S3ObjectRef>,
+) -> Result<BlobReader, ServiceError> {
+    let named = named.filter(|o| o.bucket == bucket && o.key == key);
+    let version_id = named.and_then(|o| o.version_id.as_deref());
+    let etag = named.and_then(|o| o.etag.as_deref());
+    match blobs.open_exact(bucket, key, version_id, etag).await {
+        Ok(Some(reader)) => Ok(reader),
+        Ok(None) => Err(ServiceError::InvalidInput(format!(
+            "object s3://{bucket}/{key} no longer exists{}",
+            if version_id.is_some() { " in the version the event named" } else { "" }
+        ))),
+        Err(StoreError::Conflict(_)) => Err(ServiceError::InvalidInput(format!(
+            "object s3://{bucket}/{key} was overwritten after the event named it (ETag {}); the overwrite's own event processes the new content",
+            etag.unwrap_or("")
+        ))),
         Err(e) => Err(e.into()),
     }
 }
@@ -73,14 +120,21 @@ pub async fn finish(
         Ok(()) => job.status = JobStatus::Succeeded,
         Err(e) if e.is_transient() => {
             tracing::warn!(job_id = %job.id, error = %e, "job failed transiently; the event will be retried");
+            // Release the lease, so Lambda's retry takes the job over at once. Best effort: the
+            // store may be what failed; the lease then ends on its own.
+            job.lease_expires_at = Some(now_millis().saturating_sub(1));
+            if let Err(release) = jobs.put_job(&job).await {
+                tracing::warn!(job_id = %job.id, error = %release, "could not release the job's lease");
+            }
             return Err(e);
         }
         Err(e) => {
             tracing::info!(job_id = %job.id, error = %e, "job failed on its data; not retried");
             job.status = JobStatus::Failed;
-            job.error = Some(e.to_string());
+            job.error = Some(e.public_message());
         }
     }
+    job.lease_expires_at = None;
     jobs.put_job(&job).await?;
     Ok(JobOutcome {
         job,

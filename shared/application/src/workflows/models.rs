@@ -9,12 +9,20 @@ use crate::domain::{ModelVersion, Tenant};
 use crate::error::ServiceError;
 use crate::ports::ModelRegistry;
 
-/// `GET /api/v1/models`: the latest version of every model.
+/// `GET /api/v1/models`: a page of the models, each with its latest version.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelList {
-    /// One entry per model, by name.
+    /// One entry per model, by name, at most the page's `limit`.
     pub models: Vec<ModelVersion>,
+    /// Pass as `?after=` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
 }
+
+/// Models listed per page of `GET /api/v1/models` unless `?limit=` says otherwise.
+pub const DEFAULT_MODELS_PAGE: usize = 50;
+/// Most models one page may list.
+pub const MAX_MODELS_PAGE: usize = 200;
 
 /// Versions listed per page of `GET /api/v1/models/{name}` unless `?limit=` says otherwise.
 pub const DEFAULT_VERSIONS_PAGE: usize = 20;
@@ -65,11 +73,31 @@ impl ModelQueries {
         Self { registry }
     }
 
-    /// Every model of `tenant` with its latest version.
-    pub async fn list_models(&self, tenant: &Tenant) -> Result<ModelList, ServiceError> {
-        Ok(ModelList {
-            models: self.registry.list_models(tenant).await?,
-        })
+    /// A page of `tenant`'s models with their latest versions: those named after `after`, at
+    /// most `limit` (1 to [`MAX_MODELS_PAGE`]).
+    pub async fn list_models(
+        &self,
+        tenant: &Tenant,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ModelList, ServiceError> {
+        if !(1..=MAX_MODELS_PAGE).contains(&limit) {
+            return Err(ServiceError::BadRequest(format!(
+                "limit must be between 1 and {MAX_MODELS_PAGE}, not {limit}"
+            )));
+        }
+        if let Some(after) = after {
+            validate_model_name(after)?;
+        }
+        // One model beyond the page tells whether another page exists.
+        let mut models = self.registry.list_models(tenant, after, limit + 1).await?;
+        let next_after = if models.len() > limit {
+            models.truncate(limit);
+            models.last().map(|m| m.name.clone())
+        } else {
+            None
+        };
+        Ok(ModelList { models, next_after })
     }
 
     /// One of `tenant`'s models with a page of its versions, newest first; 400 for a bad name or page, 404 for

@@ -10,20 +10,19 @@ use std::time::Instant;
 use detection::algorithm::{Algorithm, AlgorithmParams};
 use detection::model::{Model, ModelSpec};
 use detection::sampling::Reservoir;
-use detection::tabular::CsvChunks;
 use detection::{Limits, Table};
 use ndarray::Array2;
 
 use crate::domain::incoming::{incoming_prefix, ModelTarget, TRAIN_PREFIX};
 use crate::domain::names::validate_model_name;
 use crate::domain::object_ref::deterministic_id;
-use crate::domain::{Job, JobKind, S3ObjectRef, Tenant};
+use crate::domain::{Job, JobKind, ModelVersion, S3ObjectRef, Tenant};
 use crate::error::ServiceError;
 use crate::metrics;
 use crate::ports::{BlobReader, BlobStreams};
-use crate::workflows::csv_stream::{StreamStop, BATCH_CHUNK_ROWS};
-use crate::workflows::event_jobs::{claim, finish, new_job, JobOutcome};
-use crate::workflows::train::TrainWorkflow;
+use crate::workflows::csv_stream::{csv_chunks, StreamStop};
+use crate::workflows::event_jobs::{claim, finish, new_job, open_named, JobOutcome};
+use crate::workflows::train::{Origin, TrainWorkflow};
 
 /// Most rows kept to train on from uploaded files (a seeded uniform sample).
 pub const TRAIN_SAMPLE_ROWS: usize = 100_000;
@@ -31,7 +30,7 @@ pub const TRAIN_SAMPLE_ROWS: usize = 100_000;
 /// Most values the training sample holds, whatever the width (64 MiB of f64).
 pub const TRAIN_SAMPLE_VALUES: usize = 8 * 1024 * 1024;
 
-/// Most CSV objects read by one scheduled retraining of a model.
+/// Most CSV objects read by one scheduled retraining of a model: the newest ones.
 pub const MAX_RETRAIN_OBJECTS: usize = 1_000;
 
 /// Reads `keys` (CSV objects with the same columns) into one seeded uniform sample.
@@ -42,8 +41,7 @@ fn sample_stream(
     seed: u64,
 ) -> Result<(), StreamStop> {
     let failure = reader.failure();
-    let chunks = CsvChunks::new(reader, BATCH_CHUNK_ROWS, limits)
-        .map_err(|e| StreamStop::from_input(e, &failure))?;
+    let chunks = csv_chunks(reader, limits).map_err(|e| StreamStop::from_input(e, &failure))?;
     let columns = chunks.columns().to_vec();
     let (expected, reservoir) = sample.get_or_insert_with(|| {
         let capacity = TRAIN_SAMPLE_ROWS.min(TRAIN_SAMPLE_VALUES / columns.len().max(1));
@@ -81,6 +79,9 @@ pub struct ObjectTraining {
     pub job_source: String,
     /// The version item's `source`: the prefix the schedule retrains from.
     pub model_source: String,
+    /// The upload an event named, read in exactly its version (`None` for the schedule, which
+    /// reads whatever is under the prefix).
+    pub named: Option<S3ObjectRef>,
 }
 
 /// Trains versions from uploaded CSVs.
@@ -112,6 +113,7 @@ impl ObjectTrainWorkflow {
             keys: vec![object.key.clone()],
             job_source: object.uri(),
             model_source: format!("s3://{}/{prefix}", object.bucket),
+            named: Some(object.clone()),
         })
         .await
     }
@@ -121,6 +123,7 @@ impl ObjectTrainWorkflow {
     pub async fn train_objects(&self, request: ObjectTraining) -> Result<JobOutcome, ServiceError> {
         let jobs = self.train.jobs().clone();
         let job = new_job(
+            self.train.job_policy(),
             &request.tenant,
             &request.job_id,
             JobKind::Train,
@@ -152,22 +155,27 @@ impl ObjectTrainWorkflow {
                 request.model_source
             )));
         }
+        if let Some(done) = self.version_of_job(request).await? {
+            // An earlier delivery registered this job's version, then died before finishing
+            // the job: finish it with that version rather than train a second one.
+            tracing::info!(model = %done.name, version = done.version, "the job's version was registered by an earlier attempt");
+            job.version = Some(done.version);
+            job.counts.rows = done.training.rows;
+            return Ok(());
+        }
         let algorithm = self.algorithm_of(&request.tenant, &request.model).await?;
         let params = AlgorithmParams::default_for(algorithm);
         let seed = params.seed();
         let limits = *self.train.limits();
         let mut sample: Option<(Vec<String>, Reservoir)> = None;
         for key in &request.keys {
-            let reader = self
-                .blobs
-                .open(&request.bucket, key)
-                .await?
-                .ok_or_else(|| {
-                    ServiceError::InvalidInput(format!(
-                        "object s3://{}/{key} no longer exists",
-                        request.bucket
-                    ))
-                })?;
+            let reader = open_named(
+                self.blobs.as_ref(),
+                &request.bucket,
+                key,
+                request.named.as_ref(),
+            )
+            .await?;
             let taken = sample.take();
             let (back, result) = tokio::task::spawn_blocking(move || {
                 let mut sample = taken;
@@ -197,13 +205,16 @@ impl ObjectTrainWorkflow {
         let (columns, reservoir) = sample
             .ok_or_else(|| ServiceError::InvalidInput("no training rows were read".into()))?;
         let seen = reservoir.seen();
+        let budget = self.train.budgets().event;
         let table = tokio::task::spawn_blocking(move || {
             let rows = reservoir.len();
             let width = columns.len();
+            let spec = ModelSpec::new(params);
+            spec.check_fit(rows, width, &budget)?;
             let values = Array2::from_shape_vec((rows, width), reservoir.into_row_major())
                 .map_err(|e| ServiceError::Internal(format!("training sample: {e}")))?;
             let table = Table::new(columns, values)?;
-            let model = Model::fit(&ModelSpec::new(params), &table)?;
+            let model = Model::fit(&spec, &table)?;
             Ok::<_, ServiceError>(model)
         })
         .await
@@ -217,7 +228,10 @@ impl ObjectTrainWorkflow {
                 &table,
                 started,
                 created_at,
-                Some(request.model_source.clone()),
+                Origin {
+                    source: Some(request.model_source.clone()),
+                    job: request.job_id.clone(),
+                },
             )
             .await?;
         job.version = Some(item.version);
@@ -225,6 +239,23 @@ impl ObjectTrainWorkflow {
         metrics::note_model(&item.name, item.version);
         tracing::info!(model = %item.name, version = item.version, rows_read = seen, rows_fitted = item.training.rows, "trained from objects");
         Ok(())
+    }
+
+    /// The version this request's job registered, if an earlier attempt got that far (the newest
+    /// versions are searched: the job's would be among them).
+    async fn version_of_job(
+        &self,
+        request: &ObjectTraining,
+    ) -> Result<Option<ModelVersion>, ServiceError> {
+        let versions = self
+            .train
+            .registry()
+            .versions(&request.tenant, &request.model)
+            .await?;
+        Ok(versions
+            .into_iter()
+            .rev()
+            .find(|v| v.job.as_deref() == Some(request.job_id.as_str())))
     }
 
     /// The algorithm of the model's latest version, or the default for a new model.
@@ -280,6 +311,7 @@ impl ObjectTrainWorkflow {
                     keys,
                     job_source: source.clone(),
                     model_source: source,
+                    named: None,
                 })
                 .await;
             match result {

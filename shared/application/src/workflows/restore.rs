@@ -23,6 +23,9 @@ use crate::workflows::backup::COPY_CONCURRENCY;
 use crate::workflows::manifest::{manifest_key, BackupManifest, BackupStatus, ManifestObject};
 use crate::workflows::table_dump::TableSnapshot;
 
+/// Most attempts to write a restored latest version forward while trainers keep registering.
+const MAX_FORWARD_ATTEMPTS: u32 = 20;
+
 /// Most conflicts named in a report (the counts are always complete).
 pub const MAX_REPORTED_CONFLICTS: usize = 100;
 
@@ -216,7 +219,7 @@ impl RestoreWorkflow {
         }
         for (v, diff) in latest_items.iter().zip(&latest_diffs) {
             if write(*diff) {
-                ignore_conflict(self.restore.restore_latest(v, request.replace).await)?;
+                self.restore_latest_forward(v, request.replace).await?;
             }
         }
         let jobs: Vec<Job> = backup
@@ -235,6 +238,46 @@ impl RestoreWorkflow {
         }
         tracing::info!(backup = %id, objects = report.objects.written, versions = report.versions.written, jobs = report.jobs.written, "backup restored");
         Ok(report)
+    }
+
+    /// Makes the backup's latest version `v` the model's latest without ever moving `LATEST`
+    /// back: where the live `LATEST` is above it (and `replace` was asked), `v` is registered
+    /// again as the next version (same artifact, same features), so trainers keep counting
+    /// forward from where they were.
+    async fn restore_latest_forward(
+        &self,
+        v: &ModelVersion,
+        replace: bool,
+    ) -> Result<(), ServiceError> {
+        for _ in 0..MAX_FORWARD_ATTEMPTS {
+            let live = self.registry.latest(&v.tenant, &v.name).await?;
+            let Some(live) = live.filter(|live| *live > v.version && replace) else {
+                return ignore_conflict(self.restore.restore_latest(v, replace).await);
+            };
+            let current = self.registry.version(&v.tenant, &v.name, live).await?;
+            if current.is_some_and(|c| c.sha256 == v.sha256 && c.features == v.features) {
+                // Written forward by an earlier run of this restore: nothing to do twice.
+                return Ok(());
+            }
+            let forward = ModelVersion {
+                version: live.saturating_add(1),
+                created_at: crate::domain::ids::now_millis(),
+                job: None,
+                ..v.clone()
+            };
+            match self.registry.register_version(&forward, Some(live)).await {
+                Ok(()) => {
+                    tracing::info!(model = %v.name, restored = v.version, as_version = forward.version, "restored latest written forward");
+                    return Ok(());
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict(format!(
+            "model '{}' kept moving while its restored version was written forward; run the restore again",
+            v.name
+        )))
     }
 
     /// The manifest, every object and the dump, each checked against the manifest, and the

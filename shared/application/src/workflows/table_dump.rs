@@ -144,6 +144,7 @@ mod tests {
             },
             created_at: 5,
             source: None,
+            job: None,
         };
         let job = Job {
             tenant: Tenant::parse("acme").unwrap(),
@@ -163,6 +164,7 @@ mod tests {
             expires_at: 7,
             source: None,
             results_key: None,
+            lease_expires_at: None,
         };
         TableSnapshot {
             versions: vec![version],

@@ -9,20 +9,20 @@ use detection::artifact;
 use detection::model::{Model, ModelSpec};
 use detection::tabular::table_from_json_value;
 use detection::threshold::ThresholdRule;
-use detection::Limits;
+use detection::{Limits, Table};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::checksum::sha256_hex;
 use crate::domain::ids::{new_job_id, now_millis};
 use crate::domain::names::{artifact_key, validate_model_name};
-use crate::domain::running_job;
 use crate::domain::{
-    Job, JobCounts, JobKind, JobStatus, JobTimings, ModelVersion, Tenant, TrainingStats,
+    Job, JobCounts, JobKind, JobPolicy, JobStatus, JobTimings, ModelVersion, Tenant, TrainingStats,
 };
 use crate::error::ServiceError;
 use crate::metrics;
 use crate::ports::{JobStore, ModelRegistry, ObjectMeta, ObjectStore, StoreError};
+use crate::workflows::budgets::WorkBudgets;
 
 /// Most versions tried when concurrent trainers keep taking the next one.
 pub const MAX_VERSION_ATTEMPTS: u32 = 20;
@@ -115,6 +115,16 @@ pub struct TrainResponse {
     pub training: TrainingInfo,
 }
 
+/// Where a version came from: the training data's location (uploads) and the job that trained
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    /// The `s3://bucket/prefix/` the scheduled retraining reads; `None` for inline data.
+    pub source: Option<String>,
+    /// The training job's id.
+    pub job: String,
+}
+
 /// Trains model versions; needs the object store, the registry and the job table.
 #[derive(Clone)]
 pub struct TrainWorkflow {
@@ -122,6 +132,8 @@ pub struct TrainWorkflow {
     registry: Arc<dyn ModelRegistry>,
     jobs: Arc<dyn JobStore>,
     limits: Limits,
+    policy: JobPolicy,
+    budgets: WorkBudgets,
 }
 
 impl TrainWorkflow {
@@ -137,7 +149,31 @@ impl TrainWorkflow {
             registry,
             jobs,
             limits,
+            policy: JobPolicy::default(),
+            budgets: WorkBudgets::default(),
         }
+    }
+
+    /// The same workflow holding fits to `budgets`.
+    pub fn with_budgets(mut self, budgets: WorkBudgets) -> Self {
+        self.budgets = budgets;
+        self
+    }
+
+    /// The budgets fits are held to, for the event workflows.
+    pub(crate) fn budgets(&self) -> &WorkBudgets {
+        &self.budgets
+    }
+
+    /// The same workflow keeping and leasing its jobs by `policy`.
+    pub fn with_jobs(mut self, policy: JobPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How jobs are kept and leased, for the event workflows.
+    pub(crate) fn job_policy(&self) -> &JobPolicy {
+        &self.policy
     }
 
     /// Trains and registers the next version of `tenant`'s model `request.name`.
@@ -153,12 +189,18 @@ impl TrainWorkflow {
         let started = Instant::now();
         let created_at = now_millis();
         let spec = ModelSpec::new(params).threshold(rule);
+        self.check_request_fit(&spec, &table, tenant, &request.name)?;
         let model = Model::fit(&spec, &table)?;
+        let job_id = new_job_id();
+        let origin = Origin {
+            source: None,
+            job: job_id.clone(),
+        };
         let item = self
-            .register_model(tenant, &request.name, &model, started, created_at, None)
+            .register_model(tenant, &request.name, &model, started, created_at, origin)
             .await?;
         let duration_ms = item.training.duration_ms;
-        self.record_job(&item, created_at, started).await;
+        self.record_job(&item, &job_id, created_at, started).await;
         metrics::note_model(&item.name, item.version);
         Ok(TrainResponse {
             name: item.name,
@@ -173,8 +215,32 @@ impl TrainWorkflow {
         })
     }
 
-    /// Encodes a fitted model, stores it and registers it as the next version, with `source` (the
-    /// training data's location) in the version item.
+    /// Refuses, before any work, a fit over the request budget; when the event budget would
+    /// take it, the refusal points to the upload path.
+    fn check_request_fit(
+        &self,
+        spec: &ModelSpec,
+        table: &Table,
+        tenant: &Tenant,
+        name: &str,
+    ) -> Result<(), ServiceError> {
+        let (rows, columns) = (table.n_rows(), table.columns().len());
+        let Err(refused) = spec.check_fit(rows, columns, &self.budgets.request) else {
+            return Ok(());
+        };
+        let mut refused = ServiceError::from(refused);
+        if let ServiceError::OverBudget { message, .. } = &mut refused {
+            if spec.check_fit(rows, columns, &self.budgets.event).is_ok() {
+                message.push_str(&format!(
+                    "; or upload the rows as CSV under incoming/train/{tenant}/{name}/ to train in the background, where the budget is larger"
+                ));
+            }
+        }
+        Err(refused)
+    }
+
+    /// Encodes a fitted model, stores it and registers it as the next version, with its origin
+    /// (the training data's location and the job) in the version item.
     pub(crate) async fn register_model(
         &self,
         tenant: &Tenant,
@@ -182,7 +248,7 @@ impl TrainWorkflow {
         model: &Model,
         started: Instant,
         created_at: u64,
-        source: Option<String>,
+        origin: Origin,
     ) -> Result<ModelVersion, ServiceError> {
         let bytes = artifact::encode(model)?;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -202,7 +268,8 @@ impl TrainWorkflow {
                 duration_ms,
             },
             created_at,
-            source,
+            source: origin.source,
+            job: Some(origin.job),
         };
         self.store_next_version(&mut item, &bytes).await?;
         Ok(item)
@@ -274,7 +341,7 @@ impl TrainWorkflow {
 
     /// Records a succeeded train job; a failure to record is logged, not returned, since the
     /// version is already registered.
-    async fn record_job(&self, item: &ModelVersion, created_at: u64, started: Instant) {
+    async fn record_job(&self, item: &ModelVersion, id: &str, created_at: u64, started: Instant) {
         let job = Job {
             status: JobStatus::Succeeded,
             model: Some(item.name.clone()),
@@ -286,7 +353,9 @@ impl TrainWorkflow {
             timings: JobTimings {
                 duration_ms: started.elapsed().as_secs_f64() * 1000.0,
             },
-            ..running_job(&item.tenant, &new_job_id(), JobKind::Train, created_at)
+            ..self
+                .policy
+                .record(&item.tenant, id, JobKind::Train, created_at)
         };
         if let Err(e) = self.jobs.put_job(&job).await {
             tracing::warn!(model = %item.name, version = item.version, error = %e, "could not record train job");

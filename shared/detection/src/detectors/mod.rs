@@ -13,6 +13,7 @@ pub mod knn;
 pub mod params;
 pub mod pca;
 pub(crate) mod shared;
+pub(crate) mod shared_cost;
 
 #[cfg(test)]
 mod conformance;

@@ -1,55 +1,77 @@
 //! The CSV row reader that both [`super::csv::parse_csv`] and [`super::stream::CsvChunks`] are
-//! built on: reads the header, then one row at a time into numbers, counting rows globally.
+//! built on: reads the header, then one row at a time into numbers, counting rows globally and
+//! bounding every record in bytes before it is buffered whole.
 
 use std::io::Read;
 
 use ::csv::{ByteRecord, Reader, ReaderBuilder};
 
-use super::values::shown;
+use super::byte_limit::ByteLimit;
 use crate::error::InputError;
-use crate::table::check_columns;
+use crate::table::{check_header, check_values, Limits};
+
+/// Bytes the CSV reader reads ahead of the record it parses (its buffer): the slack a record's
+/// byte limit allows the underlying reader.
+const READ_AHEAD: usize = 8 << 10;
 
 /// Reads a CSV header, then data rows as finite numbers, reusing one record buffer throughout.
 pub(crate) struct CsvRows<R: Read> {
-    reader: Reader<R>,
+    reader: Reader<ByteLimit<R>>,
     record: ByteRecord,
     columns: Vec<String>,
     rows_read: usize,
     max_rows: usize,
+    max_values: usize,
+    max_record_bytes: usize,
 }
 
 impl<R: Read> CsvRows<R> {
-    /// Reads and checks the header: at least one and at most `max_columns` columns, names unique
-    /// and non-empty. Data rows past `max_rows` fail with [`InputError::TooLarge`].
-    pub(crate) fn new(reader: R, max_columns: usize, max_rows: usize) -> Result<Self, InputError> {
+    /// Reads and checks the header: at most `limits.max_header_bytes`, at least one and at
+    /// most `limits.max_columns` columns, names unique, non-empty and at most
+    /// `limits.max_column_name_bytes`. Data rows past `limits.max_rows` (or `max_values`
+    /// values) fail with [`InputError::TooLarge`], records longer than `max_record_bytes` with
+    /// [`InputError::TooLong`].
+    pub(crate) fn new(reader: R, limits: &Limits) -> Result<Self, InputError> {
         // The header is read as an ordinary record (not with `has_headers`) so that every row
         // number and every error is ours; `flexible` lets ragged rows reach our own check.
         let mut reader = ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(reader);
+            .buffer_capacity(READ_AHEAD)
+            .from_reader(ByteLimit::new(reader));
         let mut record = ByteRecord::new();
-        let has_header = reader
-            .read_byte_record(&mut record)
-            .map_err(|e| malformed(format!("cannot read the header: {e}")))?;
+        let has_header = read_bounded(&mut reader, &mut record, limits.max_header_bytes)
+            .map_err(|e| e.into_input_error("the header"))?;
         if !has_header {
             return Err(InputError::Empty("no header row".into()));
         }
-        if record.len() > max_columns {
+        if record.len() > limits.max_columns {
             return Err(InputError::TooLarge {
                 what: "columns",
-                limit: max_columns,
+                limit: limits.max_columns,
             });
         }
         let columns = header_names(&record)?;
-        check_columns(&columns)?;
+        check_header(&columns, limits)?;
         Ok(Self {
             reader,
             record,
             columns,
             rows_read: 0,
-            max_rows,
+            max_rows: limits.max_rows,
+            max_values: limits.max_values,
+            max_record_bytes: limits.max_record_bytes,
         })
+    }
+
+    /// The same reader without a bound on the rows and values read (a stream's chunks are
+    /// bounded on their own); records stay bounded in bytes.
+    pub(crate) fn unbounded_rows(self) -> Self {
+        Self {
+            max_rows: usize::MAX,
+            max_values: usize::MAX,
+            ..self
+        }
     }
 
     /// Column names from the header, trimmed, in file order.
@@ -84,10 +106,8 @@ impl<R: Read> CsvRows<R> {
     /// hold part of the row.
     pub(crate) fn read_row(&mut self, out: &mut Vec<f64>) -> Result<bool, InputError> {
         let row = self.rows_read.saturating_add(1);
-        let more = self
-            .reader
-            .read_byte_record(&mut self.record)
-            .map_err(|e| malformed(format!("cannot read row {row}: {e}")))?;
+        let more = read_bounded(&mut self.reader, &mut self.record, self.max_record_bytes)
+            .map_err(|e| e.into_input_error(&format!("row {row}")))?;
         if !more {
             if self.rows_read == 0 {
                 return Err(InputError::Empty("no data rows after the header".into()));
@@ -100,6 +120,7 @@ impl<R: Read> CsvRows<R> {
                 limit: self.max_rows,
             });
         }
+        check_values(row, self.columns.len(), self.max_values)?;
         self.rows_read = row;
         if self.record.len() != self.columns.len() {
             return Err(InputError::RaggedRow {
@@ -112,6 +133,50 @@ impl<R: Read> CsvRows<R> {
             out.push(parse_cell(cell, row, column)?);
         }
         Ok(true)
+    }
+}
+
+/// Why a bounded read failed: the record was too long, or the CSV reader's own error.
+enum ReadFailure {
+    TooLong(usize),
+    Csv(String),
+}
+
+impl ReadFailure {
+    /// The input error of reading `what` (`the header`, `row 3`).
+    fn into_input_error(self, what: &str) -> InputError {
+        match self {
+            Self::TooLong(limit) => InputError::TooLong {
+                what: what.to_owned(),
+                limit,
+            },
+            Self::Csv(message) => malformed(format!("cannot read {what}: {message}")),
+        }
+    }
+}
+
+/// Reads the next record into `record`, refusing one longer than `limit` bytes (its line
+/// break included) after reading at most about `limit` bytes of it.
+fn read_bounded<R: Read>(
+    reader: &mut Reader<ByteLimit<R>>,
+    record: &mut ByteRecord,
+    limit: usize,
+) -> Result<bool, ReadFailure> {
+    let start = reader.position().byte();
+    reader
+        .get_mut()
+        .allow(start, limit.saturating_add(READ_AHEAD).saturating_add(1));
+    match reader.read_byte_record(record) {
+        Ok(more) => {
+            let end = reader.position().byte();
+            if end.saturating_sub(start) > limit as u64 {
+                Err(ReadFailure::TooLong(limit))
+            } else {
+                Ok(more)
+            }
+        }
+        Err(_) if reader.get_ref().hit() => Err(ReadFailure::TooLong(limit)),
+        Err(e) => Err(ReadFailure::Csv(e.to_string())),
     }
 }
 
@@ -137,12 +202,10 @@ fn parse_cell(cell: &[u8], row: usize, column: &str) -> Result<f64, InputError> 
         Ok(_) => Err(InputError::NotFinite {
             row,
             column: column.to_owned(),
-            value: shown(text),
         }),
         Err(_) => Err(InputError::NotNumeric {
             row,
             column: column.to_owned(),
-            value: shown(text),
         }),
     }
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::values::{shown, table_from_row_major};
 use crate::error::InputError;
-use crate::table::{check_columns, Limits, Table};
+use crate::table::{check_header, check_values, Limits, Table};
 
 /// The shapes a JSON table may take, repeated in every shape error.
 const SHAPES: &str = r#"expected {"columns": ["a", "b"], "rows": [[1, 2], [3, 4]]} or an array of records [{"a": 1, "b": 2}, {"a": 3, "b": 4}]"#;
@@ -27,7 +27,8 @@ pub fn parse_json(bytes: &[u8], limits: &Limits) -> Result<Table, InputError> {
 /// Accepts `{"columns": ["a", "b"], "rows": [[1, 2], [3, 4]]}` (no other fields) or records
 /// `[{"a": 1, "b": 2}, {"a": 3, "b": 4}]`, whose columns are the first record's keys in order and
 /// which must all have exactly those keys. Every value must be a JSON number. Rows are counted
-/// from 1, and every error names the row and column.
+/// from 1, and every error names the row and column, never a value. `limits` bound the rows,
+/// columns, values and the bytes of a column name.
 pub fn table_from_json_value(value: &Value, limits: &Limits) -> Result<Table, InputError> {
     match value {
         Value::Object(fields) => from_columns_and_rows(fields, limits),
@@ -66,23 +67,23 @@ fn from_columns_and_rows(
                 malformed(format!(
                     "'columns' must be an array of strings; column {} is {}",
                     i + 1,
-                    shown(&name.to_string())
+                    kind(name)
                 ))
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    check_columns(&columns)?;
+    check_header(&columns, limits)?;
 
     let rows = rows
         .as_array()
         .ok_or_else(|| malformed("'rows' must be an array of arrays of numbers".into()))?;
-    check_row_count(rows.len(), limits)?;
+    check_row_count(rows.len(), columns.len(), limits)?;
     let mut values = Vec::new();
     for (row, cells) in (1..).zip(rows) {
         let cells = cells.as_array().ok_or_else(|| {
             malformed(format!(
                 "row {row} must be an array of numbers; found {}",
-                shown(&cells.to_string())
+                kind(cells)
             ))
         })?;
         if cells.len() != columns.len() {
@@ -109,15 +110,15 @@ fn from_records(records: &[Value], limits: &Limits) -> Result<Table, InputError>
         .ok_or_else(|| malformed(format!("{SHAPES}; found an array of {}", kind(first))))?;
     check_column_count(first.len(), limits)?;
     let columns: Vec<String> = first.keys().cloned().collect();
-    check_columns(&columns)?;
-    check_row_count(records.len(), limits)?;
+    check_header(&columns, limits)?;
+    check_row_count(records.len(), columns.len(), limits)?;
 
     let mut values = Vec::new();
     for (row, record) in (1..).zip(records) {
         let record = record.as_object().ok_or_else(|| {
             malformed(format!(
                 "row {row} must be an object like the first record; found {}",
-                shown(&record.to_string())
+                kind(record)
             ))
         })?;
         for column in &columns {
@@ -147,12 +148,10 @@ fn number(cell: &Value, row: usize, column: &str) -> Result<f64, InputError> {
         Some(_) => Err(InputError::NotFinite {
             row,
             column: column.to_owned(),
-            value: shown(&cell.to_string()),
         }),
         None => Err(InputError::NotNumeric {
             row,
             column: column.to_owned(),
-            value: shown(&cell.to_string()),
         }),
     }
 }
@@ -170,7 +169,8 @@ fn check_column_count(n: usize, limits: &Limits) -> Result<(), InputError> {
     Ok(())
 }
 
-fn check_row_count(n: usize, limits: &Limits) -> Result<(), InputError> {
+/// Checks the row count, and that `n` rows of `columns` values are within the limits.
+fn check_row_count(n: usize, columns: usize, limits: &Limits) -> Result<(), InputError> {
     if n == 0 {
         return Err(InputError::Empty("no rows".into()));
     }
@@ -180,7 +180,7 @@ fn check_row_count(n: usize, limits: &Limits) -> Result<(), InputError> {
             limit: limits.max_rows,
         });
     }
-    Ok(())
+    check_values(n, columns, limits.max_values)
 }
 
 /// What a value is, for shape errors.
@@ -220,14 +220,14 @@ mod tests {
         Limits {
             max_rows: 2,
             max_columns: 2,
+            ..Limits::default()
         }
     }
 
-    fn not_numeric(row: usize, column: &str, value: &str) -> InputError {
+    fn not_numeric(row: usize, column: &str) -> InputError {
         InputError::NotNumeric {
             row,
             column: column.into(),
-            value: value.into(),
         }
     }
 
@@ -321,16 +321,7 @@ mod tests {
         let err = parse(r#"{"columns":["a",2],"rows":[[1,2]]}"#).unwrap_err();
         assert_eq!(
             malformed_message(err),
-            "'columns' must be an array of strings; column 2 is 2"
-        );
-    }
-
-    #[test]
-    fn when_a_row_is_not_an_array_should_name_the_row() {
-        let err = parse(r#"{"columns":["a"],"rows":[[1],{"a":2}]}"#).unwrap_err();
-        assert_eq!(
-            malformed_message(err),
-            r#"row 2 must be an array of numbers; found {"a":2}"#
+            "'columns' must be an array of strings; column 2 is a number"
         );
     }
 
@@ -348,34 +339,54 @@ mod tests {
     }
 
     #[test]
-    fn when_value_is_not_a_number_should_show_it() {
+    fn when_value_is_not_a_number_should_name_row_and_column_but_not_the_value() {
         assert_eq!(
             parse(r#"{"columns":["a","b"],"rows":[[1,null]]}"#).unwrap_err(),
-            not_numeric(1, "b", "null")
+            not_numeric(1, "b")
         );
         assert_eq!(
             parse(r#"[{"a":1},{"a":true}]"#).unwrap_err(),
-            not_numeric(2, "a", "true")
+            not_numeric(2, "a")
         );
-        let err = parse(r#"[{"a":"5"}]"#).unwrap_err();
-        assert_eq!(err, not_numeric(1, "a", "\"5\""));
+        let err = parse(r#"[{"a":"secret-token"}]"#).unwrap_err();
+        assert_eq!(err, not_numeric(1, "a"));
         assert_eq!(
             err.to_string(),
-            r#"row 1, column 'a': '"5"' is not a number"#
+            "row 1, column 'a': the value is not a number"
         );
+        assert_eq!(parse(r#"[{"a":[1]}]"#).unwrap_err(), not_numeric(1, "a"));
+    }
+
+    #[test]
+    fn when_a_row_or_record_has_the_wrong_shape_should_name_its_kind_not_its_content() {
+        let err = parse(r#"{"columns":["a"],"rows":[[1],{"a":"secret"}]}"#).unwrap_err();
         assert_eq!(
-            parse(r#"[{"a":[1]}]"#).unwrap_err(),
-            not_numeric(1, "a", "[1]")
+            malformed_message(err),
+            "row 2 must be an array of numbers; found an object"
+        );
+        let err = parse(r#"[{"a":1},["secret"]]"#).unwrap_err();
+        assert_eq!(
+            malformed_message(err),
+            "row 2 must be an object like the first record; found an array"
         );
     }
 
     #[test]
-    fn when_value_is_long_should_truncate_it() {
-        let long = "q".repeat(100);
-        let err = parse(&format!(r#"[{{"a":"{long}"}}]"#)).unwrap_err();
+    fn when_values_or_names_exceed_the_limits_should_say_which() {
+        let limits = Limits {
+            max_values: 3,
+            ..Limits::default()
+        };
+        let err = parse_json(br#"{"columns":["a","b"],"rows":[[1,2],[3,4]]}"#, &limits);
         assert_eq!(
-            err,
-            not_numeric(1, "a", &format!("\"{}...", "q".repeat(39)))
+            err.unwrap_err().to_string(),
+            "too many values (rows x columns): more than 3"
+        );
+        let long = "n".repeat(257);
+        let err = parse(&format!(r#"[{{"a":1,"{long}":2}}]"#)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the name of column 2 is longer than 256 bytes"
         );
     }
 
@@ -408,15 +419,6 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "row 3 has key 'c', which the first record does not have"
-        );
-    }
-
-    #[test]
-    fn when_record_is_not_an_object_should_name_the_row() {
-        let err = parse(r#"[{"a":1},[2]]"#).unwrap_err();
-        assert_eq!(
-            malformed_message(err),
-            "row 2 must be an object like the first record; found [2]"
         );
     }
 

@@ -11,13 +11,19 @@ use crate::table::{Limits, Table};
 /// the input may never fill.
 const MAX_RESERVED_VALUES: usize = 1 << 20;
 
+/// Values per chunk a caller of [`CsvChunks::with_chunk_values`] may use to keep every chunk
+/// (and the work on it) small whatever the width: 1 Mi values, 8 MiB of numbers, so a chunk of
+/// 10,000 columns has about 100 rows and one of 10 columns about 100,000.
+pub const MAX_CHUNK_VALUES: usize = 1 << 20;
+
 /// Reads a CSV of any length as tables of at most `chunk_rows` rows each, in constant memory, so
 /// files larger than RAM can be scored chunk by chunk.
 ///
 /// Cells follow the rules of [`super::csv::parse_csv`], and row numbers in errors count from the
 /// start of the file, not of the chunk. `limits.max_rows` is **not** applied (a stream is meant to
-/// be unbounded); `limits.max_columns` is. An input with a header but no data row yields one
-/// [`InputError::Empty`]. After the first error the iterator ends.
+/// be unbounded); the columns, the bytes of the header, of a column name and of every record
+/// are, and no chunk holds more than `limits.max_values` values. An input with a header but no
+/// data row yields one [`InputError::Empty`]. After the first error the iterator ends.
 pub struct CsvChunks<R: Read> {
     rows: CsvRows<R>,
     chunk_rows: usize,
@@ -25,13 +31,35 @@ pub struct CsvChunks<R: Read> {
 }
 
 impl<R: Read> CsvChunks<R> {
-    /// Reads and checks the header; `chunk_rows` of 0 is taken as 1.
+    /// Reads and checks the header; chunks have `chunk_rows` rows (0 is taken as 1), fewer if
+    /// they would hold more than `limits.max_values` values.
     pub fn new(reader: R, chunk_rows: usize, limits: &Limits) -> Result<Self, InputError> {
+        Self::with_chunk_values(reader, chunk_rows, limits.max_values, limits)
+    }
+
+    /// Like [`CsvChunks::new`], with chunks of at most `chunk_values` values (rows x columns,
+    /// and `limits.max_values`) besides `chunk_rows` rows, so a wide file comes in chunks of
+    /// fewer rows: `CsvChunks::with_chunk_values(reader, 16_384, MAX_CHUNK_VALUES, &limits)`.
+    /// A chunk always has at least one row.
+    pub fn with_chunk_values(
+        reader: R,
+        chunk_rows: usize,
+        chunk_values: usize,
+        limits: &Limits,
+    ) -> Result<Self, InputError> {
+        let rows = CsvRows::new(reader, limits)?.unbounded_rows();
+        let width = rows.columns().len().max(1);
+        let by_values = chunk_values.min(limits.max_values) / width;
         Ok(Self {
-            rows: CsvRows::new(reader, limits.max_columns, usize::MAX)?,
-            chunk_rows: chunk_rows.max(1),
+            chunk_rows: chunk_rows.min(by_values).max(1),
+            rows,
             done: false,
         })
+    }
+
+    /// Rows per chunk (the last may have fewer).
+    pub fn chunk_rows(&self) -> usize {
+        self.chunk_rows
     }
 
     /// Column names from the header, in file order, so callers can align before the first chunk.
@@ -149,6 +177,7 @@ impl<R: Read> Iterator for TextChunks<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tabular::test_support::LongLine;
 
     fn chunks(text: &str, chunk_rows: usize) -> Vec<Result<Table, InputError>> {
         CsvChunks::new(text.as_bytes(), chunk_rows, &Limits::default())
@@ -237,7 +266,6 @@ mod tests {
                 Err(InputError::NotNumeric {
                     row: 4,
                     column: "a".into(),
-                    value: "x".into()
                 })
             ]
         );
@@ -248,6 +276,7 @@ mod tests {
         let limits = Limits {
             max_rows: 1,
             max_columns: 1,
+            ..Limits::default()
         };
         let stream = CsvChunks::new("a\n1\n2\n3\n".as_bytes(), 2, &limits).unwrap();
         let rows: usize = stream.map(|c| c.map(|t| t.n_rows()).unwrap_or(0)).sum();
@@ -259,6 +288,7 @@ mod tests {
         let limits = Limits {
             max_rows: 1,
             max_columns: 1,
+            ..Limits::default()
         };
         let err = CsvChunks::new("a,b\n1,2\n".as_bytes(), 2, &limits).err();
         assert_eq!(
@@ -268,6 +298,63 @@ mod tests {
                 limit: 1
             })
         );
+    }
+
+    #[test]
+    fn when_a_streamed_line_is_50_mb_should_refuse_it_after_reading_about_the_record_limit() {
+        let mut input = LongLine::new(b"a,b\n1,2\n3,4\n", 50 << 20);
+        let results: Vec<_> = CsvChunks::new(&mut input, 1, &Limits::default())
+            .unwrap()
+            .collect();
+        assert_eq!(
+            rows_per_chunk(&results),
+            [
+                Ok(1),
+                Ok(1),
+                Err(InputError::TooLong {
+                    what: "row 3".into(),
+                    limit: 1 << 20
+                })
+            ]
+        );
+        assert!(input.at < (1 << 20) + 64 * 1024, "read {} bytes", input.at);
+    }
+
+    #[test]
+    fn when_chunk_values_are_bounded_should_give_wide_tables_fewer_rows_per_chunk() {
+        let header: Vec<String> = (0..100).map(|j| format!("c{j}")).collect();
+        let row = vec!["1"; 100].join(",");
+        let text = format!("{}\n{}", header.join(","), format!("{row}\n").repeat(25));
+        let chunks =
+            CsvChunks::with_chunk_values(text.as_bytes(), 16_384, 1_000, &Limits::default())
+                .unwrap();
+        assert_eq!(chunks.chunk_rows(), 10);
+        let results: Vec<_> = chunks.collect();
+        assert_eq!(rows_per_chunk(&results), [Ok(10), Ok(10), Ok(5)]);
+        // At least one row per chunk, however wide.
+        let one = CsvChunks::with_chunk_values(text.as_bytes(), 16_384, 7, &Limits::default());
+        assert_eq!(one.unwrap().chunk_rows(), 1);
+        // `new` keeps every chunk within the table value limit.
+        let limits = Limits {
+            max_values: 250,
+            ..Limits::default()
+        };
+        assert_eq!(
+            CsvChunks::new(text.as_bytes(), 16_384, &limits)
+                .unwrap()
+                .chunk_rows(),
+            2
+        );
+        let recommended =
+            CsvChunks::with_chunk_values(text.as_bytes(), 16_384, MAX_CHUNK_VALUES, &limits);
+        assert_eq!(recommended.unwrap().chunk_rows(), 2);
+        let recommended = CsvChunks::with_chunk_values(
+            text.as_bytes(),
+            16_384,
+            MAX_CHUNK_VALUES,
+            &Limits::default(),
+        );
+        assert_eq!(recommended.unwrap().chunk_rows(), (1 << 20) / 100);
     }
 
     #[test]

@@ -1,16 +1,17 @@
-//! Value handling shared by the CSV and JSON parsers: showing a bad cell in an error message and
-//! turning row-major numbers into a [`Table`].
+//! Value handling shared by the CSV and JSON parsers: showing a key or column name in an error
+//! message and turning row-major numbers into a [`Table`]. Cell values are never shown: errors
+//! reach logs and job records.
 
 use ndarray::Array2;
 
 use crate::error::InputError;
 use crate::table::Table;
 
-/// Most characters of a bad cell that an error message repeats, so one huge cell cannot make a
-/// huge error response.
+/// Most characters of a key or name that an error message repeats, so one huge key cannot make
+/// a huge error response.
 pub(crate) const SHOWN_CHARS: usize = 40;
 
-/// A cell's text as an error message shows it: at most [`SHOWN_CHARS`] characters, then `...`.
+/// A key's text as an error message shows it: at most [`SHOWN_CHARS`] characters, then `...`.
 pub(crate) fn shown(text: &str) -> String {
     match text.char_indices().nth(SHOWN_CHARS) {
         Some((end, _)) => format!("{}...", text.get(..end).unwrap_or(text)),

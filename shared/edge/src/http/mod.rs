@@ -4,12 +4,16 @@
 //! failure into an `Ok` response and logs one line.
 
 mod body;
+mod idempotent;
 mod request;
 mod response;
 mod routes;
 mod serve;
 
 pub use body::parse_json_body;
+pub use idempotent::{
+    idempotency_key, serve_once, Idempotent, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER,
+};
 pub use request::{
     body_bytes, query_number, query_param, request_id, require_json, route_path, MediaType,
     JSON_MEDIA_TYPE,

@@ -6,14 +6,22 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 
 use crate::http::request::JSON_MEDIA_TYPE;
+use application::error::MAX_ANSWER_BYTES;
 use application::ServiceError;
 
 /// Seconds a caller is told to wait (`Retry-After`) when a dependency is down.
 pub const RETRY_AFTER_SECS: u32 = 5;
 
-/// A JSON response with `status` and `value` as the body.
+/// A JSON response with `status` and `value` as the body; a body above [`MAX_ANSWER_BYTES`] is
+/// a 413 saying how to ask for less instead.
 pub fn json_response(status: u16, value: &impl Serialize) -> Response<Body> {
     let (status, text) = match serde_json::to_string(value) {
+        Ok(text) if text.len() > MAX_ANSWER_BYTES => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ServiceError::answer_too_large(text.len())
+                .envelope("unknown")
+                .to_string(),
+        ),
         Ok(text) => (
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             text,

@@ -8,6 +8,7 @@ use application::domain::{Principal, Scope, Tenant};
 use application::ServiceError;
 
 use crate::access::RouteAccess;
+use crate::http::idempotent::Idempotent;
 
 /// One route: a method and a pattern whose `{param}` segments match any one segment.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub struct RouteSpec<R> {
     pub access: RouteAccess,
     /// What the handler dispatches on.
     pub route: R,
+    /// Whether the route honours `Idempotency-Key` (creating `POST`s), and how.
+    pub idempotent: Option<Idempotent>,
 }
 
 impl<R> RouteSpec<R> {
@@ -30,7 +33,15 @@ impl<R> RouteSpec<R> {
             pattern,
             access: RouteAccess::Requires(scope),
             route,
+            idempotent: None,
         }
+    }
+
+    /// The same route honouring `Idempotency-Key`, never keeping the `redact` fields of its
+    /// answer.
+    pub fn idempotent(mut self, redact: &'static [&'static str]) -> Self {
+        self.idempotent = Some(Idempotent { redact });
+        self
     }
 
     /// `route` served for `method` on `pattern` to anyone (health checks).
@@ -40,6 +51,7 @@ impl<R> RouteSpec<R> {
             pattern,
             access: RouteAccess::Public,
             route,
+            idempotent: None,
         }
     }
 }
@@ -55,6 +67,8 @@ pub struct Matched<R> {
     pub access: RouteAccess,
     /// The admitted caller of a tenant route (`None` on public routes).
     pub caller: Option<Principal>,
+    /// Whether the route honours `Idempotency-Key`.
+    pub idempotent: Option<Idempotent>,
 }
 
 impl<R> Matched<R> {
@@ -93,6 +107,7 @@ pub fn match_route<R: Copy>(
                 params,
                 access: spec.access,
                 caller: None,
+                idempotent: spec.idempotent,
             });
         }
         allowed.push(spec.method.as_str());

@@ -36,9 +36,14 @@ where
             "the request handler panicked".into(),
         ))
     });
-    let (response, code) = match outcome {
-        Ok(response) => (response, None),
-        Err(error) => (error_response(&error, &id), Some(error.code())),
+    let (response, code, detail) = match outcome {
+        Ok(response) => (response, None, None),
+        Err(error) => (
+            error_response(&error, &id),
+            Some(error.code()),
+            // A 5xx answers a generic message; its details go to this log line only.
+            (error.status() >= 500).then(|| error.to_string()),
+        ),
     };
     let status = response.status().as_u16();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -46,7 +51,7 @@ where
     let rows = counts.get(Counter::RowsScored);
     let anomalies = counts.anomalies();
     if status >= 500 {
-        tracing::error!(function, request_id = %id, %method, path = %path.escape_default(), status, code, model, version, rows, anomalies, duration_ms, cold_start, "request failed");
+        tracing::error!(function, request_id = %id, %method, path = %path.escape_default(), status, code, error = detail.as_deref(), model, version, rows, anomalies, duration_ms, cold_start, "request failed");
     } else {
         tracing::info!(function, request_id = %id, %method, path = %path.escape_default(), status, code, model, version, rows, anomalies, duration_ms, cold_start, "request");
     }

@@ -10,7 +10,7 @@ use crate::error::ArtifactError;
 /// Knots scanned at once when a bucket holds few enough of them.
 const WINDOW: usize = 8;
 /// Buckets per knot: enough that most buckets hold fewer than [`WINDOW`] knots.
-const BUCKETS_PER_KNOT: usize = 2;
+pub(super) const BUCKETS_PER_KNOT: usize = 2;
 
 /// Strictly increasing finite knots with a bucket table: `bucket_starts[b]` is the number of
 /// knots whose bucket is below `b`, where a value's bucket is `floor((v - first) * scale)`

@@ -14,6 +14,7 @@
 //! knots: scoring is a bucketed search over a small contiguous array, with no logarithm in the
 //! hot path. Ties are counted exactly at knots, so integer-valued columns stay exact.
 
+mod cost;
 mod knot_search;
 mod model;
 mod params;
@@ -23,4 +24,4 @@ mod radix_sort;
 mod tests;
 
 pub use model::Ecod;
-pub use params::EcodParams;
+pub use params::{EcodParams, MAX_QUANTILES, MIN_QUANTILES};

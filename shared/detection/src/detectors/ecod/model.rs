@@ -3,13 +3,16 @@
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use super::cost::{feature_bytes, score_cost};
 use super::knot_search::KnotSearch;
 use super::params::EcodParams;
 use super::quantile_sketch::{knot_ranks, ColumnSketch};
 use super::radix_sort::sort_f64;
+use crate::budget::ScoreCost;
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
 use crate::error::{ArtifactError, DetectionError};
+use crate::model::MAX_FEATURES;
 
 /// Name used in fit errors.
 pub(super) const ALGORITHM: &str = "ECOD";
@@ -247,6 +250,7 @@ pub struct Ecod {
     /// Number of training rows `n`.
     pub(super) n_train: u64,
     /// One entry per feature, in training order.
+    #[serde(deserialize_with = "crate::serde_bounded::at_most::<_, _, MAX_FEATURES>")]
     pub(super) features: Vec<FeatureTails>,
 }
 
@@ -311,5 +315,18 @@ impl Detector for Ecod {
             .iter()
             .enumerate()
             .try_for_each(|(j, f)| f.validate(j, ln_n1))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self
+                .features
+                .iter()
+                .map(|f| feature_bytes(f.tails.len() as f64) as usize)
+                .sum::<usize>()
+    }
+
+    fn score_cost(&self) -> ScoreCost {
+        score_cost(self.features.len())
     }
 }

@@ -2,7 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::detectors::params::check_between;
 use crate::error::DetectionError;
+
+/// Fewest uniform quantile levels: coarser grids lose the shape of the distribution's body.
+pub const MIN_QUANTILES: usize = 16;
+/// Most uniform quantile levels: 16 times the default, a grid finer than 0.025 %, beyond which
+/// the sketch is already exact for training sets of up to 8,192 rows; finer grids only make
+/// the model larger (about 40 bytes per level and feature).
+pub const MAX_QUANTILES: usize = 4096;
 
 /// Hyper-parameters of [`Ecod`](super::Ecod); ECOD itself has none, these only size the quantile
 /// sketch.
@@ -31,12 +39,15 @@ impl EcodParams {
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.
     pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
-        if !(16..=4096).contains(&self.n_quantiles) {
-            return Err(DetectionError::param(
-                "n_quantiles",
-                "must be between 16 and 4096",
-            ));
-        }
-        Ok(())
+        check_between(
+            "n_quantiles",
+            self.n_quantiles,
+            MIN_QUANTILES,
+            MAX_QUANTILES,
+        )
     }
 }
+
+crate::detectors::params::sizes!(EcodParams {
+    n_quantiles: MIN_QUANTILES,
+});

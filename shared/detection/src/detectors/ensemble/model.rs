@@ -3,8 +3,10 @@
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use super::params::EnsembleParams;
-use crate::algorithm::{Algorithm, AlgorithmParams, FittedDetector};
+use super::cost::score_cost;
+use super::params::{EnsembleParams, MAX_MEMBERS};
+use crate::algorithm::{Algorithm, FittedDetector};
+use crate::budget::ScoreCost;
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
 use crate::error::{ArtifactError, DetectionError};
@@ -21,8 +23,7 @@ impl Checked<EnsembleParams> {
             .iter()
             .enumerate()
             .map(|(i, spec)| {
-                let params = AlgorithmParams::from_json(spec.algorithm, spec.params.as_ref())?
-                    .with_seed(self.seed.wrapping_add(i as u64));
+                let params = spec.params()?.with_seed(self.seed.wrapping_add(i as u64));
                 let detector = params.fit(x)?;
                 let scores = detector.calibration_scores(sample.view());
                 let (mean, std) = mean_std(&scores);
@@ -52,6 +53,7 @@ pub struct Member {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ensemble {
     pub(super) n_features: usize,
+    #[serde(deserialize_with = "crate::serde_bounded::at_most::<_, _, MAX_MEMBERS>")]
     pub(super) members: Vec<Member>,
 }
 
@@ -143,5 +145,18 @@ impl Detector for Ensemble {
             m.detector.validate()?;
         }
         Ok(())
+    }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self
+                .members
+                .iter()
+                .map(|m| std::mem::size_of::<Member>() + m.detector.heap_bytes())
+                .sum::<usize>()
+    }
+
+    fn score_cost(&self) -> ScoreCost {
+        score_cost(self.members.iter().map(|m| m.detector.score_cost()))
     }
 }

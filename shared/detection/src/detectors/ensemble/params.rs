@@ -2,8 +2,16 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::algorithm::Algorithm;
+use crate::algorithm::{Algorithm, AlgorithmParams};
+use crate::budget::sizes::Size;
+use crate::detectors::params::check_between;
 use crate::error::DetectionError;
+
+/// Most members: four times the default; each member is a whole model to fit and to score.
+pub const MAX_MEMBERS: usize = 16;
+/// Most training rows scored to standardize each member: ten times the default, enough for
+/// a mean and a standard deviation to four digits.
+pub const MAX_CALIBRATION_ROWS: usize = 100_000;
 
 /// One member of an ensemble, as the API names it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,6 +31,11 @@ impl MemberSpec {
             algorithm,
             params: None,
         }
+    }
+
+    /// The member's parameters, parsed (defaults for missing fields).
+    pub fn params(&self) -> Result<AlgorithmParams, DetectionError> {
+        AlgorithmParams::from_json(self.algorithm, self.params.as_ref())
     }
 }
 
@@ -65,10 +78,10 @@ impl EnsembleParams {
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.
     pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
-        if self.members.is_empty() || self.members.len() > 16 {
+        if self.members.is_empty() || self.members.len() > MAX_MEMBERS {
             return Err(DetectionError::param(
                 "members",
-                "must list 1 to 16 detectors",
+                format!("must list 1 to {MAX_MEMBERS} detectors"),
             ));
         }
         if self
@@ -81,12 +94,67 @@ impl EnsembleParams {
                 "an ensemble cannot contain an ensemble",
             ));
         }
-        if self.calibration_rows < 2 {
-            return Err(DetectionError::param(
-                "calibration_rows",
-                "must be at least 2",
-            ));
+        check_between(
+            "calibration_rows",
+            self.calibration_rows,
+            2,
+            MAX_CALIBRATION_ROWS,
+        )?;
+        for (i, member) in self.members.iter().enumerate() {
+            member
+                .params()
+                .and_then(|p| p.check())
+                .map_err(|e| match e {
+                    DetectionError::InvalidParam { name, reason } => {
+                        DetectionError::param(format!("members[{i}].{name}"), reason)
+                    }
+                    other => other,
+                })?;
         }
         Ok(())
+    }
+}
+
+/// An ensemble's sizes are its own `calibration_rows`, then every member's, named
+/// `members[i].name`.
+impl EnsembleParams {
+    /// The parameters that size the work, with their values and defaults (members whose
+    /// parameters do not parse have none).
+    pub(crate) fn sizes(&self) -> Vec<Size> {
+        let own = Size::parameter(
+            "calibration_rows",
+            self.calibration_rows,
+            2,
+            Self::default().calibration_rows,
+        );
+        let members = self.members.iter().enumerate().flat_map(|(i, member)| {
+            let sizes = member.params().map(|p| p.sizes()).unwrap_or_default();
+            sizes.into_iter().map(move |size| Size {
+                name: format!("members[{i}].{}", size.name),
+                ..size
+            })
+        });
+        std::iter::once(own).chain(members).collect()
+    }
+
+    /// These parameters with the size `index` (of [`Self::sizes`]) set to `value`.
+    pub(crate) fn with_size(&self, index: usize, value: usize) -> Self {
+        let mut params = self.clone();
+        let Some(mut index) = index.checked_sub(1) else {
+            params.calibration_rows = value;
+            return params;
+        };
+        for member in &mut params.members {
+            let Ok(parsed) = member.params() else {
+                continue;
+            };
+            let count = parsed.sizes().len();
+            if index < count {
+                member.params = Some(parsed.with_size(index, value).to_json());
+                break;
+            }
+            index -= count;
+        }
+        params
     }
 }

@@ -10,7 +10,9 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 use serde::{Deserialize, Serialize};
 
+use super::cost::score_cost;
 use super::params::GaussianMixtureParams;
+use crate::budget::ScoreCost;
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
 use crate::detectors::shared::{
@@ -36,7 +38,9 @@ crate::detectors::params::params_of!(GaussianMixtureParams => GaussianMixture, s
 impl Checked<GaussianMixtureParams> {
     /// Fits the detector on training rows (at least 2, finite). When EM fails (singular
     /// covariance, empty component, no convergence), retries with a larger `reg_covar`, then
-    /// with fewer components, before giving up.
+    /// with half the components ([`fallbacks`]), before giving up. Each retry may run half as
+    /// many EM iterations as the one before ([`iterations`]), so all of them together run at
+    /// most twice `max_iter`: the bound the cost estimate relies on.
     pub fn fit(&self, x: ArrayView2<'_, f64>) -> Result<GaussianMixture, DetectionError> {
         check_training_data(ALGORITHM, x)?;
         let scaler = StandardScaler::fit(x);
@@ -44,13 +48,14 @@ impl Checked<GaussianMixtureParams> {
         let z = scale_bounded(&scaler, sample_rows(x, self.max_samples, self.seed).view());
         let mut attempts = 0;
         let mut last_failure = String::new();
-        for n_components in (1..=self.n_components.min(z.nrows())).rev() {
+        for n_components in fallbacks(self.n_components.min(z.nrows())) {
             for factor in REG_COVAR_LADDER {
                 let reg_covar = self.reg_covar * factor;
                 let fitted = if n_components == 1 {
                     single_gaussian(&z, reg_covar)
                 } else {
-                    self.fit_mixture(&z, n_components, reg_covar)
+                    let max_iter = iterations(self.max_iter, attempts);
+                    self.fit_mixture(&z, n_components, reg_covar, max_iter)
                 };
                 match fitted {
                     Ok(mixture) => {
@@ -77,12 +82,14 @@ impl Checked<GaussianMixtureParams> {
         })
     }
 
-    /// One EM fit through linfa-clustering, converted to our plain parameters.
+    /// One EM fit of at most `max_iter` iterations through linfa-clustering, converted to our
+    /// plain parameters.
     pub(super) fn fit_mixture(
         &self,
         z: &Array2<f64>,
         n_components: usize,
         reg_covar: f64,
+        max_iter: u64,
     ) -> Result<Mixture, String> {
         let dataset = DatasetBase::from(z.view());
         let rng = Xoshiro256Plus::seed_from_u64(self.seed);
@@ -90,7 +97,7 @@ impl Checked<GaussianMixtureParams> {
             GaussianMixtureModel::params_with_rng(n_components, rng)
                 .covariance_type(GmmCovarType::Full)
                 .reg_covariance(reg_covar)
-                .max_n_iterations(self.max_iter)
+                .max_n_iterations(max_iter)
                 .tolerance(self.tolerance)
                 .n_runs(1)
                 .fit(&dataset)
@@ -111,6 +118,19 @@ impl Checked<GaussianMixtureParams> {
             fitted.covariances().select(Axis(0), &keep).view(),
         )
     }
+}
+
+/// EM iterations allowed after `failed` failed attempts: `max_iter`, then half as many each
+/// time (at least 1), so every attempt together runs at most `2 x max_iter` (plus one per
+/// attempt once the halving reaches 1).
+pub(super) fn iterations(max_iter: u64, failed: u32) -> u64 {
+    max_iter.checked_shr(failed).unwrap_or(0).max(1)
+}
+
+/// The component counts tried, most first: `components`, then half as many (rounded up) down
+/// to 1. Halving bounds the work of every retry together by twice the first count's.
+pub(super) fn fallbacks(components: usize) -> impl Iterator<Item = usize> {
+    std::iter::successors(Some(components.max(1)), |&k| (k > 1).then(|| k.div_ceil(2)))
 }
 
 /// The one-component mixture in closed form (sample mean and regularised covariance): EM
@@ -324,5 +344,18 @@ impl Detector for GaussianMixture {
         self.scaler.validate(d)?;
         self.deviation.validate(d)?;
         self.mixture.validate(d)
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let m = &self.mixture;
+        std::mem::size_of::<Self>()
+            + self.scaler.heap_bytes()
+            + self.deviation.heap_bytes()
+            + (m.weights.len() + m.means.len() + m.precision_chol.len())
+                * std::mem::size_of::<f64>()
+    }
+
+    fn score_cost(&self) -> ScoreCost {
+        score_cost(self.n_components(), self.n_features())
     }
 }

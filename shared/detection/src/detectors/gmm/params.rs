@@ -2,7 +2,23 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::detectors::params::{check_between, check_positive};
 use crate::error::DetectionError;
+
+/// Most Gaussian components: 32 times the default. EM holds `rows x components` values and
+/// fits `components` full covariances; components under 2 % of the rows are dropped anyway,
+/// so more than 50 can never all be kept.
+pub const MAX_COMPONENTS: usize = 64;
+/// Most rows EM runs on: ten times the default; a sample that size already pins down every
+/// component a mixture of [`MAX_COMPONENTS`] can keep.
+pub const MAX_SAMPLES: usize = 100_000;
+/// Largest covariance regularisation: features are standard-scaled, so a million times their
+/// variance makes every component the same sphere.
+pub const MAX_REG_COVAR: f64 = 1e6;
+/// Most EM iterations: fifty times the default; EM that has not converged by then will not.
+pub const MAX_ITER: u64 = 10_000;
+/// Largest convergence tolerance on the mean log-likelihood: beyond it EM stops after one step.
+pub const MAX_TOLERANCE: f64 = 1e6;
 
 /// Hyperparameters of [`GaussianMixture`](super::GaussianMixture), as accepted from API callers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,21 +73,17 @@ impl GaussianMixtureParams {
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.
     pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
-        if self.n_components == 0 {
-            return Err(DetectionError::param("n_components", "must be at least 1"));
-        }
-        if self.max_samples < 2 {
-            return Err(DetectionError::param("max_samples", "must be at least 2"));
-        }
-        if !(self.reg_covar.is_finite() && self.reg_covar > 0.0) {
-            return Err(DetectionError::param("reg_covar", "must be greater than 0"));
-        }
-        if self.max_iter == 0 {
-            return Err(DetectionError::param("max_iter", "must be at least 1"));
-        }
-        if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
-            return Err(DetectionError::param("tolerance", "must be greater than 0"));
-        }
+        check_between("n_components", self.n_components, 1, MAX_COMPONENTS)?;
+        check_between("max_samples", self.max_samples, 2, MAX_SAMPLES)?;
+        check_positive("reg_covar", self.reg_covar, MAX_REG_COVAR)?;
+        check_between("max_iter", self.max_iter, 1, MAX_ITER)?;
+        check_positive("tolerance", self.tolerance, MAX_TOLERANCE)?;
         Ok(())
     }
 }
+
+crate::detectors::params::sizes!(GaussianMixtureParams {
+    n_components: 1,
+    max_samples: 2,
+    max_iter: 1,
+});

@@ -9,10 +9,11 @@
 //! `-sum_j out_score_j`. Lookup is O(1): the bin index comes from arithmetic, then is corrected
 //! against the stored edges so it matches numpy's `digitize` exactly.
 
+mod cost;
 mod model;
 mod params;
 #[cfg(test)]
 mod tests;
 
 pub use model::Hbos;
-pub use params::HbosParams;
+pub use params::{HbosParams, MAX_ALPHA, MAX_BINS, MAX_TOL};

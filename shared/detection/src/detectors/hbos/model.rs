@@ -3,11 +3,14 @@
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use super::cost::{histogram_bytes, score_cost};
 use super::params::HbosParams;
+use crate::budget::ScoreCost;
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
 use crate::detectors::params::DetectorParams;
 use crate::error::{ArtifactError, DetectionError};
+use crate::model::MAX_FEATURES;
 use crate::preprocess::StandardScaler;
 
 /// Name used in fit errors.
@@ -320,6 +323,7 @@ pub struct Hbos {
     /// Parameters the model was fitted with (`tol` is used when scoring).
     pub(super) params: HbosParams,
     /// One histogram per feature, in training order.
+    #[serde(deserialize_with = "crate::serde_bounded::at_most::<_, _, MAX_FEATURES>")]
     pub(super) features: Vec<Histogram>,
 }
 
@@ -372,5 +376,18 @@ impl Detector for Hbos {
             .iter()
             .enumerate()
             .try_for_each(|(j, f)| f.validate(j, self.params.n_bins))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self
+                .features
+                .iter()
+                .map(|f| histogram_bytes(f.out_scores.len()) as usize)
+                .sum::<usize>()
+    }
+
+    fn score_cost(&self) -> ScoreCost {
+        score_cost(self.features.len())
     }
 }

@@ -2,13 +2,24 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::detectors::params::{check_between, check_positive};
 use crate::error::DetectionError;
+
+/// Most bins per feature: PyOD's automatic choice is `sqrt(rows)`, which reaches 1,000 at a
+/// million rows; finer histograms are mostly empty bins, and cost `16 bytes x bins` of model
+/// per feature.
+pub const MAX_BINS: usize = 1000;
+/// Largest density regulariser: densities are per standard deviation (about 0.4 at the mode
+/// of a normal feature), so a regulariser a million times that flattens every histogram.
+pub const MAX_ALPHA: f64 = 1e6;
+/// Largest out-of-range tolerance, in bin widths: a million bin widths is beyond any range.
+pub const MAX_TOL: f64 = 1e6;
 
 /// Hyper-parameters of [`Hbos`](super::Hbos), with PyOD's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HbosParams {
-    /// Number of equal-width bins per feature (2 to 10000).
+    /// Number of equal-width bins per feature (2 to [`MAX_BINS`]).
     pub n_bins: usize,
     /// Regulariser added to every density before the logarithm, so empty bins score finitely.
     pub alpha: f64,
@@ -33,11 +44,11 @@ impl Default for HbosParams {
 }
 
 crate::detectors::params::setters!(HbosParams {
-    /// Sets the number of bins per feature (2 to 10000).
+    /// Sets the number of bins per feature (2 to [`MAX_BINS`]).
     n_bins: usize,
-    /// Sets the density regulariser (finite, > 0).
+    /// Sets the density regulariser (> 0, at most [`MAX_ALPHA`]).
     alpha: f64,
-    /// Sets the out-of-range tolerance in bin widths (finite, >= 0).
+    /// Sets the out-of-range tolerance in bin widths (0 to [`MAX_TOL`]).
     tol: f64,
     /// Measures densities per standard deviation (`true`) or per raw unit (PyOD's HBOS).
     standardize: bool,
@@ -48,24 +59,11 @@ impl HbosParams {
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.
     pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
-        if !(2..=10_000).contains(&self.n_bins) {
-            return Err(DetectionError::param(
-                "n_bins",
-                "must be between 2 and 10000",
-            ));
-        }
-        if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(DetectionError::param(
-                "alpha",
-                "must be a finite number greater than 0",
-            ));
-        }
-        if !(self.tol.is_finite() && self.tol >= 0.0) {
-            return Err(DetectionError::param(
-                "tol",
-                "must be a finite number of at least 0",
-            ));
-        }
+        check_between("n_bins", self.n_bins, 2, MAX_BINS)?;
+        check_positive("alpha", self.alpha, MAX_ALPHA)?;
+        check_between("tol", self.tol, 0.0, MAX_TOL)?;
         Ok(())
     }
 }
+
+crate::detectors::params::sizes!(HbosParams { n_bins: 2 });

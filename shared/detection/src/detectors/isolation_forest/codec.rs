@@ -5,12 +5,17 @@
 //! split on that feature and the `f32` its threshold, followed by the left then the right
 //! subtree; the tag `0xFFFF` is a leaf and the `f32` its path length. Loading expands the nodes
 //! into the complete trees scoring uses, checking every field on the way, so malformed bytes are
-//! an error, never a panic or an unbounded allocation.
+//! an error, never a panic or an unbounded allocation: a few stored leaves can stand for
+//! complete trees thousands of times larger, so the expanded size is checked against
+//! [`MAX_MODEL_HEAP_BYTES`] before anything is allocated.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::cost::forest_bytes;
 use super::model::IsolationForest;
 use super::tree::{Node, MAX_FEATURES};
+use crate::artifact::MAX_MODEL_HEAP_BYTES;
+use crate::error::ArtifactError;
 
 /// Tag of a leaf node.
 const LEAF: u16 = u16::MAX;
@@ -42,6 +47,21 @@ impl From<IsolationForest> for StoredForest {
             max_samples: forest.max_samples() as u32,
             n_trees: forest.n_trees() as u32,
             nodes,
+        }
+    }
+}
+
+#[cfg(test)]
+impl StoredForest {
+    /// A forest of `trees` one-leaf trees claiming `depth`: a few bytes per tree that load
+    /// as complete trees, for tests of the decoded-size check.
+    pub(crate) fn leaves_only(n_features: u32, depth: u8, max_samples: u32, trees: u32) -> Self {
+        Self {
+            n_features,
+            depth,
+            max_samples,
+            n_trees: trees,
+            nodes: [0xFF, 0xFF, 0, 0, 0, 0].repeat(trees as usize),
         }
     }
 }
@@ -118,6 +138,15 @@ impl TryFrom<StoredForest> for IsolationForest {
                 "{trees} trees in {} node bytes",
                 stored.nodes.len()
             ));
+        }
+        let expanded = forest_bytes(trees, usize::from(depth));
+        if expanded > MAX_MODEL_HEAP_BYTES as f64 {
+            return Err(ArtifactError::ModelTooLarge {
+                algorithm: format!("isolation_forest ({trees} trees of depth {depth})"),
+                bytes: expanded as u64,
+                limit: MAX_MODEL_HEAP_BYTES as u64,
+            }
+            .to_string());
         }
         let mut forest = IsolationForest::empty(n_features, usize::from(depth), max_samples, trees);
         let mut reader = NodeReader {
@@ -231,6 +260,23 @@ mod tests {
         assert!(IsolationForest::try_from(many)
             .unwrap_err()
             .contains("trees in"));
+    }
+
+    #[test]
+    fn when_a_few_leaves_claim_a_huge_forest_should_refuse_before_allocating_it() {
+        // 10,000 trees of depth 12 in 60 KB: about 490 MB once expanded.
+        let stored = StoredForest::leaves_only(1, 12, 4096, 10_000);
+        let (result, peak) = crate::test_alloc::peak_during(|| IsolationForest::try_from(stored));
+        let err = result.unwrap_err();
+        assert!(
+            err.contains("isolation_forest (10000 trees of depth 12) model takes 491"),
+            "{err}"
+        );
+        assert!(
+            err.contains("more than the 134217728 bytes a model may take"),
+            "{err}"
+        );
+        assert!(peak < 1 << 20, "allocated {peak} bytes");
     }
 
     #[test]

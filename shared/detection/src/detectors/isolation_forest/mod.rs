@@ -15,12 +15,15 @@
 //! `f32`, as scikit-learn's trees do.
 
 mod codec;
+mod cost;
 mod model;
 mod params;
 #[cfg(test)]
 mod tests;
 mod tree;
 
+#[cfg(test)]
+pub(crate) use codec::StoredForest;
 pub use model::{average_path_length, IsolationForest};
-pub use params::{IsolationForestParams, MAX_SAMPLES_LIMIT};
+pub use params::{IsolationForestParams, MAX_ESTIMATORS, MAX_FEATURES_FRACTION, MAX_SAMPLES_LIMIT};
 pub use tree::MAX_FEATURES;

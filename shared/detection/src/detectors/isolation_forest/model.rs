@@ -5,8 +5,10 @@ use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
+use super::cost::score_cost;
 use super::params::IsolationForestParams;
 use super::tree::{Node, MAX_FEATURES};
+use crate::budget::ScoreCost;
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
 use crate::error::{ArtifactError, DetectionError};
@@ -46,7 +48,7 @@ impl Checked<IsolationForestParams> {
             return Err(fit_error("needs between 1 and 65534 features"));
         }
         let max_samples = self.max_samples.min(n_rows);
-        let depth = max_samples.next_power_of_two().trailing_zeros() as usize;
+        let depth = super::cost::depth(max_samples);
         let tree_features = ((self.max_features * n_features as f64) as usize).clamp(1, n_features);
         let mut forest = IsolationForest::empty(n_features, depth, max_samples, self.n_estimators);
         let mut seeds = Xoshiro256PlusPlus::seed_from_u64(self.seed);
@@ -63,6 +65,14 @@ impl Checked<IsolationForestParams> {
         }
         Ok(forest)
     }
+}
+
+/// A value as the trees compare it: `f32`, with values beyond its range (|v| > 3.4e38, which
+/// `as` turns into infinities) held at its largest finite values, so split ranges stay finite.
+/// Scoring compares plain `as f32` values: an infinity falls on the same side of every finite
+/// threshold as the largest finite value.
+pub(super) fn to_f32(v: f64) -> f32 {
+    (v as f32).clamp(f32::MIN, f32::MAX)
 }
 
 pub(super) fn fit_error(reason: &str) -> DetectionError {
@@ -130,7 +140,7 @@ impl TreeGrower {
             let column = x.column(usize::from(feature));
             let out = &mut self.columns[local * self.max_samples..(local + 1) * self.max_samples];
             for (slot, &row) in out.iter_mut().zip(&picked) {
-                *slot = column[row] as f32;
+                *slot = to_f32(column[row]);
             }
         }
         self.nodes.fill(Node::PADDING);
@@ -438,5 +448,15 @@ impl Detector for IsolationForest {
             return invalid("non-finite threshold or path length");
         }
         Ok(())
+    }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.nodes.len() * std::mem::size_of::<Node>()
+            + self.leaf_depths.len() * std::mem::size_of::<f32>()
+    }
+
+    fn score_cost(&self) -> ScoreCost {
+        score_cost(self.n_trees, self.depth(), self.n_features)
     }
 }

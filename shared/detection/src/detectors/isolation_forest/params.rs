@@ -2,10 +2,20 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::detectors::params::check_between;
 use crate::error::DetectionError;
 
-/// Largest supported `max_samples`: trees of depth 12 (4,095 split slots) at most.
+/// Most trees: 100 times scikit-learn's default, far past where more trees stop changing the
+/// ranking. Deep forests meet the model-size limit first (about 2,700 trees of
+/// `max_samples` 4096 fit in [`crate::artifact::MAX_MODEL_HEAP_BYTES`]).
+pub const MAX_ESTIMATORS: usize = 10_000;
+
+/// Largest supported `max_samples`: trees of depth 12 (4,095 split slots) at most, 16 times
+/// scikit-learn's default of 256 (the original paper finds 256 enough for any data size).
 pub const MAX_SAMPLES_LIMIT: usize = 4096;
+
+/// Largest `max_features`: a fraction of the features, so every feature at most.
+pub const MAX_FEATURES_FRACTION: f64 = 1.0;
 
 /// Hyper-parameters of an Isolation Forest; defaults are scikit-learn's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,19 +58,9 @@ impl IsolationForestParams {
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.
     pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
-        if !(1..=10_000).contains(&self.n_estimators) {
-            return Err(DetectionError::param(
-                "n_estimators",
-                "must be between 1 and 10000",
-            ));
-        }
-        if !(2..=MAX_SAMPLES_LIMIT).contains(&self.max_samples) {
-            return Err(DetectionError::param(
-                "max_samples",
-                format!("must be between 2 and {MAX_SAMPLES_LIMIT}"),
-            ));
-        }
-        if !(self.max_features > 0.0 && self.max_features <= 1.0) {
+        check_between("n_estimators", self.n_estimators, 1, MAX_ESTIMATORS)?;
+        check_between("max_samples", self.max_samples, 2, MAX_SAMPLES_LIMIT)?;
+        if !(self.max_features > 0.0 && self.max_features <= MAX_FEATURES_FRACTION) {
             return Err(DetectionError::param(
                 "max_features",
                 "must be a fraction in (0, 1]",
@@ -69,3 +69,8 @@ impl IsolationForestParams {
         Ok(())
     }
 }
+
+crate::detectors::params::sizes!(IsolationForestParams {
+    n_estimators: 1,
+    max_samples: 2,
+});

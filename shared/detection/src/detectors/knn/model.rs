@@ -6,7 +6,9 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use super::cost::score_cost;
 use super::params::KnnDistanceParams;
+use crate::budget::ScoreCost;
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
 use crate::detectors::shared::{
@@ -277,5 +279,16 @@ impl Detector for KnnDistance {
             )));
         }
         check_bounded("knn sample", self.sample.iter())
+    }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.scaler.heap_bytes()
+            + self.deviation.heap_bytes()
+            + self.sample.len() * std::mem::size_of::<f64>()
+    }
+
+    fn score_cost(&self) -> ScoreCost {
+        score_cost(self.k, self.sample.nrows(), self.n_features())
     }
 }

@@ -2,7 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::detectors::params::check_between;
 use crate::error::DetectionError;
+
+/// Largest `k`: a hundred times the default; beyond it the k-th neighbour is no longer local.
+pub const MAX_K: usize = 1000;
+/// Most training rows kept as neighbours: 25 times the default. Scoring costs `rows x
+/// max_samples x columns`, and the model keeps `max_samples x columns` values.
+pub const MAX_SAMPLES: usize = 50_000;
 
 /// Hyperparameters of [`KnnDistance`](super::KnnDistance), as accepted from API callers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,12 +50,12 @@ impl KnnDistanceParams {
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.
     pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
-        if self.k == 0 {
-            return Err(DetectionError::param("k", "must be at least 1"));
-        }
-        if self.max_samples < 2 {
-            return Err(DetectionError::param("max_samples", "must be at least 2"));
-        }
-        Ok(())
+        check_between("k", self.k, 1, MAX_K)?;
+        check_between("max_samples", self.max_samples, 2, MAX_SAMPLES)
     }
 }
+
+crate::detectors::params::sizes!(KnnDistanceParams {
+    max_samples: 2,
+    k: 1,
+});

@@ -9,7 +9,9 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
+use super::cost::score_cost;
 use super::params::PcaReconstructionParams;
+use crate::budget::ScoreCost;
 use crate::detector::Detector;
 use crate::detectors::params::Checked;
 use crate::detectors::shared::{
@@ -206,5 +208,15 @@ impl Detector for PcaReconstruction {
             ));
         }
         Ok(())
+    }
+
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.scaler.heap_bytes()
+            + self.components.len() * std::mem::size_of::<f64>()
+    }
+
+    fn score_cost(&self) -> ScoreCost {
+        score_cost(self.n_components(), self.n_features())
     }
 }

@@ -2,7 +2,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::detectors::params::{check_between, check_positive};
 use crate::error::DetectionError;
+
+/// Largest `variance`: a fraction of the variance, so all of it.
+pub const MAX_VARIANCE: f64 = 1.0;
+/// Most components kept: as many as the columns a table has by default
+/// ([`crate::table::Limits`]); the cost of fitting depends on the columns, not on this.
+pub const MAX_COMPONENTS: usize = 10_000;
 
 /// Hyperparameters of [`PcaReconstruction`](super::PcaReconstruction), as accepted from API
 /// callers.
@@ -43,15 +50,23 @@ impl PcaReconstructionParams {
     /// [`DetectorParams::check_ranges`](crate::detectors::params::DetectorParams::check_ranges)
     /// runs for these parameters.
     pub(super) fn validate_ranges(&self) -> Result<(), DetectionError> {
-        if !(self.variance.is_finite() && self.variance > 0.0 && self.variance <= 1.0) {
-            return Err(DetectionError::param(
-                "variance",
-                "must be greater than 0 and at most 1",
-            ));
-        }
-        if self.n_components == Some(0) {
-            return Err(DetectionError::param("n_components", "must be at least 1"));
+        check_positive("variance", self.variance, MAX_VARIANCE)?;
+        if let Some(n) = self.n_components {
+            check_between("n_components", n, 1, MAX_COMPONENTS)?;
         }
         Ok(())
+    }
+}
+
+/// PCA's cost depends on the rows and columns only: no parameter sizes it.
+impl PcaReconstructionParams {
+    /// The parameters that size the work: none.
+    pub(crate) fn sizes(&self) -> Vec<crate::budget::sizes::Size> {
+        Vec::new()
+    }
+
+    /// These parameters (no size to set).
+    pub(crate) fn with_size(&self, _index: usize, _value: usize) -> Self {
+        self.clone()
     }
 }

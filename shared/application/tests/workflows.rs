@@ -491,6 +491,48 @@ async fn when_cache_full_should_evict_least_recently_used() {
 }
 
 #[tokio::test]
+async fn when_a_model_expands_when_decoded_should_be_charged_its_decoded_size() {
+    let env = LocalEnv::new();
+    env.train()
+        .train(
+            &tenant(),
+            train_request(json!({
+                "name": "forest", "algorithm": "isolation_forest",
+                "params": {"n_estimators": 1000, "max_samples": 256},
+                "data": small_data(300)
+            })),
+        )
+        .await
+        .unwrap();
+    let registry = env.stores.items.clone();
+    let artifact =
+        application::ports::ModelRegistry::version(registry.as_ref(), &tenant(), "forest", 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .size as usize;
+    let (reg, obj) = (env.stores.items.as_ref(), env.stores.objects.as_ref());
+    let roomy = ModelCache::new(1 << 30);
+    let model = roomy
+        .get_or_load(&tenant(), "forest", 1, reg, obj)
+        .await
+        .unwrap();
+    assert_eq!(roomy.stats().bytes, model.heap_bytes());
+    assert!(
+        model.heap_bytes() > 2 * artifact,
+        "decoded {} bytes from a {artifact}-byte artifact",
+        model.heap_bytes()
+    );
+    // A cache with room for two artifacts of it has no room for the decoded model.
+    let tight = ModelCache::new(2 * artifact);
+    tight
+        .get_or_load(&tenant(), "forest", 1, reg, obj)
+        .await
+        .unwrap();
+    assert_eq!(tight.stats().entries, 0, "{:?}", tight.stats());
+}
+
+#[tokio::test]
 async fn when_models_queried_should_list_versions_newest_first_in_pages() {
     let env = LocalEnv::new();
     train_small(&env, "m").await;
@@ -676,4 +718,40 @@ async fn when_the_answer_would_pass_the_response_limit_should_413_before_explain
         .await
         .unwrap_err();
     assert_eq!(too_many.status(), 400, "{too_many}");
+}
+
+#[tokio::test]
+async fn when_column_names_would_overflow_a_table_item_should_refuse_before_writing_anything() {
+    let env = LocalEnv::new();
+    // 2,000 columns with 250-byte names: within the parser's limits (a 256-byte name, a 1 MiB
+    // header with `..Limits::default()` raised), but a 500 KB version item.
+    let names: Vec<String> = (0..2000).map(|i| format!("{i:0>250}")).collect();
+    let rows: Vec<Vec<f64>> = (0..30)
+        .map(|r| (0..2000).map(|c| ((r * c) % 7) as f64).collect())
+        .collect();
+    let train = application::workflows::train::TrainWorkflow::new(
+        env.stores.objects.clone(),
+        env.stores.items.clone(),
+        env.stores.items.clone(),
+        Limits {
+            max_header_bytes: 1 << 20,
+            ..Limits::default()
+        },
+    );
+    let err = train
+        .train(
+            &tenant(),
+            train_request(json!({
+                "name": "wide", "algorithm": "hbos",
+                "data": {"columns": names, "rows": rows}
+            })),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), 422, "{err}");
+    assert!(err.to_string().contains("table item"), "{err}");
+    assert!(
+        !env.data_dir().join("objects/models/acme/wide").exists(),
+        "an artifact was written"
+    );
 }

@@ -76,3 +76,24 @@ pub trait BlobStreams: Send + Sync {
         content_type: &str,
     ) -> Result<Box<dyn BlobUpload>, StoreError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_more_objects_than_the_limit_should_keep_the_newest_in_key_order() {
+        let listed = vec![
+            ("a-old.csv".to_owned(), 1),
+            ("b-new.csv".to_owned(), 30),
+            ("c-mid.csv".to_owned(), 20),
+            ("d-newest.csv".to_owned(), 40),
+        ];
+        assert_eq!(
+            newest_keys(listed.clone(), 2),
+            ["b-new.csv", "d-newest.csv"],
+            "a key-order listing would keep a-old and b-new"
+        );
+        assert_eq!(newest_keys(listed, 10).len(), 4);
+    }
+}

@@ -27,6 +27,10 @@ use crate::workflows::budgets::WorkBudgets;
 /// Most versions tried when concurrent trainers keep taking the next one.
 pub const MAX_VERSION_ATTEMPTS: u32 = 20;
 
+/// Most bytes of a version item (its JSON form): DynamoDB holds items of at most 400 KB, counting
+/// attribute names and the index keys besides the values.
+pub const MAX_VERSION_ITEM_BYTES: usize = 350_000;
+
 /// MIME type of model artifacts in the object store.
 pub const ARTIFACT_CONTENT_TYPE: &str = "application/vnd.nomaly.model";
 
@@ -271,6 +275,14 @@ impl TrainWorkflow {
             source: origin.source,
             job: Some(origin.job),
         };
+        let item_bytes = serde_json::to_vec(&item).map_or(usize::MAX, |json| json.len());
+        if item_bytes > MAX_VERSION_ITEM_BYTES {
+            // Refused before the artifact is written: nothing is left behind.
+            return Err(ServiceError::InvalidInput(format!(
+                "the version's record would take {item_bytes} bytes (its {} feature names most of it), above the {MAX_VERSION_ITEM_BYTES} a table item holds: use shorter column names or fewer columns",
+                item.features.len()
+            )));
+        }
         self.store_next_version(&mut item, &bytes).await?;
         Ok(item)
     }

@@ -15,7 +15,7 @@ use application::ServiceError;
 use edge::access::Access;
 use edge::dispatch::{for_each_created_object, EventSummary, Function, Work};
 use edge::http::{
-    body_bytes, json_response, parse_json_body, query_number, query_param, require_json, Matched,
+    body_bytes, json_response, parse_json_body, query_number, query_text, require_json, Matched,
     RouteSpec,
 };
 use edge::trigger::ScheduledEvent;
@@ -127,7 +127,7 @@ impl Function for HandlerDeps {
                     Ok(json_response(201, &self.train.train(tenant, train).await?))
                 }
                 Route::List => {
-                    let after = query_param(&request, "after");
+                    let after = query_text(&request, "after")?;
                     let limit = query_number(&request, "limit")?.unwrap_or(DEFAULT_MODELS_PAGE);
                     let page = self.models.list_models(tenant, after.as_deref(), limit);
                     Ok(json_response(200, &page.await?))

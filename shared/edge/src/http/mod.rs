@@ -15,8 +15,8 @@ pub use idempotent::{
     idempotency_key, serve_once, Idempotent, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER,
 };
 pub use request::{
-    body_bytes, query_number, query_param, request_id, require_json, route_path, MediaType,
-    JSON_MEDIA_TYPE,
+    body_bytes, query_number, query_param, query_text, request_id, require_json, route_path,
+    MediaType, JSON_MEDIA_TYPE,
 };
 pub use response::{error_response, json_response, RETRY_AFTER_SECS};
 pub use routes::{match_route, Matched, RouteSpec};

@@ -124,6 +124,21 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A text query parameter that must not be blank when given: `None` when absent, a 400 naming
+/// it when empty (`?after=`), so an empty cursor is never taken for none.
+pub fn query_text(request: &Request, name: &str) -> Result<Option<String>, ServiceError> {
+    match request
+        .query_string_parameters_ref()
+        .and_then(|q| q.first(name))
+    {
+        None => Ok(None),
+        Some(value) if value.trim().is_empty() => Err(ServiceError::BadRequest(format!(
+            "query parameter '{name}' is empty; leave it out or give a value"
+        ))),
+        Some(value) => Ok(Some(value.trim().to_owned())),
+    }
+}
+
 /// A whole-number query parameter: `None` when absent, a 400 naming it when not a number.
 pub fn query_number<T: std::str::FromStr>(
     request: &Request,

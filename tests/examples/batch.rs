@@ -148,6 +148,10 @@ fn event(fixture_name: &str, bucket: &str, key: &str) -> LambdaEvent<Value> {
     let mut e = fixture(fixture_name);
     e["Records"][0]["s3"]["bucket"]["name"] = json!(bucket);
     e["Records"][0]["s3"]["object"]["key"] = json!(key);
+    // No version or ETag: the object just written is read as it is (the fixture's version id
+    // names no version of this bucket).
+    e["Records"][0]["s3"]["object"]["versionId"] = Value::Null;
+    e["Records"][0]["s3"]["object"]["eTag"] = Value::Null;
     LambdaEvent::new(e, Context::default())
 }
 

@@ -69,7 +69,8 @@ fn when_watch_is_given_the_aws_store_should_keep_models_results_and_jobs_in_the_
     // An upload to score, then the S3 event that names it, through the Lambda invoke API.
     let key = format!("incoming/detect/{TENANT}/{MODEL}/upload.csv");
     let csv = csv_with_anomalies(500, &[7], 1);
-    runtime.block_on(async {
+    // The event names the upload's version, as S3's would: the function reads exactly it.
+    let version = runtime.block_on(async {
         let mut upload = env
             .stores
             .objects
@@ -78,13 +79,24 @@ fn when_watch_is_given_the_aws_store_should_keep_models_results_and_jobs_in_the_
             .unwrap();
         upload.write_part(csv.into_bytes()).await.unwrap();
         upload.complete().await.unwrap();
+        let head = env
+            .stores
+            .objects
+            .client()
+            .head_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        head.version_id().expect("a versioned bucket").to_owned()
     });
     let mut event = fixture("s3-detect-object-created.json");
     let record = &mut event["Records"][0]["s3"];
     record["bucket"]["name"] = json!(bucket);
     record["bucket"]["arn"] = json!(format!("arn:aws:s3:::{bucket}"));
     record["object"]["key"] = json!(key);
-    record["object"]["versionId"] = json!("v1");
+    record["object"]["versionId"] = json!(version);
     let invoked = call(
         port,
         "POST",

@@ -280,7 +280,9 @@ impl From<DetectionError> for ServiceError {
 impl From<ArtifactError> for ServiceError {
     fn from(e: ArtifactError) -> Self {
         match e {
-            ArtifactError::ModelTooLarge { .. } => Self::InvalidParameter(e.to_string()),
+            ArtifactError::ModelTooLarge { .. } | ArtifactError::TooLarge { .. } => {
+                Self::InvalidParameter(e.to_string())
+            }
             other => Self::Internal(other.to_string()),
         }
     }

@@ -46,7 +46,9 @@ const COVARIANCE_COPIES: f64 = 8.0;
 /// Fitting on `rows x columns`, and scoring with the model.
 pub(super) fn fit_cost(params: &GaussianMixtureParams, rows: usize, columns: usize) -> FitCost {
     let sample = rows.min(params.max_samples);
-    let components = params.n_components.min(sample).max(1);
+    // Not capped by the rows: the first attempts factor every requested component's
+    // covariance (`k x columns^3`) before a fit with too few rows falls back to fewer.
+    let components = params.n_components.max(1);
     let (m, k, d) = (sample as f64, components as f64, columns as f64);
     let per_iteration = m * k * (d * d * FLOP_SECONDS + d * EM_VALUE_SECONDS)
         + m * k * RESPONSIBILITY_SECONDS

@@ -273,7 +273,10 @@ mod tests {
             "{err}"
         );
         assert!(
-            err.contains("more than the 134217728 bytes a model may take"),
+            err.contains(&format!(
+                "more than the {} bytes a model may take",
+                crate::artifact::MAX_MODEL_HEAP_BYTES
+            )),
             "{err}"
         );
         assert!(peak < 1 << 20, "allocated {peak} bytes");

@@ -6,7 +6,7 @@ use crate::detectors::params::check_between;
 use crate::error::DetectionError;
 
 /// Most trees: 100 times scikit-learn's default, far past where more trees stop changing the
-/// ranking. Deep forests meet the model-size limit first (about 2,700 trees of
+/// ranking. Deep forests meet the model-size limit first (about 1,360 trees of
 /// `max_samples` 4096 fit in [`crate::artifact::MAX_MODEL_HEAP_BYTES`]).
 pub const MAX_ESTIMATORS: usize = 10_000;
 

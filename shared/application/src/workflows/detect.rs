@@ -216,7 +216,15 @@ impl DetectWorkflow {
         }
         model.check_score(table.n_rows(), options.explain, &self.budget)?;
         let scores = model.score(x.view())?;
-        let flagged = scores.iter().filter(|s| model.assess(**s).0 == 1).count();
+        // Each row is assessed once: its label and severity, then the answer's bound from them.
+        let assessed: Vec<(u8, Option<Severity>)> = scores
+            .iter()
+            .map(|&score| {
+                let (label, _, severity) = model.assess(score);
+                (label, severity)
+            })
+            .collect();
+        let flagged = assessed.iter().filter(|(label, _)| *label == 1).count();
         let listed = if options.explain {
             top_k.min(model.features().len())
         } else {
@@ -229,8 +237,7 @@ impl DetectWorkflow {
         }
         let mut labels = Vec::with_capacity(scores.len());
         let mut anomalies = Vec::new();
-        for (row, &score) in scores.iter().enumerate() {
-            let (label, _, severity) = model.assess(score);
+        for (row, (&score, &(label, severity))) in scores.iter().zip(&assessed).enumerate() {
             labels.push(label);
             if label == 1 {
                 let top_features = if options.explain && top_k > 0 {

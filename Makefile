@@ -19,7 +19,7 @@ bench: ## speed side by side with scikit-learn (creates .venv-bench from bench/r
 bench-functions: ## cold start, peak RSS and warm latency of detect, side by side with a Python function
 	bash scripts/bench_functions.sh
 
-bench-backup: ## backup and restore times for 100 models and 10,000 jobs, on moto and on the local store
+bench-backup: ## backup and restore time and peak RSS: 1,000 models x 3 versions and 1M jobs locally, 100,000 jobs on moto
 	bash scripts/bench_backup.sh
 
 bench-auth: ## the authorizer's cold start and warm check, and what admitting a caller adds to a request

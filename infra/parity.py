@@ -29,12 +29,20 @@ fails, with a diff, when they disagree on:
   key's value is `{apikey_value:NAME}` (the expressions of the value may differ: SAM has the stack
   id, Terraform not);
 - the DynamoDB table (keys, indexes, TTL, PITR), API Gateway's own error responses and the
-  dashboard body.
+  dashboard body;
+- state machines: name, type, the definition file (one file for both: SAM's DefinitionUri,
+  Terraform's templatefile) and its placeholders, the substitutions (SAM's DefinitionSubstitutions,
+  templatefile's variables), the role (its grants are under `iam`, as `sfn:NAME`), logging and
+  tracing;
+- the backup vault's options: Object Lock (when, mode, days) and replication (when, role, rules;
+  the role's grants under `iam` as `role:NAME`).
 
 Each model is also held to the invariants of `invariants()` (every s3:ListBucket limited by
 s3:prefix, UpdateItem on API key items only, NOMALY_TIMEOUT_SECS = the function's timeout, job
 writers get NOMALY_JOB_TTL_DAYS, no S3 uploads on an API function, a failure destination for every
-event source, no overlapping lifecycle expirations): a mistake both sides share still fails. And
+event source, no overlapping lifecycle expirations, a state machine's placeholders are exactly its
+substitutions, every route and role of REQUIRED_GRANTS holds the grants its code needs): a mistake
+both sides share still fails. And
 every parameter samconfig.toml overrides (any environment) must be one of template.yaml's, with a
 value its AllowedValues, AllowedPattern, MinValue and MaxValue accept.
 
@@ -56,6 +64,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
+import posixpath
 import re
 import shlex
 import sys
@@ -67,9 +76,36 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CATEGORIES = ("parameters", "functions", "routes", "authorizers", "events", "environment", "alarms", "iam", "lifecycle",
-              "usage_plan", "table", "gateway_responses", "dashboard")
+              "usage_plan", "table", "gateway_responses", "dashboard", "state_machines", "vault")
 # Terraform variables with no SAM parameter: where the zips are (SAM builds them itself).
 TF_ONLY_VARIABLES = ("lambda_dir",)
+# What the code behind a route (or a direct invocation) does with AWS, so the grants it cannot work
+# without: `route METHOD path` is the role of the function serving it (the route must exist),
+# anything else a key of the model's `iam` (a function, `sfn:NAME`). invariants() holds each
+# deployment to them: both sides dropping one still fails.
+BATCH_OBJECTS = "{s3:models}/batch/*"
+SOURCES = ("{s3:models}/incoming/*", "{s3:models}/data/*")
+REQUIRED_GRANTS = {
+    # A recorded job, and a presigned GET link to a batch job's results object.
+    "route GET /api/v1/jobs/{id}": ["Allow dynamodb:GetItem {table}", "Allow s3:GetObject {s3:models}/results/*"],
+    # A model's jobs: a Query of the jobs index (GSI1).
+    "route GET /api/v1/models/{name}/jobs": ["Allow dynamodb:Query {table}/index/GSI1"],
+    # A batch job on an object: HEAD of the source, the plan under batch/, the job item, an
+    # execution of the jobs state machine.
+    "route POST /api/v1/models/{name}/jobs": [*(f"Allow s3:GetObject {p}" for p in SOURCES),
+                                              f"Allow s3:PutObject {BATCH_OBJECTS}", f"Allow s3:GetObject {BATCH_OBJECTS}",
+                                              "Allow dynamodb:PutItem {table}", "Allow states:StartExecution {sfn:jobs}"],
+    # Presigned PUT URLs act with the role's s3:PutObject.
+    "route POST /api/v1/uploads": [f"Allow s3:PutObject {p}" for p in SOURCES],
+    # Training from an object: HEAD of the source, a training job on the state machine.
+    "route POST /api/v1/models": [*(f"Allow s3:GetObject {p}" for p in SOURCES), "Allow states:StartExecution {sfn:jobs}"],
+    # The state machine invokes the events functions (train_job, job_fail; batch_range, batch_join).
+    "sfn:jobs": ["Allow lambda:InvokeFunction {fn:train_events}", "Allow lambda:InvokeFunction {fn:detect_events}",
+                 f"Allow s3:GetObject {BATCH_OBJECTS}"],
+    # train_job reads the source in the version the job pinned.
+    "train_events": [*(f"Allow s3:GetObject {p}" for p in SOURCES), *(f"Allow s3:GetObjectVersion {p}" for p in SOURCES),
+                     "Allow dynamodb:GetItem {table}", "Allow dynamodb:PutItem {table}"],
+}
 INTEGRATION_URI = r"arn:\{partition\}:apigateway:\{region\}:lambda:path/2015-03-31/functions/(.+)/invocations"
 FUNCTION_ARN = r"arn:\{partition\}:lambda:\{region\}:\{account\}:function:(.+)"
 
@@ -202,6 +238,10 @@ class Sam:
             return "{stage}" if attr == "Stage" else "{api}"
         if rtype == "AWS::ApiGateway::UsagePlan":
             return "{usage_plan}"
+        if rtype in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
+            return "{sfn:" + _snake(name[: -len("StateMachine")] if name.endswith("StateMachine") else name) + "}"
+        if rtype == "AWS::IAM::Role":
+            return "{role:" + _snake(name[: -len("Role")] if name.endswith("Role") else name) + "}"
         if rtype == "AWS::ApiGateway::ApiKey":
             return "{apikey:" + _snake(name[: -len("Key")] if name.endswith("Key") else name) + "}"
         return "{" + ref + "}"
@@ -218,10 +258,15 @@ class Sam:
         """`p` for a condition `!Equals [!Ref P, "true"]`, `p=V` for `!Equals [!Ref P, V]`, else
         the condition's own name (which Terraform cannot match: a difference)."""
         expr = self.conditions.get(condition, {})
+        negated = isinstance(expr, dict) and isinstance(expr.get("Fn::Not"), list) and len(expr["Fn::Not"]) == 1
+        if negated:  # !Not [!Equals [!Ref P, V]]: `p!=V`
+            expr = expr["Fn::Not"][0]
         args = expr.get("Fn::Equals") if isinstance(expr, dict) else None
         if args and isinstance(args[0], dict) and "Ref" in args[0]:
             name = self.token(args[0]["Ref"]).strip("{}").replace("param:", "")
-            value = str(args[1]).lower() if isinstance(args[1], bool) else str(args[1])
+            value = str(args[1]).lower() if isinstance(args[1], bool) else _num(str(args[1]))
+            if negated:
+                return f"{name}!={value}"
             return name if value == "true" else f"{name}={value}"
         return condition
 
@@ -256,7 +301,11 @@ def _snake(camel: str) -> str:
 
 
 def _buckets(text: str) -> str:
-    """Computed bucket names and ARNs (SAM) become the bucket token."""
+    """Computed bucket names and ARNs (SAM) become the bucket token; a state machine's ARN computed
+    from its name (both sides: the functions cannot refer to the machine that invokes them) its
+    token."""
+    text = re.sub(r"^arn:\{partition\}:states:\{region\}:\{account\}:stateMachine:\{param:nameprefix\}-(\w+)$",
+                  lambda m: "{sfn:" + m.group(1).replace("-", "_") + "}", text)
     text = re.sub(r"arn:\{partition\}:s3:::\{param:nameprefix\}-(models|backups)-\{account\}-\{region\}",
                   r"{s3:\1}", text)
     return re.sub(r"\{param:nameprefix\}-(models|backups)-\{account\}-\{region\}", r"{s3:\1}", text)
@@ -278,11 +327,17 @@ TF_TOKENS = [
     (r"aws_api_gateway_stage\.\w+\.stage_name", lambda m: "{stage}"),
     (r"aws_api_gateway_usage_plan\.\w+\.id", lambda m: "{usage_plan}"),
     (r"aws_api_gateway_api_key\.(\w+)\.id", lambda m: "{apikey:" + m.group(1) + "}"),
-    (r"var\.(\w+)(?:\s*==\s*(\"[^\"]*\"|-?[\d.]+))?\s*\?\s*(\"[^\"]*\"|[\w.\-]+)\s*:\s*(\"[^\"]*\"|[\w.\-]+)",
+    (r"aws_sfn_state_machine\.(\w+)\.(arn|id|name)", lambda m: "{sfn:" + m.group(1) + "}"),
+    (r"aws_iam_role\.(\w+)(?:\[0\])?\.(arn|id|name)", lambda m: "{role:" + m.group(1) + "}"),
+    (r"var\.(\w+)(?:\s*(==|!=)\s*(\"[^\"]*\"|-?[\d.]+))?\s*\?\s*(\"[^\"]*\"|[\w.\-]+)\s*:\s*(\"[^\"]*\"|[\w.\-]+)",
      lambda m: "{if:" + m.group(1).replace("_", "").lower()
-     + ("=" + _num(m.group(2).strip('"')) if m.group(2) is not None else "") + "}?"
-     + tf_expr(m.group(3)) + ":" + tf_expr(m.group(4))),
+     + ("=" if m.group(2) == "==" else m.group(2) or "") + (_num(m.group(3).strip('"')) if m.group(3) is not None else "") + "}?"
+     + tf_expr(m.group(4)) + ":" + tf_expr(m.group(5))),
 ]
+
+# The string locals of the Terraform configuration being read (tf_model sets them): `local.NAME`
+# is its value, canonicalised.
+_TF_STRING_LOCALS: dict[str, str] = {}
 
 
 def tf_expr(expr: str) -> str:
@@ -300,6 +355,9 @@ def tf_expr(expr: str) -> str:
         m = re.fullmatch(pattern, expr)
         if m:
             return make(m)
+    m = re.fullmatch(r"local\.(\w+)", expr)
+    if m and m.group(1) in _TF_STRING_LOCALS:
+        return tf_value(_TF_STRING_LOCALS[m.group(1)])
     return "{" + expr + "}"
 
 
@@ -307,7 +365,7 @@ def tf_value(v):
     if isinstance(v, str):
         text = re.sub(r"\$\{([^{}]*(?:\{[^{}]*\}[^{}]*)*)\}", lambda m: tf_expr(m.group(1)), v)
         # CloudFormation's log group Arn attribute already ends in :*.
-        return re.sub(r"(\{logs:\w+\}):\*", r"\1", text)
+        return _buckets(re.sub(r"(\{logs:\w+\}):\*", r"\1", text))
     if isinstance(v, list):
         return [tf_value(x) for x in v]
     if isinstance(v, dict):
@@ -336,7 +394,8 @@ def _num(v):
 # ------------------------------------------------------------------------- SAM model
 
 
-def sam_model(template: dict) -> dict:
+def sam_model(template: dict, base: Path = ROOT) -> dict:
+    """The SAM side; `base` is the template's folder (DefinitionUri is relative to it)."""
     sam = Sam(template)
     res = sam.resources
     glob = template.get("Globals", {}).get("Function", {})
@@ -417,17 +476,10 @@ def sam_model(template: dict) -> dict:
                 "retries": _num(invoke.get("MaximumRetryAttempts")),
                 "on_failure": sam.value(failure.get("Destination"))}
 
-        role = p.get("Role")
-        statements = []
-        if isinstance(role, dict) and "Fn::GetAtt" in role:
-            rp = res[role["Fn::GetAtt"][0]]["Properties"]
-            for policy in rp.get("Policies", []):
-                statements += policy["PolicyDocument"]["Statement"]
-            statements += [{"Effect": "Allow", "Action": "managed", "Resource": sam.value(a)}
-                           for a in rp.get("ManagedPolicyArns", [])]
-        else:
-            statements.append({"Effect": "Allow", "Action": "no-explicit-role", "Resource": str(role)})
-        model["iam"][fn] = _grants(statements, sam.value, sam_conditions=True)
+        model["iam"][fn] = _grants(_sam_role_statements(sam, p.get("Role")), sam.value, sam_conditions=True)
+
+    _sam_state_machines(sam, model, base)
+    _sam_vault(sam, model)
 
     _sam_definition_routes(sam, model, api_key_default, default_authorizer, authorizer_fn)
     _sam_usage_plan(sam, model)
@@ -479,6 +531,117 @@ def sam_model(template: dict) -> dict:
             body = sam.value(p["DashboardBody"])
             model["dashboard"] = json.loads(body)
     return model
+
+
+def _sam_role_statements(sam: Sam, role) -> list:
+    """Every statement of the inline policies (and managed policies) of the role `role` names."""
+    statements = []
+    if isinstance(role, dict) and "Fn::GetAtt" in role:
+        rp = sam.resources[role["Fn::GetAtt"][0]]["Properties"]
+        for policy in rp.get("Policies", []):
+            statements += policy["PolicyDocument"]["Statement"]
+        statements += [{"Effect": "Allow", "Action": "managed", "Resource": sam.value(a)}
+                       for a in rp.get("ManagedPolicyArns", [])]
+    else:
+        statements.append({"Effect": "Allow", "Action": "no-explicit-role", "Resource": str(role)})
+    return statements
+
+
+def _sam_trust(sam: Sam, role) -> list[str]:
+    """Who may assume the role `role` names: `service | conditions` per statement."""
+    if not (isinstance(role, dict) and "Fn::GetAtt" in role):
+        return [f"<not a role of the template: {role}>"]
+    out = []
+    for s in sam.resources[role["Fn::GetAtt"][0]]["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+        services = s.get("Principal", {}).get("Service", [])
+        conditions = sorted(f"{test}:{var}={sorted(sam.value(vals if isinstance(vals, list) else [vals]))}"
+                            for test, body in s.get("Condition", {}).items() for var, vals in body.items())
+        out += [f"{svc} | {' & '.join(conditions) or '-'}" for svc in (services if isinstance(services, list) else [services])]
+    return sorted(out)
+
+
+def _sam_when(sam: Sam, v) -> tuple[str, object]:
+    """`!If [Cond, X, !Ref AWS::NoValue]` is X when `{if:cond}?1:0`; anything else always."""
+    if isinstance(v, dict) and "Fn::If" in v and v["Fn::If"][2] == {"Ref": "AWS::NoValue"}:
+        return "{if:" + sam.cond_param(v["Fn::If"][0]) + "}?1:0", v["Fn::If"][1]
+    return ("never", None) if v is None else ("always", v)
+
+
+def _definition_file(base: Path, relative: str) -> Path | None:
+    """A definition file named relative to `base`, else to the repository (a copied template)."""
+    for root in (base, ROOT):
+        path = root / relative
+        if path.is_file():
+            return path
+    return None
+
+
+def _placeholders(path: Path | None) -> list[str]:
+    """The `${NAME}` placeholders a definition file holds (what the substitutions must fill)."""
+    if path is None:
+        return ["<missing definition file>"]
+    return sorted(set(re.findall(r"\$\{(\w+)\}", path.read_text(encoding="utf-8"))))
+
+
+def _sam_state_machines(sam: Sam, model: dict, base: Path):
+    for name, r in sam.resources.items():
+        if r.get("Type") != "AWS::Serverless::StateMachine":
+            continue
+        p = r.get("Properties", {})
+        key = sam.token(name).strip("{}")
+        logging = p.get("Logging", {})
+        destination = (logging.get("Destinations") or [{}])[0].get("CloudWatchLogsLogGroup", {}).get("LogGroupArn")
+        uri = p.get("DefinitionUri")
+        model["state_machines"][key] = {
+            "name": sam.value(p.get("Name")), "type": p.get("Type", "STANDARD"),
+            "definition": posixpath.normpath(uri) if isinstance(uri, str) else f"<not a file: {uri}>",
+            "placeholders": _placeholders(_definition_file(base, uri) if isinstance(uri, str) else None),
+            "substitutions": {k: sam.value(v) for k, v in p.get("DefinitionSubstitutions", {}).items()},
+            "role": sam.value(p.get("Role")), "trust": _sam_trust(sam, p.get("Role")),
+            "log_level": logging.get("Level", "OFF"),
+            "include_execution_data": sam.value(logging.get("IncludeExecutionData", False)),
+            "log_group": sam.value(destination),
+            "tracing": sam.value(p.get("Tracing", {}).get("Enabled", False)),
+        }
+        model["iam"][key] = _grants(_sam_role_statements(sam, p.get("Role")), sam.value, sam_conditions=True)
+
+
+def _sam_vault(sam: Sam, model: dict):
+    """Object Lock and replication of the buckets (the backup vault's options)."""
+    for name, r in sam.resources.items():
+        if r.get("Type") != "AWS::S3::Bucket":
+            continue
+        p, bucket = r.get("Properties", {}), sam.token(name)
+        enabled_when, enabled = _sam_when(sam, p.get("ObjectLockEnabled"))
+        configured_when, lock = _sam_when(sam, p.get("ObjectLockConfiguration"))
+        if enabled is not None or lock is not None:
+            retention = (lock or {}).get("Rule", {}).get("DefaultRetention", {})
+            model["vault"][f"{bucket} object_lock"] = {
+                "enabled_when": enabled_when if sam.value(enabled) == "true" else "never", "configured_when": configured_when,
+                "mode": retention.get("Mode"), "days": _num(sam.value(retention.get("Days"))),
+                "years": _num(sam.value(retention.get("Years")))}
+        when, replication = _sam_when(sam, p.get("ReplicationConfiguration"))
+        if replication is not None:
+            role = replication.get("Role")
+            role_name = role["Fn::GetAtt"][0] if isinstance(role, dict) and "Fn::GetAtt" in role else None
+            role_resource = sam.resources.get(role_name, {})
+            model["vault"][f"{bucket} replication"] = {
+                "when": when, "role": sam.value(role), "trust": _sam_trust(sam, role),
+                "role_when": "{if:" + sam.cond_param(role_resource["Condition"]) + "}?1:0" if "Condition" in role_resource else "always",
+                "rules": {rule.get("Id"): _replication_rule(
+                    rule.get("Filter", {}).get("Prefix", rule.get("Prefix", "")), rule.get("Status"), _num(rule.get("Priority")),
+                    rule.get("DeleteMarkerReplication", {}).get("Status"),
+                    rule.get("SourceSelectionCriteria", {}).get("SseKmsEncryptedObjects", {}).get("Status"),
+                    sam.value(rule.get("Destination", {}).get("Bucket")),
+                    sam.value(rule.get("Destination", {}).get("EncryptionConfiguration", {}).get("ReplicaKmsKeyID")))
+                    for rule in replication.get("Rules", [])}}
+            model["iam"][sam.token(role_name).strip("{}") if role_name else "role:<unknown>"] = _grants(
+                _sam_role_statements(sam, role), sam.value, sam_conditions=True)
+
+
+def _replication_rule(prefix, status, priority, delete_markers, sse_kms, destination, kms_key) -> dict:
+    return {"prefix": prefix or "", "status": status, "priority": priority, "delete_markers": delete_markers,
+            "sse_kms_objects": sse_kms, "destination": destination, "replica_kms_key": kms_key}
 
 
 def _function_of_uri(uri: str, by_name: dict) -> str:
@@ -565,12 +728,12 @@ def _grants(statements, canon, sam_conditions: bool):
             actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
             resources = s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]
             conditions = sorted(
-                f"{test}:{var}={sorted(vals if isinstance(vals, list) else [vals])}"
+                f"{test}:{var}={sorted(canon(v) for v in (vals if isinstance(vals, list) else [vals]))}"
                 for test, body in s.get("Condition", {}).items() for var, vals in body.items())
         else:
             effect = s.get("effect", "Allow")
             actions, resources = s.get("actions", []), s.get("resources", [])
-            conditions = sorted(f"{c['test']}:{c['variable']}={sorted(c['values'])}" for c in s.get("condition", []))
+            conditions = sorted(f"{c['test']}:{c['variable']}={sorted(canon(v) for v in c['values'])}" for c in s.get("condition", []))
             assert not any(isinstance(c["values"], str) for c in s.get("condition", [])), "unresolved condition values"
         for a in actions:
             for r in resources:
@@ -612,6 +775,8 @@ def _rule(prefix, status, expiration, noncurrent, abort, delete_marker) -> dict:
 
 def tf_model(tf: dict) -> dict:
     R, D, L = tf["resource"], tf["data"], tf["locals"]
+    _TF_STRING_LOCALS.clear()
+    _TF_STRING_LOCALS.update({k: v for k, v in L.items() if isinstance(v, str)})
     model = {k: {} for k in CATEGORIES}
     for name, v in tf["variable"].items():
         if name not in TF_ONLY_VARIABLES:
@@ -641,19 +806,11 @@ def tf_model(tf: dict) -> dict:
         env = _tf_env(_one(p.get("environment")).get("variables"), L)
         model["environment"][fn] = {k: key_values.get(v, v) for k, v in env.items()}
 
-        role = ref_name(p.get("role"), "aws_iam_role")
-        statements = []
-        for pol in R.get("aws_iam_role_policy", {}).values():
-            if ref_name(pol.get("role"), "aws_iam_role") == role:
-                doc = ref_name(pol.get("policy"), "data.aws_iam_policy_document")
-                statements += [_tf_locals_in_conditions(s, L)
-                               for s in D.get("aws_iam_policy_document", {}).get(doc, {}).get("statement", [])]
-        for att in R.get("aws_iam_role_policy_attachment", {}).values():
-            if ref_name(att.get("role"), "aws_iam_role") == role:
-                statements.append({"actions": ["managed"], "resources": [att.get("policy_arn")]})
-        if not role:
-            statements.append({"actions": ["no-explicit-role"], "resources": [str(p.get("role"))]})
-        model["iam"][fn] = _grants(statements, tf_value, sam_conditions=False)
+        model["iam"][fn] = _grants(_tf_role_statements(tf, ref_name(p.get("role"), "aws_iam_role"), p.get("role")),
+                                   tf_value, sam_conditions=False)
+
+    _tf_state_machines(tf, model)
+    _tf_vault(tf, model)
 
     # Routes: local.routes, each hung on an API resource whose path must be the route's path.
     # Authorizers, by the function behind them.
@@ -801,8 +958,122 @@ def tf_model(tf: dict) -> dict:
     return model
 
 
+def _tf_ref(expr, rtype: str) -> str | None:
+    m = re.search(rtype.replace(".", r"\.") + r"\.(\w+)", expr or "")
+    return m.group(1) if m else None
+
+
+def _tf_role_statements(tf: dict, role: str | None, expr=None) -> list:
+    """Every statement of the policies attached to aws_iam_role.ROLE."""
+    R, D, L = tf["resource"], tf["data"], tf["locals"]
+    statements = []
+    for pol in R.get("aws_iam_role_policy", {}).values():
+        if _tf_ref(pol.get("role"), "aws_iam_role") == role:
+            doc = _tf_ref(pol.get("policy"), "data.aws_iam_policy_document")
+            statements += [_tf_locals_in_conditions(s, L)
+                           for s in D.get("aws_iam_policy_document", {}).get(doc, {}).get("statement", [])]
+    for att in R.get("aws_iam_role_policy_attachment", {}).values():
+        if _tf_ref(att.get("role"), "aws_iam_role") == role:
+            statements.append({"actions": ["managed"], "resources": [att.get("policy_arn")]})
+    if not role:
+        statements.append({"actions": ["no-explicit-role"], "resources": [str(expr)]})
+    return statements
+
+
+def _tf_trust(tf: dict, role: str | None) -> list[str]:
+    """Who may assume aws_iam_role.ROLE: `service | conditions` per statement."""
+    r = tf["resource"].get("aws_iam_role", {}).get(role or "", {})
+    doc = _tf_ref(r.get("assume_role_policy"), "data.aws_iam_policy_document")
+    if not doc:
+        return [f"<no trust policy document for {role}>"]
+    out = []
+    for s in tf["data"].get("aws_iam_policy_document", {}).get(doc, {}).get("statement", []):
+        conditions = sorted(f"{c['test']}:{c['variable']}={sorted(tf_value(c['values']))}" for c in s.get("condition", []))
+        for principal in s.get("principals", []):
+            out += [f"{svc} | {' & '.join(conditions) or '-'}" for svc in principal.get("identifiers", [])
+                    if principal.get("type") == "Service"]
+    return sorted(out)
+
+
+def _tf_when(v) -> str:
+    """`var.X == V`, `var.X != V` (alone, or `? 1 : 0`, `? true : false`) as `{if:x=V}?1:0`,
+    `{if:x!=V}?1:0`; absent: always (count) or never (object_lock_enabled)."""
+    text = str(v)
+    m = re.fullmatch(r'\$\{var\.(\w+)\s*(==|!=)\s*("[^"]*"|-?[\d.]+)(?:\s*\?\s*(?:1|true)\s*:\s*(?:0|false))?\}', text)
+    if m:
+        return "{if:" + m.group(1).replace("_", "").lower() + ("=" if m.group(2) == "==" else "!=") \
+            + _num(m.group(3).strip('"')) + "}?1:0"
+    return "always" if v is None or text in ("True", "true", "${true}") else "never" if text in ("False", "false", "${false}") \
+        else "{" + text + "}"
+
+
+def _tf_state_machines(tf: dict, model: dict):
+    for name, p in tf["resource"].get("aws_sfn_state_machine", {}).items():
+        key = "sfn:" + name
+        m = re.search(r'templatefile\("\$\{path\.module\}/([^"]+)",\s*\{(.*)\}\)', str(p.get("definition", "")), re.S)
+        logging = _one(p.get("logging_configuration"))
+        role = _tf_ref(p.get("role_arn"), "aws_iam_role")
+        if m:
+            relative = m.group(1)
+            file = Path(tf["dir"]) / relative
+            file = file if file.is_file() else _definition_file(ROOT / "infra" / "terraform", relative)
+            definition = posixpath.normpath(posixpath.join("infra/terraform", relative))
+            substitutions = {k: tf_expr(v) for k, v in re.findall(r"(\w+)\s*=\s*([\w.\[\]]+)", m.group(2))}
+        else:
+            file, definition, substitutions = None, f"<not a templatefile: {p.get('definition')}>", {}
+        model["state_machines"][key] = {
+            "name": tf_value(p.get("name")), "type": p.get("type", "STANDARD"),
+            "definition": definition, "placeholders": _placeholders(file), "substitutions": substitutions,
+            "role": "{role:" + str(role) + "}", "trust": _tf_trust(tf, role),
+            "log_level": logging.get("level", "OFF"),
+            "include_execution_data": tf_value(logging.get("include_execution_data", False)),
+            "log_group": tf_value(logging.get("log_destination")),
+            "tracing": tf_value(_one(p.get("tracing_configuration")).get("enabled", False)),
+        }
+        model["iam"][key] = _grants(_tf_role_statements(tf, role, p.get("role_arn")), tf_value, sam_conditions=False)
+
+
+def _tf_vault(tf: dict, model: dict):
+    """Object Lock and replication of the buckets (the backup vault's options)."""
+    R = tf["resource"]
+    for name, b in R.get("aws_s3_bucket", {}).items():
+        locks = [c for c in R.get("aws_s3_bucket_object_lock_configuration", {}).values()
+                 if _tf_ref(c.get("bucket"), "aws_s3_bucket") == name]
+        if "object_lock_enabled" in b or locks:
+            lock = locks[0] if locks else {}
+            retention = _one(_one(lock.get("rule")).get("default_retention"))
+            model["vault"]["{s3:" + name + "} object_lock"] = {
+                "enabled_when": _tf_when(b.get("object_lock_enabled", False)),
+                "configured_when": _tf_when(lock.get("count")) if lock else "never",
+                "mode": retention.get("mode"), "days": _num(tf_value(retention.get("days"))),
+                "years": _num(tf_value(retention.get("years")))}
+        for replication in R.get("aws_s3_bucket_replication_configuration", {}).values():
+            if _tf_ref(replication.get("bucket"), "aws_s3_bucket") != name:
+                continue
+            role = _tf_ref(replication.get("role"), "aws_iam_role")
+            rules = {}
+            for rule in replication.get("rule", []):
+                destination = _one(rule.get("destination"))
+                rules[rule.get("id")] = _replication_rule(
+                    _one(rule.get("filter")).get("prefix", rule.get("prefix", "")), rule.get("status"), _num(rule.get("priority")),
+                    _one(rule.get("delete_marker_replication")).get("status"),
+                    _one(_one(rule.get("source_selection_criteria")).get("sse_kms_encrypted_objects")).get("status"),
+                    tf_value(destination.get("bucket")),
+                    tf_value(_one(destination.get("encryption_configuration")).get("replica_kms_key_id")))
+            model["vault"]["{s3:" + name + "} replication"] = {
+                "when": _tf_when(replication.get("count")), "role": "{role:" + str(role) + "}", "trust": _tf_trust(tf, role),
+                "role_when": _tf_when(R.get("aws_iam_role", {}).get(role or "", {}).get("count")), "rules": rules}
+            model["iam"]["role:" + str(role)] = _grants(_tf_role_statements(tf, role, replication.get("role")),
+                                                          tf_value, sam_conditions=False)
+
+
 def _tf_locals_in_conditions(statement: dict, locals_: dict) -> dict:
-    """A statement whose condition values are `local.NAME` (a list in locals) with that list."""
+    """A statement whose condition values (or resources) are `local.NAME` (a list in locals) with
+    that list."""
+    resources = statement.get("resources")
+    m = re.fullmatch(r"\$\{local\.(\w+)\}", resources) if isinstance(resources, str) else None
+    if m and isinstance(locals_.get(m.group(1)), list):
+        statement = {**statement, "resources": locals_[m.group(1)]}
     conditions = []
     for c in statement.get("condition", []):
         values = c.get("values")
@@ -900,7 +1171,12 @@ def invariants(model: dict, name: str) -> list[str]:
     - no function serving API routes receives S3 uploads, and every function receiving S3 uploads
       or schedules has a failure destination;
     - no two lifecycle rules of a bucket that may both be enabled and cover overlapping prefixes
-      set the same kind of expiration (S3 applies the shorter, silently capping the longer).
+      set the same kind of expiration (S3 applies the shorter, silently capping the longer);
+    - a state machine's definition file holds exactly the placeholders its substitutions fill (a
+      placeholder left would reach Step Functions as text; Terraform's templatefile fails on it);
+    - every route of REQUIRED_GRANTS exists and its function holds the grants listed there, and so
+      does every other role listed there; a function given NOMALY_JOBS_STATE_MACHINE_ARN may start
+      executions of that state machine.
     """
     problems = []
     api_functions = {r.get("function") for r in model["routes"].values()}
@@ -936,6 +1212,26 @@ def invariants(model: dict, name: str) -> list[str]:
             for kind in ("expiration_days", "noncurrent_days"):
                 if overlap and rule[kind] is not None and other[kind] is not None:
                     problems.append(f"invariant ({name}): lifecycle rules '{key}' and '{other_key}' both set {kind} on overlapping prefixes")
+    for key, grants in REQUIRED_GRANTS.items():
+        if key.startswith("route "):
+            route = model["routes"].get(key[len("route "):])
+            if route is None:
+                problems.append(f"invariant ({name}): no route '{key[len('route '):]}'")
+                continue
+            holder, why = route.get("function"), f" (it serves {key[len('route '):]})"
+        else:
+            holder, why = key, ""
+        for grant in grants:
+            if grant not in model["iam"].get(holder, {}):
+                problems.append(f"invariant ({name}): '{holder}' lacks {grant}{why}")
+    for fn, env in model["environment"].items():
+        machine = env.get("NOMALY_JOBS_STATE_MACHINE_ARN")
+        if machine and f"Allow states:StartExecution {machine}" not in model["iam"].get(fn, {}):
+            problems.append(f"invariant ({name}): '{fn}' has NOMALY_JOBS_STATE_MACHINE_ARN but may not start executions of {machine}")
+    for key, machine in model.get("state_machines", {}).items():
+        if machine["placeholders"] != sorted(machine["substitutions"]):
+            problems.append(f"invariant ({name}): '{key}' definition placeholders {machine['placeholders']} are not its "
+                            f"substitutions {sorted(machine['substitutions'])}")
     return problems
 
 
@@ -986,7 +1282,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         template = load_template(args.template)
-        sam = sam_model(template)
+        sam = sam_model(template, args.template.resolve().parent)
         tf_raw = load_terraform(args.terraform)
         tf_raw["dir"] = str(args.terraform)
         tf = tf_model(tf_raw)
@@ -1009,7 +1305,8 @@ def main(argv=None) -> int:
     keys = sum(1 for k in sam["usage_plan"] if k.startswith("key "))
     print(f"parity: template.yaml and infra/terraform agree ({counts} rules; {iam} IAM grants; {plans} usage plan, {keys} API key, "
           f"key source {sam['usage_plan'].get('api_key_source', {}).get('source')}; {len(sam['gateway_responses'])} gateway responses; "
-          "table; dashboard; samconfig.toml's overrides valid)")
+          f"{len(sam['state_machines'])} state machine(s) on {', '.join(sorted({m['definition'] for m in sam['state_machines'].values()}))}; "
+          f"{len(sam['vault'])} vault option(s); table; dashboard; samconfig.toml's overrides valid)")
     return 0
 
 

@@ -36,6 +36,12 @@ class Parity(unittest.TestCase):
         shutil.copy(ROOT / "template.yaml", self.template)
         shutil.copy(ROOT / "samconfig.toml", self.samconfig)
         shutil.copytree(ROOT / "infra" / "terraform", self.terraform)
+        # The state machine definition, where each side names it: template.yaml's DefinitionUri
+        # (infra/statemachine/) and the Terraform templatefile (../statemachine/).
+        self.definition_sam = self.dir / "infra" / "statemachine" / "jobs.asl.json"
+        self.definition_tf = self.dir / "statemachine" / "jobs.asl.json"
+        shutil.copytree(ROOT / "infra" / "statemachine", self.definition_sam.parent)
+        shutil.copytree(ROOT / "infra" / "statemachine", self.definition_tf.parent)
 
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -152,8 +158,8 @@ class Parity(unittest.TestCase):
 
     def test_route_without_authorizer_fails(self):
         self.mutate(self.terraform / "api.tf",
-                    '"POST /api/v1/keys"         = { resource = "keys", function = "keys", authorized = true }',
-                    '"POST /api/v1/keys"         = { resource = "keys", function = "keys", authorized = false }')
+                    '"POST /api/v1/keys"               = { resource = "keys", function = "keys", authorized = true }',
+                    '"POST /api/v1/keys"               = { resource = "keys", function = "keys", authorized = false }')
         self.assert_fails_naming("routes: 'POST /api/v1/keys' authorizer")
 
     def test_public_route_behind_authorizer_fails(self):
@@ -183,9 +189,100 @@ class Parity(unittest.TestCase):
 
     def test_route_on_wrong_resource_fails(self):
         self.mutate(self.terraform / "api.tf",
-                    '"GET /api/v1/jobs/{id}"     = { resource = "job", function = "detect"',
-                    '"GET /api/v1/jobs/{id}"     = { resource = "detect", function = "detect"')
+                    '"GET /api/v1/jobs/{id}"           = { resource = "job", function = "detect"',
+                    '"GET /api/v1/jobs/{id}"           = { resource = "detect", function = "detect"')
         self.assert_fails_naming("GET /api/v1/jobs/{id}", "path_of_resource")
+
+    # ---------------------------------------------------------------- job and upload routes
+
+    def test_routes_are_the_api(self):
+        # Every route, its function and whether the authorizer guards it, the same on both sides.
+        expected = {
+            "GET /health": "health", "GET /health/ready": "health",
+            "POST /api/v1/detect": "detect", "GET /api/v1/jobs/{id}": "detect",
+            "GET /api/v1/models/{name}/jobs": "detect", "POST /api/v1/models/{name}/jobs": "detect",
+            "POST /api/v1/uploads": "detect",
+            "GET /api/v1/models": "train", "POST /api/v1/models": "train", "GET /api/v1/models/{name}": "train",
+            "POST /api/v1/backups": "backup", "GET /api/v1/backups": "backup",
+            "POST /api/v1/keys": "keys", "GET /api/v1/keys": "keys", "DELETE /api/v1/keys/{id}": "keys",
+        }
+        sam = parity.sam_model(parity.load_template(ROOT / "template.yaml"), ROOT)
+        tf_raw = parity.load_terraform(ROOT / "infra" / "terraform")
+        tf_raw["dir"] = str(ROOT / "infra" / "terraform")
+        tf = parity.tf_model(tf_raw)
+        for side, model in (("SAM", sam), ("Terraform", tf)):
+            routes = {k: v for k, v in model["routes"].items() if " /" in k}
+            self.assertEqual({k: v["function"] for k, v in routes.items()}, expected, side)
+            for key, route in routes.items():
+                public = key.startswith("GET /health")
+                self.assertEqual(route["authorizer"], "NONE" if public else "{fn:authorizer}", f"{side} {key}")
+                self.assertEqual(route["api_key_required"], "false" if public else "true", f"{side} {key}")
+                self.assertNotIn("invoke_permission", route, f"{side} {key}")
+                self.assertNotIn("path_of_resource", route, f"{side} {key}")
+
+    def test_model_jobs_route_missing_from_sam_fails(self):
+        self.mutate(self.template, "        ModelJobsCreate:\n          Type: Api\n          Properties:\n"
+                    "            RestApiId: !Ref Api\n            Path: /api/v1/models/{name}/jobs\n            Method: POST\n", "")
+        self.assert_fails_naming("routes: 'POST /api/v1/models/{name}/jobs' only in Terraform",
+                                 "invariant (SAM): no route 'POST /api/v1/models/{name}/jobs'")
+
+    def test_uploads_route_missing_from_terraform_fails(self):
+        self.mutate(self.terraform / "api.tf",
+                    '    "POST /api/v1/uploads"            = { resource = "uploads", function = "detect", authorized = true }\n', "")
+        self.assert_fails_naming("routes: 'POST /api/v1/uploads' only in SAM")
+
+    def test_uploads_route_on_other_function_fails(self):
+        self.mutate(self.terraform / "api.tf",
+                    '"POST /api/v1/uploads"            = { resource = "uploads", function = "detect"',
+                    '"POST /api/v1/uploads"            = { resource = "uploads", function = "train"')
+        self.assert_fails_naming("routes: 'POST /api/v1/uploads' function")
+
+    def test_model_jobs_resource_under_wrong_parent_fails(self):
+        # /api/v1/models/jobs instead of /api/v1/models/{name}/jobs.
+        self.mutate_after(self.terraform / "api.tf", 'resource "aws_api_gateway_resource" "model_jobs" {',
+                          "parent_id   = aws_api_gateway_resource.model.id", "parent_id   = aws_api_gateway_resource.models.id")
+        self.assert_fails_naming("GET /api/v1/models/{name}/jobs", "path_of_resource")
+
+    def test_model_jobs_route_without_authorizer_fails(self):
+        self.mutate_after(self.template, "        ModelJobsList:", "            Method: GET\n",
+                          "            Method: GET\n            Auth: { Authorizer: NONE, ApiKeyRequired: false }\n")
+        self.assert_fails_naming("routes: 'GET /api/v1/models/{name}/jobs' authorizer",
+                                 "routes: 'GET /api/v1/models/{name}/jobs' api_key_required")
+
+    def test_batch_plans_grant_missing_fails(self):
+        self.remove_block(self.terraform / "iam.tf", '  statement {\n    sid       = "BatchPlans"', "\n  }\n")
+        self.assert_fails_naming("iam: 'detect' Allow s3:PutObject {s3:models}/batch/*: SAM \"-\" != Terraform \"<absent>\"",
+                                 "invariant (Terraform): 'detect' lacks Allow s3:PutObject {s3:models}/batch/* "
+                                 "(it serves POST /api/v1/models/{name}/jobs)")
+
+    def test_jobs_index_grant_missing_fails_on_both_sides(self):
+        self.remove_block(self.template, "              - Sid: JobsIndex\n", "Condition: *ModelAndJobItems\n")
+        self.remove_block(self.terraform / "iam.tf", '  statement {\n    sid       = "JobsIndex"', "\n  }\n")
+        self.assert_fails_naming("invariant (SAM): 'detect' lacks Allow dynamodb:Query {table}/index/GSI1 "
+                                 "(it serves GET /api/v1/models/{name}/jobs)",
+                                 "invariant (Terraform): 'detect' lacks Allow dynamodb:Query {table}/index/GSI1")
+
+    def test_start_execution_missing_on_both_sides_fails(self):
+        self.mutate_after(self.template, "  DetectRole:", "                Action: states:StartExecution\n",
+                          "                Action: states:DescribeExecution\n")
+        self.mutate_after(self.terraform / "iam.tf", 'data "aws_iam_policy_document" "detect" {',
+                          'actions   = ["states:StartExecution"]', 'actions   = ["states:DescribeExecution"]')
+        self.assert_fails_naming("invariant (SAM): 'detect' lacks Allow states:StartExecution {sfn:jobs} "
+                                 "(it serves POST /api/v1/models/{name}/jobs)",
+                                 "invariant (SAM): 'detect' has NOMALY_JOBS_STATE_MACHINE_ARN but may not start executions",
+                                 "invariant (Terraform): 'detect' has NOMALY_JOBS_STATE_MACHINE_ARN but may not start executions")
+
+    def test_results_link_grant_missing_on_both_sides_fails(self):
+        self.remove_block(self.template, "              # Presigned links to a batch job's results object.\n", "/results/*\n")
+        self.remove_block(self.terraform / "iam.tf", "  # Presigned links to a batch job's results object.\n", "\n  }\n")
+        self.assert_fails_naming("invariant (SAM): 'detect' lacks Allow s3:GetObject {s3:models}/results/* (it serves GET /api/v1/jobs/{id})",
+                                 "invariant (Terraform): 'detect' lacks Allow s3:GetObject {s3:models}/results/*")
+
+    def test_train_events_not_invocable_by_the_state_machine_fails(self):
+        self.mutate(self.terraform / "jobs.tf", "resources = [aws_lambda_function.detect_events.arn, aws_lambda_function.train_events.arn]",
+                    "resources = [aws_lambda_function.detect_events.arn]")
+        self.assert_fails_naming("iam: 'sfn:jobs' Allow lambda:InvokeFunction {fn:train_events}",
+                                 "invariant (Terraform): 'sfn:jobs' lacks Allow lambda:InvokeFunction {fn:train_events}")
 
     def test_environment_variable_missing_fails(self):
         self.mutate(self.terraform / "versions.tf", "    NOMALY_MAX_ROWS        = tostring(var.max_rows)\n", "")
@@ -290,8 +387,8 @@ class Parity(unittest.TestCase):
     def test_timeout_variable_from_other_function_fails_on_both_sides(self):
         self.mutate(self.template, "          NOMALY_TIMEOUT_SECS: !Ref DetectTimeout\n",
                     "          NOMALY_TIMEOUT_SECS: !Ref DetectEventsTimeout\n")
-        self.mutate(self.terraform / "functions.tf", "      NOMALY_TIMEOUT_SECS = tostring(var.detect_timeout)\n",
-                    "      NOMALY_TIMEOUT_SECS = tostring(var.detect_events_timeout)\n")
+        self.mutate(self.terraform / "functions.tf", "      NOMALY_TIMEOUT_SECS           = tostring(var.detect_timeout)\n",
+                    "      NOMALY_TIMEOUT_SECS           = tostring(var.detect_events_timeout)\n")
         self.assert_fails_naming("invariant (SAM): 'detect' NOMALY_TIMEOUT_SECS", "invariant (Terraform): 'detect' NOMALY_TIMEOUT_SECS")
 
     def test_job_ttl_missing_fails(self):
@@ -363,8 +460,9 @@ class Parity(unittest.TestCase):
         self.assert_fails_naming("lifecycle: '{s3:models} expire-incoming' only in Terraform")
 
     def test_incoming_never_expiring_condition_changed_fails(self):
-        self.mutate(self.terraform / "storage.tf", 'status = var.incoming_retention_days == 0 ? "Disabled" : "Enabled"',
-                    'status = var.incoming_retention_days == 1 ? "Disabled" : "Enabled"')
+        self.mutate_after(self.terraform / "storage.tf", 'id     = "expire-incoming"',
+                          'status = var.incoming_retention_days == 0 ? "Disabled" : "Enabled"',
+                          'status = var.incoming_retention_days == 1 ? "Disabled" : "Enabled"')
         self.assert_fails_naming("lifecycle: '{s3:models} expire-incoming' status")
 
     def test_overlapping_backup_rules_fail_on_both_sides(self):
@@ -457,6 +555,120 @@ class Parity(unittest.TestCase):
         self.assert_fails_naming("environment: 'detect' NOMALY_AUTH",
                                  "invariant (SAM): 'detect' authenticates inline but may not update API key items")
 
+
+    # ---------------------------------------------------------------- jobs state machine
+
+    def test_state_machine_substitution_changed_fails(self):
+        self.mutate(self.terraform / "jobs.tf", "    TrainEventsFunctionArn  = aws_lambda_function.train_events.arn\n",
+                    "    TrainEventsFunctionArn  = aws_lambda_function.train.arn\n")
+        self.assert_fails_naming("state_machines: 'sfn:jobs' substitutions")
+
+    def test_state_machine_max_concurrency_not_the_parameter_fails(self):
+        self.mutate(self.template, "        MaxConcurrency: !Ref BatchMaxConcurrency\n", "        MaxConcurrency: 10\n")
+        self.assert_fails_naming("state_machines: 'sfn:jobs' substitutions")
+
+    def test_state_machine_on_another_definition_fails(self):
+        self.mutate(self.template, "      DefinitionUri: infra/statemachine/jobs.asl.json\n",
+                    "      DefinitionUri: infra/statemachine/other.asl.json\n")
+        self.assert_fails_naming("state_machines: 'sfn:jobs' definition", "'sfn:jobs' placeholders")
+
+    def test_definition_placeholder_without_substitution_fails_on_both_sides(self):
+        for definition in (self.definition_sam, self.definition_tf):
+            self.mutate(definition, '"FunctionName": "${TrainEventsFunctionArn}",\n        "Payload": {\n          "action": "train_job"',
+                        '"FunctionName": "${TrainFunctionArn}",\n        "Payload": {\n          "action": "train_job"')
+        self.assert_fails_naming("invariant (SAM): 'sfn:jobs' definition placeholders",
+                                 "invariant (Terraform): 'sfn:jobs' definition placeholders")
+
+    def test_state_machine_logging_changed_fails(self):
+        self.mutate(self.terraform / "jobs.tf", "    include_execution_data = false\n", "    include_execution_data = true\n")
+        self.assert_fails_naming("state_machines: 'sfn:jobs' include_execution_data")
+
+    def test_state_machine_tracing_missing_fails(self):
+        self.mutate(self.template, "      Tracing:\n        Enabled: true\n", "")
+        self.assert_fails_naming("state_machines: 'sfn:jobs' tracing")
+
+    def test_state_machine_role_grant_dropped_fails(self):
+        self.mutate(self.terraform / "jobs.tf", 'actions = ["states:DescribeExecution", "states:StopExecution"]',
+                    'actions = ["states:DescribeExecution"]')
+        self.assert_fails_naming("iam: 'sfn:jobs'", "states:StopExecution")
+
+    def test_state_machine_plan_grant_widened_fails(self):
+        self.mutate_after(self.template, "              - Sid: ReadPlans", "-${AWS::Region}/batch/*", "-${AWS::Region}/*")
+        self.assert_fails_naming("iam: 'sfn:jobs' Allow s3:GetObject")
+
+    def test_state_machine_trust_changed_fails(self):
+        self.mutate(self.terraform / "jobs.tf", 'identifiers = ["states.amazonaws.com"]', 'identifiers = ["lambda.amazonaws.com"]')
+        self.assert_fails_naming("state_machines: 'sfn:jobs' trust")
+
+    def test_start_execution_grant_missing_fails(self):
+        self.mutate_after(self.template, "  TrainRole:", "              - Sid: StartJobs\n                Effect: Allow\n"
+                          "                Action: states:StartExecution\n                Resource: *JobsStateMachineArn\n", "")
+        self.assert_fails_naming("iam: 'train' Allow states:StartExecution {sfn:jobs}: SAM \"<absent>\" != Terraform \"-\"")
+
+    def test_jobs_state_machine_arn_variable_wrong_fails(self):
+        self.mutate(self.terraform / "versions.tf", ":stateMachine:${var.name_prefix}-jobs", ":stateMachine:${var.name_prefix}-job")
+        self.assert_fails_naming("environment: 'detect' NOMALY_JOBS_STATE_MACHINE_ARN", "iam: 'detect' Allow states:StartExecution")
+
+    def test_batch_environment_missing_fails(self):
+        self.mutate(self.template, "          NOMALY_BATCH_RANGE_BYTES: !Ref BatchRangeBytes\n", "")
+        self.assert_fails_naming("environment: 'detect_events' NOMALY_BATCH_RANGE_BYTES")
+
+    def test_upload_url_ttl_from_other_parameter_fails(self):
+        self.mutate_after(self.terraform / "functions.tf", 'resource "aws_lambda_function" "train" {',
+                          "NOMALY_UPLOAD_URL_TTL_SECS    = tostring(var.upload_url_ttl_seconds)",
+                          "NOMALY_UPLOAD_URL_TTL_SECS    = tostring(var.detect_timeout)")
+        self.assert_fails_naming("environment: 'train' NOMALY_UPLOAD_URL_TTL_SECS")
+
+    def test_batch_objects_grant_narrowed_fails(self):
+        self.mutate(self.terraform / "iam.tf",
+                    'actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]\n'
+                    '    resources = ["${aws_s3_bucket.models.arn}/batch/*"]',
+                    'actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]\n'
+                    '    resources = ["${aws_s3_bucket.models.arn}/batch/*"]')
+        self.assert_fails_naming("iam: 'detect_events' Allow s3:DeleteObject {s3:models}/batch/*: SAM \"-\" != Terraform \"<absent>\"")
+
+    def test_jobs_failed_alarm_missing_fails(self):
+        self.remove_block(self.terraform / "monitoring.tf", 'resource "aws_cloudwatch_metric_alarm" "jobs_failed" {', "\n}\n")
+        self.assert_fails_naming("alarms: 'jobs-failed' only in SAM")
+
+    def test_jobs_failed_alarm_on_other_state_machine_fails(self):
+        self.mutate(self.template, "Dimensions: [{ Name: StateMachineArn, Value: !Ref JobsStateMachine }]",
+                    "Dimensions: [{ Name: StateMachineArn, Value: !Sub '${NamePrefix}-other' }]")
+        self.assert_fails_naming("alarms: 'jobs-failed' dimensions")
+
+    def test_batch_lifecycle_rule_changed_fails(self):
+        self.mutate_after(self.terraform / "storage.tf", 'id     = "expire-batch"', "days = 2", "days = 7")
+        self.assert_fails_naming("lifecycle: '{s3:models} expire-batch' expiration_days")
+
+    def test_data_lifecycle_rule_missing_fails(self):
+        self.remove_block(self.template, "          - Id: expire-data\n",
+                          "ExpirationInDays: !If [IncomingKeptForever, 1, !Ref IncomingRetentionDays]\n")
+        self.assert_fails_naming("lifecycle: '{s3:models} expire-data' only in Terraform")
+
+    # ---------------------------------------------------------------- backup vault options
+
+    def test_object_lock_mode_changed_fails(self):
+        self.mutate(self.terraform / "storage.tf", '      mode = "GOVERNANCE"\n', '      mode = "COMPLIANCE"\n')
+        self.assert_fails_naming("vault: '{s3:backups} object_lock' mode")
+
+    def test_object_lock_always_enabled_fails(self):
+        self.mutate(self.terraform / "storage.tf", "  object_lock_enabled = var.backup_object_lock_days != 0\n",
+                    "  object_lock_enabled = true\n")
+        self.assert_fails_naming("vault: '{s3:backups} object_lock' enabled_when")
+
+    def test_replication_condition_changed_fails(self):
+        self.mutate_after(self.terraform / "storage.tf", 'resource "aws_s3_bucket_replication_configuration" "backups" {',
+                          'count  = var.backup_replica_bucket_arn != "" ? 1 : 0', "count  = var.backup_object_lock_days != 0 ? 1 : 0")
+        self.assert_fails_naming("vault: '{s3:backups} replication' when")
+
+    def test_replication_of_delete_markers_fails(self):
+        self.mutate(self.template, "              DeleteMarkerReplication: { Status: Disabled }",
+                    "              DeleteMarkerReplication: { Status: Enabled }")
+        self.assert_fails_naming("vault: '{s3:backups} replication' rules")
+
+    def test_replication_role_grant_widened_fails(self):
+        self.mutate(self.terraform / "storage.tf", 'resources = ["${var.backup_replica_bucket_arn}/*"]', 'resources = ["*"]')
+        self.assert_fails_naming("iam: 'role:backup_replication' Allow s3:ReplicateObject")
 
     # ---------------------------------------------------------------- samconfig.toml
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Backup and restore times for 100 models and 10,000 jobs, on a moto server (S3 + DynamoDB,
-# started by the example on 127.0.0.1 and stopped at the end) and on the local store.
-# The dev profile (dependencies at opt-level 2, shared with `make test`): the time goes to the
-# store, not to our code.
+# Backup and restore at scale, with time and peak RSS per phase: 1,000 models (3 versions each)
+# and 1,000,000 jobs on the local store, and 100 models (3 versions each) and 100,000 jobs on a
+# moto server (started by the example on 127.0.0.1 and stopped at the end). Sizes can be set with
+# BENCH_LOCAL_MODELS, BENCH_LOCAL_JOBS, BENCH_MOTO_MODELS, BENCH_MOTO_JOBS; `local` or `moto` as
+# the first argument runs one site only. The dev profile (dependencies at opt-level 2, shared with
+# `make test`): the time goes to the stores, not to our code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 need_rust
 need_tools scripts/requirements-test.txt
-cargo run --locked -p e2e --example backup_timing
+cargo run --locked -p e2e --example backup_timing -- "${1:-both}"

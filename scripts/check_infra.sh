@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Offline checks of the two deployments (template.yaml and infra/terraform/), no AWS account:
 #   1. sam validate --lint                       5. terraform fmt -check -recursive infra/terraform
-#   2. SAM transform (aws-sam-translator) + cfn-lint on the generated CloudFormation
+#   2. SAM transform (aws-sam-translator) + cfn-lint on the generated CloudFormation (the state
+#      machine's definition included)
 #   3. checkov --skip-download on template.yaml   6. infra/parity.py, and infra/test_parity.py
-#   4. checkov --skip-download on infra/terraform 7. cargo lambda arm64 release build of every function
+#   4. checkov --skip-download on infra/terraform 7. the jobs state machine's definition
+#      (infra/statemachine/jobs.asl.json, placeholders filled with sample values) through
+#      asl-validator, and its shape (infra/test_statemachine.py)
+#   8. cargo lambda arm64 release build of every function
 # Tools come from PyPI into .venv-infra (infra/requirements.txt), .venv-checkov
-# (infra/requirements-checkov.txt) and .venv-tools (cargo-lambda + zig). NOMALY_INFRA_BUILD=0
-# skips step 7. Prints how long each step took.
+# (infra/requirements-checkov.txt) and .venv-tools (cargo-lambda + zig), and from npm into
+# infra/node_modules (infra/package-lock.json: asl-validator). NOMALY_INFRA_BUILD=0 skips step 8.
+# Prints how long each step took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -41,6 +46,11 @@ venv() {  # venv DIR REQUIREMENTS: create DIR from the pinned REQUIREMENTS unles
 tools() {
   venv .venv-infra infra/requirements.txt
   venv .venv-checkov infra/requirements-checkov.txt
+  # npm ci (exactly the lock) unless infra/node_modules already holds this lock's packages.
+  if ! cmp -s infra/package-lock.json infra/node_modules/.nomaly-package-lock.json; then
+    (cd infra && npm ci --no-audit --no-fund --loglevel=error)
+    cp infra/package-lock.json infra/node_modules/.nomaly-package-lock.json
+  fi
 }
 
 cfn_lint_transformed() {
@@ -54,6 +64,22 @@ cfn_lint_transformed() {
 checkov_run() {  # checkov_run FRAMEWORK ARGS...: every skip is justified inline in the template
   local framework=$1; shift
   .venv-checkov/bin/checkov --skip-download --framework "$framework" --compact --quiet "$@"
+}
+
+state_machine() {  # the definition as Step Functions gets it, through the ASL validator; then its shape
+  mkdir -p .aws-sam
+  .venv-infra/bin/python infra/test_statemachine.py --render > .aws-sam/jobs.asl.json
+  infra/node_modules/.bin/asl-validator --json-path .aws-sam/jobs.asl.json
+  # The validator must refuse a broken definition (a Map without its items' states), or its
+  # success above means nothing.
+  .venv-infra/bin/python -c 'import json, sys; d = json.load(open(sys.argv[1])); del d["States"]["ScoreRanges"]["ItemProcessor"]["StartAt"]; json.dump(d, open(sys.argv[2], "w"))' \
+    .aws-sam/jobs.asl.json .aws-sam/jobs-broken.asl.json
+  if infra/node_modules/.bin/asl-validator --silent --json-path .aws-sam/jobs-broken.asl.json; then
+    echo "asl-validator accepted a definition whose Distributed Map has no StartAt" >&2
+    return 1
+  fi
+  echo "asl-validator $(infra/node_modules/.bin/asl-validator --version): the broken copy refused"
+  .venv-infra/bin/python infra/test_statemachine.py
 }
 
 parity() {
@@ -87,6 +113,7 @@ step "checkov --skip-download on template.yaml" checkov_run cloudformation -f te
 step "checkov --skip-download on infra/terraform" checkov_run terraform -d infra/terraform
 step "terraform fmt -check -recursive infra/terraform" .venv-infra/bin/terraform fmt -check -recursive -diff infra/terraform
 step "parity of template.yaml and infra/terraform (infra/parity.py, infra/test_parity.py)" parity
+step "jobs state machine: asl-validator and infra/test_statemachine.py" state_machine
 if [ "${NOMALY_INFRA_BUILD:-1}" != 0 ]; then
   step "cargo lambda build --release --arm64 (every function)" arm64_build
 else

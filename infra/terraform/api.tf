@@ -7,18 +7,21 @@ locals {
   # "METHOD path" => the API resource it hangs on, the function behind it, whether the authorizer
   # checks the caller first and its usage-plan key is required (false: public).
   routes = {
-    "GET /health"               = { resource = "health", function = "health", authorized = false }
-    "GET /health/ready"         = { resource = "health_ready", function = "health", authorized = false }
-    "POST /api/v1/detect"       = { resource = "detect", function = "detect", authorized = true }
-    "GET /api/v1/jobs/{id}"     = { resource = "job", function = "detect", authorized = true }
-    "GET /api/v1/models"        = { resource = "models", function = "train", authorized = true }
-    "POST /api/v1/models"       = { resource = "models", function = "train", authorized = true }
-    "GET /api/v1/models/{name}" = { resource = "model", function = "train", authorized = true }
-    "POST /api/v1/backups"      = { resource = "backups", function = "backup", authorized = true }
-    "GET /api/v1/backups"       = { resource = "backups", function = "backup", authorized = true }
-    "POST /api/v1/keys"         = { resource = "keys", function = "keys", authorized = true }
-    "GET /api/v1/keys"          = { resource = "keys", function = "keys", authorized = true }
-    "DELETE /api/v1/keys/{id}"  = { resource = "key", function = "keys", authorized = true }
+    "GET /health"                     = { resource = "health", function = "health", authorized = false }
+    "GET /health/ready"               = { resource = "health_ready", function = "health", authorized = false }
+    "POST /api/v1/detect"             = { resource = "detect", function = "detect", authorized = true }
+    "GET /api/v1/jobs/{id}"           = { resource = "job", function = "detect", authorized = true }
+    "GET /api/v1/models/{name}/jobs"  = { resource = "model_jobs", function = "detect", authorized = true }
+    "POST /api/v1/models/{name}/jobs" = { resource = "model_jobs", function = "detect", authorized = true }
+    "POST /api/v1/uploads"            = { resource = "uploads", function = "detect", authorized = true }
+    "GET /api/v1/models"              = { resource = "models", function = "train", authorized = true }
+    "POST /api/v1/models"             = { resource = "models", function = "train", authorized = true }
+    "GET /api/v1/models/{name}"       = { resource = "model", function = "train", authorized = true }
+    "POST /api/v1/backups"            = { resource = "backups", function = "backup", authorized = true }
+    "GET /api/v1/backups"             = { resource = "backups", function = "backup", authorized = true }
+    "POST /api/v1/keys"               = { resource = "keys", function = "keys", authorized = true }
+    "GET /api/v1/keys"                = { resource = "keys", function = "keys", authorized = true }
+    "DELETE /api/v1/keys/{id}"        = { resource = "key", function = "keys", authorized = true }
   }
 
   api_resource_ids = {
@@ -28,6 +31,8 @@ locals {
     job          = aws_api_gateway_resource.job.id
     models       = aws_api_gateway_resource.models.id
     model        = aws_api_gateway_resource.model.id
+    model_jobs   = aws_api_gateway_resource.model_jobs.id
+    uploads      = aws_api_gateway_resource.uploads.id
     backups      = aws_api_gateway_resource.backups.id
     keys         = aws_api_gateway_resource.keys.id
     key          = aws_api_gateway_resource.key.id
@@ -134,6 +139,20 @@ resource "aws_api_gateway_resource" "model" {
   rest_api_id = aws_api_gateway_rest_api.api.id
   parent_id   = aws_api_gateway_resource.models.id
   path_part   = "{name}"
+}
+
+# A model's jobs: GET lists them, POST starts a batch job on an object.
+resource "aws_api_gateway_resource" "model_jobs" {
+  rest_api_id = aws_api_gateway_rest_api.api.id
+  parent_id   = aws_api_gateway_resource.model.id
+  path_part   = "jobs"
+}
+
+# Presigned upload URLs (POST).
+resource "aws_api_gateway_resource" "uploads" {
+  rest_api_id = aws_api_gateway_rest_api.api.id
+  parent_id   = aws_api_gateway_resource.v1.id
+  path_part   = "uploads"
 }
 
 resource "aws_api_gateway_resource" "backups" {

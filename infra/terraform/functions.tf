@@ -104,7 +104,7 @@ resource "aws_lambda_function" "detect" {
   # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
   # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
   function_name                  = "${var.name_prefix}-detect"
-  description                    = "Nomaly detect - scores rows sent to the API, reads jobs."
+  description                    = "Nomaly detect - scores rows sent to the API, lists and reads jobs, starts batch jobs on objects, presigns uploads."
   filename                       = "${var.lambda_dir}/detect/bootstrap.zip"
   source_code_hash               = filebase64sha256("${var.lambda_dir}/detect/bootstrap.zip")
   handler                        = "bootstrap"
@@ -123,9 +123,11 @@ resource "aws_lambda_function" "detect" {
   }
   environment {
     variables = merge(local.function_env, {
-      NOMALY_AUTH         = "authorizer"
-      NOMALY_TIMEOUT_SECS = tostring(var.detect_timeout)
-      NOMALY_JOB_TTL_DAYS = tostring(var.job_retention_days)
+      NOMALY_AUTH                   = "authorizer"
+      NOMALY_TIMEOUT_SECS           = tostring(var.detect_timeout)
+      NOMALY_JOB_TTL_DAYS           = tostring(var.job_retention_days)
+      NOMALY_JOBS_STATE_MACHINE_ARN = local.jobs_state_machine_arn
+      NOMALY_UPLOAD_URL_TTL_SECS    = tostring(var.upload_url_ttl_seconds)
     })
   }
   depends_on = [aws_iam_role_policy.detect]
@@ -160,9 +162,12 @@ resource "aws_lambda_function" "detect_events" {
     # NOMALY_AUTH: no API route reaches it; an HTTP-shaped event without the authorizer's context
     # is refused.
     variables = merge(local.function_env, {
-      NOMALY_AUTH         = "authorizer"
-      NOMALY_TIMEOUT_SECS = tostring(var.detect_events_timeout)
-      NOMALY_JOB_TTL_DAYS = tostring(var.job_retention_days)
+      NOMALY_AUTH                   = "authorizer"
+      NOMALY_TIMEOUT_SECS           = tostring(var.detect_events_timeout)
+      NOMALY_JOB_TTL_DAYS           = tostring(var.job_retention_days)
+      NOMALY_JOBS_STATE_MACHINE_ARN = local.jobs_state_machine_arn
+      NOMALY_BATCH_SPLIT_BYTES      = tostring(var.batch_split_bytes)
+      NOMALY_BATCH_RANGE_BYTES      = tostring(var.batch_range_bytes)
     })
   }
   depends_on = [aws_iam_role_policy.detect_events]
@@ -194,9 +199,11 @@ resource "aws_lambda_function" "train" {
   }
   environment {
     variables = merge(local.function_env, {
-      NOMALY_AUTH         = "authorizer"
-      NOMALY_TIMEOUT_SECS = tostring(var.train_timeout)
-      NOMALY_JOB_TTL_DAYS = tostring(var.job_retention_days)
+      NOMALY_AUTH                   = "authorizer"
+      NOMALY_TIMEOUT_SECS           = tostring(var.train_timeout)
+      NOMALY_JOB_TTL_DAYS           = tostring(var.job_retention_days)
+      NOMALY_JOBS_STATE_MACHINE_ARN = local.jobs_state_machine_arn
+      NOMALY_UPLOAD_URL_TTL_SECS    = tostring(var.upload_url_ttl_seconds)
     })
   }
   depends_on = [aws_iam_role_policy.train]

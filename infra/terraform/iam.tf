@@ -16,6 +16,8 @@ locals {
   key_items = ["T#*#KEYS"]
   # Idempotency records (T#{tenant}#IDEM#{hash} / IDEM) of train, keys and backup.
   idempotency_items = ["T#*#IDEM#*"]
+  # Where callers' job sources are: uploads (incoming/) and data/ (presigned PUT URLs).
+  upload_prefixes = ["${aws_s3_bucket.models.arn}/incoming/*", "${aws_s3_bucket.models.arn}/data/*"]
 }
 
 data "aws_iam_policy_document" "lambda_trust" {
@@ -36,7 +38,7 @@ resource "aws_iam_role" "health" {
 
 resource "aws_iam_role" "detect" {
   name               = "${var.name_prefix}-detect"
-  description        = "Nomaly detect - reads models, scores API requests, records and reads jobs."
+  description        = "Nomaly detect - reads models, scores API requests, records, lists and reads jobs, starts batch jobs, presigns uploads and results."
   assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
 }
 
@@ -115,7 +117,9 @@ data "aws_iam_policy_document" "health" {
   }
 }
 
-# The API detect function: scores rows, reads jobs. Uploads are detect_events' (below).
+# The API detect function: scores rows, lists and reads jobs, starts batch jobs on objects
+# (GET/POST /api/v1/models/{name}/jobs) and presigns uploads (POST /api/v1/uploads). Scoring
+# uploads is detect_events' (below).
 data "aws_iam_policy_document" "detect" {
   statement {
     sid       = "Logs"
@@ -165,6 +169,49 @@ data "aws_iam_policy_document" "detect" {
       values   = local.model_and_job_items
     }
   }
+  # Batch jobs on an object run on the jobs state machine (its ARN is computed, as
+  # NOMALY_JOBS_STATE_MACHINE_ARN: the machine invokes the events functions).
+  statement {
+    sid       = "StartJobs"
+    actions   = ["states:StartExecution"]
+    resources = [local.jobs_state_machine_arn]
+  }
+  # Presigned PUT URLs for uploads larger than a request carry this role's permission.
+  statement {
+    sid       = "PresignUploads"
+    actions   = ["s3:PutObject"]
+    resources = local.upload_prefixes
+  }
+  # HeadObject of a caller's s3_uri (it exists; its size, version and ETag are pinned in the job).
+  statement {
+    sid       = "CheckSources"
+    actions   = ["s3:GetObject"]
+    resources = local.upload_prefixes
+  }
+  # Presigned links to a batch job's results object.
+  statement {
+    sid       = "PresignResults"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.models.arn}/results/*"]
+  }
+  # POST /api/v1/models/{name}/jobs writes a split job's plan (batch/{tenant}/{job}/plan.json)
+  # before it starts the execution, and reads it back when the request is retried.
+  statement {
+    sid       = "BatchPlans"
+    actions   = ["s3:GetObject", "s3:PutObject"]
+    resources = ["${aws_s3_bucket.models.arn}/batch/*"]
+  }
+  # A missing source, plan or results object is then NotFound, not AccessDenied.
+  statement {
+    sid       = "ListSources"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.models.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["incoming/*", "data/*", "batch/*", "results/*"]
+    }
+  }
 }
 
 # The detect binary on S3 uploads (incoming/detect/): reads them, writes results/ and batch jobs.
@@ -205,6 +252,37 @@ data "aws_iam_policy_document" "detect_events" {
     sid       = "WriteResults"
     actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = ["${aws_s3_bucket.models.arn}/results/*"]
+  }
+  # Batch jobs: the source object (uploads and data/, in the version the job pinned), range by
+  # range.
+  statement {
+    sid       = "ReadSources"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = local.upload_prefixes
+  }
+  # A split job's plan, its ranges' parts and summaries (batch/{tenant}/{job}/): written by the
+  # planner and the ranges, read by the joiner (UploadPartCopy into results/ reads them) and
+  # deleted once joined.
+  statement {
+    sid       = "BatchObjects"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${aws_s3_bucket.models.arn}/batch/*"]
+  }
+  statement {
+    sid       = "ListSourcesAndBatch"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.models.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["incoming/*", "data/*", "batch/*", "results/*"]
+    }
+  }
+  # An upload large enough to split starts a batch job on the jobs state machine.
+  statement {
+    sid       = "StartJobs"
+    actions   = ["states:StartExecution"]
+    resources = [local.jobs_state_machine_arn]
   }
   # Versions and LATEST by key, and the batch job (a conditional Put claims it).
   statement {
@@ -275,6 +353,41 @@ data "aws_iam_policy_document" "train" {
       values   = local.idempotency_items
     }
   }
+  # Training from an object (source.s3_uri) runs on the jobs state machine.
+  statement {
+    sid       = "StartJobs"
+    actions   = ["states:StartExecution"]
+    resources = [local.jobs_state_machine_arn]
+  }
+  # Presigned PUT URLs for training data larger than a request.
+  statement {
+    sid       = "PresignUploads"
+    actions   = ["s3:PutObject"]
+    resources = local.upload_prefixes
+  }
+  # HeadObject of a caller's s3_uri (it exists; its version and ETag are pinned in the job).
+  statement {
+    sid       = "CheckSources"
+    actions   = ["s3:GetObject"]
+    resources = local.upload_prefixes
+  }
+  # Presigned links to a job's results object.
+  statement {
+    sid       = "PresignResults"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.models.arn}/results/*"]
+  }
+  # A missing source or results object is then NotFound, not AccessDenied.
+  statement {
+    sid       = "ListSources"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.models.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["incoming/*", "data/*", "results/*"]
+    }
+  }
 }
 
 # The train binary on S3 uploads (incoming/train/) and the retraining schedule.
@@ -304,6 +417,23 @@ data "aws_iam_policy_document" "train_events" {
       test     = "StringLike"
       variable = "s3:prefix"
       values   = ["incoming/train/*"]
+    }
+  }
+  # Training jobs (the jobs state machine): the source object under incoming/ or data/, in the
+  # version the job pinned.
+  statement {
+    sid       = "ReadSources"
+    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    resources = local.upload_prefixes
+  }
+  statement {
+    sid       = "ListSources"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.models.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["incoming/*", "data/*"]
     }
   }
   statement {

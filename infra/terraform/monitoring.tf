@@ -981,10 +981,29 @@ resource "aws_cloudwatch_metric_alarm" "jobs_expired" {
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
 
+# A job execution failed: its job is marked failed (job_fail) and says why; a failure of the state
+# machine itself (a role, a plan that cannot be read) shows here too.
+resource "aws_cloudwatch_metric_alarm" "jobs_failed" {
+  alarm_name          = "${var.name_prefix}-jobs-failed"
+  alarm_description   = "An asynchronous job (training from an object, or a split batch job) failed on the jobs state machine in the last 5 minutes (AWS/States ExecutionsFailed)."
+  namespace           = "AWS/States"
+  metric_name         = "ExecutionsFailed"
+  dimensions          = { StateMachineArn = aws_sfn_state_machine.jobs.arn }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
 # The panels of Pynomaly's Grafana boards, from the EMF metrics (namespace Nomaly, dimension
 # Function = health|detect|train|backup|keys|authorizer, and Function + Status; detect_events and
 # train_events publish as detect and train) and the AWS service metrics; then the 5xx ratios the
-# alarms watch, completed backups and jobs the sweep found expired.
+# alarms watch, completed backups, jobs the sweep found expired and the jobs state machine's
+# executions.
 resource "aws_cloudwatch_dashboard" "nomaly" {
   dashboard_name = "${var.name_prefix}-${local.region}"
   dashboard_body = templatefile("${path.module}/dashboard.json.tftpl", {
@@ -1000,5 +1019,6 @@ resource "aws_cloudwatch_dashboard" "nomaly" {
     keys_function          = aws_lambda_function.keys.function_name
     authorizer_function    = aws_lambda_function.authorizer.function_name
     dlq_name               = aws_sqs_queue.dlq.name
+    jobs_state_machine     = aws_sfn_state_machine.jobs.arn
   })
 }

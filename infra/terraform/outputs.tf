@@ -68,6 +68,11 @@ output "alarm_topic_arn" {
   value = aws_sns_topic.alarms.arn
 }
 
+output "jobs_state_machine_arn" {
+  description = "The asynchronous jobs state machine (executions take {\"job\": {...}}; NOMALY_JOBS_STATE_MACHINE_ARN)."
+  value       = aws_sfn_state_machine.jobs.arn
+}
+
 output "dashboard_url" {
   value = "https://${local.region}.console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards:name=${aws_cloudwatch_dashboard.nomaly.dashboard_name}"
 }

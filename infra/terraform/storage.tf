@@ -19,9 +19,11 @@ resource "aws_s3_bucket" "models" {
 
 resource "aws_s3_bucket" "backups" {
   # checkov:skip=CKV_AWS_18:Server access logs need a third, unmonitored bucket; CloudTrail S3 data events are the audit trail when one is required.
-  # checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice left to the operator; this bucket is already the second copy.
+  # checkov:skip=CKV_AWS_144:Replication of the vault is optional (backup_replica_bucket_arn, aws_s3_bucket_replication_configuration.backups); this bucket is already the second copy.
   # checkov:skip=CKV2_AWS_62:Nothing reacts to new backups; the backup function writes them and lists them itself.
   bucket = "${var.name_prefix}-backups-${local.account_id}-${local.region}"
+  # backup_object_lock_days > 0: Object Lock, only at creation (see the variable).
+  object_lock_enabled = var.backup_object_lock_days != 0
   lifecycle {
     prevent_destroy = true
   }
@@ -129,6 +131,30 @@ resource "aws_s3_bucket_lifecycle_configuration" "models" {
       days = var.incoming_retention_days == 0 ? 1 : var.incoming_retention_days
     }
   }
+  # Objects callers upload for jobs through presigned URLs (data/): the same window.
+  rule {
+    id     = "expire-data"
+    status = var.incoming_retention_days == 0 ? "Disabled" : "Enabled"
+    filter {
+      prefix = "data/"
+    }
+    expiration {
+      days = var.incoming_retention_days == 0 ? 1 : var.incoming_retention_days
+    }
+  }
+  # Plans and range results of split batch jobs (batch/{tenant}/{job}/): the joiner deletes what it
+  # joined; this removes what a failed or abandoned job left.
+  rule {
+    id     = "expire-batch"
+    status = "Enabled"
+    filter {
+      prefix = "batch/"
+    }
+    expiration {
+      days = 2
+    }
+  }
+  # Also aborts every incomplete multipart upload (results/ joins, backups) after a day.
   rule {
     id     = "expire-noncurrent-versions"
     status = "Enabled"
@@ -162,6 +188,143 @@ resource "aws_s3_bucket_lifecycle_configuration" "backups" {
     }
   }
   depends_on = [aws_s3_bucket_versioning.this]
+}
+
+# backup_object_lock_days > 0: every new backup object version locked (GOVERNANCE) that many days.
+resource "aws_s3_bucket_object_lock_configuration" "backups" {
+  count  = var.backup_object_lock_days != 0 ? 1 : 0
+  bucket = aws_s3_bucket.backups.id
+  rule {
+    default_retention {
+      mode = "GOVERNANCE"
+      days = var.backup_object_lock_days
+    }
+  }
+  depends_on = [aws_s3_bucket_versioning.this]
+}
+
+# backup_replica_bucket_arn set: every backup object replicated there (SSE-KMS objects re-encrypted
+# with backup_replica_kms_key_arn); deletions (the pruning's delete markers) are not.
+resource "aws_s3_bucket_replication_configuration" "backups" {
+  count  = var.backup_replica_bucket_arn != "" ? 1 : 0
+  bucket = aws_s3_bucket.backups.id
+  role   = aws_iam_role.backup_replication[0].arn
+  rule {
+    id       = "replicate-backups"
+    status   = "Enabled"
+    priority = 1
+    filter {
+      prefix = ""
+    }
+    delete_marker_replication {
+      status = "Disabled"
+    }
+    source_selection_criteria {
+      sse_kms_encrypted_objects {
+        status = "Enabled"
+      }
+    }
+    destination {
+      bucket = var.backup_replica_bucket_arn
+      encryption_configuration {
+        replica_kms_key_id = var.backup_replica_kms_key_arn
+      }
+    }
+  }
+  lifecycle {
+    precondition {
+      condition     = var.backup_replica_kms_key_arn != ""
+      error_message = "Backups are SSE-KMS; replicating them needs backup_replica_kms_key_arn (a key in the replica bucket's region)."
+    }
+  }
+  depends_on = [aws_s3_bucket_versioning.this]
+}
+
+data "aws_iam_policy_document" "s3_trust" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["s3.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+# S3 replication of the backup vault: reads each new version of the backup bucket, decrypts it
+# (the bucket's SSE-KMS key, through S3 only) and writes it to the replica, encrypted with
+# backup_replica_kms_key_arn.
+resource "aws_iam_role" "backup_replication" {
+  count              = var.backup_replica_bucket_arn != "" ? 1 : 0
+  name               = "${var.name_prefix}-backup-replication"
+  description        = "Nomaly backup vault replication - copies every backup object version to the replica bucket."
+  assume_role_policy = data.aws_iam_policy_document.s3_trust.json
+}
+
+data "aws_iam_policy_document" "backup_replication" {
+  # checkov:skip=CKV_AWS_111:kms:Decrypt and kms:Encrypt are limited by kms:ViaService (S3) and the S3 encryption context (the backup bucket, the replica bucket) instead of key ARNs; the source key is the AWS-managed aws/s3 key, whose ARN the configuration cannot name.
+  # checkov:skip=CKV_AWS_356:kms:Decrypt and kms:Encrypt are limited by kms:ViaService (S3) and the S3 encryption context (the backup bucket, the replica bucket) instead of key ARNs; the source key is the AWS-managed aws/s3 key, whose ARN the configuration cannot name.
+  statement {
+    sid       = "SourceBucket"
+    actions   = ["s3:GetReplicationConfiguration"]
+    resources = [aws_s3_bucket.backups.arn]
+  }
+  statement {
+    sid       = "SourceVersions"
+    actions   = ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging", "s3:GetObjectRetention", "s3:GetObjectLegalHold"]
+    resources = ["${aws_s3_bucket.backups.arn}/*"]
+  }
+  statement {
+    sid       = "Replicate"
+    actions   = ["s3:ReplicateObject", "s3:ReplicateTags"]
+    resources = ["${var.backup_replica_bucket_arn}/*"]
+  }
+  # The source objects' key (the AWS-managed aws/s3 key, whose ARN cannot be named here), through
+  # S3 only and for this bucket only (with S3 Bucket Keys the context is the bucket's ARN, else the
+  # object's).
+  statement {
+    sid       = "DecryptSource"
+    actions   = ["kms:Decrypt"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = [aws_s3_bucket.backups.arn, "${aws_s3_bucket.backups.arn}/*"]
+    }
+  }
+  # The replica's key (backup_replica_kms_key_arn, which the replication configuration names),
+  # through S3 only and for the replica bucket only.
+  statement {
+    sid       = "EncryptReplica"
+    actions   = ["kms:Encrypt", "kms:GenerateDataKey"]
+    resources = ["*"]
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values   = ["s3.*.amazonaws.com"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "kms:EncryptionContext:aws:s3:arn"
+      values   = [var.backup_replica_bucket_arn, "${var.backup_replica_bucket_arn}/*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "backup_replication" {
+  count  = var.backup_replica_bucket_arn != "" ? 1 : 0
+  name   = "backup-replication"
+  role   = aws_iam_role.backup_replication[0].id
+  policy = data.aws_iam_policy_document.backup_replication.json
 }
 
 # Keys, indexes and TTL follow shared/store-aws/src/schema.rs.

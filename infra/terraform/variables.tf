@@ -350,6 +350,76 @@ variable "noncurrent_version_expiration_days" {
   default     = 30
 }
 
+variable "backup_replica_bucket_arn" {
+  description = "Empty: off. The ARN of a versioned bucket (another region or account) the backup vault is replicated to by S3 replication (a role of its own, {prefix}-backup-replication). Backups are SSE-KMS, so backup_replica_kms_key_arn is then required. Another account's bucket must allow that role in its bucket policy and the key's policy; with backup_object_lock_days > 0 the replica bucket needs Object Lock too."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$", var.backup_replica_bucket_arn))
+    error_message = "backup_replica_bucket_arn: empty, or an S3 bucket ARN."
+  }
+}
+
+variable "backup_replica_kms_key_arn" {
+  description = "The KMS key (ARN, in the replica bucket's region) that encrypts the replicas; required when backup_replica_bucket_arn is set."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+)?$", var.backup_replica_kms_key_arn))
+    error_message = "backup_replica_kms_key_arn: empty, or a KMS key ARN."
+  }
+}
+
+variable "backup_object_lock_days" {
+  description = "0: off. Days every backup object version is locked (S3 Object Lock, GOVERNANCE mode: no one without s3:BypassGovernanceRetention can delete or overwrite it before then). Object Lock can only be enabled when the backup bucket is created: set this on the first apply; turning it on later would replace the bucket, which prevent_destroy refuses. Pruned backups then stay until their lock ends, even past backup_retention_days."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.backup_object_lock_days >= 0 && var.backup_object_lock_days <= 36500
+    error_message = "backup_object_lock_days: 0 (off) to 36500."
+  }
+}
+
+variable "batch_max_concurrency" {
+  description = "Byte ranges of one batch job scored at once (the jobs state machine's Distributed Map). Each is one detect_events invocation, so keep it at or below detect_events_reserved_concurrency (or leave that function unreserved, -1), or ranges are throttled and retried."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.batch_max_concurrency >= 1 && var.batch_max_concurrency <= 1000
+    error_message = "batch_max_concurrency: 1 to 1000."
+  }
+}
+
+variable "batch_split_bytes" {
+  description = "NOMALY_BATCH_SPLIT_BYTES - a file to score larger than this is split into byte ranges scored in parallel by the jobs state machine; smaller ones are scored in one detect_events invocation."
+  type        = number
+  default     = 1073741824
+  validation {
+    condition     = var.batch_split_bytes >= 67108864
+    error_message = "batch_split_bytes: at least 67108864 (64 MiB)."
+  }
+}
+
+variable "batch_range_bytes" {
+  description = "NOMALY_BATCH_RANGE_BYTES - bytes of one range of a split file (more per range when a file would need more than 10,000)."
+  type        = number
+  default     = 134217728
+  validation {
+    condition     = var.batch_range_bytes >= 16777216
+    error_message = "batch_range_bytes: at least 16777216 (16 MiB)."
+  }
+}
+
+variable "upload_url_ttl_seconds" {
+  description = "NOMALY_UPLOAD_URL_TTL_SECS - seconds a presigned upload URL (and a results link) stays valid; at most 12 hours (a URL signed by a function's role credentials ends with them anyway)."
+  type        = number
+  default     = 900
+  validation {
+    condition     = var.upload_url_ttl_seconds >= 60 && var.upload_url_ttl_seconds <= 43200
+    error_message = "upload_url_ttl_seconds: 60 to 43200."
+  }
+}
+
 variable "log_retention_days" {
   type    = number
   default = 30

@@ -7,7 +7,8 @@
 #
 # Files: variables.tf (every knob, same defaults as the SAM parameters), storage.tf (buckets and
 # their lifecycle, table, dead-letter queue), iam.tf (one least-privilege role per function),
-# functions.tf (functions, log groups, S3 and schedule triggers), api.tf (REST API, Lambda REQUEST
+# functions.tf (functions, log groups, S3 and schedule triggers), jobs.tf (the asynchronous jobs
+# state machine, ../statemachine/jobs.asl.json, and its role), api.tf (REST API, Lambda REQUEST
 # authorizer, per-key usage plan, stage throttling), monitoring.tf (SNS topic, alarms, dashboard),
 # outputs.tf. ../parity.py fails CI when this and template.yaml disagree on parameters and their
 # defaults, functions, routes and their authorizer, events, environment, alarms, IAM grants or
@@ -40,6 +41,10 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
+
+  # The jobs state machine's ARN, from its fixed name: the machine invokes the events functions,
+  # so the functions (NOMALY_JOBS_STATE_MACHINE_ARN) and their roles cannot refer to it.
+  jobs_state_machine_arn = "arn:${local.partition}:states:${local.region}:${local.account_id}:stateMachine:${var.name_prefix}-jobs"
 
   # The environment every function reads (shared/edge/src/config.rs); each function adds its
   # NOMALY_TIMEOUT_SECS, the API and events functions NOMALY_AUTH = "authorizer", those writing

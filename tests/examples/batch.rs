@@ -7,11 +7,16 @@
 //! (VmHWM, reset just before it through /proc/self/clear_refs), and the time to only read the
 //! input object back (the store's share).
 //!
+//! With WORKERS, the upload is split into byte ranges (`NOMALY_BATCH_SPLIT_BYTES` 1,
+//! `NOMALY_BATCH_RANGE_BYTES` as set, 128 MiB by default) scored by the local driver's WORKERS
+//! workers and joined, and the time runs until the job is `succeeded`.
+//!
 //! ```text
 //! cargo run --release -p e2e --example batch -- gen ROWS PATH
-//! cargo run --release -p e2e --example batch -- run local|ENDPOINT_URL PATH
+//! cargo run --release -p e2e --example batch -- run local|ENDPOINT_URL PATH [WORKERS]
 //! ```
-//! `bench/batch.py` runs both for 1M and 2M rows on moto and on the local store.
+//! `bench/batch.py` runs both for 1M and 2M rows on moto and on the local store;
+//! `bench/batch_split.py` compares the single invocation with 1, 2 and 4 range workers.
 
 #![allow(clippy::restriction)] // tool code: it may unwrap, expect, panic and index
 
@@ -165,9 +170,16 @@ fn status_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn run(target: &str, path: &str) {
+async fn run(target: &str, path: &str, workers: Option<usize>) {
     let stores = stores(target).await;
     let config = Config::from_lookup(|_| None).unwrap();
+    let split_config = Config::from_lookup(|name| match name {
+        "NOMALY_BATCH_SPLIT_BYTES" => Some("1".into()),
+        "NOMALY_BATCH_LOCAL_WORKERS" => workers.map(|w| w.to_string()),
+        "NOMALY_BATCH_RANGE_BYTES" => std::env::var(name).ok(),
+        _ => None,
+    })
+    .unwrap();
     let train_deps = train::handler::HandlerDeps::new(
         stores.objects.clone(),
         stores.registry.clone(),
@@ -182,6 +194,10 @@ async fn run(target: &str, path: &str) {
         &config,
     )
     .with_blobs(stores.blobs.clone());
+    let detect_deps = match workers {
+        Some(_) => detect_deps.with_jobs_engine(None, &split_config),
+        None => detect_deps,
+    };
 
     let train_path = format!("{path}.train");
     generate(
@@ -234,20 +250,30 @@ async fn run(target: &str, path: &str) {
     )
     .await
     .unwrap();
+    assert_eq!(out["status"], "ok", "{out}");
+    let id = out["jobs"][0]["id"].as_str().unwrap();
+    // A split job runs on the local driver's workers after the event returns: wait for its end.
+    let job = loop {
+        let job = stores.jobs.get_job(&tenant(), id).await.unwrap().unwrap();
+        if job.status != application::domain::JobStatus::Running {
+            break job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     let event_s = started.elapsed().as_secs_f64();
     let peak_kib = status_kib("VmHWM:");
-    assert_eq!(out["status"], "ok", "{out}");
-    let rows = out["jobs"][0]["rows"].as_u64().unwrap();
-    let job = stores
-        .jobs
-        .get_job(&tenant(), out["jobs"][0]["id"].as_str().unwrap())
-        .await
-        .unwrap()
-        .unwrap();
+    assert_eq!(
+        job.status,
+        application::domain::JobStatus::Succeeded,
+        "{job:?}"
+    );
+    let rows = job.counts.rows as u64;
     println!(
         "{}",
         json!({
             "store": if target == "local" { "local" } else { "moto" },
+            "workers": workers,
+            "ranges": job.progress.as_ref().map(|p| p.ranges),
             "rows": rows,
             "input_mib": bytes as f64 / 1048576.0,
             "event_s": event_s,
@@ -275,7 +301,7 @@ async fn main() {
                 &mut BufWriter::with_capacity(1 << 20, File::create(&args[3]).unwrap()),
             );
         }
-        Some("run") => run(&args[2], &args[3]).await,
-        _ => eprintln!("usage: batch gen ROWS PATH | batch run local|ENDPOINT_URL PATH"),
+        Some("run") => run(&args[2], &args[3], args.get(4).map(|w| w.parse().unwrap())).await,
+        _ => eprintln!("usage: batch gen ROWS PATH | batch run local|ENDPOINT_URL PATH [WORKERS]"),
     }
 }

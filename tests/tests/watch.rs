@@ -114,6 +114,76 @@ fn train_and_detect(server: &WatchServer, caller: &Caller) {
     assert_eq!(detail["latest_version"], 1, "{detail}");
 }
 
+/// `GET /api/v1/jobs/{id}` until the job ends (the local driver runs it in the function's
+/// process, in the background).
+fn finished_job(caller: &Caller, id: &str) -> Value {
+    for _ in 0..600 {
+        let job = caller.get(&format!("/api/v1/jobs/{id}")).json();
+        if job["status"] == "succeeded" || job["status"] == "failed" {
+            return job;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("job {id} did not end in 60 s");
+}
+
+/// A file through an upload URL, scored by an asynchronous batch job (202, progress, a results
+/// link), another trained on by an asynchronous training job, and a foreign `s3_uri` refused.
+fn big_files_go_through_uploads_and_jobs(caller: &Caller) {
+    let upload = |purpose: &str, text: &str| -> String {
+        let granted = caller.json("POST", "/api/v1/uploads", &json!({"purpose": purpose}));
+        assert_eq!(granted.status, 201, "{}", granted.json());
+        let grant = granted.json();
+        let path = grant["upload"]["url"].as_str().expect("a url").to_owned();
+        let path = path.strip_prefix("file://").expect("a local file URL");
+        std::fs::create_dir_all(std::path::Path::new(path).parent().expect("a dir")).unwrap();
+        std::fs::write(path, text).unwrap();
+        grant["s3_uri"].as_str().expect("an s3_uri").to_owned()
+    };
+    let detect_uri = upload("data", &sample("detect.csv"));
+    let started = caller.json(
+        "POST",
+        &format!("/api/v1/models/{MODEL}/jobs"),
+        &json!({"source": {"s3_uri": detect_uri}}),
+    );
+    assert_eq!(started.status, 202, "{}", started.json());
+    let id = started.json()["id"].as_str().expect("a job id").to_owned();
+    let job = finished_job(caller, &id);
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["counts"]["rows"], 200, "{job}");
+    assert_eq!(job["progress"]["rows_done"], 200, "{job}");
+    let results = job["results_url"]["url"].as_str().expect("a results link");
+    let results = std::fs::read_to_string(results.strip_prefix("file://").unwrap()).unwrap();
+    assert_eq!(results.lines().count(), 201);
+    let listed = caller
+        .get(&format!("/api/v1/models/{MODEL}/jobs?limit=5"))
+        .json();
+    assert_eq!(listed["jobs"][0]["id"], id.as_str(), "{listed}");
+
+    let train_uri = upload("data", &sample("train.csv"));
+    let started = caller.json(
+        "POST",
+        "/api/v1/models",
+        &json!({"name": "from-upload", "algorithm": "ecod", "source": {"s3_uri": train_uri}}),
+    );
+    assert_eq!(started.status, 202, "{}", started.json());
+    let id = started.json()["id"].as_str().expect("a job id").to_owned();
+    let job = finished_job(caller, &id);
+    assert_eq!(
+        (job["status"].as_str(), job["version"].as_u64()),
+        (Some("succeeded"), Some(1)),
+        "{job}"
+    );
+
+    let foreign = caller.json(
+        "POST",
+        &format!("/api/v1/models/{MODEL}/jobs"),
+        &json!({"source": {"s3_uri": "s3://local/data/another-tenant/x.csv"}}),
+    );
+    assert_eq!(foreign.status, 403, "{}", foreign.json());
+    assert_eq!(foreign.json()["error"]["code"], "source_not_owned");
+}
+
 fn bad_input_gets_the_right_4xx(caller: &Caller) {
     let columns = json!(["amount", "hour", "items", "distance_km"]);
     let detect = |data: Value| json!({"model": MODEL, "data": data});
@@ -300,6 +370,7 @@ fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_ke
     );
     train_and_detect(&server, &worker);
     retries_with_one_idempotency_key_train_once(&worker);
+    big_files_go_through_uploads_and_jobs(&worker);
     bad_input_gets_the_right_4xx(&worker);
     back_up_and_restore(&server, &operator);
     if let Some(st) = tools::require("st", "pip install schemathesis") {

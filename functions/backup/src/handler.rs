@@ -1,14 +1,22 @@
 //! The `backup` function: the two HTTP routes (operators only: a backup is of every tenant), the
-//! schedule and direct invocations (`{"action":"backup"}`, `{"action":"restore",...}`,
-//! `{"action":"upgrade"}`). Restore and the upgrade are never reachable over HTTP.
+//! schedule and direct invocations (`{"action":"backup"}`, `{"action":"backup","continue":id}`,
+//! `{"action":"restore",...}`, `{"action":"upgrade"}`, `{"action":"sweep"}`). Restore and the
+//! upgrade are never reachable over HTTP.
+//!
+//! A backup or restore works until the invocation's budget (a share of `NOMALY_TIMEOUT_SECS`) is
+//! spent, then checkpoints and answers `continuing`: the 15-minute sweep continues every backup
+//! in progress (before it sweeps, so the backup's job is leased again first), and a restore
+//! continues when the same request is sent again.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use application::domain::{JobPolicy, Scope};
 use application::ports::{ObjectAdmin, Stores};
-use application::workflows::backup::{BackupCreated, BackupWorkflow};
+use application::workflows::backup::{BackupStep, BackupWorkflow};
+use application::workflows::deadline::Deadline;
 use application::workflows::idempotency::IdempotencyGuard;
-use application::workflows::restore::{RestoreReport, RestoreRequest, RestoreWorkflow};
+use application::workflows::restore::{RestoreRequest, RestoreStep, RestoreWorkflow};
 use application::workflows::retention::RetentionPolicy;
 use application::workflows::sweep::{SweepReport, SweepWorkflow};
 use application::workflows::upgrade::{UpgradeReport, UpgradeWorkflow};
@@ -31,7 +39,15 @@ pub struct HandlerDeps {
     sweep: SweepWorkflow,
     access: Access,
     idempotency: IdempotencyGuard,
+    time_limit: Option<Duration>,
 }
+
+/// Share of the time limit a backup or restore works before it checkpoints, leaving the rest to
+/// finish the step under way and answer.
+const WORK_SHARE: f64 = 0.75;
+
+/// Share of the time limit the sweep gives pending backups, leaving the rest to its own work.
+const SWEEP_WORK_SHARE: f64 = 0.5;
 
 impl HandlerDeps {
     /// Backups of `stores` kept in `vault`, pruned by `policy`, their jobs kept and leased by
@@ -49,7 +65,21 @@ impl HandlerDeps {
             sweep: SweepWorkflow::new(stores),
             access: Access::Authorizer,
             idempotency: IdempotencyGuard::new(stores.idempotency.clone()),
+            time_limit: None,
         }
+    }
+
+    /// Bounds every invocation's backup or restore work by `limit` (the function's timeout):
+    /// past its share, they checkpoint and answer `continuing`. Without it they run to the end.
+    pub fn with_time_limit(mut self, limit: Duration) -> Self {
+        self.time_limit = Some(limit);
+        self
+    }
+
+    fn deadline(&self, share: f64) -> Deadline {
+        self.time_limit.map_or_else(Deadline::none, |limit| {
+            Deadline::within(limit.mul_f64(share))
+        })
     }
 
     /// Admits callers through `access` (by default, the API Gateway authorizer's context).
@@ -59,18 +89,29 @@ impl HandlerDeps {
     }
 }
 
+/// What the sweep did: its report, and the backups it continued.
+#[derive(Debug, Serialize)]
+pub struct SweepOutcome {
+    /// Jobs failed and artifacts deleted.
+    #[serde(flatten)]
+    pub sweep: SweepReport,
+    /// Backups in progress continued before the sweep.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub backups_continued: Vec<BackupStep>,
+}
+
 /// What a direct or scheduled invocation returns.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum ActionOutcome {
-    /// A backup was taken (and old ones pruned).
-    Backup(BackupCreated),
-    /// A restore ran, or a dry run reported.
-    Restore(RestoreReport),
+    /// A backup was taken (and old ones pruned), or continues in a follow-up invocation.
+    Backup(BackupStep),
+    /// A restore ran, or a dry run reported, or it continues when asked again.
+    Restore(RestoreStep),
     /// What the upgrade to tenancy moved.
     Upgrade(UpgradeReport),
-    /// What a sweep failed or deleted.
-    Sweep(SweepReport),
+    /// What a sweep failed or deleted, and the backups it continued.
+    Sweep(SweepOutcome),
     /// The request was refused (unknown backup, corrupted backup, bad payload): nothing was
     /// written, and retrying the same payload cannot help.
     Refused(Refusal),
@@ -79,8 +120,11 @@ pub enum ActionOutcome {
 impl EventOutcome for ActionOutcome {
     fn status(&self) -> &'static str {
         match self {
-            Self::Backup(_) => "ok",
-            Self::Restore(report) => report.status,
+            Self::Backup(BackupStep::Done(_)) => "ok",
+            Self::Backup(BackupStep::Continuing(_)) | Self::Restore(RestoreStep::Continuing(_)) => {
+                "continuing"
+            }
+            Self::Restore(RestoreStep::Done(report)) => report.status,
             Self::Upgrade(report) => report.status,
             Self::Sweep(_) => "ok",
             Self::Refused(_) => "refused",
@@ -98,7 +142,7 @@ pub enum Route {
 }
 
 /// What an event this function does not take is told.
-const EXPECTED_EVENTS: &str = "unsupported event: expected an API Gateway request, a schedule, {\"action\":\"backup\"}, {\"action\":\"restore\",\"backup_id\":\"...\"}, {\"action\":\"upgrade\"} or {\"action\":\"sweep\"}";
+const EXPECTED_EVENTS: &str = "unsupported event: expected an API Gateway request, a schedule, {\"action\":\"backup\"}, {\"action\":\"backup\",\"continue\":\"...\"}, {\"action\":\"restore\",\"backup_id\":\"...\"}, {\"action\":\"upgrade\"} or {\"action\":\"sweep\"}";
 
 /// The `backup` function: two routes; `{"action":"backup"}` (the schedule's input) and
 /// EventBridge scheduled events take a backup; `{"action":"restore","backup_id":"...",
@@ -134,7 +178,10 @@ impl Function for HandlerDeps {
     fn http(&self, matched: Matched<Route>, _request: Request) -> Work<'_, Response<Body>> {
         Box::pin(async move {
             match matched.route {
-                Route::Create => Ok(json_response(201, &self.backup.create().await?)),
+                Route::Create => Ok(match self.backup.start(self.deadline(WORK_SHARE)).await? {
+                    done @ BackupStep::Done(_) => json_response(201, &done),
+                    pending @ BackupStep::Continuing(_) => json_response(202, &pending),
+                }),
                 Route::List => Ok(json_response(200, &self.backup.list().await?)),
             }
         })
@@ -147,7 +194,10 @@ impl Function for HandlerDeps {
     ) -> Option<Work<'_, ActionOutcome>> {
         Some(Box::pin(async move {
             settle(
-                self.backup.create().await.map(ActionOutcome::Backup),
+                self.backup
+                    .start(self.deadline(WORK_SHARE))
+                    .await
+                    .map(ActionOutcome::Backup),
                 &request_id,
                 ActionOutcome::Refused,
             )
@@ -181,12 +231,19 @@ async fn act(
         .as_object_mut()
         .and_then(|fields| fields.remove("action"));
     let result = match action.as_ref().and_then(Value::as_str) {
-        Some("backup") if payload.as_object().is_some_and(|f| f.is_empty()) => {
-            deps.backup.create().await.map(ActionOutcome::Backup)
-        }
-        Some("backup") => Err(ServiceError::BadRequest(
-            "{\"action\":\"backup\"} takes no other fields".into(),
-        )),
+        Some("backup") => match continued(&payload) {
+            Ok(None) => deps
+                .backup
+                .start(deps.deadline(WORK_SHARE))
+                .await
+                .map(ActionOutcome::Backup),
+            Ok(Some(id)) => deps
+                .backup
+                .resume(id, deps.deadline(WORK_SHARE))
+                .await
+                .map(ActionOutcome::Backup),
+            Err(e) => Err(e),
+        },
         Some("upgrade") if payload.as_object().is_some_and(|f| f.is_empty()) => {
             deps.upgrade.run().await.map(ActionOutcome::Upgrade)
         }
@@ -194,7 +251,7 @@ async fn act(
             "{\"action\":\"upgrade\"} takes no other fields".into(),
         )),
         Some("sweep") if payload.as_object().is_some_and(|f| f.is_empty()) => {
-            deps.sweep.run().await.map(ActionOutcome::Sweep)
+            sweep(deps).await.map(ActionOutcome::Sweep)
         }
         Some("sweep") => Err(ServiceError::BadRequest(
             "{\"action\":\"sweep\"} takes no other fields".into(),
@@ -202,7 +259,7 @@ async fn act(
         Some("restore") => match serde_json::from_value::<RestoreRequest>(payload) {
             Ok(request) => deps
                 .restore
-                .restore(&request)
+                .restore_within(&request, deps.deadline(WORK_SHARE))
                 .await
                 .map(ActionOutcome::Restore),
             Err(e) => Err(ServiceError::BadRequest(format!(
@@ -215,4 +272,30 @@ async fn act(
         ))),
     };
     settle(result, &request_id, ActionOutcome::Refused)
+}
+
+/// The backup a `{"action":"backup"}` continues: `None` to start one, the id of
+/// `{"continue":"<id>"}` to continue that one.
+fn continued(payload: &Value) -> Result<Option<&str>, ServiceError> {
+    let fields = payload.as_object();
+    match fields.map(|f| (f.len(), f.get("continue"))) {
+        Some((0, _)) => Ok(None),
+        Some((1, Some(Value::String(id)))) => Ok(Some(id)),
+        _ => Err(ServiceError::BadRequest(
+            "{\"action\":\"backup\"} takes no other field but \"continue\": the id of a backup in progress".into(),
+        )),
+    }
+}
+
+/// Continues the backups in progress (leasing their jobs again, so the sweep never fails them),
+/// then sweeps.
+async fn sweep(deps: &HandlerDeps) -> Result<SweepOutcome, ServiceError> {
+    let backups_continued = deps
+        .backup
+        .resume_pending(deps.deadline(SWEEP_WORK_SHARE))
+        .await?;
+    Ok(SweepOutcome {
+        sweep: deps.sweep.run().await?,
+        backups_continued,
+    })
 }

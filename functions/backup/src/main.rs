@@ -1,5 +1,7 @@
 //! Cold-start wiring of the `backup` function; the logic is in `handler`.
 
+use std::time::Duration;
+
 use backup::handler::HandlerDeps;
 use edge::dispatch::invoke;
 use edge::logging::init_logging;
@@ -14,6 +16,7 @@ async fn main() -> Result<(), Error> {
     let stores = stores_or_exit(&config).await;
     let vault = vault_or_exit(&stores);
     let deps = HandlerDeps::new(&stores, vault, config.retention, config.job_policy())
+        .with_time_limit(Duration::from_secs(config.timeout_secs))
         .with_access(access(&config, &stores).await);
     // API Gateway requests, the schedule's `{"action":"backup"}` and direct restores arrive as
     // JSON; `invoke` dispatches them.

@@ -193,3 +193,47 @@ async fn when_restore_is_attempted_over_http_should_not_be_routed() {
     assert_eq!(response.status(), 404);
     assert_eq!(body(&response)["error"]["code"], "not_found");
 }
+
+#[tokio::test]
+async fn when_the_time_limit_is_spent_should_answer_continuing_and_continue_on_request_and_on_sweep(
+) {
+    let (_dir, deps, stores) = deps();
+    let deps = deps.with_time_limit(std::time::Duration::ZERO);
+    train_one(&stores).await;
+    // Every invocation makes one step, then checkpoints.
+    let first = direct(&deps, json!({"action": "backup"})).await;
+    assert_eq!(first["status"], "continuing", "{first}");
+    let id = first["id"].as_str().unwrap().to_owned();
+    let next = direct(&deps, json!({"action": "backup", "continue": id})).await;
+    assert_eq!(next["status"], "continuing", "{next}");
+    assert_eq!(next["invocations"], 2, "{next}");
+    // The sweep continues it too, until it ends.
+    let mut swept = direct(&deps, fixture("backup-sweep.json")).await;
+    for _ in 0..10 {
+        if swept["backups_continued"][0]["backup"]["status"] == "succeeded" {
+            break;
+        }
+        swept = direct(&deps, fixture("backup-sweep.json")).await;
+    }
+    assert_eq!(
+        swept["backups_continued"][0]["backup"]["id"],
+        id.as_str(),
+        "{swept}"
+    );
+    assert_eq!(swept["jobs_expired"], 0, "{swept}");
+    let done = direct(&deps, json!({"action": "backup", "continue": id})).await;
+    assert_eq!(done["error"]["code"], "backup_not_found", "{done}");
+    let refused = direct(&deps, json!({"action": "backup", "continue": 7})).await;
+    assert_eq!(refused["status"], "refused", "{refused}");
+    // A restore continues when asked again.
+    let request = json!({"action": "restore", "backup_id": id, "dry_run": true});
+    let mut answer = direct(&deps, request.clone()).await;
+    let mut continued = 0;
+    while answer["status"] == "continuing" {
+        continued += 1;
+        answer = direct(&deps, request.clone()).await;
+    }
+    assert!(continued >= 2, "{continued}");
+    assert_eq!(answer["status"], "dry_run", "{answer}");
+    assert_eq!(answer["versions"]["unchanged"], 1, "{answer}");
+}

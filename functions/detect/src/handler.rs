@@ -6,22 +6,29 @@ use std::sync::Arc;
 use application::cache::{LatestCache, ModelCache};
 use application::domain::incoming::IncomingRoute;
 use application::domain::{JobPolicy, S3ObjectRef, Scope, Tenant};
-use application::ports::{BlobStreams, JobStore, ModelRegistry, ObjectStore};
-use application::workflows::batch::BatchWorkflow;
+use application::ports::{BlobStreams, JobRunner, JobStore, ModelRegistry, ObjectStore, UrlSigner};
+use application::workflows::batch::{BatchJobRequest, BatchWorkflow, SplitPolicy};
+use application::workflows::batch_range::SplitBatch;
 use application::workflows::detect::{DetectRequest, DetectWorkflow};
-use application::workflows::jobs::JobQueries;
+use application::workflows::jobs::{JobQueries, DEFAULT_JOBS_PAGE};
+use application::workflows::local_runner::LocalJobRunner;
+use application::workflows::uploads::{UploadRequest, UploadWorkflow};
 use application::ServiceError;
 use edge::access::Access;
+use edge::config::StoreKind;
 use edge::dispatch::{for_each_created_object, EventSummary, Function, Work};
 use edge::http::{
-    body_bytes, json_response, parse_json_body, Matched, MediaType, RouteSpec, JSON_MEDIA_TYPE,
+    body_bytes, json_response, parse_json_body, query_number, query_text, require_json, Matched,
+    MediaType, RouteSpec, JSON_MEDIA_TYPE,
 };
 use edge::trigger::ScheduledEvent;
 use edge::Config;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
+use serde_json::Value;
 
 use crate::csv_request::{reject_csv_query, CsvDetect, CSV_MEDIA_TYPE};
+use crate::job_steps::{run_step, DetectOutcome};
 
 /// What the handler needs, built once per cold start (the caches live as long as the container).
 #[derive(Clone)]
@@ -30,6 +37,9 @@ pub struct HandlerDeps {
     jobs: JobQueries,
     job_store: Arc<dyn JobStore>,
     batch: Option<BatchWorkflow>,
+    split: Option<SplitBatch>,
+    uploads: Option<UploadWorkflow>,
+    data_bucket: String,
     max_body_bytes: usize,
     access: Access,
     job_policy: JobPolicy,
@@ -57,6 +67,9 @@ impl HandlerDeps {
             jobs: JobQueries::new(jobs.clone()),
             job_store: jobs,
             batch: None,
+            split: None,
+            uploads: None,
+            data_bucket: config.data_bucket().to_owned(),
             max_body_bytes: config.max_body_bytes,
             access: Access::Authorizer,
             job_policy: config.job_policy(),
@@ -70,6 +83,46 @@ impl HandlerDeps {
             BatchWorkflow::new(self.detect.clone(), blobs, self.job_store.clone())
                 .with_jobs(self.job_policy),
         );
+        self
+    }
+
+    /// Splits uploads larger than `config.batch_split_bytes` into ranges run by `engine` (Step
+    /// Functions), or by this process's local driver when there is none (detached from the
+    /// invocation on the local store, awaited within it otherwise). Needs
+    /// [`with_blobs`](Self::with_blobs) first.
+    pub fn with_jobs_engine(mut self, engine: Option<Arc<dyn JobRunner>>, config: &Config) -> Self {
+        let Some(batch) = self.batch.take() else {
+            return self;
+        };
+        let steps = batch.split_steps();
+        let runner = engine.unwrap_or_else(|| {
+            Arc::new(
+                LocalJobRunner::new(steps.clone(), config.batch_local_workers)
+                    .detached(config.store == StoreKind::Local),
+            )
+        });
+        self.batch = Some(batch.with_split(SplitPolicy {
+            split_bytes: config.batch_split_bytes,
+            range_bytes: config.batch_range_bytes,
+            runner,
+        }));
+        self.split = Some(steps);
+        self
+    }
+
+    /// Signs upload URLs (`POST /api/v1/uploads`) and results links (`GET /api/v1/jobs/{id}`)
+    /// through `signer`, valid `config.upload_url_ttl_secs`.
+    pub fn with_signer(mut self, signer: Arc<dyn UrlSigner>, config: &Config) -> Self {
+        self.jobs = self
+            .jobs
+            .with_links(signer.clone(), config.upload_url_ttl_secs);
+        self.uploads = Some(UploadWorkflow::new(
+            signer,
+            self.job_store.clone(),
+            config.data_bucket(),
+            config.upload_url_ttl_secs,
+            self.job_policy,
+        ));
         self
     }
 
@@ -87,6 +140,12 @@ pub enum Route {
     Detect,
     /// `GET /api/v1/jobs/{id}`.
     Job,
+    /// `GET /api/v1/models/{name}/jobs`.
+    ModelJobs,
+    /// `POST /api/v1/models/{name}/jobs`.
+    StartBatch,
+    /// `POST /api/v1/uploads`.
+    Upload,
 }
 
 /// The `detect` function: two routes, and S3 ObjectCreated records under
@@ -96,12 +155,30 @@ pub enum Route {
 impl Function for HandlerDeps {
     const NAME: &'static str = "detect";
     type Route = Route;
-    type Outcome = EventSummary;
+    type Outcome = DetectOutcome;
 
     fn routes(&self) -> Vec<RouteSpec<Route>> {
         vec![
             RouteSpec::new(Method::POST, "/api/v1/detect", Scope::Detect, Route::Detect),
             RouteSpec::new(Method::GET, "/api/v1/jobs/{id}", Scope::Read, Route::Job),
+            RouteSpec::new(
+                Method::GET,
+                "/api/v1/models/{name}/jobs",
+                Scope::Read,
+                Route::ModelJobs,
+            ),
+            RouteSpec::new(
+                Method::POST,
+                "/api/v1/models/{name}/jobs",
+                Scope::Detect,
+                Route::StartBatch,
+            ),
+            RouteSpec::new(
+                Method::POST,
+                "/api/v1/uploads",
+                Scope::Detect,
+                Route::Upload,
+            ),
         ]
     }
 
@@ -118,20 +195,69 @@ impl Function for HandlerDeps {
                     200,
                     &self.jobs.get_job(tenant, matched.param()).await?,
                 )),
+                Route::ModelJobs => {
+                    let limit = query_number(&request, "limit")?.unwrap_or(DEFAULT_JOBS_PAGE);
+                    let cursor = query_text(&request, "cursor")?;
+                    let page =
+                        self.jobs
+                            .jobs_for_model(tenant, matched.param(), limit, cursor.as_deref());
+                    Ok(json_response(200, &page.await?))
+                }
+                Route::StartBatch => {
+                    let bytes = body_bytes(&request, self.max_body_bytes)?;
+                    require_json(&request)?;
+                    let body: BatchJobRequest = parse_json_body(bytes, self.max_body_bytes)?;
+                    let batch = self.batch.as_ref().ok_or_else(|| {
+                        ServiceError::Unavailable("this function has no object store".into())
+                    })?;
+                    let job = batch.start_requested(
+                        tenant,
+                        matched.param(),
+                        &body.source.s3_uri,
+                        &self.data_bucket,
+                    );
+                    Ok(json_response(202, &job.await?))
+                }
+                Route::Upload => {
+                    let bytes = body_bytes(&request, self.max_body_bytes)?;
+                    require_json(&request)?;
+                    let body: UploadRequest = parse_json_body(bytes, self.max_body_bytes)?;
+                    matched.caller()?.require(body.purpose.scope())?;
+                    let uploads = self.uploads.as_ref().ok_or_else(|| {
+                        ServiceError::Unavailable("this function signs no upload URLs".into())
+                    })?;
+                    Ok(json_response(201, &uploads.grant(tenant, body).await?))
+                }
             }
         })
     }
 
-    fn s3(&self, objects: Vec<S3ObjectRef>) -> Option<Work<'_, EventSummary>> {
-        Some(Box::pin(score_objects(self, objects)))
+    fn s3(&self, objects: Vec<S3ObjectRef>) -> Option<Work<'_, DetectOutcome>> {
+        Some(Box::pin(async move {
+            score_objects(self, objects)
+                .await
+                .map(DetectOutcome::Summary)
+        }))
     }
 
     fn schedule(
         &self,
         _event: ScheduledEvent,
         _request_id: String,
-    ) -> Option<Work<'_, EventSummary>> {
-        Some(Box::pin(async { Ok(EventSummary::of(&[])) }))
+    ) -> Option<Work<'_, DetectOutcome>> {
+        Some(Box::pin(async {
+            Ok(DetectOutcome::Summary(EventSummary::of(&[])))
+        }))
+    }
+
+    /// The steps of split batch jobs (`batch_range`, `batch_join`, `job_fail`).
+    fn direct(&self, payload: Value, _request_id: String) -> Option<Work<'_, DetectOutcome>> {
+        Some(Box::pin(async move {
+            let split = self.split.as_ref().ok_or_else(|| {
+                ServiceError::Unavailable("this function has no object store for job steps".into())
+            })?;
+            run_step(split, payload).await
+        }))
     }
 }
 

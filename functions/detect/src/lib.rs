@@ -2,3 +2,4 @@
 
 pub mod csv_request;
 pub mod handler;
+pub mod job_steps;

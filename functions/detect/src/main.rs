@@ -15,6 +15,8 @@ async fn main() -> Result<(), Error> {
     let access = access(&config, &stores).await;
     let deps = HandlerDeps::new(stores.objects, stores.registry, stores.jobs, &config)
         .with_blobs(stores.blobs)
+        .with_signer(stores.signer, &config)
+        .with_jobs_engine(stores.engine, &config)
         .with_access(access);
     // Every trigger (API Gateway, S3) arrives as JSON; `invoke` dispatches it.
     run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await

@@ -299,3 +299,231 @@ async fn when_route_unknown_or_method_wrong_should_be_404_or_405() {
     assert_eq!(response.status(), 404);
     assert_eq!(body(&response)["error"]["code"], "not_found");
 }
+
+/// A handler over `dir`'s local store with S3 events, upload URLs and the local job driver, as
+/// `main` wires it on the local store.
+fn async_deps(dir: &std::path::Path) -> HandlerDeps {
+    let stores = edge::startup::local_stores(dir).unwrap();
+    let config = config(&[("NOMALY_BATCH_RANGE_BYTES", "1024")]);
+    HandlerDeps::new(
+        stores.objects.clone(),
+        stores.registry.clone(),
+        stores.jobs.clone(),
+        &config,
+    )
+    .with_blobs(stores.blobs.clone())
+    .with_signer(stores.signer.clone(), &config)
+    .with_jobs_engine(None, &config)
+}
+
+/// Writes `text` as the local store's object `key`.
+fn put_object(dir: &std::path::Path, key: &str, text: &str) {
+    let path = dir.join("objects").join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Rows in the train fixture's columns, the 6th one far out.
+fn payments_csv(rows: usize) -> String {
+    let mut csv = String::from("amount,hour\n");
+    for i in 0..rows {
+        let amount = if i == 5 {
+            9800.0
+        } else {
+            10.0 + (i % 7) as f64
+        };
+        csv.push_str(&format!("{amount},{}\n", 9 + i % 8));
+    }
+    csv
+}
+
+/// `GET /api/v1/jobs/{id}` until the job ends (the local driver runs it in the background).
+async fn finished_job(deps: &HandlerDeps, id: &str) -> Value {
+    let text = fixture("job-get.json")
+        .to_string()
+        .replace("0000000000000000000000000000", id);
+    for _ in 0..300 {
+        let response = handle(deps, lambda_http::request::from_str(&text).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", body(&response));
+        let job = body(&response);
+        if job["status"] == "succeeded" || job["status"] == "failed" {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("job {id} did not end in 30 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_a_batch_job_is_started_on_an_own_object_should_answer_202_and_end_with_a_results_link(
+) {
+    let (dir, _) = trained(&[]).await;
+    let deps = async_deps(dir.path());
+    put_object(dir.path(), "data/acme/day.csv", &payments_csv(500));
+
+    let response = handle(&deps, request(&fixture("batch-start.json")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202, "{}", body(&response));
+    let started = body(&response);
+    let id = started["id"].as_str().unwrap().to_owned();
+    assert_eq!(started["kind"], "batch");
+    assert_eq!(started["source"], "s3://local/data/acme/day.csv");
+
+    let job = finished_job(&deps, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["counts"]["rows"], 500);
+    assert!(job["progress"]["ranges"].as_u64().unwrap() > 1, "{job}");
+    assert_eq!(job["progress"]["rows_done"], 500);
+    let url = job["results_url"]["url"].as_str().unwrap();
+    let results = std::fs::read_to_string(url.strip_prefix("file://").unwrap()).unwrap();
+    assert_eq!(results.lines().count(), 501);
+    assert!(results.starts_with("amount,hour,score,label\n"));
+    let labelled: Vec<u64> = (0u64..)
+        .zip(results.lines().skip(1))
+        .filter(|(_, line)| line.ends_with(",1"))
+        .map(|(row, _)| row)
+        .collect();
+    assert_eq!(job["counts"]["anomalies"], labelled.len(), "{job}");
+    let first: Vec<u64> = job["anomaly_rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        first,
+        labelled[..first.len()],
+        "global row numbers across ranges"
+    );
+
+    // Asked again for the same object: the same job, nothing started twice.
+    let again = body(
+        &handle(&deps, request(&fixture("batch-start.json")))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again["id"], id.as_str());
+    assert_eq!(again["status"], "succeeded");
+
+    // The model's jobs, newest first.
+    let listed = handle(&deps, request(&fixture("model-jobs-list.json")))
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200, "{}", body(&listed));
+    let page = body(&listed);
+    assert_eq!(page["jobs"][0]["id"], id.as_str(), "{page}");
+    let mut paged = fixture("model-jobs-list.json");
+    paged["rawQueryString"] = json!("limit=0");
+    paged["queryStringParameters"] = json!({"limit": "0"});
+    let refused = handle(&deps, request(&paged)).await.unwrap();
+    assert_eq!(refused.status(), 400, "{}", body(&refused));
+}
+
+#[tokio::test]
+async fn when_the_s3_uri_is_not_the_callers_should_refuse_it_with_403_and_record_nothing() {
+    let (dir, _) = trained(&[]).await;
+    let deps = async_deps(dir.path());
+    put_object(dir.path(), "data/beta/day.csv", &payments_csv(10));
+    for uri in [
+        "s3://local/data/beta/day.csv",
+        "s3://another-bucket/data/acme/day.csv",
+        "s3://local/models/acme/payments/v000001/model.nmly",
+        "s3://local/data/acme/../beta/day.csv",
+    ] {
+        let event = with_body(
+            "batch-start.json",
+            &json!({"source": {"s3_uri": uri}}).to_string(),
+            None,
+        );
+        let response = handle(&deps, event).await.unwrap();
+        assert_eq!(response.status(), 403, "{uri}: {}", body(&response));
+        assert_eq!(body(&response)["error"]["code"], "source_not_owned");
+    }
+    let listed = body(
+        &handle(&deps, request(&fixture("model-jobs-list.json")))
+            .await
+            .unwrap(),
+    );
+    let kinds: Vec<&Value> = listed["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| &j["kind"])
+        .collect();
+    assert_eq!(kinds, [&json!("train")], "no batch job was recorded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_an_upload_is_granted_should_record_its_pending_job_which_the_upload_runs() {
+    let (dir, _) = trained(&[]).await;
+    let deps = async_deps(dir.path());
+    let response = handle(&deps, request(&fixture("uploads-create.json")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", body(&response));
+    let grant = body(&response);
+    let id = grant["job_id"].as_str().unwrap().to_owned();
+    let key = format!("incoming/detect/acme/payments/{id}.csv");
+    assert_eq!(grant["s3_uri"], format!("s3://local/{key}"));
+    assert_eq!(grant["upload"]["method"], "PUT");
+    assert!(grant["upload"]["url"].as_str().unwrap().ends_with(&key));
+    let text = fixture("job-get.json")
+        .to_string()
+        .replace("0000000000000000000000000000", &id);
+    let pending = body(
+        &handle(&deps, lambda_http::request::from_str(&text).unwrap())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(pending["status"], "pending", "{pending}");
+
+    // The upload lands; its S3 event runs that very job.
+    put_object(dir.path(), &key, &payments_csv(50));
+    let mut event = fixture("s3-detect-object-created.json");
+    event["Records"][0]["s3"]["object"]["key"] = json!(key);
+    event["Records"][0]["s3"]["bucket"]["name"] = json!("local");
+    let summary = edge::dispatch::invoke(
+        &deps,
+        lambda_http::lambda_runtime::LambdaEvent::new(event, Default::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary["jobs"][0]["id"], id.as_str(), "{summary}");
+    let job = finished_job(&deps, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["counts"]["rows"], 50);
+
+    // A training upload needs the train scope.
+    let mut event = fixture("uploads-create.json");
+    event["body"] = json!(json!({"purpose": "train", "model": "payments"}).to_string());
+    event["requestContext"]["authorizer"]["lambda"]["scopes"] = json!("read detect");
+    let refused = handle(&deps, request(&event)).await.unwrap();
+    assert_eq!(refused.status(), 403, "{}", body(&refused));
+    assert_eq!(body(&refused)["error"]["code"], "insufficient_scope");
+}
+
+#[tokio::test]
+async fn when_a_job_step_names_no_job_should_refuse_it_without_touching_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let deps = async_deps(dir.path());
+    for name in ["batch-range.json", "batch-join.json", "job-fail.json"] {
+        let refused = edge::dispatch::invoke(
+            &deps,
+            lambda_http::lambda_runtime::LambdaEvent::new(fixture(name), Default::default()),
+        )
+        .await;
+        assert!(refused.is_err(), "{name}: {refused:?}");
+    }
+    let unknown = edge::dispatch::invoke(
+        &deps,
+        lambda_http::lambda_runtime::LambdaEvent::new(
+            json!({"action": "batch_dance", "job": fixture("batch-join.json")["job"]}),
+            Default::default(),
+        ),
+    )
+    .await;
+    assert!(unknown.is_err());
+}

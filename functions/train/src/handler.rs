@@ -3,9 +3,13 @@
 use std::sync::Arc;
 
 use application::domain::incoming::IncomingRoute;
-use application::domain::{S3ObjectRef, Scope};
-use application::ports::{BlobStreams, IdempotencyStore, JobStore, ModelRegistry, ObjectStore};
+use application::domain::{JobTicket, S3ObjectRef, Scope};
+use application::ports::{
+    BlobStreams, IdempotencyStore, JobRunner, JobStore, ModelRegistry, ObjectStore,
+};
 use application::workflows::idempotency::IdempotencyGuard;
+use application::workflows::job_failure::fail_job;
+use application::workflows::local_runner::LocalJobRunner;
 use application::workflows::models::{
     ModelQueries, VersionPage, DEFAULT_MODELS_PAGE, DEFAULT_VERSIONS_PAGE,
 };
@@ -13,6 +17,7 @@ use application::workflows::object_train::ObjectTrainWorkflow;
 use application::workflows::train::{TrainRequest, TrainWorkflow};
 use application::ServiceError;
 use edge::access::Access;
+use edge::config::StoreKind;
 use edge::dispatch::{for_each_created_object, EventSummary, Function, Work};
 use edge::http::{
     body_bytes, json_response, parse_json_body, query_number, query_text, require_json, Matched,
@@ -22,6 +27,8 @@ use edge::trigger::ScheduledEvent;
 use edge::Config;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use serde_json::Value;
 
 /// What the handler needs, built once per cold start.
 #[derive(Clone)]
@@ -29,6 +36,9 @@ pub struct HandlerDeps {
     train: TrainWorkflow,
     models: ModelQueries,
     objects: Option<ObjectTrainWorkflow>,
+    runner: Option<Arc<dyn JobRunner>>,
+    job_store: Arc<dyn JobStore>,
+    data_bucket: String,
     max_body_bytes: usize,
     access: Access,
     idempotency: Option<IdempotencyGuard>,
@@ -43,11 +53,14 @@ impl HandlerDeps {
         config: &Config,
     ) -> Self {
         Self {
-            train: TrainWorkflow::new(objects, registry.clone(), jobs, config.limits())
+            train: TrainWorkflow::new(objects, registry.clone(), jobs.clone(), config.limits())
                 .with_jobs(config.job_policy())
                 .with_budgets(config.budgets()),
             models: ModelQueries::new(registry),
             objects: None,
+            runner: None,
+            job_store: jobs.clone(),
+            data_bucket: config.data_bucket().to_owned(),
             max_body_bytes: config.max_body_bytes,
             access: Access::Authorizer,
             idempotency: None,
@@ -64,6 +77,20 @@ impl HandlerDeps {
     /// an event is an error (retried), since the function is misconfigured.
     pub fn with_blobs(mut self, blobs: Arc<dyn BlobStreams>) -> Self {
         self.objects = Some(ObjectTrainWorkflow::new(self.train.clone(), blobs));
+        self
+    }
+
+    /// Runs training jobs (`POST /api/v1/models` with a `source`) on `engine` (Step Functions),
+    /// or on this process's local driver when there is none (detached from the invocation on
+    /// the local store, awaited within it otherwise). Needs [`with_blobs`](Self::with_blobs)
+    /// first.
+    pub fn with_jobs_engine(mut self, engine: Option<Arc<dyn JobRunner>>, config: &Config) -> Self {
+        let Some(objects) = self.objects.clone() else {
+            return self;
+        };
+        self.runner = Some(engine.unwrap_or_else(|| {
+            Arc::new(LocalJobRunner::training(objects).detached(config.store == StoreKind::Local))
+        }));
         self
     }
 
@@ -124,7 +151,19 @@ impl Function for HandlerDeps {
                     let bytes = body_bytes(&request, self.max_body_bytes)?;
                     require_json(&request)?;
                     let train: TrainRequest = parse_json_body(bytes, self.max_body_bytes)?;
-                    Ok(json_response(201, &self.train.train(tenant, train).await?))
+                    if train.source.is_none() || train.data.is_some() {
+                        return Ok(json_response(201, &self.train.train(tenant, train).await?));
+                    }
+                    let (objects, runner) = match (&self.objects, &self.runner) {
+                        (Some(objects), Some(runner)) => (objects, runner),
+                        _ => {
+                            return Err(ServiceError::Unavailable(
+                                "this function has no job engine".into(),
+                            ))
+                        }
+                    };
+                    let job = objects.start_job(tenant, &train, &self.data_bucket, runner.as_ref());
+                    Ok(json_response(202, &job.await?))
                 }
                 Route::List => {
                     let after = query_text(&request, "after")?;
@@ -158,6 +197,12 @@ impl Function for HandlerDeps {
     ) -> Option<Work<'_, EventSummary>> {
         Some(Box::pin(retrain(self, event)))
     }
+
+    /// The steps of training jobs as the jobs state machine invokes them: `train_job`, and
+    /// `job_fail` once its retries ran out.
+    fn direct(&self, payload: Value, _request_id: String) -> Option<Work<'_, EventSummary>> {
+        Some(Box::pin(train_step(self, payload)))
+    }
 }
 
 fn object_workflow(deps: &HandlerDeps) -> Result<&ObjectTrainWorkflow, ServiceError> {
@@ -181,6 +226,35 @@ async fn train_objects(
         |object, target| async move { workflow.train_object(&object, &target).await },
     )
     .await
+}
+
+/// One payload of the jobs state machine: `{"action", "job", "error"?}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrainStep {
+    action: String,
+    job: JobTicket,
+    /// The engine's `{"Error", "Cause"}`: logged, never shown to the caller.
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+/// Runs a training job's step; a malformed payload is refused without retry.
+async fn train_step(deps: &HandlerDeps, payload: Value) -> Result<EventSummary, ServiceError> {
+    let step: TrainStep = serde_json::from_value(payload)
+        .map_err(|e| ServiceError::BadRequest(format!("job step: {e}")))?;
+    let workflow = object_workflow(deps)?;
+    match step.action.as_str() {
+        "train_job" => Ok(EventSummary::of(&[workflow.run_ticket(&step.job).await?])),
+        "job_fail" => {
+            tracing::warn!(job_id = %step.job.id, error = ?step.error, "the training job's engine gave up");
+            fail_job(deps.job_store.as_ref(), &step.job).await?;
+            Ok(EventSummary::of(&[]))
+        }
+        other => Err(ServiceError::BadRequest(format!(
+            "'{other}' is not an action of this function; expected train_job or job_fail"
+        ))),
+    }
 }
 
 /// Retrains every model whose training source is an S3 prefix.

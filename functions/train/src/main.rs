@@ -15,6 +15,7 @@ async fn main() -> Result<(), Error> {
     let access = access(&config, &stores).await;
     let deps = HandlerDeps::new(stores.objects, stores.registry, stores.jobs, &config)
         .with_blobs(stores.blobs)
+        .with_jobs_engine(stores.engine, &config)
         .with_idempotency(stores.idempotency)
         .with_access(access);
     // Every trigger (API Gateway, S3, EventBridge) arrives as JSON; `invoke` dispatches it.

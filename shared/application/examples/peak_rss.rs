@@ -392,7 +392,8 @@ fn child_fit(algorithm: Algorithm, shape: Shape, params: &str, path: &Path) {
     let request: TrainRequest = serde_json::from_slice(&body).expect("train body");
     let parsed =
         AlgorithmParams::from_json(request.algorithm, request.params.as_ref()).expect("params");
-    let table = table_from_json_value(&request.data, &limits()).expect("table");
+    let table = table_from_json_value(request.data.as_ref().expect("inline data"), &limits())
+        .expect("table");
     let hwm_parsed = vm_hwm();
     let spec = ModelSpec::new(parsed).threshold(request.threshold_rule().expect("threshold"));
     let estimate = spec

@@ -99,6 +99,10 @@ pub enum ServiceError {
     /// A known caller whose credential lacks the scope the route needs.
     #[error("{0}")]
     InsufficientScope(String),
+    /// An `s3_uri` outside the caller's own prefixes: no caller makes the service read what is
+    /// not theirs.
+    #[error("{0}")]
+    SourceNotOwned(String),
     /// No API key with that id in the caller's tenant.
     #[error("API key '{0}' not found")]
     KeyNotFound(String),
@@ -135,7 +139,7 @@ impl ServiceError {
             | Self::KeyNotFound(_)
             | Self::RouteNotFound(_) => 404,
             Self::Unauthenticated(_) => 401,
-            Self::InsufficientScope(_) => 403,
+            Self::InsufficientScope(_) | Self::SourceNotOwned(_) => 403,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) | Self::IdempotencyInProgress(_) => 409,
             Self::TooLarge(_) | Self::AnswerTooLarge(_) => 413,
@@ -175,6 +179,7 @@ impl ServiceError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unauthenticated(_) => "unauthorized",
             Self::InsufficientScope(_) => "insufficient_scope",
+            Self::SourceNotOwned(_) => "source_not_owned",
             Self::KeyNotFound(_) => "key_not_found",
             Self::IdempotencyKeyReused(_) => "idempotency_key_reused",
             Self::IdempotencyInProgress(_) => "idempotency_in_progress",

@@ -7,19 +7,30 @@
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
 
 use application::checksum::sha256_hex;
 use application::domain::principal::parse_scopes;
 use application::domain::{ApiKey, Job, JobStatus, ModelVersion, NewKey, Tenant};
 use application::ports::Stores;
-use application::ports::{ObjectAdmin, ObjectMeta};
-use application::workflows::backup::{BackupState, BackupWorkflow};
+use application::ports::{
+    BlobReader, BlobUpload, CopySource, ObjectAdmin, ObjectMeta, ObjectStore, StoreError,
+    StoredObject,
+};
+use application::workflows::backup::{BackupState, BackupStep, BackupWorkflow};
+use application::workflows::checkpoint::checkpoint_key;
+use application::workflows::deadline::Deadline;
 use application::workflows::manifest::{
-    backup_object_key, manifest_key, table_dump_key, BackupManifest, BackupStatus, ItemCounts,
+    content_key, manifest_key, BackupManifest, BackupStatus, ItemCounts, CONTENT_PREFIX,
     MANIFEST_FORMAT,
 };
-use application::workflows::restore::{RestoreReport, RestoreRequest, RestoreWorkflow, Tally};
+use application::workflows::restore::{
+    RestoreReport, RestoreRequest, RestoreStep, RestoreWorkflow, Tally,
+};
 use application::workflows::retention::RetentionPolicy;
 use application::workflows::train::{TrainRequest, TrainWorkflow};
 use application::ServiceError;
@@ -142,8 +153,13 @@ impl Site {
     }
 
     async fn train_model_of(&self, tenant: &Tenant, name: &str, algorithm: &str) {
+        self.train_on(tenant, name, algorithm, 60).await;
+    }
+
+    /// Trains on `rows` rows (other rows than the other trains: an artifact of new bytes).
+    async fn train_on(&self, tenant: &Tenant, name: &str, algorithm: &str, rows: usize) {
         let request: TrainRequest = serde_json::from_value(
-            json!({"name": name, "algorithm": algorithm, "data": small_data(60)}),
+            json!({"name": name, "algorithm": algorithm, "data": small_data(rows)}),
         )
         .unwrap();
         self.train().train(tenant, request).await.unwrap();
@@ -281,6 +297,10 @@ on_both!(
     when_trains_run_during_a_backup_should_hold_whole_versions_only,
     when_pruning_should_keep_exactly_the_policy_set,
     when_a_backup_predates_tenancy_should_restore_into_the_default_tenant,
+    when_one_version_is_added_should_copy_exactly_one_artifact,
+    when_pruning_should_keep_content_objects_a_kept_backup_names,
+    when_a_backup_is_cut_short_should_resume_from_its_checkpoint,
+    when_a_restore_is_cut_short_should_resume_from_its_checkpoint,
 );
 
 async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut site: Site) {
@@ -429,7 +449,7 @@ async fn when_a_backup_object_is_corrupted_should_refuse_and_write_nothing(mut s
     vault.delete(&manifest.objects[0].backup_key).await.unwrap();
     let e = restore(&site, &backup.id, false, false).await.unwrap_err();
     assert!(e.to_string().contains("is missing"), "{e}");
-    let dump = table_dump_key(&backup.id);
+    let dump = manifest.tables[0].backup_key.clone();
     replace_object(&vault, &dump, b"not gzip").await;
     let e = restore(&site, &backup.id, true, false).await.unwrap_err();
     assert!(matches!(e, ServiceError::CorruptedBackup { .. }), "{e:?}");
@@ -585,7 +605,7 @@ async fn when_pruning_should_keep_exactly_the_policy_set(site: Site) {
         let id = format!("{created_at:012x}{tag:016x}");
         let vault = vault.clone();
         async move {
-            let artifact = backup_object_key(&id, "models/m/v000001/model.nmly");
+            let artifact = format!("backups/{id}/models/m/v000001/model.nmly");
             replace_object(&vault, &artifact, b"artifact").await;
             if let Some(status) = status {
                 let manifest = BackupManifest {
@@ -596,7 +616,9 @@ async fn when_pruning_should_keep_exactly_the_policy_set(site: Site) {
                     status,
                     error: (status == BackupStatus::Failed).then(|| "boom".into()),
                     objects: Vec::new(),
+                    copied: 0,
                     table: None,
+                    tables: Vec::new(),
                     items: ItemCounts::default(),
                 };
                 let bytes = serde_json::to_vec(&manifest).unwrap();
@@ -808,4 +830,283 @@ async fn when_a_local_store_predates_tenancy_should_upgrade_in_place_into_the_de
             .status,
         "nothing_to_do"
     );
+}
+
+/// A vault that counts its server-side copies.
+struct CountingVault {
+    inner: Arc<dyn ObjectAdmin>,
+    copies: AtomicUsize,
+}
+
+#[async_trait]
+impl ObjectStore for CountingVault {
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        self.inner.put_if_absent(key, bytes, meta).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
+        self.inner.get(key).await
+    }
+}
+
+#[async_trait]
+impl ObjectAdmin for CountingVault {
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list_keys(prefix).await
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        self.inner.head(key).await
+    }
+
+    async fn put(&self, key: &str, bytes: &[u8], meta: &ObjectMeta) -> Result<(), StoreError> {
+        self.inner.put(key, bytes, meta).await
+    }
+
+    fn copy_source(&self, key: &str) -> Result<CopySource, StoreError> {
+        self.inner.copy_source(key)
+    }
+
+    async fn copy(&self, source: &CopySource, key: &str) -> Result<(), StoreError> {
+        self.copies.fetch_add(1, Ordering::SeqCst);
+        self.inner.copy(source, key).await
+    }
+
+    async fn write_stream(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<Box<dyn BlobUpload>, StoreError> {
+        self.inner.write_stream(key, content_type).await
+    }
+
+    async fn read_stream(&self, key: &str) -> Result<Option<BlobReader>, StoreError> {
+        self.inner.read_stream(key).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+}
+
+async fn when_one_version_is_added_should_copy_exactly_one_artifact(site: Site) {
+    populate(&site).await;
+    let vault = Arc::new(CountingVault {
+        inner: site.vault(),
+        copies: AtomicUsize::new(0),
+    });
+    let backups = BackupWorkflow::new(site.stores(), vault.clone(), RetentionPolicy::default());
+    let first = backups.create().await.unwrap().backup;
+    assert_eq!((first.objects, first.copied), (4, 4));
+    assert_eq!(vault.copies.load(Ordering::SeqCst), 4);
+
+    let manifest = |id: String| {
+        let vault = vault.clone();
+        async move {
+            BackupManifest::parse(&vault.get(&manifest_key(&id)).await.unwrap().unwrap().bytes)
+                .unwrap()
+        }
+    };
+    let a = manifest(first.id).await;
+    site.train_on(&tenant(), "fraud", "hbos", 70).await;
+    let second = backups.create().await.unwrap().backup;
+    assert_eq!((second.objects, second.copied), (5, 1), "{second:?}");
+    assert_eq!(
+        vault.copies.load(Ordering::SeqCst),
+        5,
+        "only the new artifact is copied"
+    );
+    // Both backups name the shared artifacts; the vault holds each once (the first backup was
+    // pruned since, by the daily policy, but not what the second one names).
+    assert_eq!(vault.list_keys(CONTENT_PREFIX).await.unwrap().len(), 5);
+    let b = manifest(second.id).await;
+    for object in &a.objects {
+        assert!(
+            b.objects.contains(object),
+            "{object:?} not referenced again"
+        );
+        assert_eq!(object.backup_key, content_key(&object.sha256));
+    }
+}
+
+async fn when_pruning_should_keep_content_objects_a_kept_backup_names(mut site: Site) {
+    populate(&site).await;
+    let vault = site.vault();
+    let backups = site.backups(RetentionPolicy {
+        keep_daily: 1,
+        keep_weekly: 0,
+    });
+    let first = backups.create().await.unwrap().backup;
+    // An object no backup names (as a pruned backup would leave) is swept.
+    let orphan = content_key(&sha256_hex(b"orphan"));
+    replace_object(&vault, &orphan, b"orphan").await;
+    site.train_on(&tenant(), "fraud", "hbos", 70).await;
+    let second = backups.create().await.unwrap();
+    assert_eq!(
+        second.pruned,
+        [first.id],
+        "the older backup of the day is pruned"
+    );
+    let held = vault.list_keys(CONTENT_PREFIX).await.unwrap();
+    let manifest = BackupManifest::parse(
+        &vault
+            .get(&manifest_key(&second.backup.id))
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    let named: Vec<String> = manifest
+        .objects
+        .iter()
+        .map(|o| o.backup_key.clone())
+        .collect();
+    // Every artifact the pruned backup shared with the kept one is still there; the orphan is not.
+    assert_eq!(held.len(), 5);
+    assert!(named.iter().all(|k| held.contains(k)), "{held:?}");
+    assert!(!held.contains(&orphan));
+    site.wipe().await;
+    let report = restore(&site, &second.backup.id, false, false)
+        .await
+        .unwrap();
+    assert_eq!(report.objects.written, 5);
+}
+
+async fn when_a_backup_is_cut_short_should_resume_from_its_checkpoint(mut site: Site) {
+    populate(&site).await;
+    let before = site.state().await;
+    // A deadline already passed: every invocation makes one step (a batch of models, the keys,
+    // a page of two jobs) and checkpoints.
+    let backups = site.backups(RetentionPolicy::default()).with_page(2);
+    let spent = || Deadline::within(Duration::ZERO);
+    let mut step = backups.start(spent()).await.unwrap();
+    let mut continuations = 0;
+    let backup = loop {
+        match step {
+            BackupStep::Done(created) => break created.backup,
+            BackupStep::Continuing(pending) => {
+                continuations += 1;
+                let vault = site.vault();
+                assert!(vault
+                    .get(&checkpoint_key(&pending.id))
+                    .await
+                    .unwrap()
+                    .is_some());
+                let listed = backups.list().await.unwrap().backups;
+                assert_eq!(listed[0].status, BackupState::InProgress);
+                // Another invocation holding the job cannot be doubled: the lease was handed
+                // over, so this one takes it.
+                step = backups.resume(&pending.id, spent()).await.unwrap();
+            }
+        }
+    };
+    assert!(continuations >= 4, "{continuations} continuations");
+    assert_eq!(
+        backup.items,
+        ItemCounts {
+            models: 3,
+            versions: 4,
+            jobs: 6,
+            keys: 2
+        }
+    );
+    assert_eq!(backup.status, BackupState::Succeeded);
+    let vault = site.vault();
+    assert!(vault
+        .get(&checkpoint_key(&backup.id))
+        .await
+        .unwrap()
+        .is_none());
+    let manifest = BackupManifest::parse(
+        &vault
+            .get(&manifest_key(&backup.id))
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    assert_eq!(
+        manifest.tables.len(),
+        continuations + 1,
+        "one dump part per invocation"
+    );
+    // The same backup as an uninterrupted one: it restores everything.
+    site.wipe().await;
+    restore(&site, &backup.id, false, false).await.unwrap();
+    let mut after = site.state().await;
+    after
+        .jobs
+        .sort_by(|a, b| (&a.tenant, &a.id).cmp(&(&b.tenant, &b.id)));
+    let mut expected = before;
+    expected
+        .jobs
+        .sort_by(|a, b| (&a.tenant, &a.id).cmp(&(&b.tenant, &b.id)));
+    assert_eq!(after, expected);
+}
+
+async fn when_a_restore_is_cut_short_should_resume_from_its_checkpoint(mut site: Site) {
+    populate(&site).await;
+    let before = site.state().await;
+    let backup = site
+        .backups(RetentionPolicy::default())
+        .create()
+        .await
+        .unwrap()
+        .backup;
+    site.wipe().await;
+    let uninterrupted_dry_run = restore(&site, &backup.id, true, false).await.unwrap();
+    // One artifact or item per step, and a deadline already passed: one step per invocation.
+    let restores = site.restores().with_batch(1);
+    let request = RestoreRequest {
+        backup_id: backup.id.clone(),
+        dry_run: false,
+        replace: false,
+    };
+    let spent = || Deadline::within(Duration::ZERO);
+    let mut continuations = 0;
+    let report = loop {
+        match restores.restore_within(&request, spent()).await.unwrap() {
+            RestoreStep::Done(report) => break report,
+            RestoreStep::Continuing(pending) => {
+                continuations += 1;
+                assert_eq!(pending.status, "continuing");
+            }
+        }
+    };
+    assert!(continuations >= 10, "{continuations} continuations");
+    assert_eq!(report.status, "restored");
+    assert_eq!(
+        (
+            report.objects,
+            report.versions,
+            report.latest,
+            report.jobs,
+            report.keys
+        ),
+        (
+            uninterrupted_dry_run.objects,
+            uninterrupted_dry_run.versions,
+            uninterrupted_dry_run.latest,
+            uninterrupted_dry_run.jobs,
+            uninterrupted_dry_run.keys
+        )
+    );
+    let mut after = site.state().await;
+    after
+        .jobs
+        .sort_by(|a, b| (&a.tenant, &a.id).cmp(&(&b.tenant, &b.id)));
+    let mut expected = before;
+    expected
+        .jobs
+        .sort_by(|a, b| (&a.tenant, &a.id).cmp(&(&b.tenant, &b.id)));
+    assert_eq!(after, expected);
+    let checkpoint = application::workflows::checkpoint::restore_checkpoint_key(&backup.id);
+    assert!(site.vault().get(&checkpoint).await.unwrap().is_none());
 }

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use application::domain::JobStatus;
 use application::domain::S3ObjectRef;
-use application::ports::{BlobReader, BlobStreams, BlobUpload, JobStore, ReadFailure, StoreError};
+use application::ports::{
+    BlobReader, BlobStreams, BlobUpload, JobStore, ObjectInfo, ReadFailure, StoreError,
+};
 use application::workflows::batch::{results_key, BatchWorkflow};
 use application::workflows::train::TrainRequest;
 use async_trait::async_trait;
@@ -62,6 +64,27 @@ impl BlobStreams for CutStreams {
             failure: failure.clone(),
         };
         Ok(Some(BlobReader::new(Box::new(reader), failure)))
+    }
+
+    async fn open_from(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        etag: Option<&str>,
+        start: u64,
+    ) -> Result<Option<BlobReader>, StoreError> {
+        self.inner
+            .open_from(bucket, key, version_id, etag, start)
+            .await
+    }
+
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        self.inner.head(bucket, key).await
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(bucket, key).await
     }
 
     async fn list(

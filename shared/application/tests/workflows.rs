@@ -118,7 +118,8 @@ async fn when_trained_on_sample_then_detect_should_flag_planted_anomalies() {
     let job = JobQueries::new(env.stores.items.clone())
         .get_job(&tenant(), &response.job_id)
         .await
-        .unwrap();
+        .unwrap()
+        .job;
     assert_eq!(job.counts.rows, 200);
     assert_eq!(job.counts.anomalies, flagged.len());
     assert_eq!(job.version, Some(1));

@@ -83,6 +83,16 @@ pub struct AwsNames {
     pub table: String,
 }
 
+/// The bucket name `s3_uri`s use on the local store.
+pub const LOCAL_BUCKET: &str = "local";
+
+/// Uploads above this size are split into ranges unless configured: 1 GiB, about 30 s of one
+/// invocation's scoring.
+pub const DEFAULT_BATCH_SPLIT_BYTES: u64 = 1 << 30;
+
+/// Bytes of each range unless configured: 128 MiB, a few seconds of one worker.
+pub const DEFAULT_BATCH_RANGE_BYTES: u64 = 128 << 20;
+
 /// Everything the functions read from their environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -123,6 +133,19 @@ pub struct Config {
     /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (set by Lambda; default 1024): the function's memory in
     /// MB, which work budgets derive from.
     pub memory_mb: u64,
+    /// `NOMALY_JOBS_STATE_MACHINE_ARN`: the Step Functions state machine running asynchronous
+    /// jobs (AWS store only); unset, the function's own process drives them (the local driver).
+    pub jobs_state_machine_arn: Option<String>,
+    /// `NOMALY_BATCH_SPLIT_BYTES` (default 1 GiB): uploads larger than this are scored as byte
+    /// ranges in parallel; smaller ones in one invocation.
+    pub batch_split_bytes: u64,
+    /// `NOMALY_BATCH_RANGE_BYTES` (default 128 MiB, at least 1 KiB): bytes of each range.
+    pub batch_range_bytes: u64,
+    /// `NOMALY_BATCH_LOCAL_WORKERS` (default 4, 1 to 64): ranges the local driver scores at once.
+    pub batch_local_workers: usize,
+    /// `NOMALY_UPLOAD_URL_TTL_SECS` (default 900, 60 to 43,200): how long upload URLs and
+    /// results links stay valid.
+    pub upload_url_ttl_secs: u64,
 }
 
 impl Config {
@@ -259,6 +282,20 @@ impl Config {
                 3650,
             )?,
             memory_mb: number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 1024, 128)?,
+            jobs_state_machine_arn: get("NOMALY_JOBS_STATE_MACHINE_ARN")
+                .map(|v| v.trim().to_owned()),
+            batch_split_bytes: number("NOMALY_BATCH_SPLIT_BYTES", DEFAULT_BATCH_SPLIT_BYTES, 1)?,
+            batch_range_bytes: number("NOMALY_BATCH_RANGE_BYTES", DEFAULT_BATCH_RANGE_BYTES, 1024)?,
+            batch_local_workers: at_most(
+                "NOMALY_BATCH_LOCAL_WORKERS",
+                number("NOMALY_BATCH_LOCAL_WORKERS", 4, 1)?,
+                64,
+            )? as usize,
+            upload_url_ttl_secs: at_most(
+                "NOMALY_UPLOAD_URL_TTL_SECS",
+                number("NOMALY_UPLOAD_URL_TTL_SECS", 900, 60)?,
+                43_200,
+            )?,
         })
     }
 
@@ -270,6 +307,14 @@ impl Config {
     /// How jobs are kept and leased.
     pub fn job_policy(&self) -> JobPolicy {
         JobPolicy::new(self.job_ttl_days, self.timeout_secs)
+    }
+
+    /// The bucket of data objects (uploads, results): `NOMALY_BUCKET`, or `local` on the local
+    /// store (which has one directory and ignores bucket names).
+    pub fn data_bucket(&self) -> &str {
+        self.aws
+            .as_ref()
+            .map_or(LOCAL_BUCKET, |names| names.bucket.as_str())
     }
 
     /// The parsing limits requests are held to.

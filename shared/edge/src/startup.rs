@@ -81,6 +81,12 @@ async fn aws_stores(config: &Config) -> Stores {
             as Arc<dyn ObjectAdmin>
     });
     let mut ports = Stores::over(stores.objects, stores.items, vault);
+    if let Some(arn) = &config.jobs_state_machine_arn {
+        ports.engine = Some(Arc::new(store_aws::StepFunctionsRunner::new(
+            aws_sdk_sfn::Client::new(&sdk),
+            arn,
+        )));
+    }
     if let Some(plan) = &config.usage_plan_id {
         ports.usage = Arc::new(store_aws::ApiGatewayUsagePlan::new(
             aws_sdk_apigateway::Client::new(&sdk),

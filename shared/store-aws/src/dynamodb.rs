@@ -18,7 +18,7 @@ use crate::restore::SCAN_PAGE;
 use crate::retry::{send_until_processed, Backoff};
 use crate::schema::{
     CATALOG_PK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, JOBS_INDEX, LEASE_ATTRIBUTE, MODELS_INDEX, PK,
-    SK, VERSION_ATTRIBUTE,
+    RANGES_FINISHED_ATTRIBUTE, SK, VERSION_ATTRIBUTE,
 };
 use application::domain::keys::{job_pk, model_pk, version_sk, JOB_SK, LATEST_SK};
 use application::domain::{Job, ModelVersion, Tenant};
@@ -351,16 +351,57 @@ impl JobStore for DynamoStore {
             .table_name(&self.table)
             .set_item(Some(job_item(job)?))
             .condition_expression(
-                "#status = :running AND (attribute_not_exists(#lease) OR #lease < :now)",
+                "#status = :pending OR (#status = :running AND (attribute_not_exists(#lease) OR #lease < :now))",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#lease", LEASE_ATTRIBUTE)
+            .expression_attribute_values(":pending", AttributeValue::S("pending".into()))
             .expression_attribute_values(":running", AttributeValue::S("running".into()))
             .expression_attribute_values(":now", AttributeValue::N(now_ms.to_string()))
             .send()
             .await
             .map_err(|e| classify("PutItem", e))?;
         Ok(())
+    }
+
+    /// `UpdateItem` adding to `progress` and appending `index` to the list `ranges_finished`
+    /// (outside the fields a [`Job`] reads; a list, which every reader can skip) only while the
+    /// list lacks it.
+    async fn record_range(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        index: u32,
+        rows: u64,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(job_pk(tenant, id), JOB_SK)))
+            .update_expression(
+                "SET #p.#done = #p.#done + :one, #p.#rows = #p.#rows + :rows, #finished = list_append(if_not_exists(#finished, :empty), :index)",
+            )
+            .condition_expression("attribute_exists(#p) AND NOT contains(#finished, :i)")
+            .expression_attribute_names("#p", "progress")
+            .expression_attribute_names("#done", "ranges_done")
+            .expression_attribute_names("#rows", "rows_done")
+            .expression_attribute_names("#finished", RANGES_FINISHED_ATTRIBUTE)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":rows", AttributeValue::N(rows.to_string()))
+            .expression_attribute_values(":empty", AttributeValue::L(Vec::new()))
+            .expression_attribute_values(
+                ":index",
+                AttributeValue::L(vec![AttributeValue::N(index.to_string())]),
+            )
+            .expression_attribute_values(":i", AttributeValue::N(index.to_string()))
+            .send()
+            .await;
+        match result.map_err(|e| classify("UpdateItem", e)) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn get_job(&self, tenant: &Tenant, id: &str) -> Result<Option<Job>, StoreError> {

@@ -152,7 +152,9 @@ pub fn job_item(job: &Job) -> Result<Item, StoreError> {
         item.insert(GSI1_PK.to_owned(), s(model_pk(&job.tenant, model)));
         item.insert(GSI1_SK.to_owned(), s(job_index_sk(job)));
     }
-    if let (JobStatus::Running, Some(lease)) = (job.status, job.lease_expires_at) {
+    if let (JobStatus::Running | JobStatus::Pending, Some(lease)) =
+        (job.status, job.lease_expires_at)
+    {
         item.insert(GSI2_PK.to_owned(), s(LEASES_PK));
         item.insert(GSI2_SK.to_owned(), s(lease_sk(lease, &job.tenant, &job.id)));
     }
@@ -206,6 +208,7 @@ mod tests {
             source: None,
             results_key: None,
             lease_expires_at: None,
+            progress: None,
         }
     }
 

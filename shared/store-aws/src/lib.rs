@@ -14,8 +14,11 @@ pub mod restore;
 pub mod retry;
 pub mod s3;
 pub mod s3_admin;
+pub mod s3_presign;
 pub mod s3_stream;
+pub mod scan_cursor;
 pub mod schema;
+pub mod step_functions;
 pub mod usage_plan;
 
 use std::sync::Arc;
@@ -26,6 +29,7 @@ pub use client::{load_sdk_config, AwsTuning, SdkTarget};
 pub use dynamodb::DynamoStore;
 pub use retry::Backoff;
 pub use s3::S3ObjectStore;
+pub use step_functions::StepFunctionsRunner;
 pub use usage_plan::ApiGatewayUsagePlan;
 
 /// Both AWS adapters, built once per cold start.

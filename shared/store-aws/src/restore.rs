@@ -10,10 +10,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::dynamodb::DynamoStore;
 use crate::errors::classify;
 use crate::items::{from_item, latest_item, version_item, Item};
-use crate::schema::{GSI2_PK, GSI2_SK, MODELS_INDEX, VERSION_ATTRIBUTE};
+use crate::scan_cursor;
+use crate::schema::{GSI2_PK, GSI2_SK, MODELS_INDEX, PK, SK, VERSION_ATTRIBUTE};
 use application::domain::keys::{JOB_SK, LEASES_PK};
 use application::domain::{Job, ModelVersion};
-use application::ports::{JobScan, JobStore, RegistryRestore, StoreError};
+use application::ports::{JobPage, JobScan, JobStore, RegistryRestore, StoreError};
 
 /// Items one `Scan` call reads at most: small pages keep each call well inside its timeout (moto
 /// takes seconds for a 1 MB page).
@@ -78,13 +79,40 @@ impl RegistryRestore for DynamoStore {
 
 #[async_trait]
 impl JobScan for DynamoStore {
-    /// A strongly consistent `Scan` filtered on `SK = JOB` under a tenant (`PK` from `T#`; items
-    /// from before tenancy wait for the upgrade), [`SCAN_PAGE`] items a call, following
-    /// `LastEvaluatedKey`.
-    async fn all_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let mut jobs: Vec<Job> = self.scan_where("T#", "#sk = :sk", JOB_SK).await?;
-        jobs.sort_by(|a, b| (&a.tenant, &a.id).cmp(&(&b.tenant, &b.id)));
-        Ok(jobs)
+    /// One strongly consistent `Scan` call filtered on `SK = JOB` under a tenant (`PK` from `T#`;
+    /// items from before tenancy wait for the upgrade), reading at most `limit` items (capped at
+    /// [`SCAN_PAGE`]); the cursor is the hex form of `LastEvaluatedKey`'s `PK` and `SK`.
+    async fn scan_jobs(&self, cursor: Option<&str>, limit: usize) -> Result<JobPage, StoreError> {
+        let start = cursor.map(scan_cursor::decode).transpose()?;
+        let output = self
+            .client()
+            .scan()
+            .table_name(self.table())
+            .filter_expression("begins_with(#pk, :pk) AND #sk = :sk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S("T#".to_owned()))
+            .expression_attribute_values(":sk", AttributeValue::S(JOB_SK.to_owned()))
+            .consistent_read(true)
+            .limit(
+                i32::try_from(limit)
+                    .unwrap_or(SCAN_PAGE)
+                    .clamp(1, SCAN_PAGE),
+            )
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify("Scan", e))?;
+        let jobs = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(from_item)
+            .collect::<Result<Vec<Job>, StoreError>>()?;
+        Ok(JobPage {
+            jobs,
+            next_cursor: output.last_evaluated_key.as_ref().map(scan_cursor::encode),
+        })
     }
 
     /// A strongly consistent read of the sparse leases partition of the models index is not
@@ -109,7 +137,7 @@ impl JobScan for DynamoStore {
         for item in output.items.unwrap_or_default() {
             let candidate: Job = from_item(&item)?;
             if let Some(job) = self.get_job(&candidate.tenant, &candidate.id).await? {
-                if job.lease_expired(now_ms) {
+                if job.overdue(now_ms) {
                     expired.push(job);
                 }
             }

@@ -137,7 +137,7 @@ pub(crate) async fn get_object(
     bucket: &str,
     key: &str,
 ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StoreError> {
-    get_exact(client, bucket, key, None, None).await
+    get_exact(client, bucket, key, None, None, None).await
 }
 
 /// `GetObject` of one version (a version id other than S3's `"null"`), or of the current
@@ -149,8 +149,9 @@ pub(crate) async fn get_exact(
     key: &str,
     version_id: Option<&str>,
     etag: Option<&str>,
+    range: Option<String>,
 ) -> Result<Option<aws_sdk_s3::operation::get_object::GetObjectOutput>, StoreError> {
-    let mut get = client.get_object().bucket(bucket).key(key);
+    let mut get = client.get_object().bucket(bucket).key(key).set_range(range);
     match (version_id.filter(|v| !v.is_empty() && *v != "null"), etag) {
         (Some(version), _) => get = get.version_id(version),
         (None, Some(etag)) if !etag.is_empty() => {

@@ -17,8 +17,8 @@ use crate::errors::classify;
 use crate::s3::get_exact;
 use crate::s3::S3ObjectStore;
 use application::ports::{
-    check_object_key, newest_keys, BlobReader, BlobStreams, BlobUpload, ReadFailure, StoreError,
-    MAX_LISTED_OBJECTS,
+    check_object_key, newest_keys, BlobReader, BlobStreams, BlobUpload, ObjectInfo, ReadFailure,
+    StoreError, MAX_LISTED_OBJECTS,
 };
 
 /// Body chunks buffered between the network and the parser (each is what hyper hands over,
@@ -63,6 +63,19 @@ impl Read for ChannelReader {
 }
 
 /// Pumps a body into the channel until it ends, fails, stalls, or the reader goes away.
+/// The `x-amz-copy-source` of `key` in `bucket`: the key percent-encoded but for `/`.
+fn copy_source(bucket: &str, key: &str) -> String {
+    let mut out = format!("{bucket}/");
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 async fn pump(
     mut body: ByteStream,
     tx: mpsc::Sender<Result<Bytes, StoreError>>,
@@ -95,6 +108,16 @@ struct S3Upload {
 }
 
 impl S3Upload {
+    /// The next part's number; S3 allows 10,000 parts.
+    fn next_part_number(&self) -> Result<i32, StoreError> {
+        i32::try_from(self.parts.len() + 1)
+            .ok()
+            .filter(|n| *n <= 10_000)
+            .ok_or_else(|| {
+                StoreError::Invalid(format!("upload of '{}' has too many parts", self.key))
+            })
+    }
+
     async fn abort_now(&self) {
         if let Err(e) = self
             .client
@@ -113,12 +136,7 @@ impl S3Upload {
 #[async_trait]
 impl BlobUpload for S3Upload {
     async fn write_part(&mut self, part: Vec<u8>) -> Result<(), StoreError> {
-        let number = i32::try_from(self.parts.len() + 1)
-            .ok()
-            .filter(|n| *n <= 10_000)
-            .ok_or_else(|| {
-                StoreError::Invalid(format!("upload of '{}' has too many parts", self.key))
-            })?;
+        let number = self.next_part_number()?;
         let output = self
             .client
             .upload_part()
@@ -133,6 +151,34 @@ impl BlobUpload for S3Upload {
         self.parts.push(
             CompletedPart::builder()
                 .set_e_tag(output.e_tag().map(str::to_owned))
+                .part_number(number)
+                .build(),
+        );
+        Ok(())
+    }
+
+    /// `UploadPartCopy` of the whole source object.
+    async fn copy_part(&mut self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        let number = self.next_part_number()?;
+        let output = self
+            .client
+            .upload_part_copy()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .part_number(number)
+            .copy_source(copy_source(bucket, key))
+            .send()
+            .await
+            .map_err(|e| classify("UploadPartCopy", e))?;
+        self.parts.push(
+            CompletedPart::builder()
+                .set_e_tag(
+                    output
+                        .copy_part_result()
+                        .and_then(|r| r.e_tag())
+                        .map(str::to_owned),
+                )
                 .part_number(number)
                 .build(),
         );
@@ -184,8 +230,22 @@ impl BlobStreams for S3ObjectStore {
         version_id: Option<&str>,
         etag: Option<&str>,
     ) -> Result<Option<BlobReader>, StoreError> {
+        self.open_from(bucket, key, version_id, etag, 0).await
+    }
+
+    /// `GetObject` with `Range: bytes={start}-` (none from 0), pinned as in `open_exact`.
+    async fn open_from(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        etag: Option<&str>,
+        start: u64,
+    ) -> Result<Option<BlobReader>, StoreError> {
         check_object_key(key)?;
-        let Some(output) = get_exact(self.client(), bucket, key, version_id, etag).await? else {
+        let range = (start > 0).then(|| format!("bytes={start}-"));
+        let Some(output) = get_exact(self.client(), bucket, key, version_id, etag, range).await?
+        else {
             return Ok(None);
         };
         let (tx, rx) = mpsc::channel(BODY_CHANNEL_CHUNKS);
@@ -205,6 +265,46 @@ impl BlobStreams for S3ObjectStore {
             }),
             failure,
         )))
+    }
+
+    /// `HeadObject`; a missing key is `None`.
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        check_object_key(key)?;
+        match self
+            .client()
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(ObjectInfo {
+                size: output
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+                version_id: output
+                    .version_id()
+                    .filter(|v| !v.is_empty() && *v != "null")
+                    .map(str::to_owned),
+                etag: output.e_tag().map(|e| e.trim_matches('"').to_owned()),
+            })),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(e) => Err(classify("HeadObject", e)),
+        }
+    }
+
+    /// `DeleteObject` (S3 answers success for a missing key too).
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        check_object_key(key)?;
+        self.client()
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify("DeleteObject", e))?;
+        Ok(())
     }
 
     async fn list(

@@ -60,6 +60,8 @@ pub const GSI2_SK: &str = "GSI2SK";
 /// names as sort keys; the new name keeps such items out of listings until the upgrade moves
 /// them.)
 pub const CATALOG_PK: &str = "CATALOG";
+/// The list of a split job's counted ranges (outside the fields a job reads).
+pub const RANGES_FINISHED_ATTRIBUTE: &str = "ranges_finished";
 /// The attribute of a running job holding its lease's end (number, epoch milliseconds).
 pub const LEASE_ATTRIBUTE: &str = "lease_expires_at";
 /// The TTL attribute of job items (number, epoch seconds).

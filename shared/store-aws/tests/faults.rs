@@ -51,6 +51,7 @@ fn a_job() -> Job {
         source: None,
         results_key: None,
         lease_expires_at: None,
+        progress: None,
     }
 }
 

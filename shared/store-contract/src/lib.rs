@@ -111,7 +111,7 @@ macro_rules! contract_suite {
         )*
     };
     ($backend:expr) => {
-        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions, when_a_lease_expires_should_be_found_and_taken_over_once, when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed);
+        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_an_object_is_copied_should_arrive_whole_with_its_metadata, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions, when_a_lease_expires_should_be_found_and_taken_over_once, when_a_split_job_counts_ranges_should_count_each_once_and_pending_jobs_be_taken_over, when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed);
     };
 }
 
@@ -186,6 +186,7 @@ fn job_of(tenant: &Tenant, id: &str, model: &str, created_at: u64) -> Job {
         source: None,
         results_key: None,
         lease_expires_at: None,
+        progress: None,
     }
 }
 
@@ -214,6 +215,48 @@ pub async fn when_object_exists_should_conflict_and_keep_original(b: &dyn Backen
 /// A contract case (its name says the rule).
 pub async fn when_object_absent_should_get_none(b: &dyn Backend) {
     assert!(b.objects().get("models/x/v1").await.unwrap().is_none());
+}
+
+/// A contract case (its name says the rule): the object-admin copy (server-side), head and
+/// streamed write and read.
+pub async fn when_an_object_is_copied_should_arrive_whole_with_its_metadata(b: &dyn Backend) {
+    let admin = b.stores().admin;
+    let (from, to) = ("models/m/v000001/model.nmly", "copies/sha256/ab");
+    assert!(admin.head(from).await.unwrap().is_none());
+    admin
+        .put_if_absent(from, b"model", &meta_of(b"model"))
+        .await
+        .unwrap();
+    assert_eq!(admin.head(from).await.unwrap(), Some(meta_of(b"model")));
+    let source = admin.copy_source(from).unwrap();
+    admin.copy(&source, to).await.unwrap();
+    let copied = admin.get(to).await.unwrap().unwrap();
+    assert_eq!(
+        (copied.bytes, copied.meta),
+        (b"model".to_vec(), meta_of(b"model"))
+    );
+    // A second copy over it is harmless; a missing source is refused.
+    admin.copy(&source, to).await.unwrap();
+    let missing = admin.copy_source("models/none").unwrap();
+    let e = admin.copy(&missing, "copies/none").await.unwrap_err();
+    assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+    // Streams: written in parts, read back whole.
+    let mut upload = admin
+        .write_stream("dumps/d.gz", "application/gzip")
+        .await
+        .unwrap();
+    upload.write_part(b"part".to_vec()).await.unwrap();
+    upload.complete().await.unwrap();
+    let mut read = Vec::new();
+    let mut reader = admin.read_stream("dumps/d.gz").await.unwrap().unwrap();
+    tokio::task::spawn_blocking(move || {
+        std::io::Read::read_to_end(&mut reader, &mut read).unwrap();
+        read
+    })
+    .await
+    .map(|read| assert_eq!(read, b"part"))
+    .unwrap();
+    assert!(admin.read_stream("dumps/none").await.unwrap().is_none());
 }
 
 /// A contract case (its name says the rule).
@@ -771,6 +814,7 @@ pub async fn when_a_lease_expires_should_be_found_and_taken_over_once(b: &dyn Ba
     let failed = Job {
         status: JobStatus::Failed,
         lease_expires_at: None,
+        progress: None,
         ..running(&tenant(), "older", 8_000)
     };
     jobs.take_over_job(&failed, 10_000).await.unwrap();
@@ -779,6 +823,75 @@ pub async fn when_a_lease_expires_should_be_found_and_taken_over_once(b: &dyn Ba
         ids(&scan.expired_leases(100_000, 1).await.unwrap()).len(),
         1
     );
+}
+
+/// A contract case (its name says the rule): a range is counted in its job's progress once however
+/// often (and however concurrently) it is reported, never in a job without progress or a missing
+/// one; a `pending` job is taken over whatever its deadline, and found by the sweep once its
+/// deadline passed.
+pub async fn when_a_split_job_counts_ranges_should_count_each_once_and_pending_jobs_be_taken_over(
+    b: &dyn Backend,
+) {
+    let jobs = b.jobs();
+    let split = Job {
+        status: JobStatus::Running,
+        lease_expires_at: Some(u64::MAX / 2),
+        progress: Some(application::domain::JobProgress {
+            ranges: 3,
+            ..Default::default()
+        }),
+        ..job_of(&tenant(), "split", "m", 1_000)
+    };
+    jobs.put_job(&split).await.unwrap();
+    assert!(jobs.record_range(&tenant(), "split", 0, 10).await.unwrap());
+    assert!(!jobs.record_range(&tenant(), "split", 0, 10).await.unwrap());
+    let acme = tenant();
+    let racers = (0..8).map(|_| jobs.record_range(&acme, "split", 1, 5));
+    let won = futures_util::future::join_all(racers)
+        .await
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap())
+        .count();
+    assert_eq!(won, 1, "one of the concurrent reports counted");
+    let progress = jobs
+        .get_job(&tenant(), "split")
+        .await
+        .unwrap()
+        .unwrap()
+        .progress
+        .unwrap();
+    assert_eq!(
+        (progress.ranges, progress.ranges_done, progress.rows_done),
+        (3, 2, 15)
+    );
+    assert!(!jobs
+        .record_range(&other_tenant(), "split", 2, 1)
+        .await
+        .unwrap());
+    jobs.put_job(&job_of(&tenant(), "plain", "m", 1_000))
+        .await
+        .unwrap();
+    assert!(!jobs.record_range(&tenant(), "plain", 0, 1).await.unwrap());
+    assert!(!jobs.record_range(&tenant(), "missing", 0, 1).await.unwrap());
+
+    let pending = |id: &str, deadline: u64| Job {
+        status: JobStatus::Pending,
+        lease_expires_at: Some(deadline),
+        ..job_of(&tenant(), id, "m", 1_000)
+    };
+    jobs.put_job(&pending("waiting", 9_000)).await.unwrap();
+    jobs.put_job(&pending("arriving", 90_000)).await.unwrap();
+    let overdue = b.stores().scan.expired_leases(10_000, 100).await.unwrap();
+    assert_eq!(ids(&overdue), ["waiting"], "{overdue:?}");
+    let started = Job {
+        status: JobStatus::Running,
+        ..pending("arriving", 99_000)
+    };
+    jobs.take_over_job(&started, 10_000).await.unwrap();
+    assert!(matches!(
+        jobs.take_over_job(&started, 10_000).await,
+        Err(StoreError::Conflict(_))
+    ));
 }
 
 /// A contract case (its name says the rule): the first `begin` of a key writes its record, a

@@ -3,7 +3,7 @@
 //! its metadata, so [`ObjectStore::get`](application::ports::ObjectStore::get) reads them back too.
 
 use std::fs::{self, File};
-use std::io::{ErrorKind, Write};
+use std::io::{ErrorKind, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::objects::{io_error, meta_path, temp_path, LocalObjectStore};
 use application::ports::{
-    newest_keys, BlobReader, BlobStreams, BlobUpload, ObjectMeta, ReadFailure, StoreError,
-    MAX_LISTED_OBJECTS,
+    newest_keys, BlobReader, BlobStreams, BlobUpload, ObjectInfo, ObjectMeta, ReadFailure,
+    StoreError, MAX_LISTED_OBJECTS,
 };
 
 /// Most directory entries visited by one listing, so a huge tree cannot stall a function.
@@ -20,6 +20,7 @@ const MAX_LISTED_ENTRIES: usize = 1_000_000;
 
 /// A file being written; removed unless completed.
 struct LocalUpload {
+    store: LocalObjectStore,
     key: String,
     path: PathBuf,
     tmp: PathBuf,
@@ -53,6 +54,22 @@ impl BlobUpload for LocalUpload {
         file.write_all(&part).map_err(|e| io_error(&self.tmp, e))?;
         self.sha.update(&part);
         self.size += part.len() as u64;
+        Ok(())
+    }
+
+    /// Appends the source file's bytes (the local stand-in for a server-side copy).
+    async fn copy_part(&mut self, _bucket: &str, key: &str) -> Result<(), StoreError> {
+        let source = self.store.path_of(key)?;
+        let mut input = File::open(&source).map_err(|e| io_error(&source, e))?;
+        let file = self.file.as_mut().ok_or_else(|| {
+            StoreError::Invalid(format!("upload of '{}' is already finished", self.key))
+        })?;
+        let mut hashing = HashingWriter {
+            inner: file,
+            sha: &mut self.sha,
+        };
+        let copied = std::io::copy(&mut input, &mut hashing).map_err(|e| io_error(&self.tmp, e))?;
+        self.size += copied;
         Ok(())
     }
 
@@ -96,6 +113,24 @@ impl BlobUpload for LocalUpload {
 
     async fn abort(mut self: Box<Self>) {
         self.discard();
+    }
+}
+
+/// Writes through to a file while hashing what passes.
+struct HashingWriter<'a> {
+    inner: &'a mut File,
+    sha: &'a mut Sha256,
+}
+
+impl Write for HashingWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(buf.get(..n).unwrap_or_default());
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -177,6 +212,54 @@ impl BlobStreams for LocalObjectStore {
         }
     }
 
+    /// The bucket, version and ETag are ignored: the local store keeps one version of a file.
+    async fn open_from(
+        &self,
+        _bucket: &str,
+        key: &str,
+        _version_id: Option<&str>,
+        _etag: Option<&str>,
+        start: u64,
+    ) -> Result<Option<BlobReader>, StoreError> {
+        let path = self.path_of(key)?;
+        let mut file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error(&path, e)),
+        };
+        file.seek(SeekFrom::Start(start))
+            .map_err(|e| io_error(&path, e))?;
+        Ok(Some(BlobReader::new(
+            Box::new(std::io::BufReader::with_capacity(256 * 1024, file)),
+            ReadFailure::default(),
+        )))
+    }
+
+    async fn head(&self, _bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        let path = self.path_of(key)?;
+        match fs::metadata(&path) {
+            Ok(meta) => Ok(Some(ObjectInfo {
+                size: meta.len(),
+                version_id: None,
+                etag: None,
+            })),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error(&path, e)),
+        }
+    }
+
+    async fn delete(&self, _bucket: &str, key: &str) -> Result<(), StoreError> {
+        let path = self.path_of(key)?;
+        for file in [meta_path(&path), path] {
+            match fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error(&file, e)),
+            }
+        }
+        Ok(())
+    }
+
     async fn list(
         &self,
         _bucket: &str,
@@ -221,6 +304,7 @@ impl BlobStreams for LocalObjectStore {
             .open(&tmp)
             .map_err(|e| io_error(&tmp, e))?;
         Ok(Box::new(LocalUpload {
+            store: self.clone(),
             key: key.to_owned(),
             path,
             tmp,

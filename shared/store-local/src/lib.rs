@@ -4,6 +4,7 @@
 mod admin;
 mod blobs;
 mod objects;
+mod signer;
 mod sqlite;
 
 use std::path::Path;

@@ -14,7 +14,7 @@ use application::domain::keys::{
     tenant_prefix, version_sk, IDEMPOTENCY_SK, JOB_SK, LATEST_SK, LEGACY_JOB_PREFIX,
     LEGACY_MODEL_PREFIX,
 };
-use application::domain::{ApiKey, IdempotencyRecord, Job, JobStatus, ModelVersion, Tenant};
+use application::domain::{ApiKey, IdempotencyRecord, Job, ModelVersion, Tenant};
 use application::ports::{
     IdempotencyStore, JobPage, JobScan, JobStore, KeyStore, LegacyItems, ModelRegistry,
     RegistryRestore, StoreError,
@@ -341,14 +341,65 @@ impl JobStore for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
         let stored: Option<Job> = read_in(&tx, &job.pk(), JOB_SK)?;
-        if !stored.is_some_and(|s| s.lease_expired(now_ms)) {
+        if !stored.is_some_and(|s| s.claimable(now_ms)) {
             return Err(StoreError::Conflict(format!(
-                "job '{}' is not running under an expired lease",
+                "job '{}' is neither pending nor running under an expired lease",
                 job.id
             )));
         }
         upsert_job(&tx, job)?;
         tx.commit().map_err(db)
+    }
+
+    /// In one transaction: the job's body keeps the counted indexes in `ranges_finished`
+    /// (beside the fields a [`Job`] reads, so answers never carry them).
+    async fn record_range(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        index: u32,
+        rows: u64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let Some(mut body) = read_in::<serde_json::Value>(&tx, &job_pk(tenant, id), JOB_SK)? else {
+            return Ok(false);
+        };
+        let Some(object) = body.as_object_mut() else {
+            return Ok(false);
+        };
+        let finished = object
+            .entry("ranges_finished")
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        let Some(list) = finished.as_array_mut() else {
+            return Ok(false);
+        };
+        if list.iter().any(|v| v.as_u64() == Some(u64::from(index))) {
+            return Ok(false);
+        }
+        list.push(index.into());
+        let Some(progress) = object.get_mut("progress").and_then(|p| p.as_object_mut()) else {
+            return Ok(false);
+        };
+        let add =
+            |progress: &mut serde_json::Map<String, serde_json::Value>, field: &str, n: u64| {
+                let now = progress
+                    .get(field)
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0);
+                progress.insert(field.to_owned(), (now + n).into());
+            };
+        add(progress, "ranges_done", 1);
+        add(progress, "rows_done", rows);
+        tx.execute(
+            "UPDATE items SET body = ?3 WHERE pk = ?1 AND sk = ?2",
+            params![job_pk(tenant, id), JOB_SK, to_json(&body)?],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(true)
     }
 
     async fn get_job(&self, tenant: &Tenant, id: &str) -> Result<Option<Job>, StoreError> {
@@ -451,24 +502,55 @@ impl RegistryRestore for SqliteStore {
 
 #[async_trait]
 impl JobScan for SqliteStore {
-    async fn all_jobs(&self) -> Result<Vec<Job>, StoreError> {
-        self.query_bodies(
-            "SELECT body FROM items WHERE sk = ?1 AND pk LIKE 'T#%#JOB#%' ORDER BY pk",
-            params![JOB_SK],
-        )
+    /// By key: the cursor is the last job's `pk`, and a page reads the primary key's range after
+    /// it.
+    async fn scan_jobs(&self, cursor: Option<&str>, limit: usize) -> Result<JobPage, StoreError> {
+        if cursor.is_some_and(|c| !c.starts_with("T#")) {
+            return Err(StoreError::Invalid(
+                "job scan cursor was not handed out by this store".into(),
+            ));
+        }
+        let limit = limit.clamp(1, 10_000);
+        let rows: Vec<(String, Job)> = {
+            let conn = self.conn()?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT pk, body FROM items WHERE pk > ?1 AND sk = ?2 AND pk LIKE 'T#%#JOB#%'
+                     ORDER BY pk LIMIT ?3",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![cursor.unwrap_or(""), JOB_SK, limit as i64], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(db)?;
+            let mut out = Vec::with_capacity(limit);
+            for row in rows {
+                let (pk, body) = row.map_err(db)?;
+                out.push((pk, from_json(&body)?));
+            }
+            out
+        };
+        let next_cursor = (rows.len() == limit)
+            .then(|| rows.last().map(|(pk, _)| pk.clone()))
+            .flatten();
+        Ok(JobPage {
+            jobs: rows.into_iter().map(|(_, job)| job).collect(),
+            next_cursor,
+        })
     }
 
     /// The local store is small: running jobs are found by their body, without an index.
     async fn expired_leases(&self, now_ms: u64, limit: usize) -> Result<Vec<Job>, StoreError> {
         let running: Vec<Job> = self.query_bodies(
             "SELECT body FROM items WHERE sk = ?1 AND pk LIKE 'T#%#JOB#%'
-               AND json_extract(body, '$.status') = 'running'
+               AND json_extract(body, '$.status') IN ('running', 'pending')
              ORDER BY json_extract(body, '$.lease_expires_at'), pk",
             params![JOB_SK],
         )?;
         Ok(running
             .into_iter()
-            .filter(|j| j.status == JobStatus::Running && j.lease_expired(now_ms))
+            .filter(|j| j.overdue(now_ms))
             .take(limit)
             .collect())
     }

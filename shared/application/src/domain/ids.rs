@@ -16,6 +16,12 @@ pub fn new_job_id() -> String {
     format!("{:012x}{:016x}", now_millis(), rand::random::<u64>())
 }
 
+/// Whether `id` has the shape [`new_job_id`] gives (28 lowercase hex digits): the file name of
+/// an upload whose job was recorded when its URL was given.
+pub fn is_generated_job_id(id: &str) -> bool {
+    id.len() == 28 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// Whether a string could be a job id (bounded, URL-safe), checked before any lookup.
 pub fn is_plausible_job_id(id: &str) -> bool {
     (1..=128).contains(&id.len())

@@ -61,6 +61,7 @@ impl JobPolicy {
             source: None,
             results_key: None,
             lease_expires_at: None,
+            progress: None,
         }
     }
 
@@ -108,6 +109,17 @@ pub struct JobCounts {
     pub rows: usize,
     /// Rows labelled anomalous.
     pub anomalies: usize,
+}
+
+/// How far a job split into byte ranges has come (`GET /api/v1/jobs/{id}` while it runs).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobProgress {
+    /// Ranges the file was cut into.
+    pub ranges: u32,
+    /// Ranges scored so far (each counted once, however often it was retried).
+    pub ranges_done: u32,
+    /// Rows scored so far.
+    pub rows_done: u64,
 }
 
 /// Timings a job reports.
@@ -159,6 +171,9 @@ pub struct Job {
     /// the Unix epoch). A redelivery takes the job over, and the sweep fails it, only after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_expires_at: Option<u64>,
+    /// A job split into byte ranges: how far it has come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<JobProgress>,
 }
 
 impl Job {
@@ -176,6 +191,20 @@ impl Job {
     /// written before leases): its invocation is gone, so it may be taken over or failed.
     pub fn lease_expired(&self, now: u64) -> bool {
         self.status == JobStatus::Running && self.lease_expires_at.is_none_or(|at| at < now)
+    }
+
+    /// Whether the sweep should fail the job at `now`: running under an ended lease, or pending
+    /// past its deadline (the upload URL it waits on expired).
+    pub fn overdue(&self, now: u64) -> bool {
+        self.lease_expired(now)
+            || (self.status == JobStatus::Pending
+                && self.lease_expires_at.is_some_and(|at| at < now))
+    }
+
+    /// Whether an invocation may take the job over at `now`: it is `pending` (accepted, waiting
+    /// for its upload or its engine), or running under an ended lease.
+    pub fn claimable(&self, now: u64) -> bool {
+        self.status == JobStatus::Pending || self.lease_expired(now)
     }
 }
 

@@ -3,23 +3,27 @@
 //! callers acting for them.
 
 pub mod api_key;
+pub mod batch_plan;
 pub mod idempotency;
 pub mod ids;
 pub mod incoming;
 pub mod job;
+pub mod job_ticket;
 pub mod keys;
 pub mod model_version;
 pub mod names;
 pub mod object_ref;
+pub mod owned_source;
 pub mod principal;
 pub mod tenant;
 
 pub use api_key::{ApiKey, KeyToken, NewKey, UsageKey};
 pub use idempotency::{AnswerRecord, IdempotencyRecord, IdempotencyStatus};
 pub use job::{
-    running_job, Job, JobCounts, JobKind, JobPolicy, JobStatus, JobTimings, DEFAULT_LEASE_MS,
-    JOB_TTL_SECS,
+    running_job, Job, JobCounts, JobKind, JobPolicy, JobProgress, JobStatus, JobTimings,
+    DEFAULT_LEASE_MS, JOB_TTL_SECS,
 };
+pub use job_ticket::JobTicket;
 pub use model_version::{ModelVersion, TrainingStats};
 pub use object_ref::S3ObjectRef;
 pub use principal::{Principal, Scope};

@@ -20,12 +20,29 @@ pub fn newest_keys(mut listed: Vec<(String, u64)>, limit: usize) -> Vec<String> 
 /// Smallest part of a multipart upload except the last (S3's limit).
 pub const MIN_PART_BYTES: usize = 5 * 1024 * 1024;
 
+/// What a `HEAD` of a data object tells: its size (to plan byte ranges) and the version or ETag
+/// that pins exactly the bytes a job reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Size in bytes.
+    pub size: u64,
+    /// The version id, in a versioned bucket.
+    pub version_id: Option<String>,
+    /// The ETag, without quotes.
+    pub etag: Option<String>,
+}
+
 /// An object being written in parts, visible only once [`complete`](BlobUpload::complete)
 /// succeeds, and never over an existing object.
 #[async_trait]
 pub trait BlobUpload: Send {
     /// Appends one part; every part but the last must hold at least [`MIN_PART_BYTES`].
     async fn write_part(&mut self, part: Vec<u8>) -> Result<(), StoreError>;
+
+    /// Appends the whole object at `key` in `bucket` as the next part, copied inside the store (S3
+    /// `UploadPartCopy`: the bytes never pass through the function). The object must hold at
+    /// least [`MIN_PART_BYTES`] unless it is the last part.
+    async fn copy_part(&mut self, bucket: &str, key: &str) -> Result<(), StoreError>;
 
     /// Publishes the object only if nothing is at its key ([`StoreError::Conflict`] otherwise,
     /// and the upload is discarded). On any error nothing is published.
@@ -57,6 +74,23 @@ pub trait BlobStreams: Send + Sync {
     ) -> Result<Option<BlobReader>, StoreError> {
         self.open(bucket, key).await
     }
+
+    /// Opens the object pinned by `version_id` or `etag` (as [`open_exact`](Self::open_exact))
+    /// at byte `start`, to its end: how a range worker reads its share of a large file.
+    async fn open_from(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        etag: Option<&str>,
+        start: u64,
+    ) -> Result<Option<BlobReader>, StoreError>;
+
+    /// The object's size, version and ETag, or `None` when there is none.
+    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StoreError>;
+
+    /// Deletes the object at `key` (nothing when it is absent).
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError>;
 
     /// The `limit` most recently written keys under `prefix`, in key order: newer uploads are
     /// never dropped for older ones. A prefix holding more than [`MAX_LISTED_OBJECTS`] objects

@@ -6,7 +6,7 @@ use super::StoreError;
 use crate::domain::{Job, Tenant};
 
 /// One page of a model's jobs, newest first.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct JobPage {
     /// The jobs on this page.
     pub jobs: Vec<Job>,
@@ -39,11 +39,23 @@ pub trait JobStore: Send + Sync {
         self.put_job(job).await
     }
 
-    /// Replaces a running job whose lease ended before `now_ms` (or that holds none) with `job`:
-    /// how a redelivery takes over a job whose invocation died, and how the sweep fails it.
+    /// Replaces a `pending` job, or a running job whose lease ended before `now_ms` (or that
+    /// holds none), with `job`: how an upload or an engine starts an accepted job, how a
+    /// redelivery takes over a job whose invocation died, and how the sweep fails it.
     /// [`StoreError::Conflict`] when the stored job is missing, finished, or still leased.
     /// Atomic in both adapters: of two takers, one wins.
     async fn take_over_job(&self, job: &Job, now_ms: u64) -> Result<(), StoreError>;
+
+    /// Counts range `index` of a split job as done with `rows` rows, once: `Ok(true)` the first
+    /// time, `Ok(false)` when it was already counted (a retried range) or the job has no
+    /// progress to count in. Atomic in both adapters.
+    async fn record_range(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        index: u32,
+        rows: u64,
+    ) -> Result<bool, StoreError>;
 
     /// One of `tenant`'s jobs, or `None`.
     async fn get_job(&self, tenant: &Tenant, id: &str) -> Result<Option<Job>, StoreError>;

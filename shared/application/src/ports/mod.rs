@@ -5,6 +5,7 @@
 mod blob_reader;
 mod blob_streams;
 mod idempotency_store;
+mod job_runner;
 mod job_scan;
 mod job_store;
 mod key_store;
@@ -17,21 +18,26 @@ mod registry_restore;
 mod store_error;
 mod stores;
 mod token_verifier;
+mod url_signer;
 mod usage_plan;
 
 pub use blob_reader::{BlobReader, ReadFailure};
-pub use blob_streams::{newest_keys, BlobStreams, BlobUpload, MAX_LISTED_OBJECTS, MIN_PART_BYTES};
+pub use blob_streams::{
+    newest_keys, BlobStreams, BlobUpload, ObjectInfo, MAX_LISTED_OBJECTS, MIN_PART_BYTES,
+};
 pub use idempotency_store::IdempotencyStore;
+pub use job_runner::JobRunner;
 pub use job_scan::JobScan;
 pub use job_store::{JobPage, JobStore};
 pub use key_store::KeyStore;
 pub use legacy_items::LegacyItems;
 pub use model_registry::ModelRegistry;
-pub use object_admin::ObjectAdmin;
+pub use object_admin::{CopySource, ObjectAdmin};
 pub use object_checks::{check_object_key, check_object_meta, verify_object, MAX_OBJECT_KEY_BYTES};
 pub use object_store::{ObjectMeta, ObjectStore, StoredObject};
 pub use registry_restore::RegistryRestore;
 pub use store_error::StoreError;
 pub use stores::Stores;
 pub use token_verifier::{TokenRejected, TokenVerifier};
+pub use url_signer::{SignedUrl, UrlSigner};
 pub use usage_plan::{NoUsagePlan, UsagePlan};

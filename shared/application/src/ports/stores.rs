@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::{
-    BlobStreams, IdempotencyStore, JobScan, JobStore, KeyStore, LegacyItems, ModelRegistry,
-    NoUsagePlan, ObjectAdmin, ObjectStore, RegistryRestore, UsagePlan,
+    BlobStreams, IdempotencyStore, JobRunner, JobScan, JobStore, KeyStore, LegacyItems,
+    ModelRegistry, NoUsagePlan, ObjectAdmin, ObjectStore, RegistryRestore, UrlSigner, UsagePlan,
 };
 
 /// The stores a function uses, whichever adapter backs them.
@@ -19,6 +19,8 @@ pub struct Stores {
     pub jobs: Arc<dyn JobStore>,
     /// Streamed data objects (uploads to score or train on, batch results).
     pub blobs: Arc<dyn BlobStreams>,
+    /// Links to upload and download data objects.
+    pub signer: Arc<dyn UrlSigner>,
     /// The model artifacts again, with listing, replacing and deleting (backup and restore).
     pub admin: Arc<dyn ObjectAdmin>,
     /// Registry writes of a restore.
@@ -33,6 +35,9 @@ pub struct Stores {
     pub legacy: Arc<dyn LegacyItems>,
     /// The usage plan metering each API key (API Gateway in AWS; nothing locally).
     pub usage: Arc<dyn UsagePlan>,
+    /// The engine of asynchronous jobs (Step Functions in AWS); `None` where the function's own
+    /// process drives them (the local driver).
+    pub engine: Option<Arc<dyn JobRunner>>,
     /// The backup vault: the backup bucket, or locally a directory beside the store; `None`
     /// where no vault is configured.
     pub vault: Option<Arc<dyn ObjectAdmin>>,
@@ -43,7 +48,7 @@ impl Stores {
     /// and no usage plan (the AWS composition sets one when configured).
     pub fn over<O, I>(objects: Arc<O>, items: Arc<I>, vault: Option<Arc<dyn ObjectAdmin>>) -> Self
     where
-        O: ObjectAdmin + BlobStreams + 'static,
+        O: ObjectAdmin + BlobStreams + UrlSigner + 'static,
         I: ModelRegistry
             + JobStore
             + RegistryRestore
@@ -58,6 +63,7 @@ impl Stores {
             registry: items.clone(),
             jobs: items.clone(),
             blobs: objects.clone(),
+            signer: objects.clone(),
             admin: objects,
             restore: items.clone(),
             scan: items.clone(),
@@ -65,6 +71,7 @@ impl Stores {
             idempotency: items.clone(),
             legacy: items,
             usage: Arc::new(NoUsagePlan),
+            engine: None,
             vault,
         }
     }

@@ -19,7 +19,7 @@
 
 use std::time::Instant;
 
-use crate::domain::ids::now_millis;
+use crate::domain::ids::{is_generated_job_id, now_millis};
 use crate::domain::{Job, JobKind, JobPolicy, JobStatus, S3ObjectRef, Tenant};
 use crate::error::ServiceError;
 use crate::ports::{BlobReader, BlobStreams, JobStore, StoreError};
@@ -50,6 +50,32 @@ pub fn new_job(
     }
 }
 
+/// The job an upload's event does: the job `POST /api/v1/uploads` recorded for it (its key's file
+/// name is that job's id, and the job names this object as its source), else the object
+/// version's deterministic job of `kind` (`kind_name` in the id).
+pub async fn event_job_id(
+    jobs: &dyn JobStore,
+    tenant: &Tenant,
+    object: &S3ObjectRef,
+    kind: JobKind,
+    kind_name: &str,
+) -> Result<String, ServiceError> {
+    let stem = object
+        .key
+        .rsplit('/')
+        .next()
+        .and_then(|name| name.strip_suffix(".csv"))
+        .filter(|stem| is_generated_job_id(stem));
+    if let Some(stem) = stem {
+        if let Some(job) = jobs.get_job(tenant, stem).await? {
+            if job.kind == kind && job.source.as_deref() == Some(object.uri().as_str()) {
+                return Ok(stem.to_owned());
+            }
+        }
+    }
+    Ok(object.job_id(kind_name))
+}
+
 /// Claims `job`'s id: `Some(existing)` when an earlier delivery finished it or another live
 /// invocation holds it (nothing to do now); `None` when this invocation now holds it.
 pub async fn claim(jobs: &dyn JobStore, job: &Job) -> Result<Option<Job>, ServiceError> {
@@ -62,7 +88,7 @@ pub async fn claim(jobs: &dyn JobStore, job: &Job) -> Result<Option<Job>, Servic
                 return Ok(None);
             };
             let now = now_millis();
-            if !existing.lease_expired(now) {
+            if !existing.claimable(now) {
                 if existing.status == JobStatus::Running {
                     tracing::info!(job_id = %job.id, lease_expires_at = existing.lease_expires_at, "job is held by a live invocation; not doing it twice");
                 }

@@ -1,13 +1,19 @@
-//! The backup manifest, `backups/{id}/manifest.json`: every copied object with its SHA-256 and
-//! size, the table dump's checksum and the item counts. Restore checks a backup against its
-//! manifest before writing anything, so a damaged or partial backup is refused whole.
+//! The backup manifest, `backups/{id}/manifest.json`: every artifact the backup holds (a
+//! content-addressed object `backups/objects/sha256/{hex}`, shared by every backup that holds
+//! the same bytes) with its SHA-256 and size, the table dump's parts and the item counts.
+//! Restore checks a backup against its manifest before writing anything, so a damaged or partial
+//! backup is refused whole. Format 1 (before content addressing) kept each artifact under the
+//! backup's own prefix and the dump in one object; it still reads.
 
 use serde::{Deserialize, Serialize};
 
 use crate::checksum::sha256_hex;
 
 /// Version of the manifest layout; a newer one is refused by an older restore.
-pub const MANIFEST_FORMAT: u32 = 1;
+pub const MANIFEST_FORMAT: u32 = 2;
+
+/// Prefix of every content-addressed artifact in the vault: `{CONTENT_PREFIX}{sha256 hex}`.
+pub const CONTENT_PREFIX: &str = "backups/objects/sha256/";
 
 /// Prefix of every backup in the backup bucket: `backups/{id}/`.
 pub fn backup_prefix(id: &str) -> String {
@@ -19,14 +25,15 @@ pub fn manifest_key(id: &str) -> String {
     format!("{}manifest.json", backup_prefix(id))
 }
 
-/// Key under which a backup keeps a copy of the models-bucket object `key`.
-pub fn backup_object_key(id: &str, key: &str) -> String {
-    format!("{}{key}", backup_prefix(id))
+/// Key of the vault object holding the artifact whose SHA-256 is `sha256`.
+pub fn content_key(sha256: &str) -> String {
+    format!("{CONTENT_PREFIX}{sha256}")
 }
 
-/// Key of a backup's table dump (gzip of JSON lines, one item each).
-pub fn table_dump_key(id: &str) -> String {
-    format!("{}table.jsonl.gz", backup_prefix(id))
+/// Key of part `n` of a backup's table dump (each part gzip of JSON lines, one item each;
+/// written by one invocation).
+pub fn table_part_key(id: &str, n: u32) -> String {
+    format!("{}table/{n:06}.jsonl.gz", backup_prefix(id))
 }
 
 /// How a backup ended.
@@ -42,7 +49,7 @@ pub enum BackupStatus {
 /// One object of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestObject {
-    /// Key in the backup bucket.
+    /// Key in the backup bucket ([`content_key`] for an artifact).
     pub backup_key: String,
     /// Key it is restored to (in the models bucket); empty for the table dump.
     pub source_key: String,
@@ -88,6 +95,16 @@ pub struct ItemCounts {
     pub keys: usize,
 }
 
+impl ItemCounts {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &ItemCounts) {
+        self.models += other.models;
+        self.versions += other.versions;
+        self.jobs += other.jobs;
+        self.keys += other.keys;
+    }
+}
+
 /// `backups/{id}/manifest.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupManifest {
@@ -104,10 +121,17 @@ pub struct BackupManifest {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Every copied model object.
+    /// Every model artifact the backup holds, one per source key.
     pub objects: Vec<ManifestObject>,
-    /// The table dump.
+    /// Artifacts this backup copied; the others an earlier backup already held.
+    #[serde(default)]
+    pub copied: usize,
+    /// The table dump in one object (format 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<ManifestObject>,
+    /// The parts of the table dump, in order (format 2).
+    #[serde(default)]
+    pub tables: Vec<ManifestObject>,
     /// Items in the dump, by kind.
     pub items: ItemCounts,
 }
@@ -115,7 +139,16 @@ pub struct BackupManifest {
 impl BackupManifest {
     /// Bytes of every object and the dump.
     pub fn total_bytes(&self) -> u64 {
-        self.objects.iter().map(|o| o.size).sum::<u64>() + self.table.as_ref().map_or(0, |t| t.size)
+        self.objects
+            .iter()
+            .chain(self.dump_parts())
+            .map(|o| o.size)
+            .sum()
+    }
+
+    /// The parts of the table dump, in order, whichever the format.
+    pub fn dump_parts(&self) -> impl Iterator<Item = &ManifestObject> {
+        self.table.iter().chain(self.tables.iter())
     }
 
     /// Parses a stored manifest, refusing a newer format or a manifest that names keys outside
@@ -130,14 +163,23 @@ impl BackupManifest {
             ));
         }
         let prefix = backup_prefix(&manifest.id);
+        let own = |o: &ManifestObject| o.backup_key.starts_with(&prefix);
+        let escapes = |o: &&ManifestObject| o.backup_key.contains("..");
         let outside = manifest
             .objects
             .iter()
-            .chain(manifest.table.iter())
-            .find(|o| !o.backup_key.starts_with(&prefix) || o.backup_key.contains(".."));
+            .find(|o| !(own(o) || o.backup_key == content_key(&o.sha256)))
+            .or_else(|| manifest.dump_parts().find(|o| !own(o)))
+            .or_else(|| {
+                manifest
+                    .objects
+                    .iter()
+                    .chain(manifest.dump_parts())
+                    .find(escapes)
+            });
         if let Some(object) = outside {
             return Err(format!(
-                "the manifest names {}, outside {prefix}",
+                "the manifest names {}, outside {prefix} and {CONTENT_PREFIX}",
                 object.backup_key
             ));
         }
@@ -151,7 +193,7 @@ mod tests {
 
     fn object(id: &str, key: &str, bytes: &[u8]) -> ManifestObject {
         ManifestObject {
-            backup_key: backup_object_key(id, key),
+            backup_key: format!("{}{key}", backup_prefix(id)),
             source_key: key.into(),
             sha256: sha256_hex(bytes),
             size: bytes.len() as u64,
@@ -167,7 +209,9 @@ mod tests {
             status: BackupStatus::Succeeded,
             error: None,
             objects,
-            table: Some(object("b1", "table.jsonl.gz", b"dump")),
+            copied: 0,
+            table: None,
+            tables: vec![object("b1", "table/000001.jsonl.gz", b"dump")],
             items: ItemCounts {
                 models: 1,
                 versions: 2,
@@ -192,11 +236,14 @@ mod tests {
 
     #[test]
     fn when_round_tripped_should_parse_back_and_sum_sizes() {
-        let m = manifest(vec![object("b1", "models/m/v000001/model.nmly", b"model")]);
+        let mut shared = object("b1", "models/m/v000001/model.nmly", b"model");
+        shared.backup_key = content_key(&shared.sha256);
+        let m = manifest(vec![shared]);
         let bytes = serde_json::to_vec(&m).unwrap();
         let back = BackupManifest::parse(&bytes).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.total_bytes(), 9);
+        assert_eq!(back.dump_parts().count(), 1);
     }
 
     #[test]
@@ -204,9 +251,13 @@ mod tests {
         let mut m = manifest(vec![]);
         m.format = MANIFEST_FORMAT + 1;
         let e = BackupManifest::parse(&serde_json::to_vec(&m).unwrap()).unwrap_err();
-        assert!(e.contains("format 2"), "{e}");
+        assert!(e.contains("format 3"), "{e}");
         let mut m = manifest(vec![object("b1", "models/x", b"x")]);
         m.objects[0].backup_key = "backups/b2/models/x".into();
+        let e = BackupManifest::parse(&serde_json::to_vec(&m).unwrap()).unwrap_err();
+        assert!(e.contains("outside backups/b1/"), "{e}");
+        // A content object must sit at the key of its own SHA-256.
+        m.objects[0].backup_key = content_key(&sha256_hex(b"other"));
         let e = BackupManifest::parse(&serde_json::to_vec(&m).unwrap()).unwrap_err();
         assert!(e.contains("outside backups/b1/"), "{e}");
         let e = BackupManifest::parse(b"{not json").unwrap_err();

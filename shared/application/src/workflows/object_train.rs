@@ -13,16 +13,18 @@ use detection::sampling::Reservoir;
 use detection::{Limits, Table};
 use ndarray::Array2;
 
+use crate::domain::ids::{new_job_id, now_millis};
 use crate::domain::incoming::{incoming_prefix, ModelTarget, TRAIN_PREFIX};
 use crate::domain::names::validate_model_name;
 use crate::domain::object_ref::deterministic_id;
-use crate::domain::{Job, JobKind, ModelVersion, S3ObjectRef, Tenant};
+use crate::domain::owned_source::owned_key;
+use crate::domain::{Job, JobKind, JobStatus, JobTicket, ModelVersion, S3ObjectRef, Tenant};
 use crate::error::ServiceError;
 use crate::metrics;
-use crate::ports::{BlobReader, BlobStreams};
+use crate::ports::{BlobReader, BlobStreams, JobRunner, JobStore};
 use crate::workflows::csv_stream::{csv_chunks, StreamStop};
-use crate::workflows::event_jobs::{claim, finish, new_job, open_named, JobOutcome};
-use crate::workflows::train::{Origin, TrainWorkflow};
+use crate::workflows::event_jobs::{claim, event_job_id, finish, new_job, open_named, JobOutcome};
+use crate::workflows::train::{Origin, TrainRequest, TrainSpec, TrainWorkflow};
 
 /// Most rows kept to train on from uploaded files (a seeded uniform sample).
 pub const TRAIN_SAMPLE_ROWS: usize = 100_000;
@@ -63,7 +65,7 @@ fn sample_stream(
 }
 
 /// What to train from uploaded objects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ObjectTraining {
     /// The deterministic job id.
     pub job_id: String,
@@ -82,6 +84,9 @@ pub struct ObjectTraining {
     /// The upload an event named, read in exactly its version (`None` for the schedule, which
     /// reads whatever is under the prefix).
     pub named: Option<S3ObjectRef>,
+    /// How to train (a training job's request); `None`: the algorithm of the model's latest
+    /// version with its default parameters.
+    pub spec: Option<TrainSpec>,
 }
 
 /// Trains versions from uploaded CSVs.
@@ -97,6 +102,11 @@ impl ObjectTrainWorkflow {
         Self { train, blobs }
     }
 
+    /// The job table, for the drivers of training jobs.
+    pub(crate) fn jobs(&self) -> &dyn JobStore {
+        self.train.jobs().as_ref()
+    }
+
     /// Trains a version of the target tenant's model on `object` (an upload under
     /// `incoming/train/{tenant}/{model}/`); the version's source is that prefix in that bucket.
     pub async fn train_object(
@@ -105,8 +115,16 @@ impl ObjectTrainWorkflow {
         target: &ModelTarget,
     ) -> Result<JobOutcome, ServiceError> {
         let prefix = incoming_prefix(TRAIN_PREFIX, &target.tenant, &target.model);
+        let job_id = event_job_id(
+            self.train.jobs().as_ref(),
+            &target.tenant,
+            object,
+            JobKind::Train,
+            "train",
+        )
+        .await?;
         self.train_objects(ObjectTraining {
-            job_id: object.job_id("train"),
+            job_id,
             tenant: target.tenant.clone(),
             model: target.model.clone(),
             bucket: object.bucket.clone(),
@@ -114,6 +132,112 @@ impl ObjectTrainWorkflow {
             job_source: object.uri(),
             model_source: format!("s3://{}/{prefix}", object.bucket),
             named: Some(object.clone()),
+            spec: None,
+        })
+        .await
+    }
+
+    /// `POST /api/v1/models` with a `source`: checks the request and that `tenant` owns the
+    /// object or prefix (in `bucket`, the data bucket) and that it exists, records a `pending`
+    /// training job and starts it on `runner`; the answer is that job (202).
+    pub async fn start_job(
+        &self,
+        tenant: &Tenant,
+        request: &TrainRequest,
+        bucket: &str,
+        runner: &dyn JobRunner,
+    ) -> Result<Job, ServiceError> {
+        validate_model_name(&request.name)?;
+        let spec = request.spec();
+        spec.model_spec()?;
+        let uri =
+            match (&request.source, &request.data) {
+                (Some(source), None) => source.s3_uri.as_str(),
+                _ => return Err(ServiceError::BadRequest(
+                    "give either 'data' (rows inline) or 'source' ({\"s3_uri\": ...}), not both"
+                        .into(),
+                )),
+            };
+        let key = owned_key(tenant, bucket, uri, true).map_err(ServiceError::SourceNotOwned)?;
+        let (version_id, etag) = if key.ends_with('/') {
+            if self.blobs.list(bucket, &key, 1).await?.is_empty() {
+                return Err(ServiceError::InvalidInput(format!(
+                    "there is no object under {uri}"
+                )));
+            }
+            (None, None)
+        } else {
+            let info = self.blobs.head(bucket, &key).await?.ok_or_else(|| {
+                ServiceError::InvalidInput(format!("there is no object at {uri}"))
+            })?;
+            (info.version_id, info.etag)
+        };
+        let id = new_job_id();
+        let policy = self.train.job_policy();
+        let created = now_millis();
+        let job = Job {
+            status: JobStatus::Pending,
+            model: Some(request.name.clone()),
+            source: Some(uri.to_owned()),
+            // Past this, the sweep fails a job its engine never started.
+            lease_expires_at: Some(created.saturating_add(policy.lease_ms)),
+            ..policy.record(tenant, &id, JobKind::Train, created)
+        };
+        self.train.jobs().put_job_if_absent(&job).await?;
+        let ticket = JobTicket {
+            kind: JobKind::Train,
+            tenant: tenant.clone(),
+            id: id.clone(),
+            model: request.name.clone(),
+            bucket: bucket.to_owned(),
+            key,
+            version_id,
+            etag,
+            model_version: None,
+            size: None,
+            ranges: None,
+            plan_key: None,
+            spec: Some(
+                serde_json::to_value(&spec)
+                    .map_err(|e| ServiceError::Internal(format!("train spec: {e}")))?,
+            ),
+        };
+        runner.start(&ticket).await?;
+        Ok(self.train.jobs().get_job(tenant, &id).await?.unwrap_or(job))
+    }
+
+    /// Runs a training job's ticket (the `train_job` step): trains on its object, or on every
+    /// `.csv` under its prefix, with its specification.
+    pub async fn run_ticket(&self, ticket: &JobTicket) -> Result<JobOutcome, ServiceError> {
+        let spec: Option<TrainSpec> = ticket
+            .spec
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| ServiceError::BadRequest(format!("train spec: {e}")))?;
+        let uri = format!("s3://{}/{}", ticket.bucket, ticket.key);
+        let (keys, named) = if ticket.key.ends_with('/') {
+            let keys = self
+                .blobs
+                .list(&ticket.bucket, &ticket.key, MAX_RETRAIN_OBJECTS)
+                .await?
+                .into_iter()
+                .filter(|k| k.to_ascii_lowercase().ends_with(".csv"))
+                .collect();
+            (keys, None)
+        } else {
+            (vec![ticket.key.clone()], Some(ticket.object()))
+        };
+        self.train_objects(ObjectTraining {
+            job_id: ticket.id.clone(),
+            tenant: ticket.tenant.clone(),
+            model: ticket.model.clone(),
+            bucket: ticket.bucket.clone(),
+            keys,
+            job_source: uri.clone(),
+            model_source: uri,
+            named,
+            spec,
         })
         .await
     }
@@ -163,9 +287,13 @@ impl ObjectTrainWorkflow {
             job.counts.rows = done.training.rows;
             return Ok(());
         }
-        let algorithm = self.algorithm_of(&request.tenant, &request.model).await?;
-        let params = AlgorithmParams::default_for(algorithm);
-        let seed = params.seed();
+        let spec = match &request.spec {
+            Some(spec) => spec.model_spec()?,
+            None => ModelSpec::new(AlgorithmParams::default_for(
+                self.algorithm_of(&request.tenant, &request.model).await?,
+            )),
+        };
+        let seed = spec.params.seed();
         let limits = *self.train.limits();
         let mut sample: Option<(Vec<String>, Reservoir)> = None;
         for key in &request.keys {
@@ -209,7 +337,6 @@ impl ObjectTrainWorkflow {
         let table = tokio::task::spawn_blocking(move || {
             let rows = reservoir.len();
             let width = columns.len();
-            let spec = ModelSpec::new(params);
             spec.check_fit(rows, width, &budget)?;
             let values = Array2::from_shape_vec((rows, width), reservoir.into_row_major())
                 .map_err(|e| ServiceError::Internal(format!("training sample: {e}")))?;
@@ -312,6 +439,7 @@ impl ObjectTrainWorkflow {
                     job_source: source.clone(),
                     model_source: source,
                     named: None,
+                    spec: None,
                 })
                 .await;
             match result {

@@ -1,9 +1,14 @@
-//! Restoring a backup (direct invocation only): every object and the table dump are read and
+//! Restoring a backup (direct invocation only): every artifact and every dump part are read and
 //! checked against the manifest before anything is written, then the differences are applied in
-//! an order that never leaves an item pointing at a missing artifact (artifacts, versions,
-//! `LATEST`, jobs). Idempotent: what is already there is left alone. Newer data (a higher
-//! `LATEST`, an item or object that differs) is kept unless the caller asks to replace it. A dry
-//! run reports the same plan and writes nothing.
+//! an order that never leaves an item pointing at a missing artifact (artifacts, then the dump's
+//! items in order: each model's versions before its `LATEST`, keys, jobs in bounded batches).
+//! Idempotent: what is already there is left alone. Newer data (a higher `LATEST`, an item or
+//! object that differs) is kept unless the caller asks to replace it. A dry run reports the same
+//! and writes nothing.
+//!
+//! Memory stays bounded: artifacts are read a batch at a time and the dump is streamed. A restore
+//! that reaches its deadline writes `backups/{id}/restore-checkpoint.json` and returns
+//! [`RestoreStep::Continuing`]; the same request again continues it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,22 +17,30 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::is_plausible_job_id;
-use crate::domain::{ApiKey, Job, ModelVersion, Tenant};
+use crate::domain::{Job, ModelVersion, Tenant};
 use crate::error::ServiceError;
 use crate::ports::Stores;
 use crate::ports::{
-    JobScan, JobStore, KeyStore, ModelRegistry, ObjectAdmin, RegistryRestore, StoreError,
-    StoredObject,
+    JobStore, KeyStore, ModelRegistry, ObjectAdmin, RegistryRestore, StoreError, StoredObject,
 };
 use crate::workflows::backup::COPY_CONCURRENCY;
-use crate::workflows::manifest::{manifest_key, BackupManifest, BackupStatus, ManifestObject};
-use crate::workflows::table_dump::TableSnapshot;
+use crate::workflows::checkpoint::{
+    self, restore_checkpoint_key, RestoreCheckpoint, RestorePhase, RestoreProgress,
+};
+use crate::workflows::deadline::Deadline;
+use crate::workflows::manifest::{
+    manifest_key, BackupManifest, BackupStatus, ItemCounts, ManifestObject,
+};
+use crate::workflows::table_dump::{DumpError, DumpStream, LatestPointer, TableItem};
 
 /// Most attempts to write a restored latest version forward while trainers keep registering.
 const MAX_FORWARD_ATTEMPTS: u32 = 20;
 
 /// Most conflicts named in a report (the counts are always complete).
 pub const MAX_REPORTED_CONFLICTS: usize = 100;
+
+/// Items (or artifacts) handled per step, unless set with [`RestoreWorkflow::with_batch`].
+pub const RESTORE_BATCH: usize = 500;
 
 /// `{"action":"restore","backup_id":"...","dry_run":false,"replace":false}` without `action`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -44,7 +57,7 @@ pub struct RestoreRequest {
 }
 
 /// What a restore did (or, in a dry run, would do) to one kind of thing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tally {
     /// Written from the backup (missing, or replaced on request).
     pub written: usize,
@@ -78,6 +91,29 @@ pub struct RestoreReport {
     pub conflicts: Vec<String>,
 }
 
+/// A restore left for a follow-up invocation of the same request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestorePending {
+    /// The backup being restored: send the same request again to continue.
+    pub backup_id: String,
+    /// Always `continuing`.
+    pub status: &'static str,
+    /// What it does next.
+    pub phase: RestorePhase,
+    /// Invocations that worked on it so far.
+    pub invocations: u32,
+}
+
+/// What one invocation of a restore achieved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum RestoreStep {
+    /// It ended.
+    Done(RestoreReport),
+    /// The deadline came first: a checkpoint was written.
+    Continuing(RestorePending),
+}
+
 /// How the store compares with the backup for one thing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Diff {
@@ -93,15 +129,47 @@ pub struct RestoreWorkflow {
     registry: Arc<dyn ModelRegistry>,
     restore: Arc<dyn RegistryRestore>,
     jobs: Arc<dyn JobStore>,
-    scan: Arc<dyn JobScan>,
     keys: Arc<dyn KeyStore>,
     vault: Arc<dyn ObjectAdmin>,
+    batch: usize,
 }
 
-/// A backup read whole and verified.
-struct VerifiedBackup {
-    objects: Vec<(ManifestObject, StoredObject)>,
-    table: TableSnapshot,
+/// One invocation's view of a restore: its request, manifest and checkpoint.
+struct Run<'a> {
+    id: &'a str,
+    request: &'a RestoreRequest,
+    manifest: BackupManifest,
+    /// Artifact SHA-256 by source key, from the manifest.
+    artifacts: HashMap<String, String>,
+    checkpoint: RestoreCheckpoint,
+    /// `pending` of the checkpoint, by model.
+    pending: HashMap<(Tenant, String), ModelVersion>,
+}
+
+impl Run<'_> {
+    fn corrupted(&self, reason: String) -> ServiceError {
+        ServiceError::CorruptedBackup {
+            id: self.id.to_owned(),
+            reason,
+        }
+    }
+
+    fn dump_error(&self, e: DumpError) -> ServiceError {
+        match e {
+            DumpError::Damaged(reason) => self.corrupted(reason),
+            DumpError::Store(e) => e.into(),
+        }
+    }
+
+    /// Whether a thing compared as `diff` is written.
+    fn writes(&self, diff: Diff) -> bool {
+        !self.request.dry_run
+            && (diff == Diff::Missing || (diff == Diff::Differs && self.request.replace))
+    }
+
+    fn part(&self, n: usize) -> Option<ManifestObject> {
+        self.manifest.dump_parts().nth(n).cloned()
+    }
 }
 
 impl RestoreWorkflow {
@@ -112,24 +180,107 @@ impl RestoreWorkflow {
             registry: stores.registry.clone(),
             restore: stores.restore.clone(),
             jobs: stores.jobs.clone(),
-            scan: stores.scan.clone(),
             keys: stores.keys.clone(),
             vault,
+            batch: RESTORE_BATCH,
+        }
+    }
+
+    /// The same workflow handling `batch` items or artifacts per step (at least 1).
+    pub fn with_batch(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// Restores in this call (no deadline); see [`RestoreWorkflow::restore_within`].
+    pub async fn restore(&self, request: &RestoreRequest) -> Result<RestoreReport, ServiceError> {
+        loop {
+            if let RestoreStep::Done(report) =
+                self.restore_within(request, Deadline::none()).await?
+            {
+                return Ok(report);
+            }
         }
     }
 
     /// Verifies the backup, compares it with the stores and, unless `dry_run`, writes the
-    /// differences. A backup that does not verify is [`ServiceError::CorruptedBackup`], with
-    /// nothing written.
-    pub async fn restore(&self, request: &RestoreRequest) -> Result<RestoreReport, ServiceError> {
+    /// differences, until the end or until `deadline` passes (then the checkpoint is saved and
+    /// the same request continues it). A backup that does not verify is
+    /// [`ServiceError::CorruptedBackup`], with nothing written.
+    pub async fn restore_within(
+        &self,
+        request: &RestoreRequest,
+        deadline: Deadline,
+    ) -> Result<RestoreStep, ServiceError> {
         let id = request.backup_id.as_str();
         if !is_plausible_job_id(id) {
             return Err(ServiceError::BackupNotFound(
                 id.escape_default().to_string(),
             ));
         }
-        let backup = self.read_verified(id).await?;
-        let mut report = RestoreReport {
+        let manifest = self.read_manifest(id).await?;
+        let key = restore_checkpoint_key(id);
+        let checkpoint = checkpoint::load::<RestoreCheckpoint>(self.vault.as_ref(), &key)
+            .await?
+            .filter(|c| c.dry_run == request.dry_run && c.replace == request.replace)
+            .unwrap_or_else(|| RestoreCheckpoint {
+                backup_id: id.to_owned(),
+                dry_run: request.dry_run,
+                replace: request.replace,
+                phase: RestorePhase::VerifyObjects,
+                next: 0,
+                line: 0,
+                verified: ItemCounts::default(),
+                pending: Vec::new(),
+                progress: RestoreProgress::default(),
+                invocations: 0,
+            });
+        let mut run = Run {
+            id,
+            request,
+            artifacts: manifest
+                .objects
+                .iter()
+                .map(|o| (o.source_key.clone(), o.sha256.clone()))
+                .collect(),
+            manifest,
+            pending: checkpoint
+                .pending
+                .iter()
+                .map(|v| ((v.tenant.clone(), v.name.clone()), v.clone()))
+                .collect(),
+            checkpoint,
+        };
+        run.checkpoint.invocations += 1;
+        loop {
+            let done = match self.step(&mut run, deadline).await {
+                Ok(done) => done,
+                Err(e) => {
+                    if matches!(e, ServiceError::CorruptedBackup { .. }) {
+                        // Nothing to continue: the next request starts over.
+                        let _ = self.vault.delete(&key).await;
+                    }
+                    return Err(e);
+                }
+            };
+            if done {
+                break;
+            }
+            if deadline.passed() {
+                run.checkpoint.pending = run.pending.values().cloned().collect();
+                checkpoint::save(self.vault.as_ref(), &key, &run.checkpoint).await?;
+                return Ok(RestoreStep::Continuing(RestorePending {
+                    backup_id: id.to_owned(),
+                    status: "continuing",
+                    phase: run.checkpoint.phase,
+                    invocations: run.checkpoint.invocations,
+                }));
+            }
+        }
+        self.vault.delete(&key).await?;
+        let p = run.checkpoint.progress;
+        tracing::info!(backup = %id, objects = p.objects.written, versions = p.versions.written, jobs = p.jobs.written, invocations = run.checkpoint.invocations, "backup restored");
+        Ok(RestoreStep::Done(RestoreReport {
             backup_id: id.to_owned(),
             status: if request.dry_run {
                 "dry_run"
@@ -137,107 +288,412 @@ impl RestoreWorkflow {
                 "restored"
             },
             replace: request.replace,
-            objects: Tally::default(),
-            versions: Tally::default(),
-            latest: Tally::default(),
-            jobs: Tally::default(),
-            keys: Tally::default(),
-            conflicts: Vec::new(),
+            objects: p.objects,
+            versions: p.versions,
+            latest: p.latest,
+            jobs: p.jobs,
+            keys: p.keys,
+            conflicts: p.conflicts,
+        }))
+    }
+
+    /// One step of the phase the checkpoint is in; `true` when the restore is over.
+    async fn step(&self, run: &mut Run<'_>, deadline: Deadline) -> Result<bool, ServiceError> {
+        let objects = run.manifest.objects.len();
+        let parts = run.manifest.dump_parts().count();
+        let c = &mut run.checkpoint;
+        match c.phase {
+            RestorePhase::VerifyObjects => {
+                let end = (c.next + self.batch).min(objects);
+                let batch = run
+                    .manifest
+                    .objects
+                    .get(c.next..end)
+                    .unwrap_or_default()
+                    .to_vec();
+                self.fetch_verified(run.id, batch).await?;
+                let c = &mut run.checkpoint;
+                c.next = end;
+                if end >= objects {
+                    c.phase = RestorePhase::VerifyDump;
+                    c.next = 0;
+                }
+            }
+            RestorePhase::VerifyDump => {
+                if c.next < parts {
+                    self.verify_part(run).await?;
+                    run.checkpoint.next += 1;
+                }
+                let c = &mut run.checkpoint;
+                if c.next >= parts {
+                    if c.verified != run.manifest.items {
+                        let reason = format!(
+                            "the table dump holds {:?} items; the manifest says {:?}",
+                            c.verified, run.manifest.items
+                        );
+                        return Err(run.corrupted(reason));
+                    }
+                    c.phase = RestorePhase::Objects;
+                    c.next = 0;
+                }
+            }
+            RestorePhase::Objects => {
+                let (start, end) = (c.next, (c.next + self.batch).min(objects));
+                self.apply_objects(run, start..end).await?;
+                let c = &mut run.checkpoint;
+                c.next = end;
+                if end >= objects {
+                    c.phase = RestorePhase::Items;
+                    c.next = 0;
+                    c.line = 0;
+                }
+            }
+            RestorePhase::Items => {
+                if c.next >= parts {
+                    return Ok(true);
+                }
+                self.apply_part(run, deadline).await?;
+                return Ok(run.checkpoint.next >= parts);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The manifest of backup `id`, refused unless it succeeded.
+    async fn read_manifest(&self, id: &str) -> Result<BackupManifest, ServiceError> {
+        let corrupted = |reason: String| ServiceError::CorruptedBackup {
+            id: id.to_owned(),
+            reason,
         };
-        let write =
-            |diff: Diff| diff == Diff::Missing || (diff == Diff::Differs && request.replace);
+        let manifest = match self.vault.get(&manifest_key(id)).await {
+            Ok(Some(object)) => BackupManifest::parse(&object.bytes).map_err(corrupted)?,
+            Ok(None) => return Err(ServiceError::BackupNotFound(id.to_owned())),
+            Err(StoreError::Corrupted(e)) => return Err(corrupted(e)),
+            Err(e) => return Err(e.into()),
+        };
+        if manifest.id != id {
+            return Err(corrupted(format!(
+                "its manifest is for backup '{}'",
+                manifest.id
+            )));
+        }
+        if manifest.status != BackupStatus::Succeeded {
+            return Err(corrupted(format!(
+                "it failed when taken: {}",
+                manifest.error.as_deref().unwrap_or("no reason recorded")
+            )));
+        }
+        if manifest.dump_parts().next().is_none() {
+            return Err(corrupted("its manifest lists no table dump".into()));
+        }
+        Ok(manifest)
+    }
 
-        // Plan everything first, so a dry run and a real run report the same.
-        let object_diffs = self.object_diffs(&backup.objects).await?;
-        let version_diffs = self.version_diffs(&backup.table.versions).await?;
-        let latest_items: Vec<ModelVersion> = latest_items(&backup.table)?;
-        let latest_diffs = self.latest_diffs(&latest_items).await?;
-        let existing_jobs: HashMap<(Tenant, String), Job> = self
-            .scan
-            .all_jobs()
-            .await?
-            .into_iter()
-            .map(|j| ((j.tenant.clone(), j.id.clone()), j))
-            .collect();
-        let job_diffs: Vec<Diff> = backup
-            .table
-            .jobs
-            .iter()
-            .map(
-                |job| match existing_jobs.get(&(job.tenant.clone(), job.id.clone())) {
-                    None => Diff::Missing,
-                    Some(current) if current == job => Diff::Same,
-                    Some(_) => Diff::Differs,
-                },
-            )
-            .collect();
-
-        let key_diffs = self.key_diffs(&backup.table.keys).await?;
-        let conflicts = &mut report.conflicts;
-        let replace = request.replace;
-        for ((object, _), diff) in backup.objects.iter().zip(&object_diffs) {
-            let what = || object.source_key.clone();
-            tally(&mut report.objects, conflicts, *diff, replace, what);
-        }
-        for (v, diff) in backup.table.versions.iter().zip(&version_diffs) {
-            let what = || format!("model '{}' version {}", v.name, v.version);
-            tally(&mut report.versions, conflicts, *diff, replace, what);
-        }
-        for (v, diff) in latest_items.iter().zip(&latest_diffs) {
-            let what = || format!("LATEST of model '{}' (backup: {})", v.name, v.version);
-            tally(&mut report.latest, conflicts, *diff, replace, what);
-        }
-        for (job, diff) in backup.table.jobs.iter().zip(&job_diffs) {
-            let what = || format!("job '{}'", job.id);
-            tally(&mut report.jobs, conflicts, *diff, replace, what);
-        }
-        for (key, diff) in backup.table.keys.iter().zip(&key_diffs) {
-            let what = || format!("API key '{}' of tenant '{}'", key.id, key.tenant);
-            tally(&mut report.keys, conflicts, *diff, false, what);
-        }
-        if request.dry_run {
-            return Ok(report);
-        }
-
-        let objects: Vec<_> = backup
-            .objects
-            .into_iter()
-            .zip(object_diffs)
-            .filter(|(_, d)| write(*d))
-            .collect();
+    /// Reads `objects` from the vault, each checked against the manifest.
+    async fn fetch_verified(
+        &self,
+        id: &str,
+        objects: Vec<ManifestObject>,
+    ) -> Result<Vec<(ManifestObject, StoredObject)>, ServiceError> {
         stream::iter(objects)
-            .map(|((object, stored), diff)| async move {
-                self.write_object(&object, &stored, diff).await
+            .map(|object| async move {
+                let corrupted = |reason: String| ServiceError::CorruptedBackup {
+                    id: id.to_owned(),
+                    reason,
+                };
+                let stored = match self.vault.get(&object.backup_key).await {
+                    Ok(Some(stored)) => stored,
+                    Ok(None) => return Err(corrupted(format!("{} is missing", object.backup_key))),
+                    Err(StoreError::Corrupted(e)) => return Err(corrupted(e)),
+                    Err(e) => return Err(e.into()),
+                };
+                object.verify(&stored.bytes).map_err(corrupted)?;
+                Ok((object, stored))
+            })
+            .buffered(COPY_CONCURRENCY)
+            .try_collect()
+            .await
+    }
+
+    /// Reads dump part `next` whole: its bytes against the manifest, its items counted, and
+    /// every version's artifact among the backup's.
+    async fn verify_part(&self, run: &mut Run<'_>) -> Result<(), ServiceError> {
+        let mut stream = self.open_part(run, 0).await?;
+        let mut counts = ItemCounts::default();
+        let mut missing: Option<String> = None;
+        while let Some(batch) = stream.next_batch().await {
+            for item in &batch {
+                item.count_in(&mut counts);
+                if let TableItem::Version(v) = item {
+                    if missing.is_none() && run.artifacts.get(&v.s3_key) != Some(&v.sha256) {
+                        missing = Some(format!(
+                            "model '{}' version {} names artifact {} (sha256 {}), which the backup does not hold",
+                            v.name, v.version, v.s3_key, v.sha256
+                        ));
+                    }
+                }
+            }
+        }
+        stream.finish().await.map_err(|e| run.dump_error(e))?;
+        if let Some(reason) = missing {
+            return Err(run.corrupted(reason));
+        }
+        run.checkpoint.verified.add(&counts);
+        Ok(())
+    }
+
+    /// Part `next` of the dump, streamed from line `skip`.
+    async fn open_part(&self, run: &Run<'_>, skip: u64) -> Result<DumpStream, ServiceError> {
+        let part = run
+            .part(run.checkpoint.next)
+            .ok_or_else(|| run.corrupted("a dump part is missing from the manifest".into()))?;
+        let reader = match self.vault.read_stream(&part.backup_key).await? {
+            Some(reader) => reader,
+            None => return Err(run.corrupted(format!("{} is missing", part.backup_key))),
+        };
+        Ok(DumpStream::open(reader, part, skip, self.batch))
+    }
+
+    /// Compares the artifacts in `range` with the models store and writes what it should.
+    async fn apply_objects(
+        &self,
+        run: &mut Run<'_>,
+        range: std::ops::Range<usize>,
+    ) -> Result<(), ServiceError> {
+        let objects = run.manifest.objects.get(range).unwrap_or_default().to_vec();
+        let diffs: Vec<(ManifestObject, Diff)> = stream::iter(objects)
+            .map(|object| async move {
+                let diff = match self.objects.get(&object.source_key).await {
+                    Ok(None) => Diff::Missing,
+                    Ok(Some(current)) if current.meta.sha256 == object.sha256 => Diff::Same,
+                    Ok(Some(_)) | Err(StoreError::Corrupted(_)) => Diff::Differs,
+                    Err(e) => return Err(ServiceError::from(e)),
+                };
+                Ok((object, diff))
+            })
+            .buffered(COPY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut writes = Vec::new();
+        for (object, diff) in diffs {
+            let what = || object.source_key.clone();
+            let p = &mut run.checkpoint.progress;
+            tally(
+                &mut p.objects,
+                &mut p.conflicts,
+                diff,
+                run.request.replace,
+                what,
+            );
+            if run.writes(diff) {
+                writes.push((object, diff));
+            }
+        }
+        let id = run.id;
+        stream::iter(writes)
+            .map(|(object, diff)| async move {
+                let fetched = self.fetch_verified(id, vec![object.clone()]).await?;
+                let (_, stored) = fetched
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| ServiceError::Internal("an artifact was not read".into()))?;
+                let (key, bytes, meta) = (&object.source_key, &stored.bytes, &stored.meta);
+                ignore_conflict(if diff == Diff::Differs {
+                    self.objects.put(key, bytes, meta).await
+                } else {
+                    self.objects.put_if_absent(key, bytes, meta).await
+                })
             })
             .buffer_unordered(COPY_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;
-        for (v, diff) in backup.table.versions.iter().zip(&version_diffs) {
-            if write(*diff) {
-                ignore_conflict(self.restore.restore_version(v, request.replace).await)?;
+        Ok(())
+    }
+
+    /// Applies part `next` of the dump from line `line`, a batch at a time, until its end or
+    /// `deadline`.
+    async fn apply_part(&self, run: &mut Run<'_>, deadline: Deadline) -> Result<(), ServiceError> {
+        let mut stream = self.open_part(run, run.checkpoint.line).await?;
+        while let Some(batch) = stream.next_batch().await {
+            let n = batch.len() as u64;
+            self.apply_items(run, batch).await?;
+            run.checkpoint.line += n;
+            if deadline.passed() {
+                // The rest of the part is read again, from `line`, by the next invocation.
+                return Ok(());
             }
         }
-        for (v, diff) in latest_items.iter().zip(&latest_diffs) {
-            if write(*diff) {
-                self.restore_latest_forward(v, request.replace).await?;
+        stream.finish().await.map_err(|e| run.dump_error(e))?;
+        run.checkpoint.next += 1;
+        run.checkpoint.line = 0;
+        Ok(())
+    }
+
+    /// Applies a batch of items in dump order, each run of one kind at once.
+    async fn apply_items(
+        &self,
+        run: &mut Run<'_>,
+        items: Vec<TableItem>,
+    ) -> Result<(), ServiceError> {
+        let mut versions = Vec::new();
+        let mut jobs = Vec::new();
+        for item in items {
+            match item {
+                TableItem::Version(v) => {
+                    self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
+                    versions.push(v);
+                }
+                TableItem::Job(job) => {
+                    self.apply_versions(run, std::mem::take(&mut versions))
+                        .await?;
+                    jobs.push(job);
+                }
+                TableItem::Latest(pointer) => {
+                    self.apply_versions(run, std::mem::take(&mut versions))
+                        .await?;
+                    self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
+                    self.apply_latest(run, pointer).await?;
+                }
+                TableItem::Key(key) => {
+                    self.apply_versions(run, std::mem::take(&mut versions))
+                        .await?;
+                    self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
+                    let diff = match self.keys.get_key(&key.tenant, &key.id).await? {
+                        None => Diff::Missing,
+                        Some(current) if current == key => Diff::Same,
+                        Some(_) => Diff::Differs,
+                    };
+                    let what = || format!("API key '{}' of tenant '{}'", key.id, key.tenant);
+                    let p = &mut run.checkpoint.progress;
+                    tally(&mut p.keys, &mut p.conflicts, diff, false, what);
+                    if diff == Diff::Missing && !run.request.dry_run {
+                        ignore_conflict(self.keys.put_key_if_absent(&key).await)?;
+                    }
+                }
             }
         }
-        let jobs: Vec<Job> = backup
-            .table
-            .jobs
-            .into_iter()
-            .zip(&job_diffs)
-            .filter(|(_, d)| write(**d))
-            .map(|(job, _)| job)
+        self.apply_versions(run, versions).await?;
+        self.apply_jobs(run, jobs).await
+    }
+
+    async fn apply_versions(
+        &self,
+        run: &mut Run<'_>,
+        versions: Vec<ModelVersion>,
+    ) -> Result<(), ServiceError> {
+        let diffs: Vec<Diff> = stream::iter(versions.clone())
+            .map(|v| async move {
+                Ok::<_, ServiceError>(
+                    match self.registry.version(&v.tenant, &v.name, v.version).await? {
+                        None => Diff::Missing,
+                        Some(current) if current == v => Diff::Same,
+                        Some(_) => Diff::Differs,
+                    },
+                )
+            })
+            .buffered(COPY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (v, diff) in versions.into_iter().zip(diffs) {
+            let what = || format!("model '{}' version {}", v.name, v.version);
+            let p = &mut run.checkpoint.progress;
+            tally(
+                &mut p.versions,
+                &mut p.conflicts,
+                diff,
+                run.request.replace,
+                what,
+            );
+            if run.writes(diff) {
+                ignore_conflict(self.restore.restore_version(&v, run.request.replace).await)?;
+            }
+            let model = (v.tenant.clone(), v.name.clone());
+            if run
+                .pending
+                .get(&model)
+                .is_none_or(|p| p.version < v.version)
+            {
+                run.pending.insert(model, v);
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_latest(
+        &self,
+        run: &mut Run<'_>,
+        pointer: LatestPointer,
+    ) -> Result<(), ServiceError> {
+        let v = run
+            .pending
+            .remove(&(pointer.tenant.clone(), pointer.name.clone()))
+            .filter(|v| v.version == pointer.version)
+            .ok_or_else(|| {
+                ServiceError::Internal(format!(
+                    "LATEST of model '{}' of tenant '{}' names version {}, which the backup does not hold",
+                    pointer.name, pointer.tenant, pointer.version
+                ))
+            })?;
+        let diff = match self.registry.latest(&v.tenant, &v.name).await? {
+            None => Diff::Missing,
+            Some(current) if current < v.version => Diff::Missing,
+            Some(current) if current == v.version => Diff::Same,
+            Some(_) => Diff::Differs,
+        };
+        let what = || format!("LATEST of model '{}' (backup: {})", v.name, v.version);
+        let p = &mut run.checkpoint.progress;
+        tally(
+            &mut p.latest,
+            &mut p.conflicts,
+            diff,
+            run.request.replace,
+            what,
+        );
+        if run.writes(diff) {
+            self.restore_latest_forward(&v, run.request.replace).await?;
+        }
+        Ok(())
+    }
+
+    async fn apply_jobs(&self, run: &mut Run<'_>, jobs: Vec<Job>) -> Result<(), ServiceError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<(Tenant, String)> = jobs
+            .iter()
+            .map(|job| (job.tenant.clone(), job.id.clone()))
             .collect();
-        self.jobs.put_jobs(&jobs).await?;
-        for (key, diff) in backup.table.keys.iter().zip(&key_diffs) {
-            if *diff == Diff::Missing {
-                ignore_conflict(self.keys.put_key_if_absent(key).await)?;
+        let current: Vec<Option<Job>> = stream::iter(keys)
+            .map(|(tenant, id)| async move { self.jobs.get_job(&tenant, &id).await })
+            .buffered(COPY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let diffs: Vec<Diff> = jobs
+            .iter()
+            .zip(current)
+            .map(|(job, current)| match current {
+                None => Diff::Missing,
+                Some(current) if &current == job => Diff::Same,
+                Some(_) => Diff::Differs,
+            })
+            .collect();
+        let mut writes = Vec::new();
+        for (job, diff) in jobs.into_iter().zip(diffs) {
+            let what = || format!("job '{}'", job.id);
+            let p = &mut run.checkpoint.progress;
+            tally(
+                &mut p.jobs,
+                &mut p.conflicts,
+                diff,
+                run.request.replace,
+                what,
+            );
+            if run.writes(diff) {
+                writes.push(job);
             }
         }
-        tracing::info!(backup = %id, objects = report.objects.written, versions = report.versions.written, jobs = report.jobs.written, "backup restored");
-        Ok(report)
+        self.jobs.put_jobs(&writes).await?;
+        Ok(())
     }
 
     /// Makes the backup's latest version `v` the model's latest without ever moving `LATEST`
@@ -279,205 +735,6 @@ impl RestoreWorkflow {
             v.name
         )))
     }
-
-    /// The manifest, every object and the dump, each checked against the manifest, and the
-    /// dump checked against the objects and the counts.
-    async fn read_verified(&self, id: &str) -> Result<VerifiedBackup, ServiceError> {
-        let corrupted = |reason: String| ServiceError::CorruptedBackup {
-            id: id.to_owned(),
-            reason,
-        };
-        let manifest = match self.vault.get(&manifest_key(id)).await {
-            Ok(Some(object)) => BackupManifest::parse(&object.bytes).map_err(corrupted)?,
-            Ok(None) => return Err(ServiceError::BackupNotFound(id.to_owned())),
-            Err(StoreError::Corrupted(e)) => return Err(corrupted(e)),
-            Err(e) => return Err(e.into()),
-        };
-        if manifest.id != id {
-            return Err(corrupted(format!(
-                "its manifest is for backup '{}'",
-                manifest.id
-            )));
-        }
-        if manifest.status != BackupStatus::Succeeded {
-            return Err(corrupted(format!(
-                "it failed when taken: {}",
-                manifest.error.as_deref().unwrap_or("no reason recorded")
-            )));
-        }
-        let table_object = manifest
-            .table
-            .clone()
-            .ok_or_else(|| corrupted("its manifest lists no table dump".into()))?;
-        let wanted: Vec<ManifestObject> = manifest
-            .objects
-            .iter()
-            .cloned()
-            .chain([table_object])
-            .collect();
-        let mut fetched: Vec<(ManifestObject, StoredObject)> = stream::iter(wanted)
-            .map(|object| async move { self.fetch_verified(id, object).await })
-            .buffered(COPY_CONCURRENCY)
-            .try_collect()
-            .await?;
-        let (_, dump) = fetched
-            .pop()
-            .ok_or_else(|| corrupted("the table dump was not read".into()))?;
-        let table = TableSnapshot::decode(&dump.bytes).map_err(corrupted)?;
-        if table.counts() != manifest.items {
-            return Err(corrupted(format!(
-                "the table dump holds {:?} items; the manifest says {:?}",
-                table.counts(),
-                manifest.items
-            )));
-        }
-        let artifacts: HashMap<&str, &str> = fetched
-            .iter()
-            .map(|(o, _)| (o.source_key.as_str(), o.sha256.as_str()))
-            .collect();
-        for v in &table.versions {
-            if artifacts.get(v.s3_key.as_str()) != Some(&v.sha256.as_str()) {
-                return Err(corrupted(format!(
-                    "model '{}' version {} names artifact {} (sha256 {}), which the backup does not hold",
-                    v.name, v.version, v.s3_key, v.sha256
-                )));
-            }
-        }
-        Ok(VerifiedBackup {
-            objects: fetched,
-            table,
-        })
-    }
-
-    async fn fetch_verified(
-        &self,
-        id: &str,
-        object: ManifestObject,
-    ) -> Result<(ManifestObject, StoredObject), ServiceError> {
-        let corrupted = |reason: String| ServiceError::CorruptedBackup {
-            id: id.to_owned(),
-            reason,
-        };
-        let stored = match self.vault.get(&object.backup_key).await {
-            Ok(Some(stored)) => stored,
-            Ok(None) => return Err(corrupted(format!("{} is missing", object.backup_key))),
-            Err(StoreError::Corrupted(e)) => return Err(corrupted(e)),
-            Err(e) => return Err(e.into()),
-        };
-        object.verify(&stored.bytes).map_err(corrupted)?;
-        Ok((object, stored))
-    }
-
-    async fn object_diffs(
-        &self,
-        objects: &[(ManifestObject, StoredObject)],
-    ) -> Result<Vec<Diff>, ServiceError> {
-        let wanted: Vec<(String, String)> = objects
-            .iter()
-            .map(|(o, _)| (o.source_key.clone(), o.sha256.clone()))
-            .collect();
-        stream::iter(wanted)
-            .map(|(key, sha256)| async move {
-                Ok::<_, ServiceError>(match self.objects.get(&key).await {
-                    Ok(None) => Diff::Missing,
-                    Ok(Some(current)) if current.meta.sha256 == sha256 => Diff::Same,
-                    Ok(Some(_)) | Err(StoreError::Corrupted(_)) => Diff::Differs,
-                    Err(e) => return Err(e.into()),
-                })
-            })
-            .buffered(COPY_CONCURRENCY)
-            .try_collect()
-            .await
-    }
-
-    async fn version_diffs(&self, versions: &[ModelVersion]) -> Result<Vec<Diff>, ServiceError> {
-        stream::iter(versions.to_vec())
-            .map(|v| async move {
-                Ok::<_, ServiceError>(
-                    match self.registry.version(&v.tenant, &v.name, v.version).await? {
-                        None => Diff::Missing,
-                        Some(current) if current == v => Diff::Same,
-                        Some(_) => Diff::Differs,
-                    },
-                )
-            })
-            .buffered(COPY_CONCURRENCY)
-            .try_collect()
-            .await
-    }
-
-    async fn key_diffs(&self, keys: &[ApiKey]) -> Result<Vec<Diff>, ServiceError> {
-        stream::iter(keys.to_vec())
-            .map(|key| async move {
-                Ok::<_, ServiceError>(match self.keys.get_key(&key.tenant, &key.id).await? {
-                    None => Diff::Missing,
-                    Some(current) if current == key => Diff::Same,
-                    Some(_) => Diff::Differs,
-                })
-            })
-            .buffered(COPY_CONCURRENCY)
-            .try_collect()
-            .await
-    }
-
-    async fn latest_diffs(&self, items: &[ModelVersion]) -> Result<Vec<Diff>, ServiceError> {
-        let wanted: Vec<(Tenant, String, u32)> = items
-            .iter()
-            .map(|v| (v.tenant.clone(), v.name.clone(), v.version))
-            .collect();
-        stream::iter(wanted)
-            .map(|(tenant, name, version)| async move {
-                Ok::<_, ServiceError>(match self.registry.latest(&tenant, &name).await? {
-                    None => Diff::Missing,
-                    Some(current) if current < version => Diff::Missing,
-                    Some(current) if current == version => Diff::Same,
-                    Some(_) => Diff::Differs,
-                })
-            })
-            .buffered(COPY_CONCURRENCY)
-            .try_collect()
-            .await
-    }
-
-    async fn write_object(
-        &self,
-        object: &ManifestObject,
-        stored: &StoredObject,
-        diff: Diff,
-    ) -> Result<(), ServiceError> {
-        let (key, bytes, meta) = (&object.source_key, &stored.bytes, &stored.meta);
-        let written = if diff == Diff::Differs {
-            self.objects.put(key, bytes, meta).await
-        } else {
-            self.objects.put_if_absent(key, bytes, meta).await
-        };
-        ignore_conflict(written)
-    }
-}
-
-/// The version item each `LATEST` of the dump names.
-fn latest_items(table: &TableSnapshot) -> Result<Vec<ModelVersion>, ServiceError> {
-    table
-        .latest
-        .iter()
-        .map(|pointer| {
-            table
-                .versions
-                .iter()
-                .find(|v| {
-                    v.tenant == pointer.tenant
-                        && v.name == pointer.name
-                        && v.version == pointer.version
-                })
-                .cloned()
-                .ok_or_else(|| {
-                    ServiceError::Internal(format!(
-                        "LATEST of model '{}' of tenant '{}' names version {}, which the backup does not hold",
-                        pointer.name, pointer.tenant, pointer.version
-                    ))
-                })
-        })
-        .collect()
 }
 
 /// A conditional write lost to a concurrent writer: what is there now is newer, and kept.

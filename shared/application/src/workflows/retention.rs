@@ -1,7 +1,8 @@
 //! Which backups to keep: a grandfather-father-son policy over the good backups (the newest of
 //! each of the last `keep_daily` days that have one, and of the last `keep_weekly` ISO weeks),
 //! plus, whatever the policy, the newest good backup. Failed backups never count as good: they
-//! are kept only while newer than the newest good one (for diagnosis) and pruned after.
+//! are kept only while newer than the newest good one (for diagnosis) and pruned after. A
+//! backup in progress (continued by a follow-up invocation) is always kept.
 //!
 //! Pure logic over (id, time, status) records, so the backup function only lists and deletes.
 
@@ -19,6 +20,8 @@ pub struct BackupRecord {
     pub created_at: u64,
     /// Whether the backup completed and verified.
     pub good: bool,
+    /// Whether a follow-up invocation is to continue it (kept whatever its age).
+    pub in_progress: bool,
 }
 
 impl BackupRecord {
@@ -78,7 +81,7 @@ impl RetentionPolicy {
         ));
         let newest_good_at = good.first().map(|b| b.created_at);
         for failed in sorted.iter().filter(|b| !b.good) {
-            if newest_good_at.is_none_or(|at| failed.created_at > at) {
+            if failed.in_progress || newest_good_at.is_none_or(|at| failed.created_at > at) {
                 keep.insert(&failed.id);
             }
         }
@@ -118,6 +121,7 @@ mod tests {
             // Day 4 after the epoch is Monday 1970-01-05.
             created_at: (4 + day) * DAY_MS + hour * HOUR,
             good,
+            in_progress: false,
         }
     }
 
@@ -153,6 +157,20 @@ mod tests {
         .plan(&backups);
         assert_eq!(plan.keep, ["failed-2", "failed-1", "good-old"]);
         assert_eq!(plan.prune, ["failed-older"]);
+    }
+
+    #[test]
+    fn when_an_old_backup_is_in_progress_should_keep_it() {
+        let mut resumed = backup("resumed", 0, 0, false);
+        resumed.in_progress = true;
+        let backups = vec![
+            resumed,
+            backup("good", 1, 0, true),
+            backup("dead", 0, 1, false),
+        ];
+        let plan = RetentionPolicy::default().plan(&backups);
+        assert_eq!(plan.keep, ["good", "resumed"]);
+        assert_eq!(plan.prune, ["dead"]);
     }
 
     #[test]

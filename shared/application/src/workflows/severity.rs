@@ -2,11 +2,12 @@
 //! publish to the invocation's metrics.
 
 use detection::threshold::Severity;
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::{self, Counter};
 
 /// Anomalies by severity, for the `Anomalies{Low,Medium,High}` metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeverityTally {
     low: u64,
     medium: u64,
@@ -22,6 +23,13 @@ impl SeverityTally {
             Severity::High => &mut self.high,
         };
         *slot += 1;
+    }
+
+    /// Adds `other`'s counts (the ranges of a split job, joined).
+    pub fn merge(&mut self, other: &Self) {
+        self.low += other.low;
+        self.medium += other.medium;
+        self.high += other.high;
     }
 
     /// Adds the scoring of `rows` rows with model `name` at `version`, and these anomalies, to

@@ -134,12 +134,20 @@ fn version_of(prefix: &str, key: &str) -> Option<u32> {
 /// `job` failed because its lease ended at `now`.
 fn expired(job: Job, now: u64) -> Job {
     let ended = job.lease_expires_at.unwrap_or(job.created_at);
-    Job {
-        status: JobStatus::Failed,
-        error: Some(format!(
+    let error = if job.status == JobStatus::Pending {
+        format!(
+            "no upload arrived before the job's upload URL expired ({} s before the sweep); ask for a new URL",
+            now.saturating_sub(ended) / 1000
+        )
+    } else {
+        format!(
             "the invocation working on this job stopped before finishing (a timeout or a crash); its lease ended {} s before the sweep. Send the input again to retry",
             now.saturating_sub(ended) / 1000
-        )),
+        )
+    };
+    Job {
+        status: JobStatus::Failed,
+        error: Some(error),
         lease_expires_at: None,
         ..job
     }

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::checksum::sha256_hex;
 use crate::domain::ids::{new_job_id, now_millis};
 use crate::domain::names::{artifact_key, validate_model_name};
+use crate::domain::owned_source::SourceRef;
 use crate::domain::{
     Job, JobCounts, JobKind, JobPolicy, JobStatus, JobTimings, ModelVersion, Tenant, TrainingStats,
 };
@@ -35,7 +36,7 @@ pub const MAX_VERSION_ITEM_BYTES: usize = 350_000;
 pub const ARTIFACT_CONTENT_TYPE: &str = "application/vnd.nomaly.model";
 
 /// A threshold given as a raw score or as `"auto"` (Tukey's fence).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ThresholdSetting {
     /// An explicit raw-score threshold.
@@ -45,7 +46,7 @@ pub enum ThresholdSetting {
 }
 
 /// Named threshold rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NamedThreshold {
     /// Tukey's upper fence on the training scores.
@@ -74,22 +75,71 @@ pub struct TrainRequest {
     /// A raw threshold or `"auto"` (exclusive with `contamination`).
     #[serde(default)]
     pub threshold: Option<ThresholdSetting>,
-    /// `{"columns": [...], "rows": [[...]]}` or an array of records.
-    pub data: Value,
+    /// `{"columns": [...], "rows": [[...]]}` or an array of records (exclusive with `source`).
+    #[serde(default)]
+    pub data: Option<Value>,
+    /// An object or prefix of the caller's to train on, asynchronously (exclusive with `data`).
+    #[serde(default)]
+    pub source: Option<SourceRef>,
+}
+
+/// How a model is trained, apart from its data: what an asynchronous training job carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    /// Algorithm API name.
+    pub algorithm: Algorithm,
+    /// Algorithm parameters.
+    #[serde(default)]
+    pub params: Option<Value>,
+    /// Expected anomaly fraction.
+    #[serde(default)]
+    pub contamination: Option<f64>,
+    /// A raw threshold or `"auto"`.
+    #[serde(default)]
+    pub threshold: Option<ThresholdSetting>,
+}
+
+impl TrainSpec {
+    /// The validated model specification.
+    pub fn model_spec(&self) -> Result<ModelSpec, ServiceError> {
+        let rule = threshold_rule(self.contamination, self.threshold)?;
+        let params = AlgorithmParams::from_json(self.algorithm, self.params.as_ref())?;
+        Ok(ModelSpec::new(params).threshold(rule))
+    }
 }
 
 impl TrainRequest {
     /// The threshold rule the request asks for (the default contamination when neither is set).
     pub fn threshold_rule(&self) -> Result<ThresholdRule, ServiceError> {
-        match (self.contamination, self.threshold) {
-            (Some(_), Some(_)) => Err(ServiceError::BadRequest(
-                "give either 'contamination' or 'threshold', not both".into(),
-            )),
-            (Some(c), None) => Ok(ThresholdRule::Contamination(c)),
-            (None, Some(ThresholdSetting::Score(t))) => Ok(ThresholdRule::Explicit(t)),
-            (None, Some(ThresholdSetting::Named(NamedThreshold::Auto))) => Ok(ThresholdRule::Auto),
-            (None, None) => Ok(ThresholdRule::default()),
+        threshold_rule(self.contamination, self.threshold)
+    }
+
+    /// The request's specification (everything but the data).
+    pub fn spec(&self) -> TrainSpec {
+        TrainSpec {
+            algorithm: self.algorithm,
+            params: self.params.clone(),
+            contamination: self.contamination,
+            threshold: self.threshold,
         }
+    }
+}
+
+/// The threshold rule of a contamination or a threshold (the default contamination when neither
+/// is set).
+fn threshold_rule(
+    contamination: Option<f64>,
+    threshold: Option<ThresholdSetting>,
+) -> Result<ThresholdRule, ServiceError> {
+    match (contamination, threshold) {
+        (Some(_), Some(_)) => Err(ServiceError::BadRequest(
+            "give either 'contamination' or 'threshold', not both".into(),
+        )),
+        (Some(c), None) => Ok(ThresholdRule::Contamination(c)),
+        (None, Some(ThresholdSetting::Score(t))) => Ok(ThresholdRule::Explicit(t)),
+        (None, Some(ThresholdSetting::Named(NamedThreshold::Auto))) => Ok(ThresholdRule::Auto),
+        (None, None) => Ok(ThresholdRule::default()),
     }
 }
 
@@ -189,7 +239,19 @@ impl TrainWorkflow {
         validate_model_name(&request.name)?;
         let rule = request.threshold_rule()?;
         let params = AlgorithmParams::from_json(request.algorithm, request.params.as_ref())?;
-        let table = table_from_json_value(&request.data, &self.limits)?;
+        let data =
+            match (&request.data, &request.source) {
+                (Some(data), None) => data,
+                (None, Some(_)) => return Err(ServiceError::BadRequest(
+                    "a 'source' is trained from asynchronously; this function has no job engine"
+                        .into(),
+                )),
+                _ => return Err(ServiceError::BadRequest(
+                    "give either 'data' (rows inline) or 'source' ({\"s3_uri\": ...}), not both"
+                        .into(),
+                )),
+            };
+        let table = table_from_json_value(data, &self.limits)?;
         let started = Instant::now();
         let created_at = now_millis();
         let spec = ModelSpec::new(params).threshold(rule);

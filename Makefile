@@ -1,5 +1,5 @@
 # Nomaly's two entry points (see README.md). Everything else lives in scripts/.
-.PHONY: demo test check-infra accuracy bench bench-functions bench-backup bench-auth
+.PHONY: demo test check-infra accuracy bench bench-functions bench-backup bench-auth bench-split
 
 demo: ## train on the shipped sample data and print the anomalies found in new rows
 	bash scripts/demo.sh
@@ -26,3 +26,6 @@ bench-auth: ## the authorizer's cold start and warm check, and what admitting a 
 	cargo build --release --locked -p authorizer -p keys --bins
 	cargo build --release --locked -p e2e --example auth_latency
 	python3 bench/authorizer.py
+
+bench-split: ## 10M rows (1.1 GB) scored by the single invocation and by 1, 2 and 4 range workers, side by side
+	python3 bench/batch_split.py

@@ -527,3 +527,56 @@ async fn when_a_job_step_names_no_job_should_refuse_it_without_touching_anything
     .await;
     assert!(unknown.is_err());
 }
+
+#[tokio::test]
+async fn when_the_state_machine_invokes_this_function_should_know_every_action_it_sends() {
+    let path = format!(
+        "{}/../../infra/statemachine/jobs.asl.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let definition: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let text = definition.to_string();
+    let mut actions: Vec<String> = Vec::new();
+    // Every payload sent to the detect-events function, in states and in the Map's item selector.
+    fn collect(v: &Value, out: &mut Vec<String>, to_detect: bool) {
+        match v {
+            Value::Object(map) => {
+                let here = map
+                    .get("FunctionName")
+                    .map(|f| f.as_str().unwrap_or("").contains("DetectEvents"));
+                let to_detect = here.unwrap_or(to_detect);
+                if let (true, Some(Value::String(action))) = (to_detect, map.get("action")) {
+                    out.push(action.clone());
+                }
+                for value in map.values() {
+                    collect(value, out, to_detect);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| collect(i, out, to_detect)),
+            _ => {}
+        }
+    }
+    collect(&definition["States"]["JoinResults"], &mut actions, false);
+    collect(&definition["States"]["FailBatch"], &mut actions, false);
+    collect(
+        &definition["States"]["ScoreRanges"]["ItemSelector"],
+        &mut actions,
+        true,
+    );
+    actions.sort();
+    assert_eq!(actions, ["batch_join", "batch_range", "job_fail"], "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let deps = async_deps(dir.path());
+    for action in actions {
+        let mut payload = fixture("batch-range.json");
+        payload["action"] = json!(action);
+        let outcome = edge::dispatch::invoke(
+            &deps,
+            lambda_http::lambda_runtime::LambdaEvent::new(payload, Default::default()),
+        )
+        .await;
+        let message = format!("{outcome:?}");
+        assert!(!message.contains("is not an action"), "{action}: {message}");
+        assert!(message.contains("JobNotFound"), "{action}: {message}");
+    }
+}

@@ -7,104 +7,18 @@
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
-use std::io::Read;
 use std::sync::Arc;
 
 use application::domain::JobStatus;
 use application::domain::S3ObjectRef;
-use application::ports::{
-    BlobReader, BlobStreams, BlobUpload, JobStore, ObjectInfo, ReadFailure, StoreError,
-};
+use application::ports::{BlobStreams, JobStore};
 use application::workflows::batch::{results_key, BatchWorkflow};
 use application::workflows::train::TrainRequest;
-use async_trait::async_trait;
+use fixtures::faulty_streams::FaultyStreams;
 use fixtures::local_env::LocalEnv;
 use fixtures::{target, tenant};
 use serde_json::json;
 use store_contract::small_data;
-use store_local::LocalObjectStore;
-
-/// The local stream, cut after `after` bytes with a transport error.
-struct CutStreams {
-    inner: Arc<LocalObjectStore>,
-    after: usize,
-}
-
-struct CutReader {
-    inner: BlobReader,
-    left: usize,
-    failure: ReadFailure,
-}
-
-impl Read for CutReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.left == 0 {
-            self.failure.set(StoreError::Unavailable(
-                "GetObject body: connection reset".into(),
-            ));
-            return Err(std::io::Error::other("connection reset"));
-        }
-        let n = buf.len().min(self.left);
-        let read = self.inner.read(&mut buf[..n])?;
-        self.left -= read;
-        Ok(read)
-    }
-}
-
-#[async_trait]
-impl BlobStreams for CutStreams {
-    async fn open(&self, bucket: &str, key: &str) -> Result<Option<BlobReader>, StoreError> {
-        let Some(inner) = self.inner.open(bucket, key).await? else {
-            return Ok(None);
-        };
-        let failure = ReadFailure::default();
-        let reader = CutReader {
-            inner,
-            left: self.after,
-            failure: failure.clone(),
-        };
-        Ok(Some(BlobReader::new(Box::new(reader), failure)))
-    }
-
-    async fn open_from(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        etag: Option<&str>,
-        start: u64,
-    ) -> Result<Option<BlobReader>, StoreError> {
-        self.inner
-            .open_from(bucket, key, version_id, etag, start)
-            .await
-    }
-
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
-        self.inner.head(bucket, key).await
-    }
-
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(bucket, key).await
-    }
-
-    async fn list(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        self.inner.list(bucket, prefix, limit).await
-    }
-
-    async fn create_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        content_type: &str,
-    ) -> Result<Box<dyn BlobUpload>, StoreError> {
-        self.inner.create_upload(bucket, key, content_type).await
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_input_stream_breaks_midway_should_be_retried_then_scored_once() {
@@ -135,10 +49,7 @@ async fn when_the_input_stream_breaks_midway_should_be_retried_then_scored_once(
     // Cut in the middle of the file: a transient error, nothing published, the job running.
     let cut = BatchWorkflow::new(
         env.detect(),
-        Arc::new(CutStreams {
-            inner: objects.clone(),
-            after: csv.len() / 2,
-        }),
+        Arc::new(FaultyStreams::cutting(objects.clone(), csv.len() / 2)),
         jobs.clone(),
     );
     let e = cut.score_object(&object, &target("m")).await.unwrap_err();

@@ -5,82 +5,21 @@
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use application::domain::{JobStatus, JobTicket, S3ObjectRef};
-use application::ports::{
-    BlobReader, BlobStreams, BlobUpload, JobRunner, JobStore, ObjectInfo, StoreError,
-};
+use application::ports::{BlobStreams, JobRunner, JobStore};
 use application::workflows::batch::{results_key, BatchWorkflow, SplitPolicy};
 use application::workflows::detect::DetectWorkflow;
 use application::workflows::local_runner::LocalJobRunner;
 use application::workflows::train::{TrainRequest, TrainWorkflow};
-use async_trait::async_trait;
 use fixtures::aws_env::{detect_over, train_over, AwsEnv};
+use fixtures::faulty_streams::FaultyStreams;
 use fixtures::local_env::LocalEnv;
 use fixtures::{target, tenant};
 use serde_json::json;
 use store_contract::small_data;
-
-/// Streams failing each listed range start's first read attempt (a dropped connection), then
-/// reading normally: how a retried range is exercised.
-struct FlakyRanges {
-    inner: Arc<dyn BlobStreams>,
-    fail_once: Mutex<HashSet<u64>>,
-}
-
-#[async_trait]
-impl BlobStreams for FlakyRanges {
-    async fn open(&self, bucket: &str, key: &str) -> Result<Option<BlobReader>, StoreError> {
-        self.inner.open(bucket, key).await
-    }
-
-    async fn open_from(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-        etag: Option<&str>,
-        start: u64,
-    ) -> Result<Option<BlobReader>, StoreError> {
-        if self.fail_once.lock().unwrap().remove(&start) {
-            return Err(StoreError::Unavailable(
-                "GetObject: connection reset".into(),
-            ));
-        }
-        self.inner
-            .open_from(bucket, key, version_id, etag, start)
-            .await
-    }
-
-    async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
-        self.inner.head(bucket, key).await
-    }
-
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        self.inner.delete(bucket, key).await
-    }
-
-    async fn list(
-        &self,
-        bucket: &str,
-        prefix: &str,
-        limit: usize,
-    ) -> Result<Vec<String>, StoreError> {
-        self.inner.list(bucket, prefix, limit).await
-    }
-
-    async fn create_upload(
-        &self,
-        bucket: &str,
-        key: &str,
-        content_type: &str,
-    ) -> Result<Box<dyn BlobUpload>, StoreError> {
-        self.inner.create_upload(bucket, key, content_type).await
-    }
-}
 
 /// A CSV of `rows` rows of two columns; row `bad` (if any) holds text.
 fn csv(rows: usize, bad: Option<usize>) -> Vec<u8> {
@@ -263,16 +202,13 @@ async fn when_a_range_fails_transiently_should_retry_it_without_duplicating_rows
     let object = env.upload("incoming/detect/acme/m/flaky.csv", &data).await;
     // Ranges 1 and 3 (starting at 10,000 and 30,000; each reads from one byte before) drop
     // their first connection.
-    let flaky = Arc::new(FlakyRanges {
-        inner: env.blobs.clone(),
-        fail_once: Mutex::new(HashSet::from([9_999, 29_999])),
-    });
+    let flaky = Arc::new(FaultyStreams::failing_once_at(
+        env.blobs.clone(),
+        &[9_999, 29_999],
+    ));
     let batch = env.split_batch(flaky.clone(), 1024, 10_000);
     batch.score_object(&object, &target("m")).await.unwrap();
-    assert!(
-        flaky.fail_once.lock().unwrap().is_empty(),
-        "both faults were met"
-    );
+    assert_eq!(flaky.unmet_faults(), 0, "both faults were met");
     let id = object.job_id("batch");
     let job = env.jobs.get_job(&tenant(), &id).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);

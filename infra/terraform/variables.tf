@@ -381,9 +381,9 @@ variable "backup_object_lock_days" {
 }
 
 variable "batch_max_concurrency" {
-  description = "Byte ranges of one batch job scored at once (the jobs state machine's Distributed Map). Each is one detect_events invocation, so keep it at or below detect_events_reserved_concurrency (or leave that function unreserved, -1), or ranges are throttled and retried."
+  description = "Byte ranges of one batch job scored at once (the jobs state machine's Distributed Map). Each is one detect_events invocation, so keep it at or below detect_events_reserved_concurrency (10 by default, as this), or leave that function unreserved (-1) and raise both for big files (1,000 ranges at once needs an account concurrency quota to match), or ranges are throttled and retried."
   type        = number
-  default     = 100
+  default     = 10
   validation {
     condition     = var.batch_max_concurrency >= 1 && var.batch_max_concurrency <= 1000
     error_message = "batch_max_concurrency: 1 to 1000."

@@ -9,7 +9,30 @@ const MAX_CURSOR_CHARS: usize = 1024;
 
 /// The cursor of a page ending at the job with index sort key `index_sk`.
 pub fn encode(index_sk: &str) -> String {
-    index_sk.bytes().map(|b| format!("{b:02x}")).collect()
+    hex_encode(index_sk)
+}
+
+/// `text` as lowercase hex: the opaque form of every cursor this store hands out.
+pub(crate) fn hex_encode(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The text a [`hex_encode`]d cursor of at most `max_chars` stands for; `None` when it is not
+/// one (empty, too long, odd, not hex, not UTF-8).
+pub(crate) fn hex_decode(cursor: &str, max_chars: usize) -> Option<String> {
+    if cursor.is_empty() || cursor.len() > max_chars || !cursor.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes = cursor
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            std::str::from_utf8(pair)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// The index sort key a cursor stands for.
@@ -20,20 +43,7 @@ pub fn decode(cursor: &str) -> Result<String, StoreError> {
             cursor.chars().take(64).collect::<String>().escape_debug()
         ))
     };
-    if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS || !cursor.len().is_multiple_of(2) {
-        return Err(invalid());
-    }
-    let bytes = cursor
-        .as_bytes()
-        .chunks(2)
-        .map(|pair| {
-            std::str::from_utf8(pair)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(invalid)?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let text = hex_decode(cursor, MAX_CURSOR_CHARS).ok_or_else(invalid)?;
     let (millis, id) = text.split_once('#').ok_or_else(invalid)?;
     if millis.len() != 20 || !millis.bytes().all(|b| b.is_ascii_digit()) || id.is_empty() {
         return Err(invalid());

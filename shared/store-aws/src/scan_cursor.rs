@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::cursor::{hex_decode, hex_encode};
 use crate::schema::{PK, SK};
 use application::ports::StoreError;
 
@@ -20,29 +21,13 @@ pub fn encode(key: &HashMap<String, AttributeValue>) -> String {
             .cloned()
             .unwrap_or_default()
     };
-    format!("{}\n{}", part(PK), part(SK))
-        .bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex_encode(&format!("{}\n{}", part(PK), part(SK)))
 }
 
 /// The `ExclusiveStartKey` a cursor stands for.
 pub fn decode(cursor: &str) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let invalid = || StoreError::Invalid("job scan cursor was not handed out by this store".into());
-    if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS || !cursor.len().is_multiple_of(2) {
-        return Err(invalid());
-    }
-    let bytes = cursor
-        .as_bytes()
-        .chunks(2)
-        .map(|pair| {
-            std::str::from_utf8(pair)
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(invalid)?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let text = hex_decode(cursor, MAX_CURSOR_CHARS).ok_or_else(invalid)?;
     let (pk, sk) = text.split_once('\n').ok_or_else(invalid)?;
     if !pk.starts_with("T#") || sk.is_empty() {
         return Err(invalid());

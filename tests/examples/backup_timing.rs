@@ -86,11 +86,18 @@ async fn bench_moto(models: usize, jobs: usize) {
         eprintln!("moto_server is not on PATH: run `make bench-backup`");
         std::process::exit(2);
     };
+    // moto answers a Query of a 100,000-item table by walking it (seconds under load, where
+    // DynamoDB takes milliseconds), past the functions' 20 s operation timeout: the emulator gets
+    // two minutes.
     let sdk = load_sdk_config(
         &SdkTarget::Local {
             endpoint_url: moto.endpoint_url(),
         },
-        &AwsTuning::default(),
+        &AwsTuning {
+            attempt_timeout: std::time::Duration::from_secs(120),
+            operation_timeout: std::time::Duration::from_secs(120),
+            ..AwsTuning::default()
+        },
     )
     .await;
     let aws = AwsSite::create(&sdk).await;

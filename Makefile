@@ -1,5 +1,5 @@
 # Nomaly's two entry points (see README.md). Everything else lives in scripts/.
-.PHONY: demo test check-infra accuracy bench bench-functions bench-backup bench-auth bench-split
+.PHONY: demo test check-infra accuracy bench bench-functions bench-backup bench-auth bench-split bench-stream
 
 demo: ## train on the shipped sample data and print the anomalies found in new rows
 	bash scripts/demo.sh
@@ -29,3 +29,6 @@ bench-auth: ## the authorizer's cold start and warm check, and what admitting a 
 
 bench-split: ## 10M rows (1.1 GB) scored by the single invocation and by 1, 2 and 4 range workers, side by side
 	python3 bench/batch_split.py
+
+bench-stream: ## records/s of Kinesis batches of 100 and 1,000 records through detect, and record-to-alert time, beside POST /api/v1/detect
+	cargo run --release --locked -p e2e --example stream_bench

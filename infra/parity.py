@@ -15,7 +15,17 @@ fails, with a diff, when they disagree on:
 - authorizers: the function behind each API Gateway authorizer, its type, identity source and
   result cache TTL;
 - events: S3 notifications (bucket, events, prefix), schedules (rule name, expression, input,
-  state) and the asynchronous failure destination (retries, queue);
+  state), the asynchronous failure destination (retries, queue) and event source mappings (the
+  Kinesis stream or SQS queue, the function, batch size and window, starting position, bisecting,
+  retries, record age, failure destination, response types, maximum concurrency);
+- streams: every Kinesis stream (name, mode, shards, retention, encryption) and SQS queue (name,
+  retention, visibility timeout, encryption, redrive policy) and the statements of its queue
+  policy;
+- alerts: the EventBridge bus (name, when it is created), every rule with an event pattern (name,
+  bus, pattern, state, when, and its targets: ARN, role, input transformer), connections, API
+  destinations, the roles targets use (trust; grants under `iam` as `role:NAME`) and the alarm
+  topic's policy;
+- outputs: the name of every output (SAM `AlertBusName` is Terraform's `alert_bus_name`);
 - environment: every variable name per function and what it is set from;
 - alarms: namespace, metric, dimensions, statistic, period, threshold, comparison, missing data,
   actions, the condition that creates them, and for metric-math alarms every query (id, metric,
@@ -41,8 +51,12 @@ Each model is also held to the invariants of `invariants()` (every s3:ListBucket
 s3:prefix, UpdateItem on API key items only, NOMALY_TIMEOUT_SECS = the function's timeout, job
 writers get NOMALY_JOB_TTL_DAYS, no S3 uploads on an API function, a failure destination for every
 event source, no overlapping lifecycle expirations, a state machine's placeholders are exactly its
-substitutions, every route and role of REQUIRED_GRANTS holds the grants its code needs): a mistake
-both sides share still fails. And
+substitutions, every route and role of REQUIRED_GRANTS holds the grants its code needs, every
+event source mapping reports batch item failures, has somewhere for failed records to go, may read
+its source and is routed by NOMALY_STREAM_ROUTES, every queue and stream is encrypted, a function
+may send to its NOMALY_DEAD_LETTER_QUEUE_URL and publish to its NOMALY_EVENT_BUS, every rule
+targeting the alarm topic may publish to it, every API destination target's role may invoke it): a
+mistake both sides share still fails. And
 every parameter samconfig.toml overrides (any environment) must be one of template.yaml's, with a
 value its AllowedValues, AllowedPattern, MinValue and MaxValue accept.
 
@@ -50,7 +64,12 @@ Values are compared after canonicalisation: a SAM parameter `DetectMemorySize` a
 variable `detect_memory_size` are both `{param:detectmemorysize}`; the models bucket (its name,
 ARN or computed name) is `{s3:models}`; the table `{table}`; a function `{fn:detect}`; a SAM
 `!If [Cond, A, B]` whose condition is `!Equals [!Ref P, V]` and a Terraform `var.p == V ? A : B`
-are both `{if:p=V}?A:B` (`{if:p}?A:B` when V is "true" and Terraform tests the bool `var.p`); etc.
+are both `{if:p=V}?A:B` (`{if:p}?A:B` when V is "true" and Terraform tests the bool `var.p`); a
+queue other than the dead-letter queue `{sqs:NAME}` (its ARN; `.url`, `.name`), a Kinesis stream
+`{kinesis:NAME}` (`.name`), the alert bus `{bus}` (`{bus.name}`), an EventBridge rule
+`{rule:NAME}`; a JSON environment value (SAM `!Sub` or an `!If` between two, Terraform
+`jsonencode(local.NAME)`) is `json:` and the JSON, a key present only when a parameter is not
+empty marked `|omitted-when-empty`; etc.
 
     python infra/parity.py [--template template.yaml] [--terraform infra/terraform] [--samconfig samconfig.toml] [--dump]
 
@@ -76,7 +95,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CATEGORIES = ("parameters", "functions", "routes", "authorizers", "events", "environment", "alarms", "iam", "lifecycle",
-              "usage_plan", "table", "gateway_responses", "dashboard", "state_machines", "vault")
+              "usage_plan", "table", "gateway_responses", "dashboard", "state_machines", "vault", "streams", "alerts",
+              "outputs")
 # Terraform variables with no SAM parameter: where the zips are (SAM builds them itself).
 TF_ONLY_VARIABLES = ("lambda_dir",)
 # What the code behind a route (or a direct invocation) does with AWS, so the grants it cannot work
@@ -106,6 +126,16 @@ REQUIRED_GRANTS = {
     "train_events": [*(f"Allow s3:GetObject {p}" for p in SOURCES), *(f"Allow s3:GetObjectVersion {p}" for p in SOURCES),
                      "Allow dynamodb:GetItem {table}", "Allow dynamodb:PutItem {table}"],
 }
+# What the event source mapping of a function needs of its role to read its source (the Lambda
+# service polls with the function's role), by the kind of source; and, for an SQS failure
+# destination, sqs:SendMessage on it.
+ESM_GRANTS = {
+    "kinesis": ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator",
+                "kinesis:ListShards"],
+    "sqs": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+}
+OMITTED_WHEN_EMPTY = "|omitted-when-empty"
+DEFAULT_BUS_ARN = "arn:{partition}:events:{region}:{account}:event-bus/default"
 INTEGRATION_URI = r"arn:\{partition\}:apigateway:\{region\}:lambda:path/2015-03-31/functions/(.+)/invocations"
 FUNCTION_ARN = r"arn:\{partition\}:lambda:\{region\}:\{account\}:function:(.+)"
 
@@ -175,7 +205,7 @@ def _parse_hcl(text: str) -> dict:
 def load_terraform(directory: Path) -> dict:
     """Every .tf file of the directory merged: resources[type][name], data[type][name], locals,
     variables, and the raw text of each file (for templatefile arguments)."""
-    out = {"resource": {}, "data": {}, "locals": {}, "variable": {}, "files": {}}
+    out = {"resource": {}, "data": {}, "locals": {}, "variable": {}, "output": {}, "files": {}}
     files = sorted(directory.glob("*.tf"))
     if not files:
         raise FileNotFoundError(f"no .tf files in {directory}")
@@ -192,6 +222,8 @@ def load_terraform(directory: Path) -> dict:
             out["locals"].update(block)
         for block in parsed.get("variable", []):
             out["variable"].update(block)
+        for block in parsed.get("output", []):
+            out["output"].update(block)
     return out
 
 
@@ -227,7 +259,20 @@ class Sam:
         if rtype == "AWS::DynamoDB::Table":
             return "{table}"
         if rtype == "AWS::SQS::Queue":
-            return "{dlq}"
+            if name == "DeadLetterQueue":  # the asynchronous failure destination
+                return "{dlq}"
+            suffix = {"": ".url", "QueueUrl": ".url", "QueueName": ".name"}.get(attr, "")
+            return "{sqs:" + _snake(name[: -len("Queue")] if name.endswith("Queue") else name) + suffix + "}"
+        if rtype == "AWS::Kinesis::Stream":
+            return "{kinesis:" + _snake(name[: -len("Stream")] if name.endswith("Stream") else name) + (".name" if attr == "" else "") + "}"
+        if rtype == "AWS::Events::EventBus":
+            return "{bus}" if attr == "Arn" else "{bus.name}"
+        if rtype == "AWS::Events::Rule":
+            return "{rule:" + _snake(name[: -len("Rule")] if name.endswith("Rule") else name) + ("" if attr == "Arn" else ".name") + "}"
+        if rtype == "AWS::Events::Connection":
+            return "{connection:" + _snake(name[: -len("Connection")] if name.endswith("Connection") else name) + "}"
+        if rtype == "AWS::Events::ApiDestination":
+            return "{api_destination:" + _snake(name[: -len("Destination")] if name.endswith("Destination") else name) + "}"
         if rtype == "AWS::SNS::Topic":
             return "{sns:alarms}"
         if rtype == "AWS::Logs::LogGroup":
@@ -316,7 +361,18 @@ TF_TOKENS = [
     (r"var\.(\w+)", lambda m: _param(m.group(1))),
     (r"aws_s3_bucket\.(models|backups)\.(arn|id|bucket)", lambda m: "{s3:" + m.group(1) + "}"),
     (r"aws_dynamodb_table\.\w+\.(arn|name|id)", lambda m: "{table}"),
-    (r"aws_sqs_queue\.\w+\.(arn|name|id|url)", lambda m: "{dlq}"),
+    (r"aws_sqs_queue\.dlq\.(arn|name|id|url)", lambda m: "{dlq}"),
+    (r"aws_sqs_queue\.(\w+)\.arn", lambda m: "{sqs:" + m.group(1) + "}"),
+    (r"aws_sqs_queue\.(\w+)\.(id|url)", lambda m: "{sqs:" + m.group(1) + ".url}"),
+    (r"aws_sqs_queue\.(\w+)\.name", lambda m: "{sqs:" + m.group(1) + ".name}"),
+    (r"aws_kinesis_stream\.(\w+)\.(arn|id)", lambda m: "{kinesis:" + m.group(1) + "}"),
+    (r"aws_kinesis_stream\.(\w+)\.name", lambda m: "{kinesis:" + m.group(1) + ".name}"),
+    (r"aws_cloudwatch_event_bus\.\w+(?:\[\d+\])?\.arn", lambda m: "{bus}"),
+    (r"aws_cloudwatch_event_bus\.\w+(?:\[\d+\])?\.(name|id)", lambda m: "{bus.name}"),
+    (r"aws_cloudwatch_event_rule\.(\w+)(?:\[\d+\])?\.arn", lambda m: "{rule:" + m.group(1) + "}"),
+    (r"aws_cloudwatch_event_rule\.(\w+)(?:\[\d+\])?\.(name|id)", lambda m: "{rule:" + m.group(1) + ".name}"),
+    (r"aws_cloudwatch_event_connection\.(\w+)(?:\[\d+\])?\.arn", lambda m: "{connection:" + m.group(1) + "}"),
+    (r"aws_cloudwatch_event_api_destination\.(\w+)(?:\[\d+\])?\.arn", lambda m: "{api_destination:" + m.group(1) + "}"),
     (r"aws_sns_topic\.\w+\.(arn|id)", lambda m: "{sns:alarms}"),
     (r"aws_cloudwatch_log_group\.(\w+)\.(arn|name)", lambda m: "{logs:" + m.group(1) + "}"),
     (r"aws_lambda_function\.(\w+)\.(arn|function_name|invoke_arn)", lambda m: "{fn:" + m.group(1) + "}"),
@@ -329,7 +385,7 @@ TF_TOKENS = [
     (r"aws_api_gateway_api_key\.(\w+)\.id", lambda m: "{apikey:" + m.group(1) + "}"),
     (r"aws_sfn_state_machine\.(\w+)\.(arn|id|name)", lambda m: "{sfn:" + m.group(1) + "}"),
     (r"aws_iam_role\.(\w+)(?:\[0\])?\.(arn|id|name)", lambda m: "{role:" + m.group(1) + "}"),
-    (r"var\.(\w+)(?:\s*(==|!=)\s*(\"[^\"]*\"|-?[\d.]+))?\s*\?\s*(\"[^\"]*\"|[\w.\-]+)\s*:\s*(\"[^\"]*\"|[\w.\-]+)",
+    (r"var\.(\w+)(?:\s*(==|!=)\s*(\"[^\"]*\"|-?[\d.]+))?\s*\?\s*(\"[^\"]*\"|[\w.\-\[\]]+)\s*:\s*(\"[^\"]*\"|[\w.\-\[\]]+)",
      lambda m: "{if:" + m.group(1).replace("_", "").lower()
      + ("=" if m.group(2) == "==" else m.group(2) or "") + (_num(m.group(3).strip('"')) if m.group(3) is not None else "") + "}?"
      + tf_expr(m.group(4)) + ":" + tf_expr(m.group(5))),
@@ -338,6 +394,68 @@ TF_TOKENS = [
 # The string locals of the Terraform configuration being read (tf_model sets them): `local.NAME`
 # is its value, canonicalised.
 _TF_STRING_LOCALS: dict[str, str] = {}
+# Every local (tf_model sets them), for jsonencode(local.NAME).
+_TF_LOCALS: dict[str, object] = {}
+
+
+def _json_canon(value) -> str:
+    """A JSON value as compared: `json:` and its text with sorted keys."""
+    return "json:" + json.dumps(value, sort_keys=True)
+
+
+def _merge_optional(param: str, present, absent):
+    """The two branches of a choice on whether `param` is empty as one value: what only the branch
+    where it is set has (its value must be the parameter) is marked OMITTED_WHEN_EMPTY; None when
+    the branches differ otherwise."""
+    if isinstance(present, dict) and isinstance(absent, dict):
+        merged = {}
+        for key in present:
+            if key in absent:
+                value = _merge_optional(param, present[key], absent[key])
+                if value is None:
+                    return None
+                merged[key] = value
+            elif present[key] == _param(param):
+                merged[key] = present[key] + OMITTED_WHEN_EMPTY
+            else:
+                return None
+        return merged if set(absent) <= set(present) else None
+    return present if present == absent else None
+
+
+def _tf_json(value):
+    """The JSON a Terraform value (a local's parse) encodes: object keys `(expr)` and values
+    `local.NAME` resolved, `merge({k = v, ...}, var.p == "" ? {} : {k2 = var.p})` as an object whose
+    k2 is OMITTED_WHEN_EMPTY; None when it is something else."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            m = re.fullmatch(r"\$\{\((.+)\)\}", key)
+            resolved = _tf_json(item)
+            if resolved is None:
+                return None
+            out[tf_expr(m.group(1)) if m else key] = resolved
+        return out
+    if isinstance(value, str):
+        m = re.fullmatch(r"\$\{local\.(\w+)\}", value)
+        if m and m.group(1) in _TF_LOCALS:
+            return _tf_json(_TF_LOCALS[m.group(1)])
+        m = re.fullmatch(r'\$\{merge\(\{([^{}]*)\},\s*var\.(\w+)\s*==\s*""\s*\?\s*\{\}\s*:\s*\{([^{}]*)\}\)\}', value, re.S)
+        if m:
+            items = lambda body: {k: tf_expr(v) for k, v in re.findall(r"(\w+)\s*=\s*([^,]+?)\s*(?:,|$)", body.strip())}
+            out = items(m.group(1))
+            for key, item in items(m.group(3)).items():
+                if item != _param(m.group(2)):
+                    return None
+                out[key] = item + OMITTED_WHEN_EMPTY
+            return out
+        if value.startswith("${") and ("{" in value[2:] or "(" in value):
+            return None
+        return tf_value(value)
+    if isinstance(value, list):
+        items = [_tf_json(v) for v in value]
+        return None if any(v is None for v in items) else items
+    return tf_value(value)
 
 
 def tf_expr(expr: str) -> str:
@@ -358,6 +476,11 @@ def tf_expr(expr: str) -> str:
     m = re.fullmatch(r"local\.(\w+)", expr)
     if m and m.group(1) in _TF_STRING_LOCALS:
         return tf_value(_TF_STRING_LOCALS[m.group(1)])
+    m = re.fullmatch(r"jsonencode\(local\.(\w+)\)", expr)
+    if m and m.group(1) in _TF_LOCALS:
+        encoded = _tf_json(_TF_LOCALS[m.group(1)])
+        if encoded is not None:
+            return _json_canon(encoded)
     return "{" + expr + "}"
 
 
@@ -443,7 +566,7 @@ def sam_model(template: dict, base: Path = ROOT) -> dict:
         }
         env = {**glob.get("Environment", {}).get("Variables", {}),
                **r.get("Properties", {}).get("Environment", {}).get("Variables", {})}
-        model["environment"][fn] = {k: sam.api_key_value(v) or sam.value(v) for k, v in env.items()}
+        model["environment"][fn] = {k: sam.api_key_value(v) or _sam_json(sam, v) or sam.value(v) for k, v in env.items()}
 
         for event_name, event in p.get("Events", {}).items():
             ep = event.get("Properties", {})
@@ -467,6 +590,9 @@ def sam_model(template: dict, base: Path = ROOT) -> dict:
                 model["events"][f"schedule {_snake(event_name)}"] = {
                     "function": fn, "name": sam.value(ep.get("Name")), "schedule": sam.value(ep["Schedule"]),
                     "input": json.loads(ep["Input"]) if "Input" in ep else None, "state": sam.value(state)}
+            elif kind in ("Kinesis", "SQS"):
+                source = sam.value(ep.get("Stream") if kind == "Kinesis" else ep.get("Queue"))
+                model["events"][f"{_source_kind(source)} {source}"] = _esm(sam.value, fn, {**ep, "EventSourceArn": None})
             else:
                 model["events"][f"{kind} {event_name}"] = {"function": fn}
         invoke = p.get("EventInvokeConfig")
@@ -480,6 +606,10 @@ def sam_model(template: dict, base: Path = ROOT) -> dict:
 
     _sam_state_machines(sam, model, base)
     _sam_vault(sam, model)
+    _sam_event_source_mappings(sam, model)
+    _sam_streams(sam, model)
+    _sam_alerts(sam, model)
+    model["outputs"] = {_snake(name): {"declared": "yes"} for name in template.get("Outputs", {})}
 
     _sam_definition_routes(sam, model, api_key_default, default_authorizer, authorizer_fn)
     _sam_usage_plan(sam, model)
@@ -531,6 +661,168 @@ def sam_model(template: dict, base: Path = ROOT) -> dict:
             body = sam.value(p["DashboardBody"])
             model["dashboard"] = json.loads(body)
     return model
+
+
+def _sam_json(sam: Sam, v) -> str | None:
+    """`json:...` for an environment value that is the !Sub of a JSON object, or an !If between two
+    on whether a parameter is empty (what only one branch has is OMITTED_WHEN_EMPTY); else None."""
+    def parse(x):
+        if not (isinstance(x, dict) and "Fn::Sub" in x):
+            return None
+        try:
+            value = json.loads(sam.value(x))
+        except ValueError:
+            return None
+        return value if isinstance(value, (dict, list)) else None
+
+    if isinstance(v, dict) and "Fn::If" in v:
+        cond, yes, no = v["Fn::If"]
+        a, b = parse(yes), parse(no)
+        m = re.fullmatch(r"(\w+)(!?=)", sam.cond_param(cond))
+        if a is None or b is None or not m:
+            return None
+        merged = _merge_optional(m.group(1), *((a, b) if m.group(2) == "!=" else (b, a)))
+        return None if merged is None else _json_canon(merged)
+    value = parse(v)
+    return None if value is None else _json_canon(value)
+
+
+def _source_kind(source: str) -> str:
+    """`kinesis` or `sqs` for an event source token."""
+    return "kinesis" if str(source).startswith("{kinesis:") else "sqs" if str(source).startswith("{sqs:") or source == "{dlq}" \
+        else "other"
+
+
+def _esm(canon, fn, p: dict, tf: bool = False) -> dict:
+    """One event source mapping, from SAM's (Kinesis/SQS event or AWS::Lambda::EventSourceMapping)
+    property names or, with tf, aws_lambda_event_source_mapping's."""
+    if tf:
+        failure = _one(_one(p.get("destination_config")).get("on_failure")).get("destination_arn")
+        settings = (p.get("batch_size"), p.get("maximum_batching_window_in_seconds"), p.get("starting_position"),
+                    p.get("bisect_batch_on_function_error"), p.get("maximum_retry_attempts"), p.get("maximum_record_age_in_seconds"),
+                    failure, p.get("function_response_types", []), _one(p.get("scaling_config")).get("maximum_concurrency"),
+                    p.get("enabled", True))
+    else:
+        failure = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        settings = (p.get("BatchSize"), p.get("MaximumBatchingWindowInSeconds"), p.get("StartingPosition"),
+                    p.get("BisectBatchOnFunctionError"), p.get("MaximumRetryAttempts"), p.get("MaximumRecordAgeInSeconds"),
+                    failure, p.get("FunctionResponseTypes", []), p.get("ScalingConfig", {}).get("MaximumConcurrency"),
+                    p.get("Enabled", True))
+    batch, window, start, bisect, retries, age, failure, types, concurrency, enabled = (
+        None if v is None else canon(v) for v in settings)
+    return {"function": fn, "batch_size": _num(batch), "batching_window": _num(window), "starting_position": start,
+            "bisect": bisect, "retries": _num(retries), "max_record_age": _num(age), "on_failure": failure,
+            "response_types": sorted(types), "max_concurrency": _num(concurrency), "enabled": enabled}
+
+
+def _sam_event_source_mappings(sam: Sam, model: dict):
+    """AWS::Lambda::EventSourceMapping resources written out (SAM's Kinesis and SQS events are read
+    with the functions)."""
+    for r in sam.resources.values():
+        if r.get("Type") == "AWS::Lambda::EventSourceMapping":
+            p = r.get("Properties", {})
+            source = sam.value(p.get("EventSourceArn"))
+            fn = str(sam.value(p.get("FunctionName"))).removeprefix("{fn:").removesuffix("}")
+            model["events"][f"{_source_kind(source)} {source}"] = _esm(sam.value, fn, p)
+
+
+def _statement(sid, effect, actions, principals, resources, conditions) -> str:
+    """One statement of a resource policy, as compared."""
+    listed = lambda v: sorted(v if isinstance(v, list) else [v])
+    return (f"{sid or '-'} {effect or 'Allow'} {','.join(listed(actions))} principal={','.join(sorted(principals))} "
+            f"resource={','.join(listed(resources))} condition={' & '.join(sorted(conditions)) or '-'}")
+
+
+def _sam_statement(sam: Sam, s: dict) -> str:
+    principal = s.get("Principal")
+    principals = ["*"] if principal == "*" else [
+        "*" if v == "*" and k == "AWS" else f"{k.lower()}:{sam.value(v)}"
+        for k, vs in (principal or {}).items() for v in (vs if isinstance(vs, list) else [vs])]
+    conditions = [f"{test}:{var}={sorted(sam.value(v) for v in (vals if isinstance(vals, list) else [vals]))}"
+                  for test, body in s.get("Condition", {}).items() for var, vals in body.items()]
+    return _statement(s.get("Sid"), s.get("Effect"), s.get("Action"), principals, sam.value(s.get("Resource")), conditions)
+
+
+def _sam_when_condition(sam: Sam, r: dict) -> str:
+    return "{if:" + sam.cond_param(r["Condition"]) + "}?1:0" if "Condition" in r else "always"
+
+
+def _queue_encryption(managed, kms_key) -> str:
+    if kms_key:
+        return f"kms:{kms_key}"
+    return "sqs-managed" if str(managed).lower() == "true" else "none"
+
+
+def _sam_streams(sam: Sam, model: dict):
+    """Kinesis streams, SQS queues and their queue policies."""
+    for name, r in sam.resources.items():
+        p = r.get("Properties", {})
+        if r.get("Type") == "AWS::Kinesis::Stream":
+            encryption = p.get("StreamEncryption")
+            model["streams"][sam.token(name + ".Arn")] = {
+                "kind": "kinesis", "name": sam.value(p.get("Name")),
+                "mode": p.get("StreamModeDetails", {}).get("StreamMode", "PROVISIONED"),
+                "shards": _num(sam.value(p.get("ShardCount"))), "retention_hours": _num(sam.value(p.get("RetentionPeriodHours", 24))),
+                "encryption": f"{encryption['EncryptionType']}:{sam.value(encryption.get('KeyId'))}" if encryption else "NONE"}
+        elif r.get("Type") == "AWS::SQS::Queue":
+            redrive = p.get("RedrivePolicy")
+            model["streams"].setdefault(sam.token(name + ".Arn"), {"policy": []}).update({
+                "kind": "sqs", "name": sam.value(p.get("QueueName")), "retention": _num(sam.value(p.get("MessageRetentionPeriod"))),
+                "visibility_timeout": _num(sam.value(p.get("VisibilityTimeout"))),
+                "encryption": _queue_encryption(sam.value(p.get("SqsManagedSseEnabled")), sam.value(p.get("KmsMasterKeyId"))),
+                "redrive": {"target": sam.value(redrive.get("deadLetterTargetArn")),
+                            "max_receive": _num(sam.value(redrive.get("maxReceiveCount")))} if redrive else None})
+    for r in sam.resources.values():
+        if r.get("Type") == "AWS::SQS::QueuePolicy":
+            p = r["Properties"]
+            for queue in p.get("Queues", []):
+                key = re.sub(r"\.url\}$", "}", str(sam.value(queue)))
+                model["streams"].setdefault(key, {"policy": []})["policy"] = sorted(
+                    model["streams"].get(key, {}).get("policy", []) + [_sam_statement(sam, s) for s in p["PolicyDocument"]["Statement"]])
+
+
+def _sam_alerts(sam: Sam, model: dict):
+    """The EventBridge bus, rules with an event pattern and their targets, connections, API
+    destinations, the roles targets use and the SNS topic's policy."""
+    roles = set()
+    for name, r in sam.resources.items():
+        p, rtype, when = r.get("Properties", {}), r.get("Type"), _sam_when_condition(sam, r)
+        if rtype == "AWS::Events::EventBus":
+            model["alerts"]["bus"] = {"name": sam.value(p.get("Name")), "when": when}
+        elif rtype == "AWS::Events::Rule" and "EventPattern" in p:
+            bus = sam.value(p.get("EventBusName", "default"))
+            targets = {}
+            for target in p.get("Targets", []):
+                role = target.get("RoleArn")
+                if isinstance(role, dict) and "Fn::GetAtt" in role:
+                    roles.add(role["Fn::GetAtt"][0])
+                transformer = target.get("InputTransformer", {})
+                targets[target["Id"]] = {
+                    "arn": sam.value(target.get("Arn")), "role": sam.value(role), "bus": bus, "when": when,
+                    "input": json.loads(target["Input"]) if "Input" in target else None,
+                    "input_paths": sam.value(transformer.get("InputPathsMap")), "input_template": transformer.get("InputTemplate")}
+            model["alerts"][f"rule {sam.token(name + '.Arn')}"] = {
+                "name": sam.value(p.get("Name")), "bus": bus, "pattern": p["EventPattern"], "state": sam.value(p.get("State", "ENABLED")),
+                "when": when, "targets": targets}
+        elif rtype == "AWS::Events::Connection":
+            key = p.get("AuthParameters", {}).get("ApiKeyAuthParameters", {})
+            model["alerts"][f"connection {sam.token(name + '.Arn')}"] = {
+                "name": sam.value(p.get("Name")), "when": when, "authorization": p.get("AuthorizationType"),
+                "key_name": sam.value(key.get("ApiKeyName")), "key_value": sam.value(key.get("ApiKeyValue"))}
+        elif rtype == "AWS::Events::ApiDestination":
+            model["alerts"][f"api_destination {sam.token(name + '.Arn')}"] = {
+                "name": sam.value(p.get("Name")), "when": when, "connection": sam.value(p.get("ConnectionArn")),
+                "endpoint": sam.value(p.get("InvocationEndpoint")), "method": p.get("HttpMethod"),
+                "rate": _num(sam.value(p.get("InvocationRateLimitPerSecond")))}
+        elif rtype == "AWS::SNS::TopicPolicy":
+            for topic in p.get("Topics", []):
+                model["alerts"][f"topic_policy {sam.value(topic)}"] = {
+                    "statements": sorted(_sam_statement(sam, s) for s in p["PolicyDocument"]["Statement"])}
+    for role in sorted(roles):
+        token = sam.token(role).strip("{}")
+        ref = {"Fn::GetAtt": [role, "Arn"]}
+        model["alerts"][f"role {{{token}}}"] = {"when": _sam_when_condition(sam, sam.resources[role]), "trust": _sam_trust(sam, ref)}
+        model["iam"][token] = _grants(_sam_role_statements(sam, ref), sam.value, sam_conditions=True)
 
 
 def _sam_role_statements(sam: Sam, role) -> list:
@@ -777,6 +1069,8 @@ def tf_model(tf: dict) -> dict:
     R, D, L = tf["resource"], tf["data"], tf["locals"]
     _TF_STRING_LOCALS.clear()
     _TF_STRING_LOCALS.update({k: v for k, v in L.items() if isinstance(v, str)})
+    _TF_LOCALS.clear()
+    _TF_LOCALS.update(L)
     model = {k: {} for k in CATEGORIES}
     for name, v in tf["variable"].items():
         if name not in TF_ONLY_VARIABLES:
@@ -884,6 +1178,8 @@ def tf_model(tf: dict) -> dict:
     for target in R.get("aws_cloudwatch_event_target", {}).values():
         rule_name = ref_name(target.get("rule"), "aws_cloudwatch_event_rule")
         rule = rules.get(rule_name, {})
+        if "event_pattern" in rule:  # an alert rule (alerts), not a schedule
+            continue
         model["events"][f"schedule {rule_name}"] = {
             "function": ref_name(target.get("arn"), "aws_lambda_function"), "name": tf_value(rule.get("name")),
             "schedule": tf_value(rule.get("schedule_expression")),
@@ -894,6 +1190,14 @@ def tf_model(tf: dict) -> dict:
         failure = _one(_one(cfg.get("destination_config")).get("on_failure"))
         model["events"][f"async {fn}"] = {
             "retries": _num(cfg.get("maximum_retry_attempts")), "on_failure": tf_value(failure.get("destination"))}
+
+    for m in R.get("aws_lambda_event_source_mapping", {}).values():
+        source = tf_value(m.get("event_source_arn"))
+        model["events"][f"{_source_kind(source)} {source}"] = _esm(tf_value, ref_name(m.get("function_name"), "aws_lambda_function"),
+                                                                     m, tf=True)
+    _tf_streams(tf, model)
+    _tf_alerts(tf, model)
+    model["outputs"] = {name: {"declared": "yes"} for name in tf.get("output", {})}
 
     for p in R.get("aws_api_gateway_rest_api", {}).values():
         model["usage_plan"]["api_key_source"] = {"source": p.get("api_key_source", "HEADER")}
@@ -956,6 +1260,94 @@ def tf_model(tf: dict) -> dict:
     for p in R.get("aws_cloudwatch_dashboard", {}).values():
         model["dashboard"] = _tf_dashboard(p.get("dashboard_body", ""), tf)
     return model
+
+
+def _tf_statement(s: dict) -> str:
+    principals = []
+    for principal in s.get("principals", []):
+        for identifier in principal.get("identifiers", []):
+            principals.append("*" if principal.get("type") in ("*", "AWS") and identifier == "*"
+                              else f"{str(principal.get('type')).lower()}:{tf_value(identifier)}")
+    conditions = [f"{c['test']}:{c['variable']}={sorted(tf_value(v) for v in c['values'])}" for c in s.get("condition", [])]
+    return _statement(s.get("sid"), s.get("effect"), s.get("actions", []), principals, tf_value(s.get("resources", [])), conditions)
+
+
+def _tf_document(tf: dict, expr) -> list:
+    """The statements of the data.aws_iam_policy_document `expr` (`....json`) names."""
+    doc = _tf_ref(expr, "data.aws_iam_policy_document")
+    return tf["data"].get("aws_iam_policy_document", {}).get(doc or "", {}).get("statement", [])
+
+
+def _tf_streams(tf: dict, model: dict):
+    """Kinesis streams, SQS queues and their queue policies."""
+    R = tf["resource"]
+    for name, s in R.get("aws_kinesis_stream", {}).items():
+        encryption = s.get("encryption_type", "NONE")
+        model["streams"][tf_expr(f"aws_kinesis_stream.{name}.arn")] = {
+            "kind": "kinesis", "name": tf_value(s.get("name")), "mode": _one(s.get("stream_mode_details")).get("stream_mode", "PROVISIONED"),
+            "shards": _num(tf_value(s.get("shard_count"))), "retention_hours": _num(tf_value(s.get("retention_period", 24))),
+            "encryption": f"{encryption}:{tf_value(s.get('kms_key_id'))}" if encryption != "NONE" else "NONE"}
+    for name, q in R.get("aws_sqs_queue", {}).items():
+        redrive = None
+        m = re.fullmatch(r"\$\{jsonencode\(\{(.*)\}\)\}", str(q.get("redrive_policy", "")), re.S)
+        if m:
+            items = dict(re.findall(r"(\w+)\s*=\s*([^,]+?)\s*(?:,|$)", m.group(1).strip()))
+            redrive = {"target": tf_expr(items.get("deadLetterTargetArn", "")), "max_receive": _num(tf_expr(items.get("maxReceiveCount", "")))}
+        elif "redrive_policy" in q:
+            redrive = {"unparsed": q["redrive_policy"]}
+        model["streams"].setdefault(tf_expr(f"aws_sqs_queue.{name}.arn"), {"policy": []}).update({
+            "kind": "sqs", "name": tf_value(q.get("name")), "retention": _num(tf_value(q.get("message_retention_seconds"))),
+            "visibility_timeout": _num(tf_value(q.get("visibility_timeout_seconds"))),
+            "encryption": _queue_encryption(tf_value(q.get("sqs_managed_sse_enabled")), tf_value(q.get("kms_master_key_id"))),
+            "redrive": redrive})
+    for policy in R.get("aws_sqs_queue_policy", {}).values():
+        key = re.sub(r"\.url\}$", "}", str(tf_value(policy.get("queue_url"))))
+        model["streams"].setdefault(key, {"policy": []})["policy"] = sorted(
+            model["streams"].get(key, {}).get("policy", []) + [_tf_statement(s) for s in _tf_document(tf, policy.get("policy"))])
+
+
+def _tf_alerts(tf: dict, model: dict):
+    """The EventBridge bus, rules with an event pattern and their targets, connections, API
+    destinations, the roles targets use and the SNS topic's policy."""
+    R = tf["resource"]
+    for bus in R.get("aws_cloudwatch_event_bus", {}).values():
+        model["alerts"]["bus"] = {"name": tf_value(bus.get("name")), "when": _tf_when(bus.get("count"))}
+    targets, roles = {}, set()
+    for target in R.get("aws_cloudwatch_event_target", {}).values():
+        rule = _tf_ref(target.get("rule"), "aws_cloudwatch_event_rule")
+        role = _tf_ref(target.get("role_arn"), "aws_iam_role")
+        if role:
+            roles.add(role)
+        transformer = _one(target.get("input_transformer"))
+        targets.setdefault(rule, {})[target.get("target_id")] = {
+            "arn": tf_value(target.get("arn")), "role": tf_value(target.get("role_arn")),
+            "bus": tf_value(target.get("event_bus_name", "default")), "when": _tf_when(target.get("count")),
+            "input": json.loads(target["input"]) if "input" in target else None,
+            "input_paths": tf_value(transformer.get("input_paths")), "input_template": transformer.get("input_template")}
+    for name, rule in R.get("aws_cloudwatch_event_rule", {}).items():
+        if "event_pattern" not in rule:
+            continue
+        model["alerts"][f"rule {{rule:{name}}}"] = {
+            "name": tf_value(rule.get("name")), "bus": tf_value(rule.get("event_bus_name", "default")),
+            "pattern": json.loads(rule["event_pattern"]), "state": tf_value(rule.get("state", "ENABLED")),
+            "when": _tf_when(rule.get("count")), "targets": targets.get(name, {})}
+    for name, c in R.get("aws_cloudwatch_event_connection", {}).items():
+        key = _one(_one(c.get("auth_parameters")).get("api_key"))
+        model["alerts"][f"connection {{connection:{name}}}"] = {
+            "name": tf_value(c.get("name")), "when": _tf_when(c.get("count")), "authorization": c.get("authorization_type"),
+            "key_name": tf_value(key.get("key")), "key_value": tf_value(key.get("value"))}
+    for name, d in R.get("aws_cloudwatch_event_api_destination", {}).items():
+        model["alerts"][f"api_destination {{api_destination:{name}}}"] = {
+            "name": tf_value(d.get("name")), "when": _tf_when(d.get("count")), "connection": tf_value(d.get("connection_arn")),
+            "endpoint": tf_value(d.get("invocation_endpoint")), "method": d.get("http_method"),
+            "rate": _num(tf_value(d.get("invocation_rate_limit_per_second")))}
+    for policy in R.get("aws_sns_topic_policy", {}).values():
+        model["alerts"][f"topic_policy {tf_value(policy.get('arn'))}"] = {
+            "statements": sorted(_tf_statement(s) for s in _tf_document(tf, policy.get("policy")))}
+    for role in sorted(roles):
+        model["alerts"][f"role {{role:{role}}}"] = {"when": _tf_when(R.get("aws_iam_role", {}).get(role, {}).get("count")),
+                                                    "trust": _tf_trust(tf, role)}
+        model["iam"]["role:" + role] = _grants(_tf_role_statements(tf, role), tf_value, sam_conditions=False)
 
 
 def _tf_ref(expr, rtype: str) -> str | None:
@@ -1176,7 +1568,18 @@ def invariants(model: dict, name: str) -> list[str]:
       placeholder left would reach Step Functions as text; Terraform's templatefile fails on it);
     - every route of REQUIRED_GRANTS exists and its function holds the grants listed there, and so
       does every other role listed there; a function given NOMALY_JOBS_STATE_MACHINE_ARN may start
-      executions of that state machine.
+      executions of that state machine;
+    - every event source mapping reports batch item failures (the code answers batchItemFailures,
+      which Lambda ignores otherwise: a failed record would count as scored), has somewhere for
+      records that keep failing to go (a Kinesis mapping's on-failure destination, an SQS queue's
+      redrive policy), its function may read the source (ESM_GRANTS) and send to the destination,
+      and its function's NOMALY_STREAM_ROUTES routes the source (else every record is a dead
+      letter);
+    - every queue and stream is encrypted at rest;
+    - a function may send to its NOMALY_DEAD_LETTER_QUEUE_URL and put events on its NOMALY_EVENT_BUS;
+    - a rule's targets are on the rule's bus; a rule targeting an SNS topic is allowed, by the
+      topic's policy, to publish to it (events.amazonaws.com, aws:SourceArn the rule); an API
+      destination target has a role that may invoke it.
     """
     problems = []
     api_functions = {r.get("function") for r in model["routes"].values()}
@@ -1232,6 +1635,74 @@ def invariants(model: dict, name: str) -> list[str]:
         if machine["placeholders"] != sorted(machine["substitutions"]):
             problems.append(f"invariant ({name}): '{key}' definition placeholders {machine['placeholders']} are not its "
                             f"substitutions {sorted(machine['substitutions'])}")
+    problems += _stream_invariants(model, name) + _alert_invariants(model, name)
+    return problems
+
+
+def _stream_invariants(model: dict, name: str) -> list[str]:
+    """Event source mappings, queues and streams, and the variables naming the dead-letter queue
+    and the event bus (see invariants())."""
+    problems = []
+    for key, esm in model["events"].items():
+        kind, _, source = key.partition(" ")
+        if kind not in ESM_GRANTS:
+            continue
+        fn, grants = esm["function"], model["iam"].get(esm["function"], {})
+        if "ReportBatchItemFailures" not in esm["response_types"]:
+            problems.append(f"invariant ({name}): '{key}' does not report batch item failures (FunctionResponseTypes "
+                            f"ReportBatchItemFailures): a record the function fails would count as scored")
+        if kind == "kinesis" and not esm["on_failure"]:
+            problems.append(f"invariant ({name}): '{key}' has no on-failure destination: a batch failing past its retries is lost")
+        if kind == "sqs" and not (model["streams"].get(source) or {}).get("redrive"):
+            problems.append(f"invariant ({name}): '{key}' reads a queue without a redrive policy: a message that always fails "
+                            f"is retried until it expires")
+        for action in ESM_GRANTS[kind]:
+            if f"Allow {action} {source}" not in grants:
+                problems.append(f"invariant ({name}): '{fn}' lacks Allow {action} {source} (its event source mapping reads it)")
+        if esm["on_failure"] and _source_kind(esm["on_failure"]) == "sqs" and f"Allow sqs:SendMessage {esm['on_failure']}" not in grants:
+            problems.append(f"invariant ({name}): '{fn}' lacks Allow sqs:SendMessage {esm['on_failure']} (the on-failure "
+                            f"destination of {key})")
+        routes = model["environment"].get(fn, {}).get("NOMALY_STREAM_ROUTES") or ""
+        if source not in (json.loads(routes[len("json:"):]) if routes.startswith("json:") else {}):
+            problems.append(f"invariant ({name}): '{fn}' NOMALY_STREAM_ROUTES does not route {source} (every record of "
+                            f"{key} would be a dead letter)")
+    for key, stream in model["streams"].items():
+        if stream.get("encryption") in (None, "none", "NONE"):
+            problems.append(f"invariant ({name}): '{key}' is not encrypted at rest")
+    for fn, env in model["environment"].items():
+        grants = model["iam"].get(fn, {})
+        queue = env.get("NOMALY_DEAD_LETTER_QUEUE_URL")
+        if queue and f"Allow sqs:SendMessage {re.sub(r'[.]url[}]$', '}', queue)}" not in grants:
+            problems.append(f"invariant ({name}): '{fn}' has NOMALY_DEAD_LETTER_QUEUE_URL {queue} but may not send to it")
+        bus = env.get("NOMALY_EVENT_BUS")
+        buses = {g[len("Allow events:PutEvents "):].replace(DEFAULT_BUS_ARN, "default").replace("{bus}", "{bus.name}")
+                 for g in grants if g.startswith("Allow events:PutEvents ")}
+        if bus and bus not in buses:
+            problems.append(f"invariant ({name}): '{fn}' has NOMALY_EVENT_BUS {bus} but may not put events on it")
+    return problems
+
+
+def _alert_invariants(model: dict, name: str) -> list[str]:
+    """Rules, their targets and what lets the targets be reached (see invariants())."""
+    problems = []
+    for key, rule in model["alerts"].items():
+        if not key.startswith("rule "):
+            continue
+        rule_arn = key[len("rule "):]
+        for target_id, target in rule["targets"].items():
+            arn, where = str(target["arn"]), f"'{key}' target {target_id}"
+            if target["bus"] != rule["bus"]:
+                problems.append(f"invariant ({name}): {where} is on bus {target['bus']}, its rule on {rule['bus']}")
+            if arn.startswith("{sns:"):
+                statements = model["alerts"].get(f"topic_policy {arn}", {}).get("statements", [])
+                if not any(s.split(" ", 1)[1].startswith(f"Allow sns:Publish principal=service:events.amazonaws.com resource={arn} ")
+                           and "aws:SourceArn=['" + rule_arn + "']" in s for s in statements):
+                    problems.append(f"invariant ({name}): {where}: the policy of {arn} does not let events.amazonaws.com publish "
+                                    f"for {rule_arn} (aws:SourceArn)")
+            if arn.startswith("{api_destination:"):
+                role = str(target["role"] or "").strip("{}")
+                if f"Allow events:InvokeApiDestination {arn}" not in model["iam"].get(role, {}):
+                    problems.append(f"invariant ({name}): {where}: its role {target['role']} may not invoke {arn}")
     return problems
 
 
@@ -1306,7 +1777,9 @@ def main(argv=None) -> int:
     print(f"parity: template.yaml and infra/terraform agree ({counts} rules; {iam} IAM grants; {plans} usage plan, {keys} API key, "
           f"key source {sam['usage_plan'].get('api_key_source', {}).get('source')}; {len(sam['gateway_responses'])} gateway responses; "
           f"{len(sam['state_machines'])} state machine(s) on {', '.join(sorted({m['definition'] for m in sam['state_machines'].values()}))}; "
-          f"{len(sam['vault'])} vault option(s); table; dashboard; samconfig.toml's overrides valid)")
+          f"{len(sam['vault'])} vault option(s); {len(sam['streams'])} streams and queues; "
+          f"{sum(1 for k in sam['alerts'] if k.startswith('rule '))} alert rules; {len(sam['outputs'])} outputs; "
+          f"table; dashboard; samconfig.toml's overrides valid)")
     return 0
 
 

@@ -670,6 +670,235 @@ class Parity(unittest.TestCase):
         self.mutate(self.terraform / "storage.tf", 'resources = ["${var.backup_replica_bucket_arn}/*"]', 'resources = ["*"]')
         self.assert_fails_naming("iam: 'role:backup_replication' Allow s3:ReplicateObject")
 
+    # ---------------------------------------------------------------- streams, queues and alerts
+
+    def test_streams_and_alerts_are_modelled(self):
+        # Both models hold the input stream and queue on detect, the queues, the rules and the
+        # variables the code reads, with the same values (not just the same absence).
+        sam = parity.sam_model(parity.load_template(ROOT / "template.yaml"), ROOT)
+        tf_raw = parity.load_terraform(ROOT / "infra" / "terraform")
+        tf_raw["dir"] = str(ROOT / "infra" / "terraform")
+        tf = parity.tf_model(tf_raw)
+        for side, model in (("SAM", sam), ("Terraform", tf)):
+            esms = {k: v for k, v in model["events"].items() if k.startswith(("kinesis ", "sqs "))}
+            self.assertEqual(sorted(esms), ["kinesis {kinesis:records}", "sqs {sqs:records}"], side)
+            for key, esm in esms.items():
+                self.assertEqual((esm["function"], esm["response_types"]), ("detect", ["ReportBatchItemFailures"]), f"{side} {key}")
+            self.assertEqual(esms["kinesis {kinesis:records}"]["on_failure"], "{sqs:records_dead_letter}", side)
+            self.assertEqual(model["streams"]["{sqs:records}"]["redrive"],
+                             {"target": "{sqs:records_dead_letter}", "max_receive": "{param:queuemaxreceivecount}"}, side)
+            self.assertEqual(sorted(model["streams"]), sorted(["{dlq}", "{kinesis:records}", "{sqs:records}", "{sqs:records_dead_letter}"]), side)
+            self.assertEqual(sorted(k for k in model["alerts"] if k.startswith("rule ")),
+                             ["rule {rule:alert_webhook}", "rule {rule:high_severity_alerts}"], side)
+            env = model["environment"]["detect"]
+            self.assertEqual(env["NOMALY_DEAD_LETTER_QUEUE_URL"], "{sqs:records_dead_letter.url}", side)
+            self.assertEqual(env["NOMALY_EVENT_BUS"], "{if:alertbusname!=default}?{bus.name}:default", side)
+            self.assertIn('"model": "{param:streammodel}|omitted-when-empty"', env["NOMALY_STREAM_ROUTES"], side)
+            for variable in ("NOMALY_ALERT_MIN_SEVERITY", "NOMALY_ALERT_WINDOW_SECS"):
+                self.assertIn(variable, env, side)
+            for alarm in ("detect-iterator-age", "records-dlq-depth"):
+                self.assertIn(alarm, model["alarms"], side)
+
+    def test_stream_mapping_setting_changed_fails(self):
+        self.mutate(self.terraform / "streams.tf", "  batch_size                         = var.stream_batch_size\n",
+                    "  batch_size                         = 10\n")
+        self.assert_fails_naming("events: 'kinesis {kinesis:records}' batch_size")
+
+    def test_queue_mapping_concurrency_changed_fails(self):
+        self.mutate(self.template, "              MaximumConcurrency: !Ref QueueMaximumConcurrency\n",
+                    "              MaximumConcurrency: 5\n")
+        self.assert_fails_naming("events: 'sqs {sqs:records}' max_concurrency")
+
+    def test_queue_mapping_missing_fails(self):
+        self.remove_block(self.terraform / "streams.tf", 'resource "aws_lambda_event_source_mapping" "queue_records" {', "\n}\n")
+        self.assert_fails_naming("events: 'sqs {sqs:records}' only in SAM")
+
+    def test_batch_item_failures_not_reported_fails_on_both_sides(self):
+        self.mutate_after(self.template, "        StreamRecords:", "            FunctionResponseTypes: [ReportBatchItemFailures]\n", "")
+        self.mutate_after(self.terraform / "streams.tf", 'resource "aws_lambda_event_source_mapping" "stream_records" {',
+                          '  function_response_types            = ["ReportBatchItemFailures"]\n', "")
+        self.assert_fails_naming("invariant (SAM): 'kinesis {kinesis:records}' does not report batch item failures",
+                                 "invariant (Terraform): 'kinesis {kinesis:records}' does not report batch item failures")
+
+    def test_stream_failure_destination_missing_fails_on_both_sides(self):
+        self.mutate(self.template, """            DestinationConfig:
+              OnFailure:
+                Destination: !GetAtt RecordsDeadLetterQueue.Arn
+""", "")
+        self.mutate(self.terraform / "streams.tf", """  destination_config {
+    on_failure {
+      destination_arn = aws_sqs_queue.records_dead_letter.arn
+    }
+  }
+""", "")
+        self.assert_fails_naming("invariant (SAM): 'kinesis {kinesis:records}' has no on-failure destination",
+                                 "invariant (Terraform): 'kinesis {kinesis:records}' has no on-failure destination")
+
+    def test_queue_redrive_missing_fails_on_both_sides(self):
+        self.mutate(self.template, """      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt RecordsDeadLetterQueue.Arn
+        maxReceiveCount: !Ref QueueMaxReceiveCount
+""", "")
+        self.mutate(self.terraform / "streams.tf", """  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.records_dead_letter.arn
+    maxReceiveCount     = var.queue_max_receive_count
+  })
+""", "")
+        self.assert_fails_naming("invariant (SAM): 'sqs {sqs:records}' reads a queue without a redrive policy",
+                                 "invariant (Terraform): 'sqs {sqs:records}' reads a queue without a redrive policy")
+
+    def test_queue_max_receive_count_changed_fails(self):
+        self.mutate(self.terraform / "streams.tf", "    maxReceiveCount     = var.queue_max_receive_count\n",
+                    "    maxReceiveCount     = 3\n")
+        self.assert_fails_naming("streams: '{sqs:records}' redrive")
+
+    def test_stream_read_grant_missing_fails_on_both_sides(self):
+        self.mutate(self.template, "kinesis:DescribeStreamSummary, kinesis:GetRecords, kinesis:GetShardIterator",
+                    "kinesis:DescribeStreamSummary, kinesis:GetShardIterator")
+        self.mutate(self.terraform / "iam.tf", '"kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator"',
+                    '"kinesis:DescribeStreamSummary", "kinesis:GetShardIterator"')
+        self.assert_fails_naming("invariant (SAM): 'detect' lacks Allow kinesis:GetRecords {kinesis:records}",
+                                 "invariant (Terraform): 'detect' lacks Allow kinesis:GetRecords {kinesis:records}")
+
+    def test_queue_grant_on_other_queue_fails(self):
+        self.mutate(self.terraform / "iam.tf", '"sqs:ChangeMessageVisibility"]\n    resources = [aws_sqs_queue.records.arn]',
+                    '"sqs:ChangeMessageVisibility"]\n    resources = [aws_sqs_queue.records_dead_letter.arn]')
+        self.assert_fails_naming("iam: 'detect' Allow sqs:ReceiveMessage {sqs:records}",
+                                 "invariant (Terraform): 'detect' lacks Allow sqs:ReceiveMessage {sqs:records}")
+
+    def test_stream_routes_tenant_from_other_variable_fails(self):
+        self.mutate(self.terraform / "streams.tf", "merge({ tenant = var.stream_tenant }", "merge({ tenant = var.name_prefix }")
+        self.assert_fails_naming("environment: 'detect' NOMALY_STREAM_ROUTES")
+
+    def test_stream_routes_always_naming_a_model_fails(self):
+        # An empty StreamModel must be omitted, not sent as "" (which no model is called).
+        self.mutate(self.terraform / "streams.tf", 'var.stream_model == "" ? {} : { model = var.stream_model }',
+                    "{ model = var.stream_model }")
+        self.assert_fails_naming("environment: 'detect' NOMALY_STREAM_ROUTES")
+
+    def test_queue_not_routed_fails_on_both_sides(self):
+        self.mutate(self.template, ', "${RecordsQueue.Arn}": {"tenant": "${StreamTenant}", "model": "${StreamModel}"}}\'',
+                    "}'")
+        self.mutate(self.template, ', "${RecordsQueue.Arn}": {"tenant": "${StreamTenant}"}}\'', "}'")
+        self.mutate(self.terraform / "streams.tf", "    (aws_sqs_queue.records.arn)      = local.stream_route\n", "")
+        self.assert_fails_naming("invariant (SAM): 'detect' NOMALY_STREAM_ROUTES does not route {sqs:records}",
+                                 "invariant (Terraform): 'detect' NOMALY_STREAM_ROUTES does not route {sqs:records}")
+
+    def test_queue_unencrypted_fails_on_both_sides(self):
+        self.mutate_after(self.template, "  RecordsQueue:\n", "      SqsManagedSseEnabled: true\n", "")
+        self.mutate_after(self.terraform / "streams.tf", 'resource "aws_sqs_queue" "records" {',
+                          "  sqs_managed_sse_enabled    = true\n", "")
+        self.assert_fails_naming("invariant (SAM): '{sqs:records}' is not encrypted at rest",
+                                 "invariant (Terraform): '{sqs:records}' is not encrypted at rest")
+
+    def test_stream_key_changed_fails(self):
+        self.mutate(self.terraform / "streams.tf", '  kms_key_id       = "alias/aws/kinesis"\n', '  kms_key_id       = "alias/other"\n')
+        self.assert_fails_naming("streams: '{kinesis:records}' encryption")
+
+    def test_queue_policy_missing_fails(self):
+        self.remove_block(self.terraform / "streams.tf", 'resource "aws_sqs_queue_policy" "records_dead_letter" {', "\n}\n")
+        self.assert_fails_naming("streams: '{sqs:records_dead_letter}' policy")
+
+    def test_dead_letter_queue_url_of_other_queue_fails(self):
+        self.mutate(self.terraform / "functions.tf", "NOMALY_DEAD_LETTER_QUEUE_URL  = aws_sqs_queue.records_dead_letter.url",
+                    "NOMALY_DEAD_LETTER_QUEUE_URL  = aws_sqs_queue.dlq.url")
+        self.assert_fails_naming("environment: 'detect' NOMALY_DEAD_LETTER_QUEUE_URL",
+                                 "invariant (Terraform): 'detect' has NOMALY_DEAD_LETTER_QUEUE_URL {dlq} but may not send to it")
+
+    def test_dead_letter_send_grant_missing_fails_on_both_sides(self):
+        self.remove_block(self.template, "              - Sid: RecordsDeadLetters\n", "Resource: !GetAtt RecordsDeadLetterQueue.Arn\n")
+        self.remove_block(self.terraform / "iam.tf", '  statement {\n    sid       = "RecordsDeadLetters"', "\n  }\n")
+        for side in ("SAM", "Terraform"):
+            self.assert_fails_naming(f"invariant ({side}): 'detect' has NOMALY_DEAD_LETTER_QUEUE_URL {{sqs:records_dead_letter.url}} "
+                                     f"but may not send to it",
+                                     f"invariant ({side}): 'detect' lacks Allow sqs:SendMessage {{sqs:records_dead_letter}} "
+                                     f"(the on-failure destination of kinesis {{kinesis:records}})")
+
+    def test_put_events_on_default_bus_only_fails(self):
+        self.mutate(self.terraform / "iam.tf", "    resources = [local.alert_bus_arn]\n",
+                    '    resources = ["arn:${local.partition}:events:${local.region}:${local.account_id}:event-bus/default"]\n')
+        self.assert_fails_naming("iam: 'detect' Allow events:PutEvents",
+                                 "invariant (Terraform): 'detect' has NOMALY_EVENT_BUS {if:alertbusname!=default}?{bus.name}:default "
+                                 "but may not put events on it")
+
+    def test_alert_bus_always_created_fails(self):
+        self.mutate(self.terraform / "alerts.tf", '  count = var.alert_bus_name != "default" ? 1 : 0\n', "")
+        self.assert_fails_naming("alerts: 'bus' when")
+
+    def test_alert_bus_name_changed_fails(self):
+        self.mutate(self.template, '!If [AlertBusNameEmpty, !Sub "${NamePrefix}-alerts", !Ref AlertBusName]',
+                    '!If [AlertBusNameEmpty, !Sub "${NamePrefix}-events", !Ref AlertBusName]')
+        self.assert_fails_naming("alerts: 'bus' name")
+
+    def test_high_severity_pattern_changed_fails(self):
+        self.mutate_after(self.terraform / "alerts.tf", 'resource "aws_cloudwatch_event_rule" "high_severity_alerts" {',
+                          '\\"severity\\":[\\"high\\"]', '\\"severity\\":[\\"medium\\",\\"high\\"]')
+        self.assert_fails_naming("alerts: 'rule {rule:high_severity_alerts}' pattern")
+
+    def test_alert_target_on_other_bus_fails(self):
+        self.mutate_after(self.terraform / "alerts.tf", 'resource "aws_cloudwatch_event_target" "high_severity_alerts" {',
+                          "  event_bus_name = local.alert_bus_name\n", '  event_bus_name = "default"\n')
+        self.assert_fails_naming("alerts: 'rule {rule:high_severity_alerts}' targets",
+                                 "invariant (Terraform): 'rule {rule:high_severity_alerts}' target alarm-topic is on bus default")
+
+    def test_topic_policy_for_alerts_missing_fails_on_both_sides(self):
+        self.remove_block(self.template, "          # High-severity alerts (HighSeverityAlertsRule), and no other rule.\n",
+                          "ArnEquals: { aws:SourceArn: !GetAtt HighSeverityAlertsRule.Arn }\n")
+        self.remove_block(self.terraform / "monitoring.tf", "  # High-severity alerts (aws_cloudwatch_event_rule.high_severity_alerts",
+                          "\n    }\n  }\n")
+        self.assert_fails_naming("invariant (SAM): 'rule {rule:high_severity_alerts}' target alarm-topic: the policy of {sns:alarms}",
+                                 "invariant (Terraform): 'rule {rule:high_severity_alerts}' target alarm-topic: the policy of {sns:alarms}")
+
+    def test_topic_policy_for_any_rule_fails(self):
+        self.mutate(self.terraform / "monitoring.tf", "      values   = [aws_cloudwatch_event_rule.high_severity_alerts.arn]\n",
+                    '      values   = ["arn:${local.partition}:events:${local.region}:${local.account_id}:rule/*"]\n')
+        self.assert_fails_naming("alerts: 'topic_policy {sns:alarms}' statements",
+                                 "invariant (Terraform): 'rule {rule:high_severity_alerts}' target alarm-topic")
+
+    def test_webhook_always_created_fails(self):
+        self.mutate_after(self.terraform / "alerts.tf", 'resource "aws_cloudwatch_event_connection" "alert_webhook" {',
+                          '  count              = var.alert_webhook_url != "" ? 1 : 0\n', "")
+        self.assert_fails_naming("alerts: 'connection {connection:alert_webhook}' when")
+
+    def test_webhook_message_changed_fails(self):
+        self.mutate(self.template, "for <entity>: score <score>\"}'", "for <entity>\"}'")
+        self.assert_fails_naming("alerts: 'rule {rule:alert_webhook}' targets")
+
+    def test_webhook_rate_changed_fails(self):
+        self.mutate(self.terraform / "alerts.tf", "invocation_rate_limit_per_second = 10", "invocation_rate_limit_per_second = 300")
+        self.assert_fails_naming("alerts: 'api_destination {api_destination:alert_webhook}' rate")
+
+    def test_webhook_role_grant_missing_fails_on_both_sides(self):
+        self.mutate(self.template, "                Action: events:InvokeApiDestination\n", "                Action: events:DescribeApiDestination\n")
+        self.mutate(self.terraform / "alerts.tf", 'actions   = ["events:InvokeApiDestination"]', 'actions   = ["events:DescribeApiDestination"]')
+        self.assert_fails_naming("invariant (SAM): 'rule {rule:alert_webhook}' target alert-webhook: its role {role:alert_webhook} may not invoke",
+                                 "invariant (Terraform): 'rule {rule:alert_webhook}' target alert-webhook: its role {role:alert_webhook}")
+
+    def test_alert_state_grant_missing_fails(self):
+        self.remove_block(self.template, "              - Sid: AlertStates\n", 'dynamodb:LeadingKeys: ["T#*#ALERT#*"] }\n')
+        self.assert_fails_naming("iam: 'detect' Allow dynamodb:GetItem {table}")
+
+    def test_iterator_age_alarm_changed_fails(self):
+        self.mutate_after(self.terraform / "monitoring.tf", 'resource "aws_cloudwatch_metric_alarm" "detect_iterator_age" {',
+                          "  evaluation_periods  = 5\n", "  evaluation_periods  = 1\n")
+        self.assert_fails_naming("alarms: 'detect-iterator-age' evaluation_periods")
+
+    def test_records_dlq_alarm_missing_fails(self):
+        self.remove_block(self.template, "  RecordsDeadLetterQueueAlarm:")
+        self.assert_fails_naming("alarms: 'records-dlq-depth' only in Terraform")
+
+    def test_alert_window_variable_missing_fails(self):
+        self.mutate(self.terraform / "functions.tf", "      NOMALY_ALERT_WINDOW_SECS      = tostring(var.alert_window_seconds)\n", "")
+        self.assert_fails_naming("environment: 'detect' NOMALY_ALERT_WINDOW_SECS")
+
+    def test_output_missing_fails(self):
+        self.remove_block(self.terraform / "outputs.tf", 'output "alert_bus_name" {', "\n}\n")
+        self.assert_fails_naming("outputs: 'alert_bus_name' only in SAM")
+
+    def test_records_panel_missing_fails(self):
+        self.mutate(self.terraform / "dashboard.json.tftpl", '"title": "Alerts published and suppressed"', '"title": "Alerts"')
+        self.assert_fails_naming("dashboard: bodies differ")
+
     # ---------------------------------------------------------------- samconfig.toml
 
     def test_samconfig_override_out_of_range_fails(self):

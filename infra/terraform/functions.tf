@@ -96,15 +96,17 @@ resource "aws_lambda_function" "health" {
   depends_on = [aws_iam_role_policy.health]
 }
 
-# API only: S3 uploads go to detect_events, so batch scoring never takes the concurrency API
-# callers need.
+# The API, and the records of the input stream and queue (their event source mappings,
+# streams.tf; the queue's at most queue_maximum_concurrency of detect_reserved_concurrency at
+# once). S3 uploads go to detect_events, so batch scoring never takes the concurrency API callers
+# need.
 resource "aws_lambda_function" "detect" {
-  # checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway only; a dead-letter queue applies to asynchronous invocations.
-  # checkov:skip=CKV_AWS_117:No VPC resources are used; S3, DynamoDB and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
-  # checkov:skip=CKV_AWS_173:The environment holds names and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
+  # checkov:skip=CKV_AWS_116:Invoked synchronously only (API Gateway, and the event source mappings of the input stream and queue); a dead-letter queue applies to asynchronous invocations. Failed records go to the records dead-letter queue (the stream mapping's on_failure destination, the queue's redrive policy).
+  # checkov:skip=CKV_AWS_117:No VPC resources are used; S3, DynamoDB, Kinesis, SQS, EventBridge and X-Ray are reached over TLS with IAM, and a VPC would need NAT or endpoints for nothing.
+  # checkov:skip=CKV_AWS_173:The environment holds names, ARNs and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
   # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
   function_name                  = "${var.name_prefix}-detect"
-  description                    = "Nomaly detect - scores rows sent to the API, lists and reads jobs, starts batch jobs on objects, presigns uploads."
+  description                    = "Nomaly detect - scores rows sent to the API and records of the input stream and queue, publishes alerts, lists and reads jobs, starts batch jobs on objects, presigns uploads."
   filename                       = "${var.lambda_dir}/detect/bootstrap.zip"
   source_code_hash               = filebase64sha256("${var.lambda_dir}/detect/bootstrap.zip")
   handler                        = "bootstrap"
@@ -128,6 +130,11 @@ resource "aws_lambda_function" "detect" {
       NOMALY_JOB_TTL_DAYS           = tostring(var.job_retention_days)
       NOMALY_JOBS_STATE_MACHINE_ARN = local.jobs_state_machine_arn
       NOMALY_UPLOAD_URL_TTL_SECS    = tostring(var.upload_url_ttl_seconds)
+      NOMALY_STREAM_ROUTES          = jsonencode(local.stream_routes)
+      NOMALY_EVENT_BUS              = local.alert_bus_name
+      NOMALY_DEAD_LETTER_QUEUE_URL  = aws_sqs_queue.records_dead_letter.url
+      NOMALY_ALERT_MIN_SEVERITY     = var.alert_min_severity
+      NOMALY_ALERT_WINDOW_SECS      = tostring(var.alert_window_seconds)
     })
   }
   depends_on = [aws_iam_role_policy.detect]

@@ -16,6 +16,8 @@ locals {
   key_items = ["T#*#KEYS"]
   # Idempotency records (T#{tenant}#IDEM#{hash} / IDEM) of train, keys and backup.
   idempotency_items = ["T#*#IDEM#*"]
+  # Alert suppression states (T#{tenant}#ALERT#{model}, an item per entity) of detect.
+  alert_items = ["T#*#ALERT#*"]
   # Where callers' job sources are: uploads (incoming/) and data/ (presigned PUT URLs).
   upload_prefixes = ["${aws_s3_bucket.models.arn}/incoming/*", "${aws_s3_bucket.models.arn}/data/*"]
 }
@@ -38,7 +40,7 @@ resource "aws_iam_role" "health" {
 
 resource "aws_iam_role" "detect" {
   name               = "${var.name_prefix}-detect"
-  description        = "Nomaly detect - reads models, scores API requests, records, lists and reads jobs, starts batch jobs, presigns uploads and results."
+  description        = "Nomaly detect - reads models, scores API requests and stream and queue records, publishes alerts, records, lists and reads jobs, starts batch jobs, presigns uploads and results."
   assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
 }
 
@@ -118,7 +120,8 @@ data "aws_iam_policy_document" "health" {
 }
 
 # The API detect function: scores rows, lists and reads jobs, starts batch jobs on objects
-# (GET/POST /api/v1/models/{name}/jobs) and presigns uploads (POST /api/v1/uploads). Scoring
+# (GET/POST /api/v1/models/{name}/jobs) and presigns uploads (POST /api/v1/uploads); also scores
+# the records of the input stream and queue and publishes alerts (streams.tf, alerts.tf). Scoring
 # uploads is detect_events' (below).
 data "aws_iam_policy_document" "detect" {
   statement {
@@ -211,6 +214,56 @@ data "aws_iam_policy_document" "detect" {
       variable = "s3:prefix"
       values   = ["incoming/*", "data/*", "batch/*", "results/*"]
     }
+  }
+  # Alert suppression states, read and written under a revision (a conditional Put); never queried.
+  statement {
+    sid       = "AlertStates"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.alert_items
+    }
+  }
+  # The event source mapping of the input stream reads it with this role (SubscribeToShard applies
+  # to the stream's consumers; ListStreams to no resource). The stream's AWS-managed key
+  # (aws/kinesis) lets any principal of the account that may read the stream decrypt through
+  # Kinesis: no kms:Decrypt here.
+  statement {
+    sid       = "ReadStream"
+    actions   = ["kinesis:DescribeStream", "kinesis:DescribeStreamSummary", "kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"]
+    resources = [aws_kinesis_stream.records.arn]
+  }
+  statement {
+    sid       = "SubscribeStream"
+    actions   = ["kinesis:SubscribeToShard"]
+    resources = ["${aws_kinesis_stream.records.arn}/consumer/*"]
+  }
+  statement {
+    sid       = "ListStreams"
+    actions   = ["kinesis:ListStreams"]
+    resources = ["*"]
+  }
+  # The event source mapping of the input queue (SQS-managed SSE: no key to use).
+  statement {
+    sid       = "ReadQueue"
+    actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+    resources = [aws_sqs_queue.records.arn]
+  }
+  # Records that can never be scored, with the reason (NOMALY_DEAD_LETTER_QUEUE_URL), and the
+  # positions of failed stream batches (the stream mapping's on_failure destination, sent with this
+  # role).
+  statement {
+    sid       = "RecordsDeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.records_dead_letter.arn]
+  }
+  # Alerts (NOMALY_EVENT_BUS).
+  statement {
+    sid       = "PublishAlerts"
+    actions   = ["events:PutEvents"]
+    resources = [local.alert_bus_arn]
   }
 }
 

@@ -1,6 +1,7 @@
 # Alarm topic, the alarms of template.yaml (errors, p95 duration and throttles per function,
 # the 5xx ratio of each API function and the authorizer, failed event work, dead-letter queue
-# depth, failed and stale backups, expired jobs) and the dashboard (dashboard.json.tftpl, the same
+# depth, the input stream's iterator age and the records dead-letter queue's depth, failed and
+# stale backups, expired jobs) and the dashboard (dashboard.json.tftpl, the same
 # body as template.yaml's; ../parity.py compares them).
 
 resource "aws_sns_topic" "alarms" {
@@ -22,6 +23,22 @@ data "aws_iam_policy_document" "alarms" {
       test     = "ArnLike"
       variable = "aws:SourceArn"
       values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:*"]
+    }
+  }
+  # High-severity alerts (aws_cloudwatch_event_rule.high_severity_alerts, alerts.tf), and no other
+  # rule.
+  statement {
+    sid       = "HighSeverityAlerts"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alarms.arn]
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.high_severity_alerts.arn]
     }
   }
   statement {
@@ -448,6 +465,40 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   evaluation_periods  = 1
   threshold           = 1
   comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+# The input stream's records wait longer than stream_iterator_age_alarm_ms: detect falls behind
+# (too few shards or too small batches, throttles, a batch failing over and over).
+resource "aws_cloudwatch_metric_alarm" "detect_iterator_age" {
+  alarm_name          = "${var.name_prefix}-detect-iterator-age"
+  alarm_description   = "The oldest record of the input stream waiting for the detect function stayed older than stream_iterator_age_alarm_ms (AWS/Lambda IteratorAge, maximum) for 5 minutes; records past stream_maximum_record_age_seconds go to the records dead-letter queue unscored."
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = aws_lambda_function.detect.function_name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.stream_iterator_age_alarm_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "records_dlq_depth" {
+  alarm_name          = "${var.name_prefix}-records-dlq-depth"
+  alarm_description   = "Records of the input stream or queue could not be scored and wait in the records dead-letter queue (with the reason, or the stream position of a failed batch)."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.records_dead_letter.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
@@ -1019,6 +1070,7 @@ resource "aws_cloudwatch_dashboard" "nomaly" {
     keys_function          = aws_lambda_function.keys.function_name
     authorizer_function    = aws_lambda_function.authorizer.function_name
     dlq_name               = aws_sqs_queue.dlq.name
+    records_dlq_name       = aws_sqs_queue.records_dead_letter.name
     jobs_state_machine     = aws_sfn_state_machine.jobs.arn
   })
 }

@@ -73,6 +73,30 @@ output "jobs_state_machine_arn" {
   value       = aws_sfn_state_machine.jobs.arn
 }
 
+output "records_stream_name" {
+  description = "The input Kinesis stream (records to score; tenant stream_tenant)."
+  value       = aws_kinesis_stream.records.name
+}
+
+output "records_stream_arn" {
+  value = aws_kinesis_stream.records.arn
+}
+
+output "records_queue_url" {
+  description = "The input SQS queue (records to score; tenant stream_tenant)."
+  value       = aws_sqs_queue.records.url
+}
+
+output "records_dead_letter_queue_url" {
+  description = "Records that could not be scored (with the reason), stream batches that failed past their retries, queue messages received queue_max_receive_count times."
+  value       = aws_sqs_queue.records_dead_letter.url
+}
+
+output "alert_bus_name" {
+  description = "The EventBridge bus alerts are published on (source nomaly; detail-types Anomaly Detected, Job Anomalies Found)."
+  value       = local.alert_bus_name
+}
+
 output "dashboard_url" {
   value = "https://${local.region}.console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards:name=${aws_cloudwatch_dashboard.nomaly.dashboard_name}"
 }

@@ -486,3 +486,195 @@ variable "authorizer_p95_duration_ms" {
   type    = number
   default = 1000
 }
+
+# Records from the input Kinesis stream and SQS queue, scored by the detect function (its event
+# source mappings, streams.tf), and the alerts it publishes on EventBridge (alerts.tf).
+
+variable "stream_tenant" {
+  description = "The tenant every record of the input stream and queue belongs to (NOMALY_STREAM_ROUTES); set here, never by a record, so a producer cannot reach another tenant's models."
+  type        = string
+  default     = "default"
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,31}$", var.stream_tenant))
+    error_message = "stream_tenant: 1 to 32 lowercase letters, digits and '-', starting with a letter or digit."
+  }
+}
+
+variable "stream_model" {
+  description = "The model records of the input stream and queue are scored with when they name none; empty: every record must name its model (one that names none goes to the records dead-letter queue)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^([A-Za-z0-9][A-Za-z0-9_-]{0,63})?$", var.stream_model))
+    error_message = "stream_model: empty, or 1 to 64 letters, digits, '_' and '-', starting with a letter or digit."
+  }
+}
+
+variable "stream_shard_count" {
+  description = "Shards of the input Kinesis stream (provisioned mode; 1 MB/s or 1,000 records/s of writes each)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.stream_shard_count >= 1 && var.stream_shard_count <= 10000
+    error_message = "stream_shard_count: 1 to 10000."
+  }
+}
+
+variable "stream_batch_size" {
+  description = "Records per invocation from the input stream (batch_size of its event source mapping)."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.stream_batch_size >= 1 && var.stream_batch_size <= 10000
+    error_message = "stream_batch_size: 1 to 10000."
+  }
+}
+
+variable "stream_batching_window_seconds" {
+  description = "Seconds the stream's event source mapping gathers records before invoking (maximum_batching_window_in_seconds)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.stream_batching_window_seconds >= 0 && var.stream_batching_window_seconds <= 300
+    error_message = "stream_batching_window_seconds: 0 to 300."
+  }
+}
+
+variable "stream_bisect_on_error" {
+  description = "Split a failing stream batch in two and retry each half (bisect_batch_on_function_error); with ReportBatchItemFailures only the records after the first failed one are retried anyway."
+  type        = bool
+  default     = true
+}
+
+variable "stream_maximum_retries" {
+  description = "Retries of a failing stream batch before its records' positions go to the records dead-letter queue; -1 retries until the records expire."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.stream_maximum_retries >= -1 && var.stream_maximum_retries <= 10000
+    error_message = "stream_maximum_retries: -1 (until the records expire) to 10000."
+  }
+}
+
+variable "stream_maximum_record_age_seconds" {
+  description = "Stream records older than this are not delivered but sent to the records dead-letter queue (-1: never; otherwise 60 to 604800)."
+  type        = number
+  default     = 3600
+  validation {
+    condition     = var.stream_maximum_record_age_seconds == -1 || (var.stream_maximum_record_age_seconds >= 60 && var.stream_maximum_record_age_seconds <= 604800)
+    error_message = "stream_maximum_record_age_seconds: -1 (never) or 60 to 604800."
+  }
+}
+
+variable "stream_starting_position" {
+  description = "Where the stream's event source mapping starts reading when it is created: LATEST or TRIM_HORIZON."
+  type        = string
+  default     = "LATEST"
+  validation {
+    condition     = contains(["LATEST", "TRIM_HORIZON"], var.stream_starting_position)
+    error_message = "stream_starting_position: LATEST or TRIM_HORIZON."
+  }
+}
+
+variable "queue_batch_size" {
+  description = "Messages per invocation from the input queue; above 10 AWS requires queue_batching_window_seconds > 0."
+  type        = number
+  default     = 100
+  validation {
+    condition     = var.queue_batch_size >= 1 && var.queue_batch_size <= 10000
+    error_message = "queue_batch_size: 1 to 10000."
+  }
+}
+
+variable "queue_batching_window_seconds" {
+  description = "Seconds the queue's event source mapping gathers messages before invoking (maximum_batching_window_in_seconds)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.queue_batching_window_seconds >= 0 && var.queue_batching_window_seconds <= 300
+    error_message = "queue_batching_window_seconds: 0 to 300."
+  }
+}
+
+variable "queue_max_receive_count" {
+  description = "Receives of a message of the input queue before SQS moves it to the records dead-letter queue (its redrive policy)."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.queue_max_receive_count >= 1 && var.queue_max_receive_count <= 1000
+    error_message = "queue_max_receive_count: 1 to 1000."
+  }
+}
+
+variable "queue_maximum_concurrency" {
+  description = "Concurrent detect invocations the queue's event source mapping may use (scaling_config); keep it below detect_reserved_concurrency, which API callers share."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.queue_maximum_concurrency >= 2 && var.queue_maximum_concurrency <= 1000
+    error_message = "queue_maximum_concurrency: 2 to 1000."
+  }
+}
+
+variable "stream_iterator_age_alarm_ms" {
+  description = "The detect-iterator-age alarm fires when the oldest stream record waiting stayed older than this (AWS/Lambda IteratorAge, maximum) for 5 minutes."
+  type        = number
+  default     = 60000
+}
+
+variable "alert_bus_name" {
+  description = "NOMALY_EVENT_BUS - the EventBridge bus alerts are published on. Empty: this creates {name_prefix}-alerts; \"default\": the account's default bus (nothing is created); any other name: this creates a bus of that name."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._-]{0,256}$", var.alert_bus_name))
+    error_message = "alert_bus_name: empty, default, or an event bus name (letters, digits, '.', '_', '-')."
+  }
+}
+
+variable "alert_min_severity" {
+  description = "NOMALY_ALERT_MIN_SEVERITY - the least severe anomaly of a stream or queue record that publishes an Anomaly Detected event: low, medium or high."
+  type        = string
+  default     = "medium"
+  validation {
+    condition     = contains(["low", "medium", "high"], var.alert_min_severity)
+    error_message = "alert_min_severity: low, medium or high."
+  }
+}
+
+variable "alert_window_seconds" {
+  description = "NOMALY_ALERT_WINDOW_SECS - at most one alert per model and entity within this many seconds (the others are counted as suppressed); 0 turns suppression off."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.alert_window_seconds >= 0 && var.alert_window_seconds <= 86400
+    error_message = "alert_window_seconds: 0 to 86400."
+  }
+}
+
+variable "alert_webhook_url" {
+  description = "Empty: no webhook. An HTTPS URL (a Slack or Mattermost incoming webhook, a chat bot taking a text field) that receives every high-severity alert as {\"text\": \"high anomaly in <model> for <entity>: score <score>\"} through an EventBridge API destination."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^(https://.+)?$", var.alert_webhook_url))
+    error_message = "alert_webhook_url: empty, or an https:// URL."
+  }
+}
+
+variable "alert_webhook_header_name" {
+  description = "The header the webhook's API key is sent in (the EventBridge connection's API key name)."
+  type        = string
+  default     = "Authorization"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]{1,512}$", var.alert_webhook_header_name))
+    error_message = "alert_webhook_header_name: a header name (letters, digits, '-')."
+  }
+}
+
+variable "alert_webhook_secret" {
+  description = "The value of alert_webhook_header_name sent with every webhook call (stored by EventBridge in Secrets Manager). Empty sends the placeholder \"none\" (webhooks whose URL is the secret, such as Slack's: set alert_webhook_header_name to a header they ignore)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}

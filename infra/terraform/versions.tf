@@ -9,8 +9,10 @@
 # their lifecycle, table, dead-letter queue), iam.tf (one least-privilege role per function),
 # functions.tf (functions, log groups, S3 and schedule triggers), jobs.tf (the asynchronous jobs
 # state machine, ../statemachine/jobs.asl.json, and its role), api.tf (REST API, Lambda REQUEST
-# authorizer, per-key usage plan, stage throttling), monitoring.tf (SNS topic, alarms, dashboard),
-# outputs.tf. ../parity.py fails CI when this and template.yaml disagree on parameters and their
+# authorizer, per-key usage plan, stage throttling), streams.tf (the input Kinesis stream and SQS
+# queue, their event source mappings on detect, the records dead-letter queue), alerts.tf (the
+# EventBridge alert bus, the high-severity rule to the alarm topic, the optional webhook),
+# monitoring.tf (SNS topic, alarms, dashboard), outputs.tf. ../parity.py fails CI when this and template.yaml disagree on parameters and their
 # defaults, functions, routes and their authorizer, events, environment, alarms, IAM grants or
 # bucket lifecycles.
 

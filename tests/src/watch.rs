@@ -20,12 +20,13 @@ pub struct WatchServer {
     child: Child,
     port: u16,
     log: PathBuf,
-    _data: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
 }
 
 impl WatchServer {
     /// Builds the function binaries, starts `cargo lambda watch` on a free loopback port with
-    /// `extra_env` as function environment, and waits for `/health` to answer.
+    /// `extra_env` as function environment (through an env file: `--env-var` splits values at
+    /// commas, and JSON values have them), and waits for `/health` to answer.
     pub fn start(cargo_lambda: &Path, extra_env: &[(&str, &str)]) -> Self {
         let root = workspace_root();
         build_functions(&root);
@@ -41,8 +42,14 @@ impl WatchServer {
             .arg(port.to_string())
             .arg("--env-var")
             .arg(format!("NOMALY_DATA_DIR={}", data.path().display()));
-        for (key, value) in extra_env {
-            command.arg("--env-var").arg(format!("{key}={value}"));
+        if !extra_env.is_empty() {
+            let env_file = data.path().join("functions.env");
+            let lines: String = extra_env
+                .iter()
+                .map(|(key, value)| format!("{key}='{value}'\n"))
+                .collect();
+            std::fs::write(&env_file, lines).expect("the functions' env file");
+            command.arg("--env-file").arg(&env_file);
         }
         let out = File::create(&log).expect("the watch log file");
         command
@@ -55,7 +62,7 @@ impl WatchServer {
             child,
             port,
             log,
-            _data: data,
+            data_dir: data,
         };
         server.wait_until_healthy();
         server
@@ -69,6 +76,12 @@ impl WatchServer {
     /// The base URL, `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The local store's directory (`NOMALY_DATA_DIR`), where the functions also write
+    /// `alerts.jsonl` and `dead-letters.jsonl`.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
     }
 
     /// Everything watch and the functions printed so far.

@@ -7,7 +7,7 @@
 mod common;
 
 use application::domain::{JobKind, JobStatus};
-use common::FunctionDeps;
+use common::{train_payments, FunctionDeps};
 use edge::dispatch::invoke;
 use fixtures::events_env::{csv_with_anomalies, invocation, EventEnv};
 use fixtures::fixture;
@@ -17,24 +17,6 @@ use serde_json::Value;
 const DETECT_KEY: &str = "incoming/detect/acme/payments/2026/11/batch 1.csv";
 const DETECT_RAW_KEY: &str = "incoming/detect/acme/payments/2026%2F11%2Fbatch+1.csv";
 const PLANTED: [usize; 3] = [17, 640, 1999];
-
-/// Trains `payments` through the train function's S3 event.
-async fn train_payments(env: &EventEnv) {
-    env.put(
-        "incoming/train/acme/payments/history.csv",
-        csv_with_anomalies(3000, &[], 1).as_bytes(),
-    )
-    .await;
-    let event = env
-        .s3_event(
-            "s3-train-object-created.json",
-            "incoming/train/acme/payments/history.csv",
-            "t1",
-        )
-        .await;
-    let out = invoke(&env.train(), invocation(event)).await.unwrap();
-    assert_eq!(out["status"], "ok", "{}: {out}", env.name);
-}
 
 async fn detect_event(env: &EventEnv, event: Value) -> Result<Value, String> {
     invoke(&env.detect(), invocation(event))

@@ -1,8 +1,9 @@
 //! The functions end to end, as a developer runs them: `cargo lambda watch` on 127.0.0.1 and a
 //! free port, the real `health`, `train`, `detect` and `backup` binaries, the local store in a
 //! temp directory. Bootstraps a tenant's admin key by direct invocation and creates a working key
-//! over HTTP, trains on the shipped sample, finds the planted anomalies, answers bad input with the
-//! right 4xx, backs up (an operator key) and dry-runs a restore, writes one EMF document per
+//! over HTTP, trains on the shipped sample, finds the planted anomalies, scores the Kinesis and SQS
+//! fixtures into alerts and dead letters (JSON-lines files in the data directory), answers bad
+//! input with the right 4xx, backs up (an operator key) and dry-runs a restore, writes one EMF document per
 //! invocation, never logs a secret, and keeps the `openapi.yaml` contract with authentication on.
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
@@ -262,6 +263,106 @@ fn back_up_and_restore(server: &WatchServer, operator: &Caller) {
     );
 }
 
+/// The stream sources of the `events/` fixtures, routed to the run's tenant and model.
+fn stream_routes() -> String {
+    json!({
+        "arn:aws:kinesis:us-east-1:000000000000:stream/nomaly-records": {"tenant": "e2e", "model": MODEL},
+        "arn:aws:sqs:us-east-1:000000000000:nomaly-records": {"tenant": "e2e", "model": MODEL},
+    })
+    .to_string()
+}
+
+/// The lines of a JSON-lines file the functions wrote in the data directory (none yet: empty).
+fn jsonl(server: &WatchServer, name: &str) -> Vec<Value> {
+    std::fs::read_to_string(server.data_dir().join(name))
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect()
+}
+
+/// The Kinesis and SQS fixtures, invoked as `cargo lambda invoke` does: the anomalous record
+/// raises one alert in `alerts.jsonl` (not again when redelivered, nor when the queue delivers a
+/// record of the same id), the malformed and the unknown-model records go to
+/// `dead-letters.jsonl` with their reasons, and no record is sent back. The HTTP detection before
+/// raised its job summary.
+fn streams_score_records_and_alert(server: &WatchServer) {
+    let port = server.port();
+    let invoke = |fixture_name: &str| {
+        let reply = call_json(
+            port,
+            "POST",
+            "/2015-03-31/functions/detect/invocations",
+            &fixtures::fixture(fixture_name),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.json());
+        reply.json()
+    };
+    let anomalies = |server: &WatchServer| -> Vec<Value> {
+        jsonl(server, "alerts.jsonl")
+            .into_iter()
+            .filter(|e| e["detail-type"] == "Anomaly Detected")
+            .collect()
+    };
+    let summaries: Vec<Value> = jsonl(server, "alerts.jsonl")
+        .into_iter()
+        .filter(|e| e["detail-type"] == "Job Anomalies Found")
+        .collect();
+    assert!(
+        summaries.iter().any(|e| e["detail"]["kind"] == "detect"
+            && e["detail"]["tenant"] == "e2e"
+            && e["detail"]["top_rows"][0]["score"].is_number()),
+        "{summaries:?}"
+    );
+
+    let answer = invoke("kinesis-records.json");
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    let alerts = anomalies(server);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let alert = &alerts[0];
+    assert_eq!(alert["source"], "nomaly");
+    assert_eq!(
+        (
+            alert["detail"]["tenant"].as_str(),
+            alert["detail"]["model"].as_str(),
+            alert["detail"]["entity"].as_str(),
+            alert["detail"]["record_id"].as_str(),
+            alert["detail"]["source"].as_str(),
+        ),
+        (
+            Some("e2e"),
+            Some(MODEL),
+            Some("card-2"),
+            Some("txn-7731"),
+            Some("kinesis")
+        )
+    );
+    assert!(
+        alert["detail"]["top_features"][0]["feature"].is_string(),
+        "{alert}"
+    );
+    let letters = jsonl(server, "dead-letters.jsonl");
+    let mut codes: Vec<&str> = letters.iter().filter_map(|l| l["code"].as_str()).collect();
+    codes.sort_unstable();
+    assert_eq!(
+        codes,
+        ["malformed_record", "model_not_found"],
+        "{letters:?}"
+    );
+
+    assert_eq!(
+        invoke("kinesis-records.json"),
+        json!({"batchItemFailures": []})
+    );
+    assert_eq!(invoke("sqs-records.json"), json!({"batchItemFailures": []}));
+    assert_eq!(
+        anomalies(server).len(),
+        1,
+        "a redelivered record raised its alert again"
+    );
+    assert_eq!(jsonl(server, "dead-letters.jsonl").len(), 6);
+}
+
 /// Every invocation logged one summary line and wrote exactly one EMF document, and no function
 /// ever answered 5xx.
 fn one_emf_document_per_invocation(log: &str) {
@@ -361,7 +462,8 @@ fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_ke
     let Some(cargo_lambda) = tools::require("cargo-lambda", "pip install cargo-lambda") else {
         return;
     };
-    let server = WatchServer::start(&cargo_lambda, &[]);
+    let routes = stream_routes();
+    let server = WatchServer::start(&cargo_lambda, &[("NOMALY_STREAM_ROUTES", &routes)]);
     let (admin, worker) = working_key(&server);
     let operator = issue_key(
         server.port(),
@@ -369,6 +471,7 @@ fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_ke
         &["operator", "read", "detect", "train", "admin"],
     );
     train_and_detect(&server, &worker);
+    streams_score_records_and_alert(&server);
     retries_with_one_idempotency_key_train_once(&worker);
     big_files_go_through_uploads_and_jobs(&worker);
     bad_input_gets_the_right_4xx(&worker);

@@ -5,13 +5,19 @@ use std::sync::Arc;
 
 use application::cache::{LatestCache, ModelCache};
 use application::domain::incoming::IncomingRoute;
+use application::domain::stream_record::{DeliveredRecord, StreamSource};
 use application::domain::{JobPolicy, S3ObjectRef, Scope, Tenant};
-use application::ports::{BlobStreams, JobRunner, JobStore, ModelRegistry, ObjectStore, UrlSigner};
+use application::ports::{
+    AlertLedger, AlertSink, BlobStreams, DeadLetterSink, JobRunner, JobStore, ModelRegistry,
+    ObjectStore, UrlSigner,
+};
+use application::workflows::alerts::{detect_alert, AlertPolicy, AlertWorkflow};
 use application::workflows::batch::{BatchJobRequest, BatchWorkflow, SplitPolicy};
 use application::workflows::batch_range::SplitBatch;
 use application::workflows::detect::{DetectRequest, DetectWorkflow};
 use application::workflows::jobs::{JobQueries, DEFAULT_JOBS_PAGE};
 use application::workflows::local_runner::LocalJobRunner;
+use application::workflows::stream::{StreamOutcome, StreamWorkflow};
 use application::workflows::uploads::{UploadRequest, UploadWorkflow};
 use application::ServiceError;
 use edge::access::Access;
@@ -39,6 +45,8 @@ pub struct HandlerDeps {
     batch: Option<BatchWorkflow>,
     split: Option<SplitBatch>,
     uploads: Option<UploadWorkflow>,
+    alerts: Option<AlertWorkflow>,
+    streams: Option<StreamWorkflow>,
     data_bucket: String,
     max_body_bytes: usize,
     access: Access,
@@ -69,6 +77,8 @@ impl HandlerDeps {
             batch: None,
             split: None,
             uploads: None,
+            alerts: None,
+            streams: None,
             data_bucket: config.data_bucket().to_owned(),
             max_body_bytes: config.max_body_bytes,
             access: Access::Authorizer,
@@ -79,10 +89,12 @@ impl HandlerDeps {
     /// Enables S3 events: uploads are read and results written through `blobs`. Without it an S3
     /// event is an error (retried), since the function is misconfigured.
     pub fn with_blobs(mut self, blobs: Arc<dyn BlobStreams>) -> Self {
-        self.batch = Some(
-            BatchWorkflow::new(self.detect.clone(), blobs, self.job_store.clone())
-                .with_jobs(self.job_policy),
-        );
+        let batch = BatchWorkflow::new(self.detect.clone(), blobs, self.job_store.clone())
+            .with_jobs(self.job_policy);
+        self.batch = Some(match &self.alerts {
+            Some(alerts) => batch.with_alerts(alerts.clone()),
+            None => batch,
+        });
         self
     }
 
@@ -123,6 +135,37 @@ impl HandlerDeps {
             config.upload_url_ttl_secs,
             self.job_policy,
         ));
+        self
+    }
+
+    /// Scores Kinesis and SQS records of the sources in `config.stream_routes`, setting aside
+    /// unscorable ones in `dead_letters`, and raises alerts through `sink` (suppression states in
+    /// `ledger`) for stream anomalies and jobs that found anomalies (call before
+    /// [`with_blobs`](Self::with_blobs), whose batch jobs announce theirs). Without it stream
+    /// records are refused (retried) and no alert is raised.
+    pub fn with_streams(
+        mut self,
+        ledger: Arc<dyn AlertLedger>,
+        sink: Arc<dyn AlertSink>,
+        dead_letters: Arc<dyn DeadLetterSink>,
+        config: &Config,
+    ) -> Self {
+        let alerts = AlertWorkflow::new(
+            ledger,
+            sink,
+            AlertPolicy {
+                min_severity: config.alert_min_severity,
+                window_ms: config.alert_window_secs * 1000,
+            },
+        );
+        self.streams = Some(StreamWorkflow::new(
+            self.detect.clone(),
+            config.stream_routes.clone(),
+            dead_letters,
+            alerts.clone(),
+            config.budgets().event,
+        ));
+        self.alerts = Some(alerts);
         self
     }
 
@@ -250,6 +293,19 @@ impl Function for HandlerDeps {
         }))
     }
 
+    fn stream(
+        &self,
+        source: StreamSource,
+        records: Vec<DeliveredRecord>,
+    ) -> Option<Work<'_, StreamOutcome>> {
+        Some(Box::pin(async move {
+            let streams = self.streams.as_ref().ok_or_else(|| {
+                ServiceError::Unavailable("this function is not configured for streams".into())
+            })?;
+            streams.score(source, &records).await
+        }))
+    }
+
     /// The steps of split batch jobs (`batch_range`, `batch_join`, `job_fail`).
     fn direct(&self, payload: Value, _request_id: String) -> Option<Work<'_, DetectOutcome>> {
         Some(Box::pin(async move {
@@ -281,6 +337,9 @@ async fn detect(
     } else {
         return Err(media.unsupported(&format!("{JSON_MEDIA_TYPE} or {CSV_MEDIA_TYPE}")));
     };
+    if let Some(alerts) = &deps.alerts {
+        alerts.announce(detect_alert(tenant, &response)).await;
+    }
     Ok(json_response(200, &response))
 }
 

@@ -14,10 +14,11 @@ async fn main() -> Result<(), Error> {
     let stores = stores_or_exit(&config).await;
     let access = access(&config, &stores).await;
     let deps = HandlerDeps::new(stores.objects, stores.registry, stores.jobs, &config)
+        .with_streams(stores.ledger, stores.alerts, stores.dead_letters, &config)
         .with_blobs(stores.blobs)
         .with_signer(stores.signer, &config)
         .with_jobs_engine(stores.engine, &config)
         .with_access(access);
-    // Every trigger (API Gateway, S3) arrives as JSON; `invoke` dispatches it.
+    // Every trigger (API Gateway, S3, Kinesis, SQS) arrives as JSON; `invoke` dispatches it.
     run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await
 }

@@ -28,11 +28,19 @@ pub enum Counter {
     /// A job whose invocation died, failed by the sweep when its lease ended (the jobs-left-
     /// running alarm's metric).
     JobsExpired,
+    /// Stream or queue records scored.
+    RecordsScored,
+    /// Stream or queue records that could not be scored (set aside as dead letters).
+    RecordsFailed,
+    /// Alert events published.
+    AlertsPublished,
+    /// Alerts suppressed (within the window of their model and entity's last alert).
+    AlertsSuppressed,
 }
 
 impl Counter {
     /// Every counter, in the order metrics documents list them.
-    pub const ALL: [Counter; 9] = [
+    pub const ALL: [Counter; 13] = [
         Counter::RowsScored,
         Counter::AnomaliesLow,
         Counter::AnomaliesMedium,
@@ -42,6 +50,10 @@ impl Counter {
         Counter::BackupsFailed,
         Counter::BackupsSucceeded,
         Counter::JobsExpired,
+        Counter::RecordsScored,
+        Counter::RecordsFailed,
+        Counter::AlertsPublished,
+        Counter::AlertsSuppressed,
     ];
 
     /// The metric name in CloudWatch.
@@ -56,6 +68,10 @@ impl Counter {
             Counter::BackupsFailed => "BackupsFailed",
             Counter::BackupsSucceeded => "BackupsSucceeded",
             Counter::JobsExpired => "JobsExpired",
+            Counter::RecordsScored => "RecordsScored",
+            Counter::RecordsFailed => "RecordsFailed",
+            Counter::AlertsPublished => "AlertsPublished",
+            Counter::AlertsSuppressed => "AlertsSuppressed",
         }
     }
 

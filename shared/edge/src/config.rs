@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use detection::Limits;
 
+use application::domain::stream_route::StreamRoutes;
 use application::domain::JobPolicy;
 use application::workflows::budgets::WorkBudgets;
 use application::workflows::retention::RetentionPolicy;
+use detection::threshold::Severity;
 
 use crate::jwt::JwksSource;
 use thiserror::Error;
@@ -146,6 +148,24 @@ pub struct Config {
     /// `NOMALY_UPLOAD_URL_TTL_SECS` (default 900, 60 to 43,200): how long upload URLs and
     /// results links stay valid.
     pub upload_url_ttl_secs: u64,
+    /// `NOMALY_STREAM_ROUTES`: `{"<stream or queue ARN>": {"tenant": ..., "model": ...}}`, which
+    /// tenant (and default model) each source's records belong to; a record of an unrouted source
+    /// is set aside as a dead letter.
+    pub stream_routes: StreamRoutes,
+    /// `NOMALY_EVENT_BUS` (AWS store): the EventBridge bus alerts go to (a name or ARN; `default`
+    /// for the account's default bus); unset, no alerts are published in AWS. Locally alerts go
+    /// to `alerts.jsonl` in the data directory.
+    pub event_bus: Option<String>,
+    /// `NOMALY_DEAD_LETTER_QUEUE_URL` (AWS store): the SQS queue unscorable records go to, with
+    /// the reason; unset, such records are retried by their source instead. Locally they go to
+    /// `dead-letters.jsonl` in the data directory.
+    pub dead_letter_queue_url: Option<String>,
+    /// `NOMALY_ALERT_MIN_SEVERITY` (`low`, `medium` (default) or `high`): the least severe anomaly
+    /// of a stream record that raises an alert.
+    pub alert_min_severity: Severity,
+    /// `NOMALY_ALERT_WINDOW_SECS` (default 300, at most 86,400; 0 turns suppression off): at most
+    /// one alert per model and entity within this window.
+    pub alert_window_secs: u64,
 }
 
 impl Config {
@@ -295,6 +315,35 @@ impl Config {
                 "NOMALY_UPLOAD_URL_TTL_SECS",
                 number("NOMALY_UPLOAD_URL_TTL_SECS", 900, 60)?,
                 43_200,
+            )?,
+            stream_routes: match get("NOMALY_STREAM_ROUTES") {
+                None => StreamRoutes::default(),
+                Some(json) => {
+                    StreamRoutes::parse(&json).map_err(|reason| ConfigError::Invalid {
+                        variable: "NOMALY_STREAM_ROUTES",
+                        reason,
+                    })?
+                }
+            },
+            event_bus: get("NOMALY_EVENT_BUS").map(|v| v.trim().to_owned()),
+            dead_letter_queue_url: get("NOMALY_DEAD_LETTER_QUEUE_URL").map(|v| v.trim().to_owned()),
+            alert_min_severity: match get("NOMALY_ALERT_MIN_SEVERITY").as_deref().map(str::trim) {
+                None | Some("medium") => Severity::Medium,
+                Some("low") => Severity::Low,
+                Some("high") => Severity::High,
+                Some(other) => {
+                    return Err(ConfigError::Invalid {
+                        variable: "NOMALY_ALERT_MIN_SEVERITY",
+                        reason: format!(
+                            "'{other}' is not a severity; expected 'low', 'medium' or 'high'"
+                        ),
+                    })
+                }
+            },
+            alert_window_secs: at_most(
+                "NOMALY_ALERT_WINDOW_SECS",
+                number("NOMALY_ALERT_WINDOW_SECS", 300, 0)?,
+                86_400,
             )?,
         })
     }

@@ -13,10 +13,12 @@ use std::pin::Pin;
 use std::time::Instant;
 
 use application::domain::incoming::{route_key, IncomingRoute, ModelTarget};
+use application::domain::stream_record::{DeliveredRecord, StreamSource};
 use application::domain::{JobStatus, S3ObjectRef};
 use application::metrics::{self, Counter};
 use application::workflows::event_jobs::JobOutcome;
 use application::workflows::idempotency::IdempotencyGuard;
+use application::workflows::stream::StreamOutcome;
 use application::ServiceError;
 use futures_util::FutureExt;
 use lambda_http::request::LambdaRequest;
@@ -25,6 +27,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::access::Access;
+use crate::batch_response::BatchResponse;
 use crate::emf::{self, Invocation};
 use crate::http::{
     idempotency_key, match_route, route_path, serve, serve_once, Matched, RouteSpec,
@@ -79,6 +82,16 @@ pub trait Function: Sync {
         None
     }
 
+    /// Handles the records of a Kinesis stream or SQS queue; the outcome names the records to
+    /// deliver again, and an error sends the whole batch back.
+    fn stream(
+        &self,
+        _source: StreamSource,
+        _records: Vec<DeliveredRecord>,
+    ) -> Option<Work<'_, StreamOutcome>> {
+        None
+    }
+
     /// Handles a direct invocation `{"action": ..., ...}` (never reachable over HTTP).
     fn direct(&self, _payload: Value, _request_id: String) -> Option<Work<'_, Self::Outcome>> {
         None
@@ -123,7 +136,7 @@ pub async fn handle<F: Function>(
 }
 
 /// Answers one invocation of `function`, whatever triggered it: a direct invocation, an API
-/// Gateway request, S3 records, a schedule, or something else (refused).
+/// Gateway request, S3, Kinesis or SQS records, a schedule, or something else (refused).
 pub async fn invoke<F: Function>(
     function: &F,
     event: LambdaEvent<Value>,
@@ -145,6 +158,13 @@ pub async fn invoke<F: Function>(
         Trigger::S3(objects) => match function.s3(objects) {
             Some(work) => return run_event(F::NAME, "s3", work).await,
             None => "S3 events".to_owned(),
+        },
+        Trigger::Stream(source, records) => match function.stream(source, records) {
+            Some(work) => {
+                let answer = async { work.await.map(BatchResponse::from) };
+                return run_event(F::NAME, source.name(), answer).await;
+            }
+            None => format!("{} records", source.name()),
         },
         Trigger::Schedule(event) => match function.schedule(event, request_id.clone()) {
             Some(work) => return run_event(F::NAME, "schedule", work).await,

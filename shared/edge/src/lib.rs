@@ -5,6 +5,7 @@
 //! the configuration ([`config`]) and builds the stores it selects.
 
 pub mod access;
+pub mod batch_response;
 pub mod config;
 pub mod dispatch;
 pub mod emf;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use application::ports::{ObjectAdmin, Stores};
-use store_local::{LocalObjectStore, LocalStores};
+use store_local::{JsonLinesAlerts, JsonLinesDeadLetters, LocalObjectStore, LocalStores};
 
 use crate::access::Access;
 use crate::config::{AuthMode, Config, StoreKind};
@@ -30,12 +30,16 @@ pub fn config_or_exit() -> Config {
     }
 }
 
-/// The local adapters under `data_dir`, with the vault in its `backup-vault/` directory.
+/// The local adapters under `data_dir`, with the vault in its `backup-vault/` directory, and
+/// alerts and dead letters appended to `alerts.jsonl` and `dead-letters.jsonl` there.
 pub fn local_stores(data_dir: &std::path::Path) -> Result<Stores, application::ports::StoreError> {
     let stores = LocalStores::open(data_dir)?;
     let vault: Arc<dyn ObjectAdmin> =
         Arc::new(LocalObjectStore::open(data_dir.join(LOCAL_VAULT_DIR))?);
-    Ok(Stores::over(stores.objects, stores.items, Some(vault)))
+    let mut ports = Stores::over(stores.objects, stores.items, Some(vault));
+    ports.alerts = Arc::new(JsonLinesAlerts::new(data_dir));
+    ports.dead_letters = Arc::new(JsonLinesDeadLetters::new(data_dir));
+    Ok(ports)
 }
 
 /// The stores `config` selects, opened once per cold start; on error, logs and exits. The AWS
@@ -57,10 +61,14 @@ pub async fn stores_or_exit(config: &Config) -> Stores {
     }
 }
 
-/// The S3 and DynamoDB adapters named by `config`, with the backup bucket as the vault.
+/// The S3 and DynamoDB adapters named by `config`, with the backup bucket as the vault, alerts
+/// on the EventBridge bus and dead letters on the SQS queue when configured.
 #[cfg(feature = "aws")]
 async fn aws_stores(config: &Config) -> Stores {
-    use store_aws::{load_sdk_config, AwsStores, AwsTuning, S3ObjectStore, SdkTarget};
+    use store_aws::{
+        load_sdk_config, AwsStores, AwsTuning, EventBridgeAlerts, S3ObjectStore, SdkTarget,
+        SqsDeadLetters,
+    };
 
     let Some(names) = &config.aws else {
         fail("NOMALY_BUCKET and NOMALY_TABLE are required when NOMALY_STORE is 'aws'")
@@ -71,6 +79,8 @@ async fn aws_stores(config: &Config) -> Stores {
         bucket = %names.bucket,
         table = %names.table,
         backup_bucket = config.backup_bucket.as_deref().unwrap_or("(none)"),
+        event_bus = config.event_bus.as_deref().unwrap_or("(none)"),
+        dead_letter_queue = config.dead_letter_queue_url.as_deref().unwrap_or("(none)"),
         region = sdk.region().map(|r| r.as_ref()).unwrap_or("(none)"),
         endpoint = sdk.endpoint_url().unwrap_or("(default AWS endpoints)"),
         "stores opened"
@@ -92,6 +102,12 @@ async fn aws_stores(config: &Config) -> Stores {
             aws_sdk_apigateway::Client::new(&sdk),
             plan,
         ));
+    }
+    if let Some(bus) = &config.event_bus {
+        ports.alerts = Arc::new(EventBridgeAlerts::from_sdk(&sdk, bus));
+    }
+    if let Some(queue_url) = &config.dead_letter_queue_url {
+        ports.dead_letters = Arc::new(SqsDeadLetters::from_sdk(&sdk, queue_url));
     }
     ports
 }

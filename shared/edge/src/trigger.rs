@@ -1,9 +1,13 @@
 //! What an invocation's JSON is: an API Gateway request, S3 records (the objects they name, with
-//! their keys URL-decoded), an EventBridge event, or something this service does not handle.
+//! their keys URL-decoded), an EventBridge event, Kinesis or SQS records, or something this
+//! service does not handle.
 
+use application::domain::stream_record::{DeliveredRecord, StreamSource};
 use application::domain::S3ObjectRef;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::Value;
 
 /// What an invocation carries.
@@ -15,6 +19,8 @@ pub enum Trigger {
     S3(Vec<S3ObjectRef>),
     /// An EventBridge event (a schedule), with its id.
     Schedule(ScheduledEvent),
+    /// Records of a Kinesis stream or an SQS queue (an event-source mapping's batch).
+    Stream(StreamSource, Vec<DeliveredRecord>),
     /// Anything else; the message says what was expected.
     Unknown(String),
 }
@@ -67,14 +73,19 @@ pub fn decode_key(raw: &str) -> Result<String, String> {
 
 /// What `event` is. S3 records whose key does not decode are dropped with a warning.
 pub fn classify(event: Value) -> Trigger {
-    let is_s3 = event
+    let records_source = event
         .get("Records")
         .and_then(Value::as_array)
         .and_then(|r| r.first())
         .and_then(|r| r.get("eventSource"))
         .and_then(Value::as_str)
-        == Some("aws:s3");
-    if is_s3 {
+        .map(str::to_owned);
+    match records_source.as_deref() {
+        Some("aws:kinesis") => return kinesis_records(event),
+        Some("aws:sqs") => return sqs_records(event),
+        _ => {}
+    }
+    if records_source.as_deref() == Some("aws:s3") {
         return match serde_json::from_value::<S3Event>(event) {
             Ok(s3) => Trigger::S3(
                 s3.records
@@ -110,8 +121,52 @@ pub fn classify(event: Value) -> Trigger {
     match serde_json::from_value::<lambda_http::request::LambdaRequest>(event) {
         Ok(request) => Trigger::Http(Box::new(request)),
         Err(_) => Trigger::Unknown(
-            "neither an API Gateway request, an S3 event nor an EventBridge event".into(),
+            "neither an API Gateway request, an S3, Kinesis, SQS nor EventBridge event".into(),
         ),
+    }
+}
+
+/// The records of a Kinesis delivery: data decoded from base64, failures named by sequence number.
+fn kinesis_records(event: Value) -> Trigger {
+    match serde_json::from_value::<KinesisEvent>(event) {
+        Ok(kinesis) => Trigger::Stream(
+            StreamSource::Kinesis,
+            kinesis
+                .records
+                .into_iter()
+                .map(|r| DeliveredRecord {
+                    delivery_id: r
+                        .event_id
+                        .unwrap_or_else(|| r.kinesis.sequence_number.clone()),
+                    item_id: r.kinesis.sequence_number,
+                    source_arn: r.event_source_arn.unwrap_or_default(),
+                    data: r.kinesis.data.0,
+                })
+                .collect(),
+        ),
+        Err(e) => Trigger::Unknown(format!("a Kinesis event that does not parse: {e}")),
+    }
+}
+
+/// The messages of an SQS delivery, named by message id.
+fn sqs_records(event: Value) -> Trigger {
+    match serde_json::from_value::<SqsEvent>(event) {
+        Ok(sqs) => Trigger::Stream(
+            StreamSource::Sqs,
+            sqs.records
+                .into_iter()
+                .map(|m| {
+                    let id = m.message_id.unwrap_or_default();
+                    DeliveredRecord {
+                        item_id: id.clone(),
+                        delivery_id: id,
+                        source_arn: m.event_source_arn.unwrap_or_default(),
+                        data: m.body.unwrap_or_default().into_bytes(),
+                    }
+                })
+                .collect(),
+        ),
+        Err(e) => Trigger::Unknown(format!("an SQS event that does not parse: {e}")),
     }
 }
 

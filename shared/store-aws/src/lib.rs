@@ -1,12 +1,15 @@
 //! The AWS adapter: model artifacts in S3 and the registry and job table in one DynamoDB table,
-//! with the same keys and conditional semantics as the local adapter. Every call is bounded by
-//! the timeouts and retries of [`AwsTuning`].
+//! with the same keys and conditional semantics as the local adapter; alerts on EventBridge and
+//! dead letters on SQS. Every call is bounded by the timeouts and retries of [`AwsTuning`].
 
+pub mod alert_ledger;
 pub mod api_keys;
+pub mod batch;
 pub mod client;
 pub mod cursor;
 pub mod dynamodb;
 pub mod errors;
+pub mod eventbridge;
 pub mod idempotency;
 pub mod items;
 pub mod legacy;
@@ -18,6 +21,7 @@ pub mod s3_presign;
 pub mod s3_stream;
 pub mod scan_cursor;
 pub mod schema;
+pub mod sqs;
 pub mod step_functions;
 pub mod usage_plan;
 
@@ -27,8 +31,10 @@ use aws_config::SdkConfig;
 
 pub use client::{load_sdk_config, AwsTuning, SdkTarget};
 pub use dynamodb::DynamoStore;
-pub use retry::Backoff;
+pub use eventbridge::EventBridgeAlerts;
+pub use retry::{Backoff, SINK_BACKOFF};
 pub use s3::S3ObjectStore;
+pub use sqs::SqsDeadLetters;
 pub use step_functions::StepFunctionsRunner;
 pub use usage_plan::ApiGatewayUsagePlan;
 

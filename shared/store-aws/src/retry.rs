@@ -48,6 +48,15 @@ impl Backoff {
     }
 }
 
+/// The retries of the entries a sink's batch call reports failed (EventBridge `PutEvents`, SQS
+/// `SendMessageBatch`): three, soon after, as a stream's invocation waits on them and is itself
+/// retried when they still fail.
+pub const SINK_BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(50),
+    max_delay: Duration::from_millis(400),
+    max_retries: 3,
+};
+
 /// Sends `items` with `send`, which returns the items the service handed back unprocessed, and
 /// resends those after a backoff delay until none are left; [`StoreError::Unavailable`] when some
 /// are still unprocessed after `backoff.max_retries` retries.

@@ -9,6 +9,9 @@
 //! - `T#{tenant}#JOB#{id}` / `JOB`: a job, expiring through the TTL attribute `expires_at` (epoch
 //!   seconds).
 //! - `T#{tenant}#KEYS` / `KEY#{id}`: an API key (its SHA-256 hash, never the secret).
+//! - `T#{tenant}#ALERT#{model}` / `ENTITY#{entity}`: the alert suppression state of a model and an
+//!   entity, written under its `revision`, expiring through `expires_at` (and read as absent once
+//!   its `expires_at_ms` passed, before TTL deletes it).
 //!
 //! Every key starts with `T#{tenant}#`, so IAM's `dynamodb:LeadingKeys` can confine a role to
 //! some item kinds (the authorizer reads `T#*#KEYS` only).

@@ -4,8 +4,9 @@
 //! a moto server). Cases: conditional puts write nothing on conflict, `LATEST` never goes
 //! backwards, concurrent trainers get distinct versions, job paging newest first with cursors,
 //! batch job writes, corrupted objects detected by SHA-256, tenants that never see each other's
-//! models, jobs or keys, API keys revoked and touched, and the upgrade of items from before
-//! tenancy.
+//! models, jobs or keys, API keys revoked and touched, the upgrade of items from before
+//! tenancy, and alert suppression states written under a revision, per tenant, model and entity,
+//! forgotten once expired.
 //!
 //! Test code: a broken contract fails with a panic naming what differed.
 
@@ -15,6 +16,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use application::checksum::sha256_hex;
+use application::domain::alert::{AlertKey, AlertState, PendingAlert};
 use application::domain::principal::parse_scopes;
 use application::domain::{
     AnswerRecord, IdempotencyRecord, IdempotencyStatus, Job, JobCounts, JobKind, JobStatus,
@@ -111,7 +113,7 @@ macro_rules! contract_suite {
         )*
     };
     ($backend:expr) => {
-        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_an_object_is_copied_should_arrive_whole_with_its_metadata, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions, when_a_lease_expires_should_be_found_and_taken_over_once, when_a_split_job_counts_ranges_should_count_each_once_and_pending_jobs_be_taken_over, when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed);
+        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_an_object_is_copied_should_arrive_whole_with_its_metadata, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions, when_a_lease_expires_should_be_found_and_taken_over_once, when_a_split_job_counts_ranges_should_count_each_once_and_pending_jobs_be_taken_over, when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed, when_an_alert_state_is_written_should_read_back_equal, when_an_alert_state_revision_is_stale_should_refuse_and_keep_the_state, when_8_writers_race_for_a_first_alert_state_should_let_exactly_one_win, when_alert_states_differ_by_tenant_model_or_entity_should_never_see_each_other, when_an_alert_state_expired_should_read_as_none_and_be_written_afresh);
     };
 }
 
@@ -963,4 +965,216 @@ pub async fn when_an_idempotency_key_is_begun_should_hold_it_until_released_or_l
     };
     store.complete_idempotent(&expired).await.unwrap();
     assert_eq!(store.begin_idempotent(&first, 5_000).await.unwrap(), None);
+}
+
+/// Milliseconds since the Unix epoch now: alert states expire by the store's clock.
+fn now_ms() -> u64 {
+    u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+/// The alert key of `model` and `entity`.
+fn alert_key(model: &str, entity: &str) -> AlertKey {
+    AlertKey {
+        model: model.into(),
+        entity: entity.into(),
+    }
+}
+
+/// A live alert state at `revision` remembering `records`, the last one pending (expiring in an
+/// hour).
+fn alert_state(revision: u64, records: &[&str]) -> AlertState {
+    AlertState {
+        last_published_ms: Some(now_ms() - 5_000),
+        suppressed: revision * 3,
+        recent: records.iter().map(|r| (*r).to_owned()).collect(),
+        pending: records.last().map(|r| PendingAlert {
+            record_id: (*r).to_owned(),
+            suppressed: revision,
+        }),
+        revision,
+        expires_at_ms: now_ms() + 3_600_000,
+    }
+}
+
+/// A contract case (its name says the rule): every field survives, including none published yet
+/// and no records remembered.
+pub async fn when_an_alert_state_is_written_should_read_back_equal(b: &dyn Backend) {
+    let ledger = b.stores().ledger;
+    let key = alert_key("payments", "card-1");
+    assert_eq!(ledger.alert_state(&tenant(), &key).await.unwrap(), None);
+    let first = alert_state(1, &["r-1", "r-2"]);
+    assert!(ledger
+        .put_alert_state(&tenant(), &key, &first)
+        .await
+        .unwrap());
+    assert_eq!(
+        ledger.alert_state(&tenant(), &key).await.unwrap(),
+        Some(first)
+    );
+    let second = AlertState {
+        last_published_ms: None,
+        suppressed: 0,
+        recent: Vec::new(),
+        pending: None,
+        ..alert_state(2, &[])
+    };
+    assert!(ledger
+        .put_alert_state(&tenant(), &key, &second)
+        .await
+        .unwrap());
+    assert_eq!(
+        ledger.alert_state(&tenant(), &key).await.unwrap(),
+        Some(second)
+    );
+}
+
+/// A contract case (its name says the rule): a write whose revision is not one above the stored
+/// one (behind, equal, ahead, or a first write over a live state) is refused with `false`, and
+/// the stored state stays as it was.
+pub async fn when_an_alert_state_revision_is_stale_should_refuse_and_keep_the_state(
+    b: &dyn Backend,
+) {
+    let ledger = b.stores().ledger;
+    let key = alert_key("payments", "");
+    assert!(ledger
+        .put_alert_state(&tenant(), &key, &alert_state(1, &["a"]))
+        .await
+        .unwrap());
+    let stored = alert_state(2, &["a", "b"]);
+    assert!(ledger
+        .put_alert_state(&tenant(), &key, &stored)
+        .await
+        .unwrap());
+    for (revision, what) in [
+        (1, "a first write"),
+        (2, "an equal revision"),
+        (4, "a skipped revision"),
+    ] {
+        assert!(
+            !ledger
+                .put_alert_state(&tenant(), &key, &alert_state(revision, &["stale"]))
+                .await
+                .unwrap(),
+            "{what} was accepted"
+        );
+    }
+    assert_eq!(
+        ledger.alert_state(&tenant(), &key).await.unwrap(),
+        Some(stored)
+    );
+}
+
+/// A contract case (its name says the rule): concurrent first writes of one state (what two
+/// invocations deciding the same entity do) let exactly one through, and that one is stored.
+pub async fn when_8_writers_race_for_a_first_alert_state_should_let_exactly_one_win(
+    b: &dyn Backend,
+) {
+    let key = alert_key("payments", "card-9");
+    let tasks: Vec<_> = (0..8)
+        .map(|writer| {
+            let ledger = b.stores().ledger;
+            let key = key.clone();
+            tokio::spawn(async move {
+                let state = alert_state(1, &[&format!("writer-{writer}")]);
+                let won = ledger
+                    .put_alert_state(&tenant(), &key, &state)
+                    .await
+                    .unwrap();
+                (won, state)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (won, state) = task.await.unwrap();
+        if won {
+            winners.push(state);
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    assert_eq!(
+        b.stores()
+            .ledger
+            .alert_state(&tenant(), &key)
+            .await
+            .unwrap(),
+        winners.pop()
+    );
+}
+
+/// A contract case (its name says the rule): one state per (tenant, model, entity); a write to
+/// one never shows in, or is refused because of, another.
+pub async fn when_alert_states_differ_by_tenant_model_or_entity_should_never_see_each_other(
+    b: &dyn Backend,
+) {
+    let ledger = b.stores().ledger;
+    let places = [
+        (tenant(), alert_key("m", "e")),
+        (other_tenant(), alert_key("m", "e")),
+        (tenant(), alert_key("m2", "e")),
+        (tenant(), alert_key("m", "e2")),
+        (tenant(), alert_key("m", "")),
+    ];
+    for (i, (tenant, key)) in places.iter().enumerate() {
+        let state = alert_state(1, &[&format!("record-{i}")]);
+        assert!(
+            ledger.put_alert_state(tenant, key, &state).await.unwrap(),
+            "the first write of {tenant} {key:?} was refused"
+        );
+    }
+    for (i, (tenant, key)) in places.iter().enumerate() {
+        let state = ledger.alert_state(tenant, key).await.unwrap().unwrap();
+        assert_eq!(state.recent, [format!("record-{i}")], "{tenant} {key:?}");
+    }
+    let nobody = Tenant::parse("acme-2").unwrap();
+    assert_eq!(
+        ledger
+            .alert_state(&nobody, &alert_key("m", "e"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        ledger
+            .alert_state(&tenant(), &alert_key("m", "e3"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// A contract case (its name says the rule): a state whose expiry passed reads as absent, so the
+/// next decision starts from revision 0 and its first write replaces the expired state.
+pub async fn when_an_alert_state_expired_should_read_as_none_and_be_written_afresh(
+    b: &dyn Backend,
+) {
+    let ledger = b.stores().ledger;
+    let key = alert_key("payments", "card-2");
+    let expired = AlertState {
+        expires_at_ms: now_ms() - 60_000,
+        ..alert_state(1, &["old"])
+    };
+    assert!(ledger
+        .put_alert_state(&tenant(), &key, &expired)
+        .await
+        .unwrap());
+    assert_eq!(ledger.alert_state(&tenant(), &key).await.unwrap(), None);
+    let fresh = alert_state(1, &["new"]);
+    assert!(
+        ledger
+            .put_alert_state(&tenant(), &key, &fresh)
+            .await
+            .unwrap(),
+        "a first write over an expired state was refused"
+    );
+    assert_eq!(
+        ledger.alert_state(&tenant(), &key).await.unwrap(),
+        Some(fresh)
+    );
 }

@@ -1,8 +1,12 @@
 //! The embedded adapter: objects as files under a data directory and items in SQLite, with the
-//! same keys and conditional semantics as S3 + DynamoDB, so a laptop needs no AWS account.
+//! same keys and conditional semantics as S3 + DynamoDB, so a laptop needs no AWS account; alerts
+//! and dead letters go to JSON-lines files beside them.
 
 mod admin;
+mod alerts;
 mod blobs;
+mod dead_letters;
+mod jsonl;
 mod objects;
 mod signer;
 mod sqlite;
@@ -10,6 +14,8 @@ mod sqlite;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use alerts::{JsonLinesAlerts, ALERTS_FILE};
+pub use dead_letters::{JsonLinesDeadLetters, DEAD_LETTERS_FILE};
 pub use objects::LocalObjectStore;
 pub use sqlite::SqliteStore;
 

@@ -1,23 +1,26 @@
 //! Items in one SQLite table keyed `PK`/`SK`, as in DynamoDB: model versions, `LATEST` pointers,
-//! jobs and API keys, with the same conditional writes done in one transaction.
+//! jobs and API keys, with the same conditional writes done in one transaction; and alert
+//! suppression states under the same keys in a table of their own, whose revision and expiry are
+//! columns, so a conditional write is one upsert.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use serde::de::DeserializeOwned;
 
+use application::domain::alert::{AlertKey, AlertState};
 use application::domain::keys::{
-    api_key_sk, api_keys_pk, idempotency_pk, job_pk, legacy_job_pk, legacy_model_pk, model_pk,
-    tenant_prefix, version_sk, IDEMPOTENCY_SK, JOB_SK, LATEST_SK, LEGACY_JOB_PREFIX,
-    LEGACY_MODEL_PREFIX,
+    alert_pk, alert_sk, api_key_sk, api_keys_pk, idempotency_pk, job_pk, legacy_job_pk,
+    legacy_model_pk, model_pk, tenant_prefix, version_sk, IDEMPOTENCY_SK, JOB_SK, LATEST_SK,
+    LEGACY_JOB_PREFIX, LEGACY_MODEL_PREFIX,
 };
 use application::domain::{ApiKey, IdempotencyRecord, Job, ModelVersion, Tenant};
 use application::ports::{
-    IdempotencyStore, JobPage, JobScan, JobStore, KeyStore, LegacyItems, ModelRegistry,
-    RegistryRestore, StoreError,
+    AlertLedger, IdempotencyStore, JobPage, JobScan, JobStore, KeyStore, LegacyItems,
+    ModelRegistry, RegistryRestore, StoreError,
 };
 
 /// How long a writer waits for another process's lock before giving up.
@@ -34,6 +37,14 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS items_gsi ON items (gsi_pk, gsi_sk);
+CREATE TABLE IF NOT EXISTS alert_states (
+    pk            TEXT NOT NULL,
+    sk            TEXT NOT NULL,
+    revision      INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    body          TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
 ";
 
 /// A [`ModelRegistry`] and [`JobStore`] on an SQLite file (WAL mode, busy timeout).
@@ -715,5 +726,77 @@ impl LegacyItems for SqliteStore {
         )
         .map_err(db)?;
         Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch now (0 before it), the clock alert states expire by.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// A millisecond time as an SQLite integer; a time beyond `i64::MAX` ms (never, in practice) is
+/// kept as that far future.
+fn sql_ms(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl AlertLedger for SqliteStore {
+    /// The stored state unless it expired (expiry at or before now).
+    async fn alert_state(
+        &self,
+        tenant: &Tenant,
+        key: &AlertKey,
+    ) -> Result<Option<AlertState>, StoreError> {
+        self.one_body(
+            "SELECT body FROM alert_states WHERE pk = ?1 AND sk = ?2 AND expires_at_ms > ?3",
+            params![
+                alert_pk(tenant, &key.model),
+                alert_sk(&key.entity),
+                sql_ms(now_ms())
+            ],
+        )
+    }
+
+    /// One upsert whose update applies only while the stored revision is the previous one; a
+    /// first revision also replaces an expired state (which reads as absent).
+    async fn put_alert_state(
+        &self,
+        tenant: &Tenant,
+        key: &AlertKey,
+        state: &AlertState,
+    ) -> Result<bool, StoreError> {
+        let revision = i64::try_from(state.revision)
+            .ok()
+            .filter(|r| *r >= 1)
+            .ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "alert state revision {} is not in 1..=i64::MAX",
+                    state.revision
+                ))
+            })?;
+        let conn = self.conn()?;
+        let changed = conn
+            .execute(
+                "INSERT INTO alert_states (pk, sk, revision, expires_at_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (pk, sk) DO UPDATE SET revision = excluded.revision,
+                   expires_at_ms = excluded.expires_at_ms, body = excluded.body
+                 WHERE alert_states.revision = ?6
+                   OR (?6 = 0 AND alert_states.expires_at_ms <= ?7)",
+                params![
+                    alert_pk(tenant, &key.model),
+                    alert_sk(&key.entity),
+                    revision,
+                    sql_ms(state.expires_at_ms),
+                    to_json(state)?,
+                    revision - 1,
+                    sql_ms(now_ms())
+                ],
+            )
+            .map_err(db)?;
+        Ok(changed == 1)
     }
 }

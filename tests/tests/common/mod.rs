@@ -3,7 +3,8 @@
 //! What the event tests build on a store environment: the detect and train functions' handler
 //! dependencies, as each function's `main` builds them.
 
-use fixtures::events_env::{config, EventEnv};
+use edge::dispatch::invoke;
+use fixtures::events_env::{config, csv_with_anomalies, invocation, EventEnv};
 
 /// The functions' dependencies over an [`EventEnv`]'s ports.
 pub trait FunctionDeps {
@@ -34,4 +35,22 @@ impl FunctionDeps for EventEnv {
         )
         .with_blobs(self.blobs.clone())
     }
+}
+
+/// Trains `payments` through the train function's S3 event.
+pub async fn train_payments(env: &EventEnv) {
+    env.put(
+        "incoming/train/acme/payments/history.csv",
+        csv_with_anomalies(3000, &[], 1).as_bytes(),
+    )
+    .await;
+    let event = env
+        .s3_event(
+            "s3-train-object-created.json",
+            "incoming/train/acme/payments/history.csv",
+            "t1",
+        )
+        .await;
+    let out = invoke(&env.train(), invocation(event)).await.unwrap();
+    assert_eq!(out["status"], "ok", "{}: {out}", env.name);
 }

@@ -31,6 +31,17 @@ pub fn job_pk(tenant: &Tenant, id: &str) -> String {
 /// Sort key of a job item.
 pub const JOB_SK: &str = "JOB";
 
+/// Partition key of the alert suppression states of a model: `T#{tenant}#ALERT#{model}`.
+pub fn alert_pk(tenant: &Tenant, model: &str) -> String {
+    format!("T#{tenant}#ALERT#{model}")
+}
+
+/// Sort key of one entity's alert suppression state: `ENTITY#{entity}` (`ENTITY#` for records
+/// naming none).
+pub fn alert_sk(entity: &str) -> String {
+    format!("ENTITY#{entity}")
+}
+
 /// Partition key of a tenant's API keys: `T#{tenant}#KEYS` (one query lists them).
 pub fn api_keys_pk(tenant: &Tenant) -> String {
     format!("T#{tenant}#KEYS")

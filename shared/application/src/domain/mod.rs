@@ -2,6 +2,7 @@
 //! table's key schema, model names, job ids, the uploaded objects events name, tenants and the
 //! callers acting for them.
 
+pub mod alert;
 pub mod api_key;
 pub mod batch_plan;
 pub mod idempotency;
@@ -15,6 +16,8 @@ pub mod names;
 pub mod object_ref;
 pub mod owned_source;
 pub mod principal;
+pub mod stream_record;
+pub mod stream_route;
 pub mod tenant;
 
 pub use api_key::{ApiKey, KeyToken, NewKey, UsageKey};

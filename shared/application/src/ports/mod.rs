@@ -2,8 +2,11 @@
 //! asks only for what it uses and every adapter (local directory + SQLite, S3 + DynamoDB) is held
 //! to the same contract.
 
+mod alert_ledger;
+mod alert_sink;
 mod blob_reader;
 mod blob_streams;
+mod dead_letter_sink;
 mod idempotency_store;
 mod job_runner;
 mod job_scan;
@@ -21,10 +24,13 @@ mod token_verifier;
 mod url_signer;
 mod usage_plan;
 
+pub use alert_ledger::AlertLedger;
+pub use alert_sink::{AlertSink, NoAlerts};
 pub use blob_reader::{BlobReader, ReadFailure};
 pub use blob_streams::{
     newest_keys, BlobStreams, BlobUpload, ObjectInfo, MAX_LISTED_OBJECTS, MIN_PART_BYTES,
 };
+pub use dead_letter_sink::{DeadLetter, DeadLetterSink, NoDeadLetters, DEAD_LETTER_DATA_BYTES};
 pub use idempotency_store::IdempotencyStore;
 pub use job_runner::JobRunner;
 pub use job_scan::JobScan;

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use super::{
-    BlobStreams, IdempotencyStore, JobRunner, JobScan, JobStore, KeyStore, LegacyItems,
-    ModelRegistry, NoUsagePlan, ObjectAdmin, ObjectStore, RegistryRestore, UrlSigner, UsagePlan,
+    AlertLedger, AlertSink, BlobStreams, DeadLetterSink, IdempotencyStore, JobRunner, JobScan,
+    JobStore, KeyStore, LegacyItems, ModelRegistry, NoAlerts, NoDeadLetters, NoUsagePlan,
+    ObjectAdmin, ObjectStore, RegistryRestore, UrlSigner, UsagePlan,
 };
 
 /// The stores a function uses, whichever adapter backs them.
@@ -38,6 +39,14 @@ pub struct Stores {
     /// The engine of asynchronous jobs (Step Functions in AWS); `None` where the function's own
     /// process drives them (the local driver).
     pub engine: Option<Arc<dyn JobRunner>>,
+    /// Where alert events go (EventBridge in AWS, a JSON-lines file locally); nowhere unless
+    /// the composition root sets one.
+    pub alerts: Arc<dyn AlertSink>,
+    /// Where unscorable stream records go (an SQS queue in AWS, a JSON-lines file locally); unset,
+    /// such records are refused and retried, never dropped.
+    pub dead_letters: Arc<dyn DeadLetterSink>,
+    /// Alert suppression states.
+    pub ledger: Arc<dyn AlertLedger>,
     /// The backup vault: the backup bucket, or locally a directory beside the store; `None`
     /// where no vault is configured.
     pub vault: Option<Arc<dyn ObjectAdmin>>,
@@ -56,6 +65,7 @@ impl Stores {
             + KeyStore
             + LegacyItems
             + IdempotencyStore
+            + AlertLedger
             + 'static,
     {
         Self {
@@ -69,6 +79,9 @@ impl Stores {
             scan: items.clone(),
             keys: items.clone(),
             idempotency: items.clone(),
+            ledger: items.clone(),
+            alerts: Arc::new(NoAlerts),
+            dead_letters: Arc::new(NoDeadLetters),
             legacy: items,
             usage: Arc::new(NoUsagePlan),
             engine: None,

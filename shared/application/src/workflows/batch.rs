@@ -24,6 +24,7 @@ use crate::error::ServiceError;
 use crate::ports::{
     BlobReader, BlobStreams, BlobUpload, JobRunner, JobStore, ReadFailure, StoreError,
 };
+use crate::workflows::alerts::{job_alert, AlertWorkflow};
 use crate::workflows::batch_range::SplitBatch;
 use crate::workflows::csv_stream::{csv_chunks, StreamStop};
 use crate::workflows::detect::{aligned, DetectWorkflow, JOB_ANOMALY_ROWS_CAP};
@@ -202,6 +203,7 @@ pub struct BatchWorkflow {
     part_bytes: usize,
     policy: JobPolicy,
     split: Option<SplitPolicy>,
+    alerts: Option<AlertWorkflow>,
 }
 
 impl BatchWorkflow {
@@ -219,6 +221,7 @@ impl BatchWorkflow {
             part_bytes: RESULTS_PART_BYTES,
             policy: JobPolicy::default(),
             split: None,
+            alerts: None,
         }
     }
 
@@ -231,7 +234,18 @@ impl BatchWorkflow {
 
     /// The steps of split jobs (ranges, join, failure) over the same stores.
     pub fn split_steps(&self) -> SplitBatch {
-        SplitBatch::new(self.detect.clone(), self.blobs.clone(), self.jobs.clone())
+        let steps = SplitBatch::new(self.detect.clone(), self.blobs.clone(), self.jobs.clone());
+        match &self.alerts {
+            Some(alerts) => steps.with_alerts(alerts.clone()),
+            None => steps,
+        }
+    }
+
+    /// The same workflow announcing each job that found anomalies through `alerts` (call before
+    /// [`split_steps`](Self::split_steps), which carries it on).
+    pub fn with_alerts(mut self, alerts: AlertWorkflow) -> Self {
+        self.alerts = Some(alerts);
+        self
     }
 
     /// The same workflow keeping and leasing its jobs by `policy`.
@@ -281,7 +295,19 @@ impl BatchWorkflow {
         }
         let started = Instant::now();
         let result = self.score_into(object, target, &mut job).await;
-        finish(self.jobs.as_ref(), job, started, result).await
+        let severities = result.as_ref().ok().copied();
+        let outcome = finish(self.jobs.as_ref(), job, started, result.map(|_| ())).await?;
+        if let (Some(alerts), Some(severities)) = (&self.alerts, severities) {
+            let results = outcome
+                .job
+                .results_key
+                .as_ref()
+                .map(|key| format!("s3://{}/{key}", object.bucket));
+            alerts
+                .announce(job_alert(&outcome.job, severities.into(), results))
+                .await;
+        }
+        Ok(outcome)
     }
 
     /// `POST /api/v1/models/{name}/jobs`: starts a batch job scoring one of `tenant`'s objects
@@ -407,7 +433,7 @@ impl BatchWorkflow {
         object: &S3ObjectRef,
         target: &ModelTarget,
         job: &mut Job,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<SeverityTally, ServiceError> {
         let name = target.model.as_str();
         let (version, model) = self.detect.model(&target.tenant, name, None).await?;
         job.version = Some(version);
@@ -435,7 +461,7 @@ impl BatchWorkflow {
         };
         job.anomaly_rows = summary.anomaly_rows;
         summary.severities.record(name, version, summary.rows);
-        Ok(())
+        Ok(summary.severities)
     }
 }
 

@@ -11,6 +11,7 @@ use crate::domain::ids::now_millis;
 use crate::domain::{JobCounts, JobStatus, JobTicket};
 use crate::error::ServiceError;
 use crate::ports::{BlobUpload, StoreError, MIN_PART_BYTES};
+use crate::workflows::alerts::job_alert;
 use crate::workflows::batch::{BatchSummary, RESULTS_CONTENT_TYPE};
 use crate::workflows::batch_range::SplitBatch;
 use crate::workflows::detect::JOB_ANOMALY_ROWS_CAP;
@@ -77,6 +78,12 @@ impl SplitBatch {
         }
         self.jobs.put_job(&job).await?;
         severities.record(&ticket.model, job.version.unwrap_or(0), rows);
+        if let Some(alerts) = &self.alerts {
+            let location = format!("s3://{}/{results}", ticket.bucket);
+            alerts
+                .announce(job_alert(&job, severities.into(), Some(location)))
+                .await;
+        }
         self.clean_up(ticket, ranges).await;
         Ok(JobStatus::Succeeded)
     }

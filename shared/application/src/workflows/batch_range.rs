@@ -14,6 +14,7 @@ use crate::domain::batch_plan::{part_key, summary_key, ByteRange};
 use crate::domain::{Job, JobStatus, JobTicket};
 use crate::error::ServiceError;
 use crate::ports::{BlobReader, BlobStreams, JobStore, StoreError};
+use crate::workflows::alerts::AlertWorkflow;
 use crate::workflows::batch::{BatchSummary, ScoredWrite, RESULTS_PART_BYTES};
 use crate::workflows::detect::DetectWorkflow;
 use crate::workflows::event_jobs::open_named;
@@ -37,6 +38,7 @@ pub struct SplitBatch {
     pub(crate) blobs: Arc<dyn BlobStreams>,
     pub(crate) jobs: Arc<dyn JobStore>,
     pub(crate) part_bytes: usize,
+    pub(crate) alerts: Option<AlertWorkflow>,
 }
 
 impl SplitBatch {
@@ -52,7 +54,14 @@ impl SplitBatch {
             blobs,
             jobs,
             part_bytes: RESULTS_PART_BYTES,
+            alerts: None,
         }
+    }
+
+    /// The same steps announcing a joined job that found anomalies through `alerts`.
+    pub fn with_alerts(mut self, alerts: AlertWorkflow) -> Self {
+        self.alerts = Some(alerts);
+        self
     }
 
     /// Scores `range` of `ticket`'s file (see the module doc).

@@ -2,6 +2,7 @@
 //! score and train from uploaded objects, back up, prune and restore.
 //! Each takes only the ports it needs.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod authenticate;
 pub mod backup;
@@ -26,6 +27,7 @@ pub mod range_lines;
 pub mod restore;
 pub mod retention;
 pub mod severity;
+pub mod stream;
 pub mod sweep;
 pub mod table_dump;
 pub mod train;

@@ -4,6 +4,7 @@
 use detection::threshold::Severity;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::alert::SeverityCounts;
 use crate::metrics::{self, Counter};
 
 /// Anomalies by severity, for the `Anomalies{Low,Medium,High}` metrics.
@@ -40,6 +41,16 @@ impl SeverityTally {
         metrics::count(Counter::AnomaliesLow, self.low);
         metrics::count(Counter::AnomaliesMedium, self.medium);
         metrics::count(Counter::AnomaliesHigh, self.high);
+    }
+}
+
+impl From<SeverityTally> for SeverityCounts {
+    fn from(tally: SeverityTally) -> Self {
+        Self {
+            low: tally.low,
+            medium: tally.medium,
+            high: tally.high,
+        }
     }
 }
 

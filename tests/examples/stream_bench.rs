@@ -110,9 +110,14 @@ async fn main() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let stores = LocalStores::open(dir.path()).expect("the local store");
     let routes = json!({SOURCE: {"tenant": "acme", "model": "bench"}}).to_string();
-    let config =
-        Config::from_lookup(|name| (name == "NOMALY_STREAM_ROUTES").then(|| routes.clone()))
-            .expect("config");
+    // The routes are the benchmark's; the alert settings may come from the environment
+    // (NOMALY_ALERT_MIN_SEVERITY, NOMALY_ALERT_WINDOW_SECS).
+    let config = Config::from_lookup(|name| match name {
+        "NOMALY_STREAM_ROUTES" => Some(routes.clone()),
+        "NOMALY_ALERT_MIN_SEVERITY" | "NOMALY_ALERT_WINDOW_SECS" => std::env::var(name).ok(),
+        _ => None,
+    })
+    .expect("config");
     let trainer = train::handler::HandlerDeps::new(
         stores.objects.clone(),
         stores.items.clone(),

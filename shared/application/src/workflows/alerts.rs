@@ -3,9 +3,11 @@
 //! rides on the next one), never twice for a redelivered record; and a job that found anomalies
 //! becomes one "Job Anomalies Found" summary.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use detection::threshold::Severity;
+use futures_util::stream::{self, StreamExt};
 
 use crate::domain::alert::{
     AlertDecision, AlertEvent, AlertKey, AlertState, AnomalyAlert, JobAlert, SeverityCounts,
@@ -19,6 +21,10 @@ use crate::workflows::detect::DetectResponse;
 
 /// How often one record's decision is retried when other invocations keep moving its state.
 const DECIDE_ATTEMPTS: usize = 8;
+
+/// How many (tenant, model, entity) states are read and written at once: each step is a store
+/// round trip, and a batch's alerts would otherwise wait on each other's.
+const LEDGER_CONCURRENCY: usize = 16;
 
 /// Which anomalies raise alerts, and how often.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,17 +104,27 @@ impl AlertWorkflow {
     }
 
     /// Decides each candidate (claiming its window), publishes the claimed ones in one batch,
-    /// then confirms them. A candidate whose step fails on a transient error is reported in
-    /// `failed`; a permanent store error fails the whole call.
+    /// then confirms them. Candidates of one (tenant, model, entity) are decided in order; those
+    /// of different ones at once, up to `LEDGER_CONCURRENCY` (each step is a store round trip).
+    /// A candidate whose step fails on a transient error is reported in `failed`; a permanent
+    /// store error fails the whole call.
     pub async fn raise(
         &self,
         candidates: &[AlertCandidate],
         now_ms: u64,
     ) -> Result<AlertReport, StoreError> {
         let mut report = AlertReport::default();
+        let decisions: Vec<_> = by_key(candidates)
+            .into_iter()
+            .map(|group| self.decide_in_order(group, now_ms))
+            .collect();
+        let decided = stream::iter(decisions)
+            .buffer_unordered(LEDGER_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
         let mut claimed = Vec::new();
-        for (index, candidate) in candidates.iter().enumerate() {
-            match self.decide(candidate, now_ms).await {
+        for (index, candidate, decision) in decided.into_iter().flatten() {
+            match decision {
                 Ok(AlertDecision::Publish { suppressed }) => {
                     claimed.push((index, candidate, suppressed))
                 }
@@ -122,8 +138,10 @@ impl AlertWorkflow {
             }
         }
         if claimed.is_empty() {
+            report.failed.sort_unstable();
             return Ok(report);
         }
+        claimed.sort_unstable_by_key(|(index, _, _)| *index);
         let events: Vec<AlertEvent> = claimed
             .iter()
             .map(|&(_, candidate, suppressed)| {
@@ -137,10 +155,19 @@ impl AlertWorkflow {
             report
                 .failed
                 .extend(claimed.iter().map(|(index, _, _)| *index));
+            report.failed.sort_unstable();
             return Ok(report);
         }
-        for (index, candidate, _) in claimed {
-            match self.confirm(candidate, now_ms).await {
+        let confirmations: Vec<_> = claimed
+            .into_iter()
+            .map(|(index, candidate, _)| self.confirm_indexed(index, candidate, now_ms))
+            .collect();
+        let confirmed = stream::iter(confirmations)
+            .buffer_unordered(LEDGER_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await;
+        for (index, confirmation) in confirmed {
+            match confirmation {
                 Ok(()) => report.published += 1,
                 Err(StoreError::Unavailable(reason)) => {
                     tracing::warn!(%reason, "confirming an alert failed; its record is retried");
@@ -176,6 +203,29 @@ impl AlertWorkflow {
                 false
             }
         }
+    }
+
+    /// Decides one state's candidates, one after the other.
+    async fn decide_in_order<'a>(
+        &self,
+        group: Vec<(usize, &'a AlertCandidate)>,
+        now_ms: u64,
+    ) -> Vec<(usize, &'a AlertCandidate, Result<AlertDecision, StoreError>)> {
+        let mut decisions = Vec::with_capacity(group.len());
+        for (index, candidate) in group {
+            decisions.push((index, candidate, self.decide(candidate, now_ms).await));
+        }
+        decisions
+    }
+
+    /// Confirms one candidate, keeping its index.
+    async fn confirm_indexed(
+        &self,
+        index: usize,
+        candidate: &AlertCandidate,
+        now_ms: u64,
+    ) -> (usize, Result<(), StoreError>) {
+        (index, self.confirm(candidate, now_ms).await)
     }
 
     async fn decide(
@@ -318,4 +368,17 @@ fn anomaly_event(alert: &AnomalyAlert, now_ms: u64) -> AlertEvent {
         detail: serde_json::to_value(alert).unwrap_or_default(),
         time_ms: now_ms,
     }
+}
+
+/// The candidates grouped by suppression state ((tenant, model, entity)), each group in the
+/// candidates' order, with their indices.
+fn by_key(candidates: &[AlertCandidate]) -> Vec<Vec<(usize, &AlertCandidate)>> {
+    let mut groups: BTreeMap<(&Tenant, AlertKey), Vec<(usize, &AlertCandidate)>> = BTreeMap::new();
+    for (index, candidate) in candidates.iter().enumerate() {
+        groups
+            .entry((&candidate.tenant, candidate.key()))
+            .or_default()
+            .push((index, candidate));
+    }
+    groups.into_values().collect()
 }

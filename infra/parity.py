@@ -4,7 +4,8 @@
 Reads both without AWS and without the Terraform provider, reduces each to the same model and
 fails, with a diff, when they disagree on:
 
-- parameters: every SAM parameter is a Terraform variable (snake case) with the same default
+- parameters: every SAM parameter is a Terraform variable (snake case) with the same default and
+  the same pattern (SAM's AllowedPattern, the `can(regex(...))` of the variable's validation)
   (Terraform's `lambda_dir`, where the zips are, has no SAM counterpart);
 - functions: runtime, architecture, handler, tracing, log format and group, memory, timeout,
   reserved concurrency (as the parameter/variable that sets them);
@@ -19,13 +20,14 @@ fails, with a diff, when they disagree on:
   Kinesis stream or SQS queue, the function, batch size and window, starting position, bisecting,
   retries, record age, failure destination, response types, maximum concurrency);
 - streams: every Kinesis stream (name, mode, shards, retention, encryption) and SQS queue (name,
-  retention, visibility timeout, encryption, redrive policy) and the statements of its queue
-  policy;
+  retention, visibility timeout, encryption, redrive policy, when it is created) and the statements
+  of its queue policy (and when that is created);
 - alerts: the EventBridge bus (name, when it is created), every rule with an event pattern (name,
   bus, pattern, state, when, and its targets: ARN, role, input transformer), connections, API
   destinations, the roles targets use (trust; grants under `iam` as `role:NAME`) and the alarm
   topic's policy;
-- outputs: the name of every output (SAM `AlertBusName` is Terraform's `alert_bus_name`);
+- outputs: the name and value of every output (SAM `AlertBusName` is Terraform's `alert_bus_name`;
+  OUTPUT_VALUES_NOT_COMPARED are compared by name only);
 - environment: every variable name per function and what it is set from;
 - alarms: namespace, metric, dimensions, statistic, period, threshold, comparison, missing data,
   actions, the condition that creates them, and for metric-math alarms every query (id, metric,
@@ -53,8 +55,9 @@ writers get NOMALY_JOB_TTL_DAYS, no S3 uploads on an API function, a failure des
 event source, no overlapping lifecycle expirations, a state machine's placeholders are exactly its
 substitutions, every route and role of REQUIRED_GRANTS holds the grants its code needs, every
 event source mapping reports batch item failures, has somewhere for failed records to go, may read
-its source and is routed by NOMALY_STREAM_ROUTES, every queue and stream is encrypted, a function
-may send to its NOMALY_DEAD_LETTER_QUEUE_URL and publish to its NOMALY_EVENT_BUS, every rule
+its source and is routed by NOMALY_STREAM_ROUTES, every queue and stream is encrypted, a queue
+created under a condition is used only through that condition, a function may send to its
+NOMALY_DEAD_LETTER_QUEUE_URL and publish to its NOMALY_EVENT_BUS, every rule
 targeting the alarm topic may publish to it, every API destination target's role may invoke it): a
 mistake both sides share still fails. And
 every parameter samconfig.toml overrides (any environment) must be one of template.yaml's, with a
@@ -64,7 +67,10 @@ Values are compared after canonicalisation: a SAM parameter `DetectMemorySize` a
 variable `detect_memory_size` are both `{param:detectmemorysize}`; the models bucket (its name,
 ARN or computed name) is `{s3:models}`; the table `{table}`; a function `{fn:detect}`; a SAM
 `!If [Cond, A, B]` whose condition is `!Equals [!Ref P, V]` and a Terraform `var.p == V ? A : B`
-are both `{if:p=V}?A:B` (`{if:p}?A:B` when V is "true" and Terraform tests the bool `var.p`); a
+are both `{if:p=V}?A:B` (`{if:p}?A:B` when V is "true" and Terraform tests the bool `var.p`); part
+I of a parameter split on ':' (SAM `!Select [I, !Split [":", P]]`, Terraform `split(":", P)[I]`,
+either padded with trailing ':') `{param:p[I]}`, and the SQS queue URL built from an ARN parameter's
+parts (https://sqs.REGION.URL_SUFFIX/ACCOUNT/NAME) `{param:p.url}`; a
 queue other than the dead-letter queue `{sqs:NAME}` (its ARN; `.url`, `.name`), a Kinesis stream
 `{kinesis:NAME}` (`.name`), the alert bus `{bus}` (`{bus.name}`), an EventBridge rule
 `{rule:NAME}`; a JSON environment value (SAM `!Sub` or an `!If` between two, Terraform
@@ -99,6 +105,9 @@ CATEGORIES = ("parameters", "functions", "routes", "authorizers", "events", "env
               "outputs")
 # Terraform variables with no SAM parameter: where the zips are (SAM builds them itself).
 TF_ONLY_VARIABLES = ("lambda_dir",)
+# Outputs compared by name only: Terraform reads them from its resources (the stage's invoke_url,
+# the dashboard's name), SAM computes them.
+OUTPUT_VALUES_NOT_COMPARED = ("api_url", "dashboard_url")
 # What the code behind a route (or a direct invocation) does with AWS, so the grants it cannot work
 # without: `route METHOD path` is the role of the function serving it (the route must exist),
 # anything else a key of the model's `iam` (a function, `sfn:NAME`). invariants() holds each
@@ -323,8 +332,11 @@ class Sam:
             if k == "Fn::GetAtt":
                 return self.token(f"{a[0]}.{a[1]}")
             if k == "Fn::Sub":
-                text = a if isinstance(a, str) else a[0]
-                return _buckets(re.sub(r"\$\{([^}!]+)\}", lambda m: self.token(m.group(1)), text))
+                text, variables = (a, {}) if isinstance(a, str) else (a[0], {n: str(self.value(x)) for n, x in a[1].items()})
+                return _buckets(re.sub(r"\$\{([^}!]+)\}", lambda m: variables.get(m.group(1)) or self.token(m.group(1)), text))
+            if k == "Fn::Select" and isinstance(a[1], dict) and "Fn::Split" in a[1]:
+                delimiter, source = a[1]["Fn::Split"]
+                return _part(str(self.value(source)), delimiter, a[0])
             if k == "Fn::If":
                 cond, yes, no = a
                 if no == {"Ref": "AWS::NoValue"}:
@@ -345,10 +357,21 @@ def _snake(camel: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", camel).lower()
 
 
+def _part(source: str, delimiter: str, index) -> str:
+    """Part `index` of `source` split on `delimiter`: `{param:p[I]}` for a token split on ':' (padded
+    with trailing ':' or not: the padding only adds parts after the ARN's last)."""
+    m = re.fullmatch(r"\{([^{}]+)\}:*", source)
+    if delimiter == ":" and m:
+        return "{" + m.group(1) + f"[{_num(str(index))}]" + "}"
+    return "{part " + str(index) + " of " + source + " split on " + delimiter + "}"
+
+
 def _buckets(text: str) -> str:
     """Computed bucket names and ARNs (SAM) become the bucket token; a state machine's ARN computed
     from its name (both sides: the functions cannot refer to the machine that invokes them) its
-    token."""
+    token; the URL of the SQS queue an ARN parameter names, built from the ARN's parts
+    (arn:PARTITION:sqs:REGION:ACCOUNT:NAME), `{param:p.url}`."""
+    text = re.sub(r"https://sqs\.\{(param:\w+)\[3\]\}\.\{urlsuffix\}/\{\1\[4\]\}/\{\1\[5\]\}", r"{\1.url}", text)
     text = re.sub(r"^arn:\{partition\}:states:\{region\}:\{account\}:stateMachine:\{param:nameprefix\}-(\w+)$",
                   lambda m: "{sfn:" + m.group(1).replace("-", "_") + "}", text)
     text = re.sub(r"arn:\{partition\}:s3:::\{param:nameprefix\}-(models|backups)-\{account\}-\{region\}",
@@ -362,9 +385,9 @@ TF_TOKENS = [
     (r"aws_s3_bucket\.(models|backups)\.(arn|id|bucket)", lambda m: "{s3:" + m.group(1) + "}"),
     (r"aws_dynamodb_table\.\w+\.(arn|name|id)", lambda m: "{table}"),
     (r"aws_sqs_queue\.dlq\.(arn|name|id|url)", lambda m: "{dlq}"),
-    (r"aws_sqs_queue\.(\w+)\.arn", lambda m: "{sqs:" + m.group(1) + "}"),
-    (r"aws_sqs_queue\.(\w+)\.(id|url)", lambda m: "{sqs:" + m.group(1) + ".url}"),
-    (r"aws_sqs_queue\.(\w+)\.name", lambda m: "{sqs:" + m.group(1) + ".name}"),
+    (r"aws_sqs_queue\.(\w+)(?:\[\d+\])?\.arn", lambda m: "{sqs:" + m.group(1) + "}"),
+    (r"aws_sqs_queue\.(\w+)(?:\[\d+\])?\.(id|url)", lambda m: "{sqs:" + m.group(1) + ".url}"),
+    (r"aws_sqs_queue\.(\w+)(?:\[\d+\])?\.name", lambda m: "{sqs:" + m.group(1) + ".name}"),
     (r"aws_kinesis_stream\.(\w+)\.(arn|id)", lambda m: "{kinesis:" + m.group(1) + "}"),
     (r"aws_kinesis_stream\.(\w+)\.name", lambda m: "{kinesis:" + m.group(1) + ".name}"),
     (r"aws_cloudwatch_event_bus\.\w+(?:\[\d+\])?\.arn", lambda m: "{bus}"),
@@ -379,6 +402,7 @@ TF_TOKENS = [
     (r"local\.account_id", lambda m: "{account}"),
     (r"local\.region", lambda m: "{region}"),
     (r"local\.partition", lambda m: "{partition}"),
+    (r"local\.url_suffix|data\.aws_partition\.\w+\.dns_suffix", lambda m: "{urlsuffix}"),
     (r"aws_api_gateway_rest_api\.\w+\.id", lambda m: "{api}"),
     (r"aws_api_gateway_stage\.\w+\.stage_name", lambda m: "{stage}"),
     (r"aws_api_gateway_usage_plan\.\w+\.id", lambda m: "{usage_plan}"),
@@ -476,6 +500,13 @@ def tf_expr(expr: str) -> str:
     m = re.fullmatch(r"local\.(\w+)", expr)
     if m and m.group(1) in _TF_STRING_LOCALS:
         return tf_value(_TF_STRING_LOCALS[m.group(1)])
+    # split(":", P)[I], directly or through a local holding the split.
+    m = re.fullmatch(r"local\.(\w+)\[(\d+)\]", expr)
+    if m and re.fullmatch(r"\$\{split\(.*\)\}", str(_TF_STRING_LOCALS.get(m.group(1))), re.S):
+        return tf_expr(_TF_STRING_LOCALS[m.group(1)][2:-1] + f"[{m.group(2)}]")
+    m = re.fullmatch(r'split\("((?:[^"\\]|\\.)*)",\s*(.+)\)\[(\d+)\]', expr, re.S)
+    if m:
+        return _part(str(tf_expr(m.group(2))), m.group(1), m.group(3))
     m = re.fullmatch(r"jsonencode\(local\.(\w+)\)", expr)
     if m and m.group(1) in _TF_LOCALS:
         encoded = _tf_json(_TF_LOCALS[m.group(1)])
@@ -524,7 +555,7 @@ def sam_model(template: dict, base: Path = ROOT) -> dict:
     glob = template.get("Globals", {}).get("Function", {})
     model = {k: {} for k in CATEGORIES}
     for name, p in sam.params.items():
-        model["parameters"][_param(name)] = {"default": _default(p.get("Default"))}
+        model["parameters"][_param(name)] = {"default": _default(p.get("Default")), "pattern": p.get("AllowedPattern")}
 
     api_key_default, default_authorizer, authorizer_fn = {}, {}, {}
     for name, r in res.items():
@@ -609,7 +640,9 @@ def sam_model(template: dict, base: Path = ROOT) -> dict:
     _sam_event_source_mappings(sam, model)
     _sam_streams(sam, model)
     _sam_alerts(sam, model)
-    model["outputs"] = {_snake(name): {"declared": "yes"} for name in template.get("Outputs", {})}
+    model["outputs"] = {_snake(name): {"declared": "yes", "value": None if _snake(name) in OUTPUT_VALUES_NOT_COMPARED
+                                        else sam.value(o.get("Value"))}
+                        for name, o in template.get("Outputs", {}).items()}
 
     _sam_definition_routes(sam, model, api_key_default, default_authorizer, authorizer_fn)
     _sam_usage_plan(sam, model)
@@ -687,10 +720,22 @@ def _sam_json(sam: Sam, v) -> str | None:
     return None if value is None else _json_canon(value)
 
 
+def _branches(value: str) -> list[str]:
+    """The values a `{if:COND}?A:B` may take (A a single token, as every conditional resource is
+    one), else the value itself."""
+    m = re.fullmatch(r"\{if:[^{}]*\}\?(\{[^{}]*\}|[^:{}]*):(.*)", str(value), re.S)
+    return [m.group(1), *_branches(m.group(2))] if m else [str(value)]
+
+
 def _source_kind(source: str) -> str:
-    """`kinesis` or `sqs` for an event source token."""
-    return "kinesis" if str(source).startswith("{kinesis:") else "sqs" if str(source).startswith("{sqs:") or source == "{dlq}" \
-        else "other"
+    """`kinesis` or `sqs` for an event source token (for a choice between sources, the kind of the
+    first that has one: the other is a parameter naming one of the same kind)."""
+    for branch in _branches(source):
+        if branch.startswith("{kinesis:"):
+            return "kinesis"
+        if branch.startswith("{sqs:") or branch == "{dlq}":
+            return "sqs"
+    return "other"
 
 
 def _esm(canon, fn, p: dict, tf: bool = False) -> dict:
@@ -766,8 +811,9 @@ def _sam_streams(sam: Sam, model: dict):
                 "encryption": f"{encryption['EncryptionType']}:{sam.value(encryption.get('KeyId'))}" if encryption else "NONE"}
         elif r.get("Type") == "AWS::SQS::Queue":
             redrive = p.get("RedrivePolicy")
-            model["streams"].setdefault(sam.token(name + ".Arn"), {"policy": []}).update({
-                "kind": "sqs", "name": sam.value(p.get("QueueName")), "retention": _num(sam.value(p.get("MessageRetentionPeriod"))),
+            model["streams"].setdefault(sam.token(name + ".Arn"), {"policy": [], "policy_when": "never"}).update({
+                "kind": "sqs", "name": sam.value(p.get("QueueName")), "when": _sam_when_condition(sam, r),
+                "retention": _num(sam.value(p.get("MessageRetentionPeriod"))),
                 "visibility_timeout": _num(sam.value(p.get("VisibilityTimeout"))),
                 "encryption": _queue_encryption(sam.value(p.get("SqsManagedSseEnabled")), sam.value(p.get("KmsMasterKeyId"))),
                 "redrive": {"target": sam.value(redrive.get("deadLetterTargetArn")),
@@ -777,8 +823,16 @@ def _sam_streams(sam: Sam, model: dict):
             p = r["Properties"]
             for queue in p.get("Queues", []):
                 key = re.sub(r"\.url\}$", "}", str(sam.value(queue)))
-                model["streams"].setdefault(key, {"policy": []})["policy"] = sorted(
-                    model["streams"].get(key, {}).get("policy", []) + [_sam_statement(sam, s) for s in p["PolicyDocument"]["Statement"]])
+                _add_queue_policy(model, key, [_sam_statement(sam, s) for s in p["PolicyDocument"]["Statement"]],
+                                  _sam_when_condition(sam, r))
+
+
+def _add_queue_policy(model: dict, key: str, statements: list, when: str):
+    """A queue policy's statements (and when it is created) under its queue."""
+    entry = model["streams"].setdefault(key, {"policy": [], "policy_when": "never"})
+    entry["policy"] = sorted(entry.get("policy", []) + statements)
+    whens = set(entry.get("policy_when", "never").split(" | ")) - {"never"} | {when}
+    entry["policy_when"] = " | ".join(sorted(whens))
 
 
 def _sam_alerts(sam: Sam, model: dict):
@@ -1074,7 +1128,7 @@ def tf_model(tf: dict) -> dict:
     model = {k: {} for k in CATEGORIES}
     for name, v in tf["variable"].items():
         if name not in TF_ONLY_VARIABLES:
-            model["parameters"][_param(name)] = {"default": _default(v.get("default"))}
+            model["parameters"][_param(name)] = {"default": _default(v.get("default")), "pattern": _tf_pattern(name, v)}
     for rtype, g in L.get("gateway_responses", {}).items():
         status = g.get("status")
         model["gateway_responses"][rtype] = {
@@ -1197,7 +1251,8 @@ def tf_model(tf: dict) -> dict:
                                                                      m, tf=True)
     _tf_streams(tf, model)
     _tf_alerts(tf, model)
-    model["outputs"] = {name: {"declared": "yes"} for name in tf.get("output", {})}
+    model["outputs"] = {name: {"declared": "yes", "value": None if name in OUTPUT_VALUES_NOT_COMPARED else tf_value(o.get("value"))}
+                        for name, o in tf.get("output", {}).items()}
 
     for p in R.get("aws_api_gateway_rest_api", {}).values():
         model["usage_plan"]["api_key_source"] = {"source": p.get("api_key_source", "HEADER")}
@@ -1262,6 +1317,16 @@ def tf_model(tf: dict) -> dict:
     return model
 
 
+def _tf_pattern(name: str, variable: dict):
+    """The pattern a variable's validation holds it to (`can(regex("PATTERN", var.NAME))`, the
+    string's escapes undone), as SAM's AllowedPattern; None without one."""
+    for validation in variable.get("validation", []):
+        m = re.search(r'can\(regex\("((?:[^"\\]|\\.)*)",\s*var\.' + name + r"\)\)", str(validation.get("condition", "")))
+        if m:
+            return re.sub(r"\\(.)", r"\1", m.group(1))
+    return None
+
+
 def _tf_statement(s: dict) -> str:
     principals = []
     for principal in s.get("principals", []):
@@ -1295,15 +1360,15 @@ def _tf_streams(tf: dict, model: dict):
             redrive = {"target": tf_expr(items.get("deadLetterTargetArn", "")), "max_receive": _num(tf_expr(items.get("maxReceiveCount", "")))}
         elif "redrive_policy" in q:
             redrive = {"unparsed": q["redrive_policy"]}
-        model["streams"].setdefault(tf_expr(f"aws_sqs_queue.{name}.arn"), {"policy": []}).update({
-            "kind": "sqs", "name": tf_value(q.get("name")), "retention": _num(tf_value(q.get("message_retention_seconds"))),
+        model["streams"].setdefault(tf_expr(f"aws_sqs_queue.{name}.arn"), {"policy": [], "policy_when": "never"}).update({
+            "kind": "sqs", "name": tf_value(q.get("name")), "when": _tf_when(q.get("count")),
+            "retention": _num(tf_value(q.get("message_retention_seconds"))),
             "visibility_timeout": _num(tf_value(q.get("visibility_timeout_seconds"))),
             "encryption": _queue_encryption(tf_value(q.get("sqs_managed_sse_enabled")), tf_value(q.get("kms_master_key_id"))),
             "redrive": redrive})
     for policy in R.get("aws_sqs_queue_policy", {}).values():
         key = re.sub(r"\.url\}$", "}", str(tf_value(policy.get("queue_url"))))
-        model["streams"].setdefault(key, {"policy": []})["policy"] = sorted(
-            model["streams"].get(key, {}).get("policy", []) + [_tf_statement(s) for s in _tf_document(tf, policy.get("policy"))])
+        _add_queue_policy(model, key, [_tf_statement(s) for s in _tf_document(tf, policy.get("policy"))], _tf_when(policy.get("count")))
 
 
 def _tf_alerts(tf: dict, model: dict):
@@ -1575,7 +1640,9 @@ def invariants(model: dict, name: str) -> list[str]:
       redrive policy), its function may read the source (ESM_GRANTS) and send to the destination,
       and its function's NOMALY_STREAM_ROUTES routes the source (else every record is a dead
       letter);
-    - every queue and stream is encrypted at rest;
+    - every queue and stream is encrypted at rest, and one created under a condition (the records
+      dead-letter queue, when RecordsDeadLetterQueueArn is empty) is used (ARN, URL, name) only in
+      the first branch of an `{if:}` on that condition: never a reference to a queue that is not there;
     - a function may send to its NOMALY_DEAD_LETTER_QUEUE_URL and put events on its NOMALY_EVENT_BUS;
     - a rule's targets are on the rule's bus; a rule targeting an SNS topic is allowed, by the
       topic's policy, to publish to it (events.amazonaws.com, aws:SourceArn the rule); an API
@@ -1669,16 +1736,37 @@ def _stream_invariants(model: dict, name: str) -> list[str]:
     for key, stream in model["streams"].items():
         if stream.get("encryption") in (None, "none", "NONE"):
             problems.append(f"invariant ({name}): '{key}' is not encrypted at rest")
+        problems += _unguarded_uses(model, name, key, stream.get("when", "always"))
     for fn, env in model["environment"].items():
         grants = model["iam"].get(fn, {})
         queue = env.get("NOMALY_DEAD_LETTER_QUEUE_URL")
-        if queue and f"Allow sqs:SendMessage {re.sub(r'[.]url[}]$', '}', queue)}" not in grants:
+        if queue and f"Allow sqs:SendMessage {re.sub(r'[.]url[}]', '}', queue)}" not in grants:
             problems.append(f"invariant ({name}): '{fn}' has NOMALY_DEAD_LETTER_QUEUE_URL {queue} but may not send to it")
         bus = env.get("NOMALY_EVENT_BUS")
         buses = {g[len("Allow events:PutEvents "):].replace(DEFAULT_BUS_ARN, "default").replace("{bus}", "{bus.name}")
                  for g in grants if g.startswith("Allow events:PutEvents ")}
         if bus and bus not in buses:
             problems.append(f"invariant ({name}): '{fn}' has NOMALY_EVENT_BUS {bus} but may not put events on it")
+    return problems
+
+
+def _unguarded_uses(model: dict, name: str, token: str, when: str) -> list[str]:
+    """A resource created only when `when` ({if:COND}?1:0) may be used (its token `{kind:NAME}`, its
+    `.url` or `.name`) only as the first branch of `{if:COND}?`: elsewhere it is a reference to
+    nothing when COND does not hold. Its own entry (the queue's policy) is its own business."""
+    m = re.fullmatch(r"\{if:([^{}]*)\}\?1:0", when)
+    if not m:
+        return []
+    guard, problems = "{if:" + m.group(1) + "}?", []
+    pattern = re.compile(re.escape(token[:-1]) + r"(?:\.url|\.name)?\}")
+    for category, entries in model.items():
+        text = json.dumps({k: v for k, v in entries.items() if not (category == "streams" and k == token)}
+                          if isinstance(entries, dict) else entries, sort_keys=True)
+        for use in pattern.finditer(text):
+            if not text[:use.start()].endswith(guard):
+                at = text[max(0, use.start() - 80):use.end()]
+                problems.append(f"invariant ({name}): '{token}' is created only when {m.group(1)}, but {category} uses "
+                                f"{use.group(0)} outside {guard}: ...{at}")
     return problems
 
 

@@ -18,6 +18,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import parity  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+# The records dead-letter queue in use (RecordsDeadLetterQueueArn / records_dead_letter_queue_arn):
+# ours when the parameter is empty, else the queue it names.
+DLQ_WHEN = "{if:recordsdeadletterqueuearn=}?1:0"
+DLQ_ARN = "{if:recordsdeadletterqueuearn=}?{sqs:records_dead_letter}:{param:recordsdeadletterqueuearn}"
+DLQ_URL = "{if:recordsdeadletterqueuearn=}?{sqs:records_dead_letter.url}:{param:recordsdeadletterqueuearn.url}"
+DLQ_NAME = "{if:recordsdeadletterqueuearn=}?{sqs:records_dead_letter.name}:{param:recordsdeadletterqueuearn[5]}"
+DLQ_PATTERN = "^$|^arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$"
+SAM_DLQ_ARN = "!If [CreateRecordsDeadLetterQueue, !GetAtt RecordsDeadLetterQueue.Arn, !Ref RecordsDeadLetterQueueArn]"
+
+
+def models() -> tuple[dict, dict]:
+    """The SAM and Terraform models of the real templates."""
+    sam = parity.sam_model(parity.load_template(ROOT / "template.yaml"), ROOT)
+    tf_raw = parity.load_terraform(ROOT / "infra" / "terraform")
+    tf_raw["dir"] = str(ROOT / "infra" / "terraform")
+    return sam, parity.tf_model(tf_raw)
 
 
 def run(template: Path, terraform: Path, samconfig: Path = ROOT / "samconfig.toml") -> tuple[int, str]:
@@ -675,23 +691,20 @@ class Parity(unittest.TestCase):
     def test_streams_and_alerts_are_modelled(self):
         # Both models hold the input stream and queue on detect, the queues, the rules and the
         # variables the code reads, with the same values (not just the same absence).
-        sam = parity.sam_model(parity.load_template(ROOT / "template.yaml"), ROOT)
-        tf_raw = parity.load_terraform(ROOT / "infra" / "terraform")
-        tf_raw["dir"] = str(ROOT / "infra" / "terraform")
-        tf = parity.tf_model(tf_raw)
+        sam, tf = models()
         for side, model in (("SAM", sam), ("Terraform", tf)):
             esms = {k: v for k, v in model["events"].items() if k.startswith(("kinesis ", "sqs "))}
             self.assertEqual(sorted(esms), ["kinesis {kinesis:records}", "sqs {sqs:records}"], side)
             for key, esm in esms.items():
                 self.assertEqual((esm["function"], esm["response_types"]), ("detect", ["ReportBatchItemFailures"]), f"{side} {key}")
-            self.assertEqual(esms["kinesis {kinesis:records}"]["on_failure"], "{sqs:records_dead_letter}", side)
+            self.assertEqual(esms["kinesis {kinesis:records}"]["on_failure"], DLQ_ARN, side)
             self.assertEqual(model["streams"]["{sqs:records}"]["redrive"],
-                             {"target": "{sqs:records_dead_letter}", "max_receive": "{param:queuemaxreceivecount}"}, side)
+                             {"target": DLQ_ARN, "max_receive": "{param:queuemaxreceivecount}"}, side)
             self.assertEqual(sorted(model["streams"]), sorted(["{dlq}", "{kinesis:records}", "{sqs:records}", "{sqs:records_dead_letter}"]), side)
             self.assertEqual(sorted(k for k in model["alerts"] if k.startswith("rule ")),
                              ["rule {rule:alert_webhook}", "rule {rule:high_severity_alerts}"], side)
             env = model["environment"]["detect"]
-            self.assertEqual(env["NOMALY_DEAD_LETTER_QUEUE_URL"], "{sqs:records_dead_letter.url}", side)
+            self.assertEqual(env["NOMALY_DEAD_LETTER_QUEUE_URL"], DLQ_URL, side)
             self.assertEqual(env["NOMALY_EVENT_BUS"], "{if:alertbusname!=default}?{bus.name}:default", side)
             self.assertIn('"model": "{param:streammodel}|omitted-when-empty"', env["NOMALY_STREAM_ROUTES"], side)
             for variable in ("NOMALY_ALERT_MIN_SEVERITY", "NOMALY_ALERT_WINDOW_SECS"):
@@ -721,13 +734,13 @@ class Parity(unittest.TestCase):
                                  "invariant (Terraform): 'kinesis {kinesis:records}' does not report batch item failures")
 
     def test_stream_failure_destination_missing_fails_on_both_sides(self):
-        self.mutate(self.template, """            DestinationConfig:
+        self.mutate(self.template, f"""            DestinationConfig:
               OnFailure:
-                Destination: !GetAtt RecordsDeadLetterQueue.Arn
+                Destination: {SAM_DLQ_ARN}
 """, "")
         self.mutate(self.terraform / "streams.tf", """  destination_config {
     on_failure {
-      destination_arn = aws_sqs_queue.records_dead_letter.arn
+      destination_arn = local.records_dead_letter_queue_arn
     }
   }
 """, "")
@@ -735,12 +748,12 @@ class Parity(unittest.TestCase):
                                  "invariant (Terraform): 'kinesis {kinesis:records}' has no on-failure destination")
 
     def test_queue_redrive_missing_fails_on_both_sides(self):
-        self.mutate(self.template, """      RedrivePolicy:
-        deadLetterTargetArn: !GetAtt RecordsDeadLetterQueue.Arn
+        self.mutate(self.template, f"""      RedrivePolicy:
+        deadLetterTargetArn: {SAM_DLQ_ARN}
         maxReceiveCount: !Ref QueueMaxReceiveCount
 """, "")
         self.mutate(self.terraform / "streams.tf", """  redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.records_dead_letter.arn
+    deadLetterTargetArn = local.records_dead_letter_queue_arn
     maxReceiveCount     = var.queue_max_receive_count
   })
 """, "")
@@ -800,18 +813,17 @@ class Parity(unittest.TestCase):
         self.assert_fails_naming("streams: '{sqs:records_dead_letter}' policy")
 
     def test_dead_letter_queue_url_of_other_queue_fails(self):
-        self.mutate(self.terraform / "functions.tf", "NOMALY_DEAD_LETTER_QUEUE_URL  = aws_sqs_queue.records_dead_letter.url",
+        self.mutate(self.terraform / "functions.tf", "NOMALY_DEAD_LETTER_QUEUE_URL  = local.records_dead_letter_queue_url",
                     "NOMALY_DEAD_LETTER_QUEUE_URL  = aws_sqs_queue.dlq.url")
         self.assert_fails_naming("environment: 'detect' NOMALY_DEAD_LETTER_QUEUE_URL",
                                  "invariant (Terraform): 'detect' has NOMALY_DEAD_LETTER_QUEUE_URL {dlq} but may not send to it")
 
     def test_dead_letter_send_grant_missing_fails_on_both_sides(self):
-        self.remove_block(self.template, "              - Sid: RecordsDeadLetters\n", "Resource: !GetAtt RecordsDeadLetterQueue.Arn\n")
+        self.remove_block(self.template, "              - Sid: RecordsDeadLetters\n", f"Resource: {SAM_DLQ_ARN}\n")
         self.remove_block(self.terraform / "iam.tf", '  statement {\n    sid       = "RecordsDeadLetters"', "\n  }\n")
         for side in ("SAM", "Terraform"):
-            self.assert_fails_naming(f"invariant ({side}): 'detect' has NOMALY_DEAD_LETTER_QUEUE_URL {{sqs:records_dead_letter.url}} "
-                                     f"but may not send to it",
-                                     f"invariant ({side}): 'detect' lacks Allow sqs:SendMessage {{sqs:records_dead_letter}} "
+            self.assert_fails_naming(f"invariant ({side}): 'detect' has NOMALY_DEAD_LETTER_QUEUE_URL {DLQ_URL} but may not send to it",
+                                     f"invariant ({side}): 'detect' lacks Allow sqs:SendMessage {DLQ_ARN} "
                                      f"(the on-failure destination of kinesis {{kinesis:records}})")
 
     def test_put_events_on_default_bus_only_fails(self):
@@ -898,6 +910,145 @@ class Parity(unittest.TestCase):
     def test_records_panel_missing_fails(self):
         self.mutate(self.terraform / "dashboard.json.tftpl", '"title": "Alerts published and suppressed"', '"title": "Alerts"')
         self.assert_fails_naming("dashboard: bodies differ")
+
+    # ---------------------------------------------------------------- records dead-letter queue (ours or the operator's)
+
+    def test_records_dead_letter_queue_parameter_in_both(self):
+        # RecordsDeadLetterQueueArn / records_dead_letter_queue_arn: empty by default, the same pattern
+        # (SAM's AllowedPattern, the variable's validation), which takes a standard queue's ARN only.
+        sam, tf = models()
+        for side, model in (("SAM", sam), ("Terraform", tf)):
+            self.assertEqual(model["parameters"]["{param:recordsdeadletterqueuearn}"], {"default": "", "pattern": DLQ_PATTERN}, side)
+        template = parity.load_template(ROOT / "template.yaml")
+        self.assertEqual(template["Conditions"]["CreateRecordsDeadLetterQueue"],
+                         {"Fn::Equals": [{"Ref": "RecordsDeadLetterQueueArn"}, ""]})
+        groups = {g["Label"]["default"]: g["Parameters"] for g in template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]}
+        self.assertIn("RecordsDeadLetterQueueArn", groups["Streams and queues (records scored by detect)"])
+        for arn in ("", "arn:aws:sqs:eu-west-1:123456789012:my-dlq", "arn:aws-us-gov:sqs:us-gov-west-1:123456789012:a_b",
+                    "arn:aws-cn:sqs:cn-north-1:123456789012:" + "q" * 80):
+            self.assertTrue(parity.re.fullmatch(DLQ_PATTERN, arn), arn)
+        for arn in ("my-dlq", "arn:aws:sqs:eu-west-1:123456789012:my-dlq.fifo", "arn:aws:sqs:eu-west-1:12345:my-dlq",
+                    "arn:aws:sns:eu-west-1:123456789012:my-dlq", "arn:aws:sqs:eu-west-1:123456789012:" + "q" * 81,
+                    "https://sqs.eu-west-1.amazonaws.com/123456789012/my-dlq"):
+            self.assertFalse(parity.re.fullmatch(DLQ_PATTERN, arn), arn)
+
+    def test_records_dead_letter_queue_pattern_changed_fails(self):
+        self.mutate(self.terraform / "variables.tf", ":[0-9]{12}:[A-Za-z0-9_-]{1,80}$\", var.records_dead_letter_queue_arn",
+                    ":[0-9]{12}:[A-Za-z0-9_.-]{1,80}$\", var.records_dead_letter_queue_arn")
+        self.assert_fails_naming("parameters: '{param:recordsdeadletterqueuearn}' pattern")
+
+    def test_records_dead_letter_queue_pattern_missing_fails(self):
+        self.mutate(self.template, f'    AllowedPattern: "{DLQ_PATTERN}"\n', "")
+        self.assert_fails_naming("parameters: '{param:recordsdeadletterqueuearn}' pattern: SAM null")
+
+    def test_records_dead_letter_queue_default_changed_fails(self):
+        self.mutate_after(self.terraform / "variables.tf", 'variable "records_dead_letter_queue_arn" {', 'default     = ""',
+                          'default     = "arn:aws:sqs:us-east-1:123456789012:dlq"')
+        self.assert_fails_naming("parameters: '{param:recordsdeadletterqueuearn}' default")
+
+    def test_records_dead_letter_queue_created_by_default_in_both(self):
+        # The queue and its policy are created when the parameter is empty (its default), and only then.
+        sam, tf = models()
+        for side, model in (("SAM", sam), ("Terraform", tf)):
+            queue = model["streams"]["{sqs:records_dead_letter}"]
+            self.assertEqual((queue["when"], queue["policy_when"]), (DLQ_WHEN, DLQ_WHEN), side)
+            self.assertEqual((queue["name"], queue["encryption"]), ("{param:nameprefix}-records-dlq", "sqs-managed"), side)
+            self.assertEqual(model["parameters"]["{param:recordsdeadletterqueuearn}"]["default"], "", side)
+            for key, other in model["streams"].items():
+                if key != "{sqs:records_dead_letter}":
+                    self.assertEqual(other.get("when", "always"), "always", f"{side} {key}")
+
+    def test_records_dead_letter_queue_always_created_fails(self):
+        self.mutate_after(self.terraform / "streams.tf", 'resource "aws_sqs_queue" "records_dead_letter" {',
+                          '  count                     = var.records_dead_letter_queue_arn == "" ? 1 : 0\n', "")
+        self.assert_fails_naming("streams: '{sqs:records_dead_letter}' when: SAM \"" + DLQ_WHEN + "\" != Terraform \"always\"")
+
+    def test_records_dead_letter_queue_policy_always_created_fails(self):
+        self.mutate(self.template, "    Type: AWS::SQS::QueuePolicy\n    Condition: CreateRecordsDeadLetterQueue\n",
+                    "    Type: AWS::SQS::QueuePolicy\n")
+        self.assert_fails_naming("streams: '{sqs:records_dead_letter}' policy_when: SAM \"always\" != Terraform \"" + DLQ_WHEN + "\"")
+
+    def test_every_records_dead_letter_use_goes_through_the_condition(self):
+        # The stream mapping's failure destination, the input queue's redrive policy, the function's
+        # URL, its sqs:SendMessage, the alarm, the dashboard panel and the output: our queue when the
+        # parameter is empty, else the queue it names (its URL and name from the ARN's parts).
+        sam, tf = models()
+        for side, model in (("SAM", sam), ("Terraform", tf)):
+            self.assertEqual(model["events"]["kinesis {kinesis:records}"]["on_failure"], DLQ_ARN, side)
+            self.assertEqual(model["streams"]["{sqs:records}"]["redrive"]["target"], DLQ_ARN, side)
+            self.assertEqual(model["environment"]["detect"]["NOMALY_DEAD_LETTER_QUEUE_URL"], DLQ_URL, side)
+            self.assertEqual(model["iam"]["detect"].get(f"Allow sqs:SendMessage {DLQ_ARN}"), "-", side)
+            self.assertEqual([g for g in model["iam"]["detect"] if "records_dead_letter" in g], [f"Allow sqs:SendMessage {DLQ_ARN}"], side)
+            self.assertEqual(model["alarms"]["records-dlq-depth"]["dimensions"], {"QueueName": DLQ_NAME}, side)
+            self.assertEqual(model["outputs"]["records_dead_letter_queue_url"]["value"], DLQ_URL, side)
+            panels = [w["properties"]["metrics"] for w in model["dashboard"]["widgets"]
+                      if w["properties"].get("title") == "Records dead-letter queue depth"]
+            self.assertEqual(panels, [[["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", DLQ_NAME]]], side)
+            self.assertEqual(parity._unguarded_uses(model, side, "{sqs:records_dead_letter}", DLQ_WHEN), [], side)
+
+    def test_records_dead_letter_grant_without_the_condition_fails_on_both_sides(self):
+        self.mutate(self.template, f"                Action: sqs:SendMessage\n                Resource: {SAM_DLQ_ARN}\n",
+                    "                Action: sqs:SendMessage\n                Resource: !GetAtt RecordsDeadLetterQueue.Arn\n")
+        self.mutate(self.terraform / "iam.tf", "    resources = [local.records_dead_letter_queue_arn]\n",
+                    "    resources = [aws_sqs_queue.records_dead_letter[0].arn]\n")
+        for side in ("SAM", "Terraform"):
+            self.assert_fails_naming(f"invariant ({side}): '{{sqs:records_dead_letter}}' is created only when recordsdeadletterqueuearn=, "
+                                     f"but iam uses {{sqs:records_dead_letter}} outside {{if:recordsdeadletterqueuearn=}}?",
+                                     f"invariant ({side}): 'detect' lacks Allow sqs:SendMessage {DLQ_ARN}")
+
+    def test_records_redrive_to_our_queue_only_fails(self):
+        self.mutate(self.template, f"        deadLetterTargetArn: {SAM_DLQ_ARN}\n",
+                    "        deadLetterTargetArn: !GetAtt RecordsDeadLetterQueue.Arn\n")
+        self.assert_fails_naming("streams: '{sqs:records}' redrive",
+                                 "invariant (SAM): '{sqs:records_dead_letter}' is created only when recordsdeadletterqueuearn=, "
+                                 "but streams uses {sqs:records_dead_letter}")
+
+    def test_records_stream_failure_to_the_parameter_only_fails(self):
+        # Failed stream batches must reach our queue too when the parameter is empty.
+        self.mutate(self.terraform / "streams.tf", "      destination_arn = local.records_dead_letter_queue_arn\n",
+                    "      destination_arn = var.records_dead_letter_queue_arn\n")
+        self.assert_fails_naming("events: 'kinesis {kinesis:records}' on_failure")
+
+    def test_records_dead_letter_url_from_wrong_part_fails(self):
+        self.mutate(self.terraform / "streams.tf", '"https://sqs.${local.records_dead_letter_arn_parts[3]}.',
+                    '"https://sqs.${local.records_dead_letter_arn_parts[2]}.')
+        self.assert_fails_naming("environment: 'detect' NOMALY_DEAD_LETTER_QUEUE_URL",
+                                 "invariant (Terraform): 'detect' has NOMALY_DEAD_LETTER_QUEUE_URL")
+
+    def test_records_dead_letter_url_on_another_host_fails(self):
+        self.mutate_after(self.template, "          NOMALY_DEAD_LETTER_QUEUE_URL: !If\n",
+                          "https://sqs.${Region}.${AWS::URLSuffix}/", "https://${Region}.queue.${AWS::URLSuffix}/")
+        self.assert_fails_naming("environment: 'detect' NOMALY_DEAD_LETTER_QUEUE_URL",
+                                 "invariant (SAM): 'detect' has NOMALY_DEAD_LETTER_QUEUE_URL")
+
+    def test_records_dead_letter_alarm_on_other_part_fails(self):
+        self.mutate(self.template, 'Value: !If [CreateRecordsDeadLetterQueue, !GetAtt RecordsDeadLetterQueue.QueueName, '
+                    '!Select [5, !Split [":", !Sub "${RecordsDeadLetterQueueArn}:::::"]]]',
+                    'Value: !If [CreateRecordsDeadLetterQueue, !GetAtt RecordsDeadLetterQueue.QueueName, '
+                    '!Select [4, !Split [":", !Sub "${RecordsDeadLetterQueueArn}:::::"]]]')
+        self.assert_fails_naming("alarms: 'records-dlq-depth' dimensions")
+
+    def test_records_dead_letter_panel_without_the_condition_fails(self):
+        self.mutate(self.terraform / "monitoring.tf", "    records_dlq_name       = local.records_dead_letter_queue_name\n",
+                    "    records_dlq_name       = aws_sqs_queue.records_dead_letter[0].name\n")
+        self.assert_fails_naming("dashboard: bodies differ",
+                                 "invariant (Terraform): '{sqs:records_dead_letter}' is created only when recordsdeadletterqueuearn=, "
+                                 "but dashboard uses {sqs:records_dead_letter.name}")
+
+    def test_records_dead_letter_output_without_the_condition_fails(self):
+        self.mutate(self.terraform / "outputs.tf", "  value       = local.records_dead_letter_queue_url\n",
+                    "  value       = aws_sqs_queue.records_dead_letter[0].url\n")
+        self.assert_fails_naming("outputs: 'records_dead_letter_queue_url' value",
+                                 "invariant (Terraform): '{sqs:records_dead_letter}' is created only when recordsdeadletterqueuearn=, "
+                                 "but outputs uses {sqs:records_dead_letter.url}")
+
+    def test_output_value_changed_fails(self):
+        self.mutate(self.terraform / "outputs.tf", "  value       = aws_sqs_queue.records.url\n", "  value       = aws_sqs_queue.records.arn\n")
+        self.assert_fails_naming("outputs: 'records_queue_url' value")
+
+    def test_parameter_pattern_changed_fails(self):
+        self.mutate(self.template, 'AllowedPattern: "^[a-z0-9][a-z0-9-]{0,31}$"', 'AllowedPattern: "^[a-z0-9][a-z0-9-]{0,63}$"')
+        self.assert_fails_naming("parameters: '{param:streamtenant}' pattern")
 
     # ---------------------------------------------------------------- samconfig.toml
 

@@ -132,7 +132,7 @@ resource "aws_lambda_function" "detect" {
       NOMALY_UPLOAD_URL_TTL_SECS    = tostring(var.upload_url_ttl_seconds)
       NOMALY_STREAM_ROUTES          = jsonencode(local.stream_routes)
       NOMALY_EVENT_BUS              = local.alert_bus_name
-      NOMALY_DEAD_LETTER_QUEUE_URL  = aws_sqs_queue.records_dead_letter.url
+      NOMALY_DEAD_LETTER_QUEUE_URL  = local.records_dead_letter_queue_url
       NOMALY_ALERT_MIN_SEVERITY     = var.alert_min_severity
       NOMALY_ALERT_WINDOW_SECS      = tostring(var.alert_window_seconds)
     })

@@ -257,7 +257,7 @@ data "aws_iam_policy_document" "detect" {
   statement {
     sid       = "RecordsDeadLetters"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.records_dead_letter.arn]
+    resources = [local.records_dead_letter_queue_arn]
   }
   # Alerts (NOMALY_EVENT_BUS).
   statement {

@@ -493,7 +493,7 @@ resource "aws_cloudwatch_metric_alarm" "records_dlq_depth" {
   alarm_description   = "Records of the input stream or queue could not be scored and wait in the records dead-letter queue (with the reason, or the stream position of a failed batch)."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.records_dead_letter.name }
+  dimensions          = { QueueName = local.records_dead_letter_queue_name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1
@@ -1070,7 +1070,7 @@ resource "aws_cloudwatch_dashboard" "nomaly" {
     keys_function          = aws_lambda_function.keys.function_name
     authorizer_function    = aws_lambda_function.authorizer.function_name
     dlq_name               = aws_sqs_queue.dlq.name
-    records_dlq_name       = aws_sqs_queue.records_dead_letter.name
+    records_dlq_name       = local.records_dead_letter_queue_name
     jobs_state_machine     = aws_sfn_state_machine.jobs.arn
   })
 }

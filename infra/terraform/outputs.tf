@@ -89,7 +89,7 @@ output "records_queue_url" {
 
 output "records_dead_letter_queue_url" {
   description = "Records that could not be scored (with the reason), stream batches that failed past their retries, queue messages received queue_max_receive_count times."
-  value       = aws_sqs_queue.records_dead_letter.url
+  value       = local.records_dead_letter_queue_url
 }
 
 output "alert_bus_name" {

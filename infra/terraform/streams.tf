@@ -2,7 +2,8 @@
 # delivered to the detect function by event source mappings (function_response_types
 # ReportBatchItemFailures: only the records that failed are retried). NOMALY_STREAM_ROUTES
 # (functions.tf) says which tenant (stream_tenant) and default model (stream_model) their records
-# belong to. As template.yaml's RecordsStream, RecordsQueue and RecordsDeadLetterQueue.
+# belong to. As template.yaml's RecordsStream, RecordsQueue and RecordsDeadLetterQueue (created
+# only when records_dead_letter_queue_arn is empty).
 
 locals {
   # NOMALY_STREAM_ROUTES: which tenant (and default model, omitted when stream_model is empty) the
@@ -12,6 +13,16 @@ locals {
     (aws_kinesis_stream.records.arn) = local.stream_route
     (aws_sqs_queue.records.arn)      = local.stream_route
   }
+
+  # The records dead-letter queue in use: ours ({name_prefix}-records-dlq) when
+  # records_dead_letter_queue_arn is empty, else that queue, whose URL
+  # (https://sqs.REGION.URL_SUFFIX/ACCOUNT/NAME) and name come from its ARN's parts
+  # (arn:PARTITION:sqs:REGION:ACCOUNT:NAME). The ':' padding gives the empty ARN parts too, as
+  # template.yaml's !Select over its !Split does.
+  records_dead_letter_arn_parts  = split(":", "${var.records_dead_letter_queue_arn}:::::")
+  records_dead_letter_queue_arn  = var.records_dead_letter_queue_arn == "" ? aws_sqs_queue.records_dead_letter[0].arn : var.records_dead_letter_queue_arn
+  records_dead_letter_queue_url  = var.records_dead_letter_queue_arn == "" ? aws_sqs_queue.records_dead_letter[0].url : "https://sqs.${local.records_dead_letter_arn_parts[3]}.${local.url_suffix}/${local.records_dead_letter_arn_parts[4]}/${local.records_dead_letter_arn_parts[5]}"
+  records_dead_letter_queue_name = var.records_dead_letter_queue_arn == "" ? aws_sqs_queue.records_dead_letter[0].name : local.records_dead_letter_arn_parts[5]
 }
 
 resource "aws_kinesis_stream" "records" {
@@ -34,7 +45,7 @@ resource "aws_sqs_queue" "records" {
   visibility_timeout_seconds = 180
   sqs_managed_sse_enabled    = true
   redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.records_dead_letter.arn
+    deadLetterTargetArn = local.records_dead_letter_queue_arn
     maxReceiveCount     = var.queue_max_receive_count
   })
 }
@@ -43,8 +54,10 @@ resource "aws_sqs_queue" "records" {
 # or age (the stream mapping's on_failure destination), input queue messages received
 # queue_max_receive_count times (its redrive policy), and records the function itself can never
 # score (not JSON, no model, an unknown model), which it sends here with the reason
-# (NOMALY_DEAD_LETTER_QUEUE_URL).
+# (NOMALY_DEAD_LETTER_QUEUE_URL). Not created when records_dead_letter_queue_arn names a queue
+# of the operator's (local.records_dead_letter_queue_* then point at it).
 resource "aws_sqs_queue" "records_dead_letter" {
+  count                     = var.records_dead_letter_queue_arn == "" ? 1 : 0
   name                      = "${var.name_prefix}-records-dlq"
   message_retention_seconds = 1209600
   sqs_managed_sse_enabled   = true
@@ -74,6 +87,7 @@ resource "aws_sqs_queue_policy" "records" {
 }
 
 data "aws_iam_policy_document" "records_dead_letter_queue" {
+  count = var.records_dead_letter_queue_arn == "" ? 1 : 0
   statement {
     sid     = "DenyInsecureTransport"
     effect  = "Deny"
@@ -82,7 +96,7 @@ data "aws_iam_policy_document" "records_dead_letter_queue" {
       type        = "*"
       identifiers = ["*"]
     }
-    resources = [aws_sqs_queue.records_dead_letter.arn]
+    resources = [aws_sqs_queue.records_dead_letter[0].arn]
     condition {
       test     = "Bool"
       variable = "aws:SecureTransport"
@@ -92,8 +106,9 @@ data "aws_iam_policy_document" "records_dead_letter_queue" {
 }
 
 resource "aws_sqs_queue_policy" "records_dead_letter" {
-  queue_url = aws_sqs_queue.records_dead_letter.id
-  policy    = data.aws_iam_policy_document.records_dead_letter_queue.json
+  count     = var.records_dead_letter_queue_arn == "" ? 1 : 0
+  queue_url = aws_sqs_queue.records_dead_letter[0].id
+  policy    = data.aws_iam_policy_document.records_dead_letter_queue[0].json
 }
 
 # Records of the input stream: a failing batch is split (stream_bisect_on_error) and retried from
@@ -111,7 +126,7 @@ resource "aws_lambda_event_source_mapping" "stream_records" {
   function_response_types            = ["ReportBatchItemFailures"]
   destination_config {
     on_failure {
-      destination_arn = aws_sqs_queue.records_dead_letter.arn
+      destination_arn = local.records_dead_letter_queue_arn
     }
   }
 }

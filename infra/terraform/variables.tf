@@ -20,6 +20,10 @@ variable "stage_name" {
   description = "API Gateway stage (the first path segment of the API URL)."
   type        = string
   default     = "v1"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]+$", var.stage_name))
+    error_message = "stage_name: letters, digits and '_'."
+  }
 }
 
 variable "api_rate_limit" {
@@ -613,6 +617,16 @@ variable "queue_maximum_concurrency" {
   validation {
     condition     = var.queue_maximum_concurrency >= 2 && var.queue_maximum_concurrency <= 1000
     error_message = "queue_maximum_concurrency: 2 to 1000."
+  }
+}
+
+variable "records_dead_letter_queue_arn" {
+  description = "Empty: this creates {name_prefix}-records-dlq. Otherwise the ARN of an existing standard SQS queue (this account and region) that takes the records dead letters instead (the stream mapping's on_failure destination, the input queue's redrive policy, NOMALY_DEAD_LETTER_QUEUE_URL, the records-dlq-depth alarm); nothing is created. A queue under a customer-managed KMS key needs a key policy letting the detect role use the key: prefer SQS-managed encryption."
+  type        = string
+  default     = ""
+  validation {
+    condition     = can(regex("^$|^arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", var.records_dead_letter_queue_arn))
+    error_message = "records_dead_letter_queue_arn: empty, or the ARN of a standard SQS queue (arn:aws:sqs:REGION:ACCOUNT:NAME)."
   }
 }
 

@@ -10,7 +10,8 @@
 # functions.tf (functions, log groups, S3 and schedule triggers), jobs.tf (the asynchronous jobs
 # state machine, ../statemachine/jobs.asl.json, and its role), api.tf (REST API, Lambda REQUEST
 # authorizer, per-key usage plan, stage throttling), streams.tf (the input Kinesis stream and SQS
-# queue, their event source mappings on detect, the records dead-letter queue), alerts.tf (the
+# queue, their event source mappings on detect, the records dead-letter queue unless
+# records_dead_letter_queue_arn names one), alerts.tf (the
 # EventBridge alert bus, the high-severity rule to the alarm topic, the optional webhook),
 # monitoring.tf (SNS topic, alarms, dashboard), outputs.tf. ../parity.py fails CI when this and template.yaml disagree on parameters and their
 # defaults, functions, routes and their authorizer, events, environment, alarms, IAM grants or
@@ -43,6 +44,7 @@ locals {
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
+  url_suffix = data.aws_partition.current.dns_suffix
 
   # The jobs state machine's ARN, from its fixed name: the machine invokes the events functions,
   # so the functions (NOMALY_JOBS_STATE_MACHINE_ARN) and their roles cannot refer to it.

@@ -2,25 +2,32 @@
 //! that fails sends its records back and the redelivery publishes each alert exactly once; a
 //! dead letter that cannot be kept sends back only its record; poison of every kind is set aside
 //! with its reason while the rest is scored; one entity's alerts are suppressed within the window
-//! and the next one carries the count.
+//! and the next one carries the count; a batch job, in one invocation or split into ranges,
+//! announces one summary when it finds anomalies and none when it finds none.
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use application::domain::alert::{AlertEvent, ANOMALY_DETECTED};
+use application::domain::alert::{AlertEvent, ANOMALY_DETECTED, JOB_ANOMALIES_FOUND};
 use application::domain::stream_record::{DeliveredRecord, StreamSource};
 use application::domain::stream_route::StreamRoutes;
-use application::ports::{AlertSink, DeadLetter, DeadLetterSink, StoreError};
+use application::domain::{JobStatus, S3ObjectRef};
+use application::ports::{
+    AlertSink, BlobStreams, DeadLetter, DeadLetterSink, JobRunner, JobStore, StoreError,
+};
 use application::workflows::alerts::{AlertPolicy, AlertWorkflow};
+use application::workflows::batch::{BatchWorkflow, SplitPolicy};
+use application::workflows::local_runner::LocalJobRunner;
 use application::workflows::stream::StreamWorkflow;
 use application::workflows::train::TrainRequest;
 use async_trait::async_trait;
 use detection::threshold::Severity;
 use detection::WorkBudget;
 use fixtures::local_env::LocalEnv;
-use fixtures::tenant;
+use fixtures::{target, tenant};
 use serde_json::json;
 use store_contract::small_data;
 
@@ -266,4 +273,137 @@ async fn when_one_entity_stays_anomalous_should_alert_once_per_window_carrying_t
     assert_eq!(card_9.len(), 2);
     assert_eq!(card_9[0].detail["suppressed"], 0);
     assert_eq!(card_9[1].detail["suppressed"], 3);
+}
+
+/// Puts `rows` (each `a,b`) as an upload for model `payments` under `name`.
+async fn upload(env: &LocalEnv, name: &str, rows: &[(f64, f64)]) -> S3ObjectRef {
+    let mut csv = String::from("a,b\n");
+    for (a, b) in rows {
+        csv.push_str(&format!("{a},{b}\n"));
+    }
+    let key = format!("incoming/detect/{}/payments/{name}.csv", tenant());
+    let blobs = env.stores.objects.clone();
+    let mut upload = blobs
+        .create_upload("local", &key, "text/csv")
+        .await
+        .unwrap();
+    upload.write_part(csv.into_bytes()).await.unwrap();
+    upload.complete().await.unwrap();
+    let info = blobs.head("local", &key).await.unwrap().unwrap();
+    S3ObjectRef {
+        event_name: "ObjectCreated:Put".into(),
+        bucket: "local".into(),
+        key,
+        version_id: info.version_id,
+        etag: info.etag,
+        sequencer: None,
+    }
+}
+
+/// 400 typical rows (the same as the stream tests' normal record), with rows 50 and 300 far out
+/// when `anomalous`.
+fn job_rows(anomalous: bool) -> Vec<(f64, f64)> {
+    (0..400)
+        .map(|i| match i {
+            50 | 300 if anomalous => (250.0, -300.0),
+            _ => (3.0, 5.0),
+        })
+        .collect()
+}
+
+/// The batch workflow on `env`, announcing its jobs to `sink`.
+fn announcing_batch(env: &LocalEnv, sink: Arc<FlakySink>) -> BatchWorkflow {
+    let alerts = AlertWorkflow::new(env.stores.items.clone(), sink, AlertPolicy::default());
+    BatchWorkflow::new(
+        env.detect(),
+        env.stores.objects.clone(),
+        env.stores.items.clone(),
+    )
+    .with_alerts(alerts)
+}
+
+/// Checks `sink` holds exactly one summary, of job `job_id` with its anomalies at 50 and 300.
+fn assert_one_summary(sink: &FlakySink, job_id: &str, results: &str) {
+    let events = sink.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let summary = &events[0];
+    assert_eq!(summary.detail_type, JOB_ANOMALIES_FOUND);
+    assert_eq!(summary.detail["job_id"], job_id);
+    assert_eq!(summary.detail["model"], "payments");
+    assert_eq!(summary.detail["rows"], 400);
+    let counts = &summary.detail["anomalies"];
+    let total: u64 = ["low", "medium", "high"]
+        .iter()
+        .map(|s| counts[*s].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 2, "{counts}");
+    assert_eq!(summary.detail["first_anomaly_rows"], json!([50, 300]));
+    assert_eq!(summary.detail["results"], results);
+}
+
+#[tokio::test]
+async fn when_a_batch_job_finds_anomalies_should_announce_one_summary_and_none_on_redelivery() {
+    let env = trained_env().await;
+    let sink = FlakySink::failing(0);
+    let batch = announcing_batch(&env, sink.clone());
+
+    let quiet = upload(&env, "quiet", &job_rows(false)).await;
+    let outcome = batch
+        .score_object(&quiet, &target("payments"))
+        .await
+        .unwrap();
+    assert_eq!(outcome.job.status, JobStatus::Succeeded);
+    assert!(
+        sink.events().is_empty(),
+        "a job without anomalies announces nothing"
+    );
+
+    let object = upload(&env, "odd", &job_rows(true)).await;
+    let outcome = batch
+        .score_object(&object, &target("payments"))
+        .await
+        .unwrap();
+    assert_eq!(outcome.job.status, JobStatus::Succeeded);
+    let results = format!("s3://local/{}", outcome.job.results_key.as_deref().unwrap());
+    assert_one_summary(&sink, &outcome.job.id, &results);
+    let again = batch
+        .score_object(&object, &target("payments"))
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(sink.events().len(), 1, "a redelivery announces nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_a_split_job_finds_anomalies_should_announce_one_summary_from_the_join() {
+    let env = trained_env().await;
+    let sink = FlakySink::failing(0);
+    let batch = announcing_batch(&env, sink.clone());
+    let runner: Arc<dyn JobRunner> = Arc::new(
+        LocalJobRunner::new(batch.split_steps(), 3).with_backoff(Duration::from_millis(10)),
+    );
+    let batch = batch.with_split(SplitPolicy {
+        split_bytes: 256,
+        range_bytes: 512,
+        runner,
+    });
+
+    let object = upload(&env, "big", &job_rows(true)).await;
+    batch
+        .score_object(&object, &target("payments"))
+        .await
+        .unwrap();
+
+    let id = object.job_id("batch");
+    let job = env
+        .stores
+        .items
+        .get_job(&tenant(), &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded, "{:?}", job.error);
+    assert!(job.progress.unwrap().ranges > 1, "the file was split");
+    let results = format!("s3://local/{}", job.results_key.as_deref().unwrap());
+    assert_one_summary(&sink, &id, &results);
 }

@@ -185,6 +185,53 @@ mod tests {
         assert!(decode_key("%FF").is_err());
     }
 
+    /// The records `classify` finds in the fixture `events/{file}`.
+    fn stream_fixture(file: &str) -> (StreamSource, Vec<DeliveredRecord>) {
+        let path = format!("{}/../../events/{file}", env!("CARGO_MANIFEST_DIR"));
+        let event = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        match classify(event) {
+            Trigger::Stream(source, records) => (source, records),
+            other => panic!("{file} is not a stream delivery: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn when_kinesis_delivers_should_decode_each_record_and_name_it_by_sequence_number() {
+        let (source, records) = stream_fixture("kinesis-records.json");
+        assert_eq!(source, StreamSource::Kinesis);
+        assert_eq!(records.len(), 4);
+        let anomalous = &records[1];
+        assert_eq!(
+            anomalous.item_id,
+            "49656800000000000000000000000000000000000000000000000002"
+        );
+        assert_eq!(
+            anomalous.delivery_id,
+            format!("shardId-000000000000:{}", anomalous.item_id)
+        );
+        assert!(anomalous.source_arn.starts_with("arn:aws:kinesis:"));
+        let data: Value = serde_json::from_slice(&anomalous.data).unwrap();
+        assert_eq!(data["id"], "txn-7731", "the data is decoded from base64");
+    }
+
+    #[test]
+    fn when_sqs_delivers_should_take_each_body_and_name_it_by_message_id() {
+        let (source, records) = stream_fixture("sqs-records.json");
+        assert_eq!(source, StreamSource::Sqs);
+        assert_eq!(records.len(), 4);
+        let anomalous = &records[1];
+        assert_eq!(anomalous.item_id, anomalous.delivery_id);
+        assert!(anomalous.source_arn.starts_with("arn:aws:sqs:"));
+        let data: Value = serde_json::from_slice(&anomalous.data).unwrap();
+        assert_eq!(data["id"], "txn-7731");
+    }
+
+    #[test]
+    fn when_a_stream_delivery_does_not_parse_should_be_unknown() {
+        let broken = serde_json::json!({"Records": [{"eventSource": "aws:kinesis", "kinesis": 1}]});
+        assert!(matches!(classify(broken), Trigger::Unknown(_)));
+    }
+
     #[test]
     fn when_event_is_not_json_of_a_known_trigger_should_be_unknown() {
         assert!(matches!(

@@ -1,5 +1,5 @@
 # Nomaly's two entry points (see README.md). Everything else lives in scripts/.
-.PHONY: demo test check-infra accuracy bench bench-functions bench-backup bench-auth bench-split bench-stream
+.PHONY: demo test check-infra accuracy bench bench-functions bench-backup bench-auth bench-split bench-stream bench-nab
 
 demo: ## train on the shipped sample data and print the anomalies found in new rows
 	bash scripts/demo.sh
@@ -32,3 +32,6 @@ bench-split: ## 10M rows (1.1 GB) scored by the single invocation and by 1, 2 an
 
 bench-stream: ## records/s of Kinesis batches of 100 and 1,000 records through detect, and record-to-alert time, beside POST /api/v1/detect
 	cargo run --release --locked -p e2e --example stream_bench
+
+bench-nab: ## NAB normalized scores of the series detectors (median of 5 seeds) beside the published detectors' on the same 39 files
+	cargo run --release --locked -p nab --example detectors

@@ -51,6 +51,27 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// Milliseconds since 1970-01-01 00:00 (NAB's times are naive; read as UTC), for detectors
+    /// that take epoch times.
+    pub fn epoch_millis(&self) -> i64 {
+        // Days from the civil date (Howard Hinnant's `days_from_civil`).
+        let year = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = year.div_euclid(400);
+        let year_of_era = year - era * 400;
+        let month = i64::from(self.month);
+        let day_of_year =
+            (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        let days = era * 146_097 + day_of_era - 719_468;
+        let seconds = days * 86_400
+            + i64::from(self.hour) * 3_600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second);
+        seconds * 1_000 + i64::from(self.micros / 1_000)
+    }
+}
+
 fn number<T: FromStr>(text: &str, digits: usize) -> Option<T> {
     if text.len() == digits && text.bytes().all(|b| b.is_ascii_digit()) {
         text.parse().ok()
@@ -141,5 +162,15 @@ mod tests {
         ] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn when_converted_to_epoch_millis_should_count_from_1970() {
+        let epoch: Timestamp = "1970-01-01 00:00:00".parse().unwrap();
+        assert_eq!(epoch.epoch_millis(), 0);
+        let leap: Timestamp = "2014-02-19 10:50:00.250".parse().unwrap();
+        assert_eq!(leap.epoch_millis(), 1_392_807_000_250);
+        let before: Timestamp = "1969-12-31 23:59:59".parse().unwrap();
+        assert_eq!(before.epoch_millis(), -1_000);
     }
 }

@@ -13,6 +13,7 @@ pub mod model;
 pub mod preprocess;
 pub mod sampling;
 mod serde_bounded;
+pub mod series;
 pub mod table;
 pub mod tabular;
 pub mod threshold;

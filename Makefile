@@ -1,5 +1,5 @@
 # Nomaly's two entry points (see README.md). Everything else lives in scripts/.
-.PHONY: demo test check-infra accuracy bench bench-functions bench-backup bench-auth bench-split bench-stream bench-nab
+.PHONY: demo test check-infra accuracy bench bench-functions bench-backup bench-auth bench-split bench-stream bench-nab bench-series
 
 demo: ## train on the shipped sample data and print the anomalies found in new rows
 	bash scripts/demo.sh
@@ -35,3 +35,6 @@ bench-stream: ## records/s of Kinesis batches of 100 and 1,000 records through d
 
 bench-nab: ## NAB normalized scores of the series detectors (median of 5 seeds) beside the published detectors' on the same 39 files
 	cargo run --release --locked -p nab --example detectors
+
+bench-series: ## a series' append cost: one point and 1,000 per call, warm and cold (load-score-save), local store and moto
+	cargo run --release --locked -p application --example series_bench

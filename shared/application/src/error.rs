@@ -1,6 +1,7 @@
 //! The one error type of every workflow, mapped once to an HTTP status, a stable code and the JSON
 //! envelope, so handlers never decide statuses themselves.
 
+use detection::series::SeriesError;
 use detection::{ArtifactError, DetectionError, InputError};
 use serde_json::{json, Value};
 use thiserror::Error;
@@ -47,6 +48,12 @@ pub enum ServiceError {
     /// No job with that id.
     #[error("job '{0}' not found")]
     JobNotFound(String),
+    /// No series of that name.
+    #[error("series '{0}' not found")]
+    SeriesNotFound(String),
+    /// A point older than the last one its series learned.
+    #[error("{0}")]
+    OutOfOrder(String),
     /// No backup with that id.
     #[error("backup '{0}' not found")]
     BackupNotFound(String),
@@ -137,11 +144,12 @@ impl ServiceError {
             | Self::JobNotFound(_)
             | Self::BackupNotFound(_)
             | Self::KeyNotFound(_)
-            | Self::RouteNotFound(_) => 404,
+            | Self::RouteNotFound(_)
+            | Self::SeriesNotFound(_) => 404,
             Self::Unauthenticated(_) => 401,
             Self::InsufficientScope(_) | Self::SourceNotOwned(_) => 403,
             Self::MethodNotAllowed { .. } => 405,
-            Self::Conflict(_) | Self::IdempotencyInProgress(_) => 409,
+            Self::Conflict(_) | Self::IdempotencyInProgress(_) | Self::OutOfOrder(_) => 409,
             Self::TooLarge(_) | Self::AnswerTooLarge(_) => 413,
             Self::UnsupportedMediaType(_) => 415,
             // A corrupted stored model is a 4xx naming the problem: the caller can train a new
@@ -168,6 +176,8 @@ impl ServiceError {
             Self::ModelNotFound(_) => "model_not_found",
             Self::VersionNotFound { .. } => "version_not_found",
             Self::JobNotFound(_) => "job_not_found",
+            Self::SeriesNotFound(_) => "series_not_found",
+            Self::OutOfOrder(_) => "out_of_order",
             Self::BackupNotFound(_) => "backup_not_found",
             Self::CorruptedBackup { .. } => "corrupted_backup",
             Self::Conflict(_) => "conflict",
@@ -289,6 +299,21 @@ impl From<ArtifactError> for ServiceError {
                 Self::InvalidParameter(e.to_string())
             }
             other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<SeriesError> for ServiceError {
+    /// A bad configuration is a parameter error, a bad point an input error (both 422), an old
+    /// point a 409, and a forest fault an internal error.
+    fn from(e: SeriesError) -> Self {
+        match e {
+            SeriesError::InvalidParams(_) => Self::InvalidParameter(e.to_string()),
+            SeriesError::WrongDimensions { .. } | SeriesError::NotFinite { .. } => {
+                Self::InvalidInput(e.to_string())
+            }
+            SeriesError::OutOfOrder { .. } => Self::OutOfOrder(e.to_string()),
+            SeriesError::Forest(_) => Self::Internal(e.to_string()),
         }
     }
 }

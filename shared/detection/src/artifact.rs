@@ -60,20 +60,47 @@ pub fn encode(model: &Model) -> Result<Vec<u8>, ArtifactError> {
             limit: MAX_PAYLOAD_BYTES as u64,
         });
     }
+    Ok(seal(&MODEL_ENVELOPE, model.algorithm().code(), &payload))
+}
+
+/// What tells one kind of envelope from another: its magic, the newest format version this
+/// build reads, its payload limit and the codes its byte 6 may hold. Model artifacts and series
+/// states share the layout and its checks.
+pub(crate) struct EnvelopeKind {
+    /// The first four bytes.
+    pub magic: [u8; 4],
+    /// The format version written (and the newest read).
+    pub version: u16,
+    /// Largest payload accepted.
+    pub max_payload: usize,
+    /// Whether byte 6 holds a code this kind knows.
+    pub known_code: fn(u8) -> bool,
+}
+
+/// Model artifacts' envelope.
+const MODEL_ENVELOPE: EnvelopeKind = EnvelopeKind {
+    magic: MAGIC,
+    version: FORMAT_VERSION,
+    max_payload: MAX_PAYLOAD_BYTES,
+    known_code: |code| crate::algorithm::Algorithm::from_code(code).is_some(),
+};
+
+/// Wraps `payload` in `kind`'s header with `code` in byte 6.
+pub(crate) fn seal(kind: &EnvelopeKind, code: u8, payload: &[u8]) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
-    bytes.extend_from_slice(&MAGIC);
-    bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    bytes.push(model.algorithm().code());
+    bytes.extend_from_slice(&kind.magic);
+    bytes.extend_from_slice(&kind.version.to_le_bytes());
+    bytes.push(code);
     bytes.push(0);
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&Sha256::digest(&payload));
-    bytes.extend_from_slice(&payload);
-    Ok(bytes)
+    bytes.extend_from_slice(&Sha256::digest(payload));
+    bytes.extend_from_slice(payload);
+    bytes
 }
 
 /// Loads a model from artifact bytes, checking the envelope, the checksum and the model.
 pub fn decode(bytes: &[u8]) -> Result<Model, ArtifactError> {
-    let payload = open_envelope(bytes)?;
+    let payload = open_envelope(&MODEL_ENVELOPE, bytes)?;
     let (model, read): (Model, usize) = bincode::serde::decode_from_slice(payload, codec())
         .map_err(|e| ArtifactError::Malformed(e.to_string()))?;
     if read != payload.len() {
@@ -109,25 +136,35 @@ fn check_heap(model: &Model) -> Result<(), ArtifactError> {
 }
 
 /// Checks the header and returns the payload slice.
-fn open_envelope(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
-    if bytes.get(..MAGIC.len()).is_some_and(|magic| magic != MAGIC) {
+/// The payload of `bytes`, once every header field of `kind` checks out and the SHA-256 matches.
+pub(crate) fn open_envelope<'a>(
+    kind: &EnvelopeKind,
+    bytes: &'a [u8],
+) -> Result<&'a [u8], ArtifactError> {
+    let magic_len = kind.magic.len();
+    if bytes
+        .get(..magic_len)
+        .is_some_and(|magic| magic != kind.magic)
+    {
         return Err(ArtifactError::Foreign);
     }
     let Some((header, body)) = bytes.split_first_chunk::<HEADER_LEN>() else {
-        return Err(if bytes.len() >= MAGIC.len() || MAGIC.starts_with(bytes) {
-            ArtifactError::Truncated {
-                expected: HEADER_LEN,
-                found: bytes.len(),
-            }
-        } else {
-            ArtifactError::Foreign
-        });
+        return Err(
+            if bytes.len() >= magic_len || kind.magic.starts_with(bytes) {
+                ArtifactError::Truncated {
+                    expected: HEADER_LEN,
+                    found: bytes.len(),
+                }
+            } else {
+                ArtifactError::Foreign
+            },
+        );
     };
     let version = u16::from_le_bytes([header[4], header[5]]);
-    if version > FORMAT_VERSION {
+    if version > kind.version {
         return Err(ArtifactError::NewerVersion {
             found: version,
-            supported: FORMAT_VERSION,
+            supported: kind.version,
         });
     }
     if version == 0 {
@@ -139,7 +176,7 @@ fn open_envelope(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
             header[7]
         )));
     }
-    if crate::algorithm::Algorithm::from_code(header[6]).is_none() {
+    if !(kind.known_code)(header[6]) {
         return Err(ArtifactError::Algorithm(format!(
             "unknown algorithm code {}",
             header[6]
@@ -147,10 +184,10 @@ fn open_envelope(bytes: &[u8]) -> Result<&[u8], ArtifactError> {
     }
     let [.., l0, l1, l2, l3, l4, l5, l6, l7] = *header.first_chunk::<16>().unwrap_or(&[0; 16]);
     let len = u64::from_le_bytes([l0, l1, l2, l3, l4, l5, l6, l7]);
-    if len > MAX_PAYLOAD_BYTES as u64 {
+    if len > kind.max_payload as u64 {
         return Err(ArtifactError::TooLarge {
             len,
-            limit: MAX_PAYLOAD_BYTES as u64,
+            limit: kind.max_payload as u64,
         });
     }
     let len = len as usize;

@@ -21,6 +21,7 @@ pub mod s3_presign;
 pub mod s3_stream;
 pub mod scan_cursor;
 pub mod schema;
+pub mod series;
 pub mod sqs;
 pub mod step_functions;
 pub mod usage_plan;

@@ -5,8 +5,8 @@
 //! backwards, concurrent trainers get distinct versions, job paging newest first with cursors,
 //! batch job writes, corrupted objects detected by SHA-256, tenants that never see each other's
 //! models, jobs or keys, API keys revoked and touched, the upgrade of items from before
-//! tenancy, and alert suppression states written under a revision, per tenant, model and entity,
-//! forgotten once expired.
+//! tenancy, alert suppression states written under a revision, per tenant, model and entity,
+//! forgotten once expired, and series records written under their sequence and listed by name.
 //!
 //! Test code: a broken contract fails with a panic naming what differed.
 
@@ -20,7 +20,7 @@ use application::domain::alert::{AlertKey, AlertState, PendingAlert};
 use application::domain::principal::parse_scopes;
 use application::domain::{
     AnswerRecord, IdempotencyRecord, IdempotencyStatus, Job, JobCounts, JobKind, JobStatus,
-    JobTimings, ModelVersion, NewKey, Tenant, TrainingStats,
+    JobTimings, ModelVersion, NewKey, SeriesAnomaly, SeriesRecord, Tenant, TrainingStats,
 };
 use application::ports::{
     JobStore, KeyStore, ModelRegistry, ObjectMeta, ObjectStore, StoreError, Stores,
@@ -28,6 +28,7 @@ use application::ports::{
 use application::workflows::train::{TrainRequest, TrainWorkflow};
 use application::workflows::upgrade::UpgradeWorkflow;
 use async_trait::async_trait;
+use detection::series::SeriesParams;
 use detection::Limits;
 use serde_json::{json, Value};
 
@@ -113,7 +114,7 @@ macro_rules! contract_suite {
         )*
     };
     ($backend:expr) => {
-        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_an_object_is_copied_should_arrive_whole_with_its_metadata, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions, when_a_lease_expires_should_be_found_and_taken_over_once, when_a_split_job_counts_ranges_should_count_each_once_and_pending_jobs_be_taken_over, when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed, when_an_alert_state_is_written_should_read_back_equal, when_an_alert_state_revision_is_stale_should_refuse_and_keep_the_state, when_8_writers_race_for_a_first_alert_state_should_let_exactly_one_win, when_alert_states_differ_by_tenant_model_or_entity_should_never_see_each_other, when_an_alert_state_expired_should_read_as_none_and_be_written_afresh);
+        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_an_object_is_copied_should_arrive_whole_with_its_metadata, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions, when_a_lease_expires_should_be_found_and_taken_over_once, when_a_split_job_counts_ranges_should_count_each_once_and_pending_jobs_be_taken_over, when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed, when_an_alert_state_is_written_should_read_back_equal, when_an_alert_state_revision_is_stale_should_refuse_and_keep_the_state, when_8_writers_race_for_a_first_alert_state_should_let_exactly_one_win, when_alert_states_differ_by_tenant_model_or_entity_should_never_see_each_other, when_an_alert_state_expired_should_read_as_none_and_be_written_afresh, when_a_series_record_is_written_should_read_back_equal_and_move_by_one_sequence, when_a_series_sequence_is_stale_should_refuse_and_keep_the_record, when_8_writers_race_for_one_series_sequence_should_let_exactly_one_win, when_series_are_listed_should_page_by_name_within_their_tenant);
     };
 }
 
@@ -1177,4 +1178,145 @@ pub async fn when_an_alert_state_expired_should_read_as_none_and_be_written_afre
         ledger.alert_state(&tenant(), &key).await.unwrap(),
         Some(fresh)
     );
+}
+
+/// A series record of `name` at `sequence`, remembering `points` points.
+fn series_record(name: &str, sequence: u64, points: u64) -> SeriesRecord {
+    SeriesRecord {
+        name: name.into(),
+        params: SeriesParams {
+            seasonality: Some(24),
+            ..SeriesParams::default()
+        },
+        values: vec!["cpu".into(), "memory".into()],
+        sequence,
+        points_seen: points,
+        last_timestamp: Some(1_700_000_000_000 + points as i64),
+        state_key: format!("series/acme/{name}/{sequence:012}-w.state"),
+        created_at_ms: 1,
+        updated_at_ms: 2 + sequence,
+        recent_anomalies: vec![SeriesAnomaly {
+            timestamp: 1_700_000_000_000,
+            values: vec![0.5, -2.25],
+            score: 0.75,
+            grade: 0.5,
+            entity: Some("host-1".into()),
+        }],
+    }
+}
+
+/// A contract case (its name says the rule): a first record (sequence 1) and each next one
+/// (one more than stored) are written and read back whole.
+pub async fn when_a_series_record_is_written_should_read_back_equal_and_move_by_one_sequence(
+    b: &dyn Backend,
+) {
+    let series = b.stores().series;
+    assert_eq!(series.series(&tenant(), "cpu").await.unwrap(), None);
+    for sequence in 1..=3 {
+        let record = series_record("cpu", sequence, sequence * 10);
+        assert!(series.put_series(&tenant(), &record).await.unwrap());
+        assert_eq!(series.series(&tenant(), "cpu").await.unwrap(), Some(record));
+    }
+}
+
+/// A contract case (its name says the rule): a write whose sequence is not one above the stored
+/// one (a first write over a record, an equal or a skipped sequence) is refused with `false`,
+/// and the stored record stays as it was.
+pub async fn when_a_series_sequence_is_stale_should_refuse_and_keep_the_record(b: &dyn Backend) {
+    let series = b.stores().series;
+    for sequence in 1..=2 {
+        assert!(series
+            .put_series(&tenant(), &series_record("cpu", sequence, sequence))
+            .await
+            .unwrap());
+    }
+    for (sequence, what) in [
+        (1, "a first write"),
+        (2, "an equal sequence"),
+        (4, "a skipped sequence"),
+    ] {
+        assert!(
+            !series
+                .put_series(&tenant(), &series_record("cpu", sequence, 99))
+                .await
+                .unwrap(),
+            "{what} was accepted"
+        );
+    }
+    assert_eq!(
+        series.series(&tenant(), "cpu").await.unwrap(),
+        Some(series_record("cpu", 2, 2))
+    );
+}
+
+/// A contract case (its name says the rule): concurrent writers of the same next sequence (two
+/// invocations appending to one series) let exactly one through, and that one is stored.
+pub async fn when_8_writers_race_for_one_series_sequence_should_let_exactly_one_win(
+    b: &dyn Backend,
+) {
+    assert!(b
+        .stores()
+        .series
+        .put_series(&tenant(), &series_record("cpu", 1, 1))
+        .await
+        .unwrap());
+    let tasks: Vec<_> = (0..8)
+        .map(|writer| {
+            let series = b.stores().series;
+            tokio::spawn(async move {
+                let record = series_record("cpu", 2, 100 + writer);
+                let won = series.put_series(&tenant(), &record).await.unwrap();
+                (won, record)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        let (won, record) = task.await.unwrap();
+        if won {
+            winners.push(record);
+        }
+    }
+    assert_eq!(winners.len(), 1, "winners: {winners:?}");
+    assert_eq!(
+        b.stores().series.series(&tenant(), "cpu").await.unwrap(),
+        winners.pop()
+    );
+}
+
+/// A contract case (its name says the rule): a tenant's series list by name in pages, the cursor
+/// handing over exactly where the last page stopped, and never shows another tenant's series.
+pub async fn when_series_are_listed_should_page_by_name_within_their_tenant(b: &dyn Backend) {
+    let series = b.stores().series;
+    let names = ["a", "b-1", "b_2", "c", "cpu", "z9"];
+    for name in names.iter().rev() {
+        assert!(series
+            .put_series(&tenant(), &series_record(name, 1, 1))
+            .await
+            .unwrap());
+    }
+    assert!(series
+        .put_series(&other_tenant(), &series_record("aa", 1, 1))
+        .await
+        .unwrap());
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = series
+            .list_series(&tenant(), 4, cursor.as_deref())
+            .await
+            .unwrap();
+        assert!(page.series.len() <= 4);
+        seen.extend(page.series.into_iter().map(|record| record.name));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = names.iter().map(|name| name.to_string()).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+    let other = series.list_series(&other_tenant(), 10, None).await.unwrap();
+    assert_eq!(other.series.len(), 1);
+    assert_eq!(series.series(&tenant(), "aa").await.unwrap(), None);
 }

@@ -1,7 +1,7 @@
 //! Items in one SQLite table keyed `PK`/`SK`, as in DynamoDB: model versions, `LATEST` pointers,
 //! jobs and API keys, with the same conditional writes done in one transaction; and alert
-//! suppression states under the same keys in a table of their own, whose revision and expiry are
-//! columns, so a conditional write is one upsert.
+//! suppression states and series records under the same keys in tables of their own, whose
+//! revision (or sequence) and expiry are columns, so a conditional write is one upsert.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -14,13 +14,13 @@ use serde::de::DeserializeOwned;
 use application::domain::alert::{AlertKey, AlertState};
 use application::domain::keys::{
     alert_pk, alert_sk, api_key_sk, api_keys_pk, idempotency_pk, job_pk, legacy_job_pk,
-    legacy_model_pk, model_pk, tenant_prefix, version_sk, IDEMPOTENCY_SK, JOB_SK, LATEST_SK,
-    LEGACY_JOB_PREFIX, LEGACY_MODEL_PREFIX,
+    legacy_model_pk, model_pk, series_pk, series_sk, tenant_prefix, version_sk, IDEMPOTENCY_SK,
+    JOB_SK, LATEST_SK, LEGACY_JOB_PREFIX, LEGACY_MODEL_PREFIX,
 };
-use application::domain::{ApiKey, IdempotencyRecord, Job, ModelVersion, Tenant};
+use application::domain::{ApiKey, IdempotencyRecord, Job, ModelVersion, SeriesRecord, Tenant};
 use application::ports::{
     AlertLedger, IdempotencyStore, JobPage, JobScan, JobStore, KeyStore, LegacyItems,
-    ModelRegistry, RegistryRestore, StoreError,
+    ModelRegistry, RegistryRestore, SeriesPage, SeriesStore, StoreError,
 };
 
 /// How long a writer waits for another process's lock before giving up.
@@ -43,6 +43,13 @@ CREATE TABLE IF NOT EXISTS alert_states (
     revision      INTEGER NOT NULL,
     expires_at_ms INTEGER NOT NULL,
     body          TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS series_records (
+    pk       TEXT NOT NULL,
+    sk       TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    body     TEXT NOT NULL,
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 ";
@@ -798,5 +805,78 @@ impl AlertLedger for SqliteStore {
             )
             .map_err(db)?;
         Ok(changed == 1)
+    }
+}
+
+#[async_trait]
+impl SeriesStore for SqliteStore {
+    async fn series(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+    ) -> Result<Option<SeriesRecord>, StoreError> {
+        self.one_body(
+            "SELECT body FROM series_records WHERE pk = ?1 AND sk = ?2",
+            params![series_pk(tenant), series_sk(name)],
+        )
+    }
+
+    /// One upsert whose update applies only while the stored sequence is the previous one; a
+    /// first write (sequence 1) inserts.
+    async fn put_series(&self, tenant: &Tenant, record: &SeriesRecord) -> Result<bool, StoreError> {
+        let sequence = i64::try_from(record.sequence)
+            .ok()
+            .filter(|s| *s >= 1)
+            .ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "series sequence {} is not in 1..=i64::MAX",
+                    record.sequence
+                ))
+            })?;
+        let conn = self.conn()?;
+        let changed = conn
+            .execute(
+                "INSERT INTO series_records (pk, sk, sequence, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (pk, sk) DO UPDATE SET sequence = excluded.sequence,
+                   body = excluded.body
+                 WHERE series_records.sequence = ?5",
+                params![
+                    series_pk(tenant),
+                    series_sk(&record.name),
+                    sequence,
+                    to_json(record)?,
+                    sequence - 1
+                ],
+            )
+            .map_err(db)?;
+        Ok(changed == 1)
+    }
+
+    async fn list_series(
+        &self,
+        tenant: &Tenant,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<SeriesPage, StoreError> {
+        let limit = limit.clamp(1, 1000);
+        // One extra row tells whether another page exists.
+        let mut series: Vec<SeriesRecord> = self.query_bodies(
+            "SELECT body FROM series_records WHERE pk = ?1 AND sk > ?2 ORDER BY sk LIMIT ?3",
+            params![
+                series_pk(tenant),
+                cursor.map_or_else(|| series_sk(""), series_sk),
+                (limit + 1) as i64
+            ],
+        )?;
+        let next_cursor = if series.len() > limit {
+            series.truncate(limit);
+            series.last().map(|record| record.name.clone())
+        } else {
+            None
+        };
+        Ok(SeriesPage {
+            series,
+            next_cursor,
+        })
     }
 }

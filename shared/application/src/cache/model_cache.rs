@@ -1,56 +1,26 @@
 //! The warm-container model cache: decoded models keyed by name and version, bounded in bytes and
 //! evicting the least recently used, loaded only after the artifact's SHA-256 matches the registry.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use detection::artifact;
 use detection::model::Model;
 
+use super::lru::{ByteLru, CacheStats};
 use crate::checksum::sha256_hex;
 use crate::domain::Tenant;
 use crate::error::ServiceError;
 use crate::metrics::{self, Counter};
 use crate::ports::{ModelRegistry, ObjectStore, StoreError};
 
-/// Hit and miss counts, for metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    /// Lookups answered from memory.
-    pub hits: u64,
-    /// Lookups that loaded from storage.
-    pub misses: u64,
-    /// Models currently held.
-    pub entries: usize,
-    /// Bytes currently accounted.
-    pub bytes: usize,
-}
-
-struct Entry {
-    model: Arc<Model>,
-    bytes: usize,
-    last_used: u64,
-}
-
-#[derive(Default)]
-struct Inner {
-    entries: HashMap<(Tenant, String, u32), Entry>,
-    bytes: usize,
-    tick: u64,
-    hits: u64,
-    misses: u64,
-}
-
 /// Decoded models kept across requests in one container.
 pub struct ModelCache {
-    capacity: usize,
-    inner: Mutex<Inner>,
+    models: ByteLru<(Tenant, String, u32), Arc<Model>>,
 }
 
 impl std::fmt::Debug for ModelCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ModelCache")
-            .field("capacity", &self.capacity)
             .field("stats", &self.stats())
             .finish()
     }
@@ -61,29 +31,13 @@ impl ModelCache {
     /// can be far above the artifact's; 0 keeps nothing).
     pub fn new(capacity: usize) -> Self {
         Self {
-            capacity,
-            inner: Mutex::new(Inner::default()),
+            models: ByteLru::new(capacity),
         }
     }
 
     /// The cached model, marking it recently used.
     pub fn get(&self, tenant: &Tenant, name: &str, version: u32) -> Option<Arc<Model>> {
-        let mut inner = self.inner.lock().ok()?;
-        inner.tick += 1;
-        let tick = inner.tick;
-        let found = inner
-            .entries
-            .get_mut(&(tenant.clone(), name.to_owned(), version))
-            .map(|e| {
-                e.last_used = tick;
-                Arc::clone(&e.model)
-            });
-        if found.is_some() {
-            inner.hits += 1;
-        } else {
-            inner.misses += 1;
-        }
-        found
+        self.models.get(&(tenant.clone(), name.to_owned(), version))
     }
 
     /// Adds a model taking `bytes` of memory, evicting least recently used ones to stay within capacity;
@@ -96,53 +50,13 @@ impl ModelCache {
         model: Arc<Model>,
         bytes: usize,
     ) {
-        if bytes > self.capacity {
-            return;
-        }
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        let key = (tenant.clone(), name.to_owned(), version);
-        if let Some(old) = inner.entries.remove(&key) {
-            inner.bytes -= old.bytes;
-        }
-        while inner.bytes + bytes > self.capacity {
-            let Some(oldest) = inner
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| e.last_used)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            if let Some(e) = inner.entries.remove(&oldest) {
-                inner.bytes -= e.bytes;
-            }
-        }
-        inner.tick += 1;
-        let last_used = inner.tick;
-        inner.bytes += bytes;
-        inner.entries.insert(
-            key,
-            Entry {
-                model,
-                bytes,
-                last_used,
-            },
-        );
+        self.models
+            .insert((tenant.clone(), name.to_owned(), version), model, bytes);
     }
 
     /// Counts for metrics.
     pub fn stats(&self) -> CacheStats {
-        self.inner
-            .lock()
-            .map(|i| CacheStats {
-                hits: i.hits,
-                misses: i.misses,
-                entries: i.entries.len(),
-                bytes: i.bytes,
-            })
-            .unwrap_or_default()
+        self.models.stats()
     }
 
     /// The model `name`/`version` from memory, or loaded: registry item, artifact bytes, SHA-256

@@ -42,6 +42,16 @@ pub fn alert_sk(entity: &str) -> String {
     format!("ENTITY#{entity}")
 }
 
+/// Partition key of a tenant's series records: `T#{tenant}#SERIES` (one query lists them).
+pub fn series_pk(tenant: &Tenant) -> String {
+    format!("T#{tenant}#SERIES")
+}
+
+/// Sort key of one series' record: `SERIES#{name}`.
+pub fn series_sk(name: &str) -> String {
+    format!("SERIES#{name}")
+}
+
 /// Partition key of a tenant's API keys: `T#{tenant}#KEYS` (one query lists them).
 pub fn api_keys_pk(tenant: &Tenant) -> String {
     format!("T#{tenant}#KEYS")

@@ -4,7 +4,7 @@ use thiserror::Error;
 
 use super::tenant::Tenant;
 
-/// A model name that cannot be used; the message says why (a 400 at the edge).
+/// A model (or series) name that cannot be used; the message says why (a 400 at the edge).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{0}")]
 pub struct InvalidModelName(String);
@@ -15,13 +15,23 @@ pub const MAX_NAME_LEN: usize = 64;
 /// Checks a model name against `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`, so no name can escape its
 /// key prefix or directory (`../x`, `a/b`).
 pub fn validate_model_name(name: &str) -> Result<(), InvalidModelName> {
+    validate_name("model name", name)
+}
+
+/// Checks a series name against the same rule as a model name: it becomes a key and an object
+/// prefix too.
+pub fn validate_series_name(name: &str) -> Result<(), InvalidModelName> {
+    validate_name("series name", name)
+}
+
+fn validate_name(what: &str, name: &str) -> Result<(), InvalidModelName> {
     let bytes = name.as_bytes();
     let Some(first) = bytes.first() else {
-        return Err(InvalidModelName("model name is empty".into()));
+        return Err(InvalidModelName(format!("{what} is empty")));
     };
     if bytes.len() > MAX_NAME_LEN {
         return Err(InvalidModelName(format!(
-            "model name is {} characters long; the limit is {MAX_NAME_LEN}",
+            "{what} is {} characters long; the limit is {MAX_NAME_LEN}",
             name.chars().count()
         )));
     }
@@ -31,7 +41,7 @@ pub fn validate_model_name(name: &str) -> Result<(), InvalidModelName> {
             .all(|b| b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-');
     if !valid {
         return Err(InvalidModelName(format!(
-            "model name '{}' is invalid: use letters, digits, '_' and '-', starting with a letter or digit",
+            "{what} '{}' is invalid: use letters, digits, '_' and '-', starting with a letter or digit",
             name.escape_default()
         )));
     }

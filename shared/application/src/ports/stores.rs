@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{
     AlertLedger, AlertSink, BlobStreams, DeadLetterSink, IdempotencyStore, JobRunner, JobScan,
     JobStore, KeyStore, LegacyItems, ModelRegistry, NoAlerts, NoDeadLetters, NoUsagePlan,
-    ObjectAdmin, ObjectStore, RegistryRestore, UrlSigner, UsagePlan,
+    ObjectAdmin, ObjectStore, RegistryRestore, SeriesStore, UrlSigner, UsagePlan,
 };
 
 /// The stores a function uses, whichever adapter backs them.
@@ -47,6 +47,8 @@ pub struct Stores {
     pub dead_letters: Arc<dyn DeadLetterSink>,
     /// Alert suppression states.
     pub ledger: Arc<dyn AlertLedger>,
+    /// Series records.
+    pub series: Arc<dyn SeriesStore>,
     /// The backup vault: the backup bucket, or locally a directory beside the store; `None`
     /// where no vault is configured.
     pub vault: Option<Arc<dyn ObjectAdmin>>,
@@ -66,6 +68,7 @@ impl Stores {
             + LegacyItems
             + IdempotencyStore
             + AlertLedger
+            + SeriesStore
             + 'static,
     {
         Self {
@@ -80,6 +83,7 @@ impl Stores {
             keys: items.clone(),
             idempotency: items.clone(),
             ledger: items.clone(),
+            series: items.clone(),
             alerts: Arc::new(NoAlerts),
             dead_letters: Arc::new(NoDeadLetters),
             legacy: items,

@@ -26,6 +26,7 @@ pub mod object_train;
 pub mod range_lines;
 pub mod restore;
 pub mod retention;
+pub mod series;
 pub mod severity;
 pub mod stream;
 pub mod sweep;

@@ -98,6 +98,16 @@ impl SeriesDetector {
     /// Checks a point without learning it: its shape, its values and its order (a point may
     /// share the last point's timestamp, as real feeds repeat them, but not come before it).
     pub fn check(&self, timestamp: i64, values: &[f64]) -> Result<(), SeriesError> {
+        self.check_after(self.last_timestamp, timestamp, values)
+    }
+
+    /// [`check`](Self::check) as if the last timestamp learned were `last`.
+    fn check_after(
+        &self,
+        last: Option<i64>,
+        timestamp: i64,
+        values: &[f64],
+    ) -> Result<(), SeriesError> {
         if values.len() != self.settings.dimensions {
             return Err(SeriesError::WrongDimensions {
                 expected: self.settings.dimensions,
@@ -107,12 +117,27 @@ impl SeriesDetector {
         if let Some(index) = values.iter().position(|value| !value.is_finite()) {
             return Err(SeriesError::NotFinite { index });
         }
-        match (self.settings.params.ordering, self.last_timestamp) {
+        match (self.settings.params.ordering, last) {
             (SeriesOrdering::Timestamp, Some(last)) if timestamp < last => {
                 Err(SeriesError::OutOfOrder { timestamp, last })
             }
             _ => Ok(()),
         }
+    }
+
+    /// Checks a batch of points, in order, without learning any: the first bad one is named by
+    /// its index, so a request can be refused whole before any point is learned.
+    pub fn check_batch<'a>(
+        &self,
+        points: impl IntoIterator<Item = (i64, &'a [f64])>,
+    ) -> Result<(), (usize, SeriesError)> {
+        let mut last = self.last_timestamp;
+        for (index, (timestamp, values)) in points.into_iter().enumerate() {
+            self.check_after(last, timestamp, values)
+                .map_err(|error| (index, error))?;
+            last = Some(last.map_or(timestamp, |last| last.max(timestamp)));
+        }
+        Ok(())
     }
 
     /// Judges the point at `timestamp` from the past only, then learns it. A point that fails

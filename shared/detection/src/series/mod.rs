@@ -11,12 +11,14 @@ pub mod likelihood;
 pub mod params;
 pub mod range_novelty;
 pub mod seasonal;
+pub mod state;
 pub mod thresholder;
 pub mod value_level;
 
 pub use detector::{PointVerdict, SeriesDetector, ENSEMBLE_THRESHOLD};
 pub use error::SeriesError;
 pub use params::{SeriesDetectorKind, SeriesOrdering, SeriesParams, SeriesSettings};
+pub use state::{decode_state, encode_state, MAX_STATE_BYTES};
 
 #[cfg(test)]
 mod tests;

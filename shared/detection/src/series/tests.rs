@@ -86,6 +86,30 @@ fn when_state_round_trips_mid_series_should_score_exactly_as_an_uninterrupted_ru
 }
 
 #[test]
+fn when_a_stored_state_is_damaged_should_refuse_it_with_a_typed_error() {
+    let mut series = detector(SeriesParams::default());
+    run(&mut series, &daily_series(300, 1), 0);
+    let bytes = encode_state(&series).unwrap();
+    let back = decode_state(&bytes).unwrap();
+    assert_eq!(encode_state(&back).unwrap(), bytes);
+    let mut flipped = bytes.clone();
+    *flipped.last_mut().unwrap() ^= 1;
+    assert_eq!(
+        decode_state(&flipped).unwrap_err(),
+        crate::ArtifactError::Corrupted
+    );
+    assert!(matches!(
+        decode_state(&bytes[..100]),
+        Err(crate::ArtifactError::Truncated { .. })
+    ));
+    let model_artifact = b"NMLY\x01\x00\x01\x00";
+    assert_eq!(
+        decode_state(model_artifact).unwrap_err(),
+        crate::ArtifactError::Foreign
+    );
+}
+
+#[test]
 fn when_the_seed_is_the_same_should_score_the_same_and_another_seed_differently() {
     let values = daily_series(600, 3);
     let params = SeriesParams::default();

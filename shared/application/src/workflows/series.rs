@@ -1,0 +1,310 @@
+//! Appending points to a tenant's series and judging them: load the series' detector (warm in the
+//! container, or from its stored state), check every point, judge and learn them in order, store
+//! the new state under a fresh key and move the record by one sequence with a conditional write.
+//! A writer that loses the race deletes its state and starts over from the winner's, so two
+//! invocations never lose each other's points; a request with one bad point learns nothing.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use detection::series::{decode_state, encode_state, PointVerdict, SeriesDetector, SeriesParams};
+
+use crate::cache::SeriesCache;
+use crate::checksum::sha256_hex;
+use crate::domain::ids::now_millis;
+use crate::domain::names::validate_series_name;
+use crate::domain::series::series_state_key;
+use crate::domain::{SeriesAnomaly, SeriesRecord, Tenant};
+use crate::error::ServiceError;
+use crate::ports::{ObjectAdmin, ObjectMeta, ObjectStore, SeriesStore, StoreError};
+
+/// Most points one append (or one whole-series detect) may carry.
+pub const MAX_POINTS_PER_REQUEST: usize = 10_000;
+/// Longest value name.
+pub const MAX_VALUE_NAME_BYTES: usize = 64;
+/// Times an append starts over after losing the race for a sequence.
+const MAX_ATTEMPTS: usize = 8;
+
+/// One point as a caller sends it: a timestamp and its values by name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedPoint {
+    /// Epoch milliseconds.
+    pub timestamp: i64,
+    /// The values by name (one name, `value`, for a single-valued series).
+    pub values: BTreeMap<String, f64>,
+    /// The entity the point is for, kept with its anomalies.
+    pub entity: Option<String>,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppendOutcome {
+    /// The series' record after the append.
+    pub record: SeriesRecord,
+    /// Whether this append created the series.
+    pub created: bool,
+    /// One verdict per point, in request order.
+    pub verdicts: Vec<PointVerdict>,
+}
+
+/// The series workflows, over the ports they use.
+pub struct SeriesWorkflow {
+    objects: Arc<dyn ObjectStore>,
+    admin: Arc<dyn ObjectAdmin>,
+    series: Arc<dyn SeriesStore>,
+    cache: Arc<SeriesCache>,
+}
+
+fn check_points(points: &[NamedPoint]) -> Result<(), ServiceError> {
+    if points.is_empty() {
+        return Err(ServiceError::BadRequest("no points were sent".into()));
+    }
+    if points.len() > MAX_POINTS_PER_REQUEST {
+        return Err(ServiceError::TooLarge(format!(
+            "{} points were sent; one request carries at most {MAX_POINTS_PER_REQUEST}",
+            points.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The value names of a new series: the first point's, checked.
+fn value_names(points: &[NamedPoint]) -> Result<Vec<String>, ServiceError> {
+    let names: Vec<String> = points
+        .first()
+        .map(|point| point.values.keys().cloned().collect())
+        .unwrap_or_default();
+    if let Some(bad) = names.iter().find(|name| {
+        name.is_empty() || name.len() > MAX_VALUE_NAME_BYTES || name.chars().any(char::is_control)
+    }) {
+        return Err(ServiceError::BadRequest(format!(
+            "value name '{}' must be 1 to {MAX_VALUE_NAME_BYTES} bytes without control characters",
+            bad.escape_default()
+        )));
+    }
+    Ok(names)
+}
+
+/// Each point's values in the series' order; a point with another set of names is refused,
+/// naming it.
+fn ordered(points: &[NamedPoint], names: &[String]) -> Result<Vec<Vec<f64>>, ServiceError> {
+    points
+        .iter()
+        .enumerate()
+        .map(|(index, point)| {
+            if point.values.len() != names.len()
+                || names.iter().any(|n| !point.values.contains_key(n))
+            {
+                return Err(ServiceError::InvalidInput(format!(
+                    "point {index} has values {:?}; the series has {names:?}",
+                    point.values.keys().collect::<Vec<_>>()
+                )));
+            }
+            Ok(names
+                .iter()
+                .filter_map(|name| point.values.get(name).copied())
+                .collect())
+        })
+        .collect()
+}
+
+/// Judges and learns every point after checking them all; the first bad one refuses the batch.
+fn judge(
+    detector: &mut SeriesDetector,
+    points: &[NamedPoint],
+    values: &[Vec<f64>],
+) -> Result<Vec<PointVerdict>, ServiceError> {
+    detector
+        .check_batch(
+            points
+                .iter()
+                .zip(values)
+                .map(|(point, values)| (point.timestamp, values.as_slice())),
+        )
+        .map_err(|(index, error)| match ServiceError::from(error) {
+            ServiceError::InvalidInput(message) => {
+                ServiceError::InvalidInput(format!("point {index}: {message}"))
+            }
+            ServiceError::OutOfOrder(message) => {
+                ServiceError::OutOfOrder(format!("point {index}: {message}"))
+            }
+            other => other,
+        })?;
+    points
+        .iter()
+        .zip(values)
+        .map(|(point, values)| Ok(detector.observe(point.timestamp, values)?))
+        .collect()
+}
+
+impl SeriesWorkflow {
+    /// A workflow storing states in `objects` (deleting superseded ones through `admin`) and
+    /// records in `series`, with detectors kept warm in `cache`.
+    pub fn new(
+        objects: Arc<dyn ObjectStore>,
+        admin: Arc<dyn ObjectAdmin>,
+        series: Arc<dyn SeriesStore>,
+        cache: Arc<SeriesCache>,
+    ) -> Self {
+        Self {
+            objects,
+            admin,
+            series,
+            cache,
+        }
+    }
+
+    /// The detector `record` names: warm, or loaded from its stored state.
+    async fn detector(
+        &self,
+        tenant: &Tenant,
+        record: &SeriesRecord,
+    ) -> Result<SeriesDetector, ServiceError> {
+        if let Some(detector) = self.cache.get(tenant, &record.name, &record.state_key) {
+            return Ok(detector);
+        }
+        let corrupted = |reason: String| {
+            ServiceError::Internal(format!("series '{}' state: {reason}", record.name))
+        };
+        let object = match self.objects.get(&record.state_key).await {
+            Err(StoreError::Corrupted(reason)) => return Err(corrupted(reason)),
+            other => other?,
+        }
+        .ok_or_else(|| corrupted(format!("'{}' is missing", record.state_key)))?;
+        let detector = decode_state(&object.bytes).map_err(|e| corrupted(e.to_string()))?;
+        self.cache.insert(
+            tenant,
+            &record.name,
+            &record.state_key,
+            detector.clone(),
+            object.bytes.len(),
+        );
+        Ok(detector)
+    }
+
+    /// Appends `points` to `name`, creating it with `params` (or the defaults) on first use; an
+    /// existing series given other `params` is a conflict. Answers every point's verdict.
+    pub async fn append(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        params: Option<SeriesParams>,
+        points: &[NamedPoint],
+    ) -> Result<AppendOutcome, ServiceError> {
+        validate_series_name(name)?;
+        check_points(points)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let stored = self.series.series(tenant, name).await?;
+            let created = stored.is_none();
+            let (mut record, mut detector) = match stored {
+                Some(record) => {
+                    if params.as_ref().is_some_and(|p| *p != record.params) {
+                        return Err(ServiceError::Conflict(format!(
+                            "series '{name}' exists with another configuration"
+                        )));
+                    }
+                    let detector = self.detector(tenant, &record).await?;
+                    (record, detector)
+                }
+                None => {
+                    let params = params.clone().unwrap_or_default();
+                    let names = value_names(points)?;
+                    let detector = SeriesDetector::new(params.clone().check(names.len())?)?;
+                    let now = now_millis();
+                    let record = SeriesRecord {
+                        name: name.to_owned(),
+                        params,
+                        values: names,
+                        sequence: 0,
+                        points_seen: 0,
+                        last_timestamp: None,
+                        state_key: String::new(),
+                        created_at_ms: now,
+                        updated_at_ms: now,
+                        recent_anomalies: Vec::new(),
+                    };
+                    (record, detector)
+                }
+            };
+            let values = ordered(points, &record.values)?;
+            let verdicts = judge(&mut detector, points, &values)?;
+            let previous_key = std::mem::take(&mut record.state_key);
+            record.sequence += 1;
+            record.points_seen = detector.points_seen();
+            record.last_timestamp = detector.last_timestamp();
+            record.updated_at_ms = now_millis();
+            record.state_key = series_state_key(
+                tenant,
+                name,
+                record.sequence,
+                &format!("{:016x}", rand::random::<u64>()),
+            );
+            record.remember(
+                points
+                    .iter()
+                    .zip(&values)
+                    .zip(&verdicts)
+                    .filter(|(_, v)| v.is_anomaly)
+                    .map(|((point, values), verdict)| SeriesAnomaly {
+                        timestamp: point.timestamp,
+                        values: values.clone(),
+                        score: verdict.score,
+                        grade: verdict.grade,
+                        entity: point.entity.clone(),
+                    }),
+            );
+            let bytes = encode_state(&detector)?;
+            let meta = ObjectMeta {
+                sha256: sha256_hex(&bytes),
+                size: bytes.len() as u64,
+                content_type: "application/octet-stream".into(),
+            };
+            self.objects
+                .put_if_absent(&record.state_key, &bytes, &meta)
+                .await?;
+            if self.series.put_series(tenant, &record).await? {
+                self.cache
+                    .insert(tenant, name, &record.state_key, detector, bytes.len());
+                if !previous_key.is_empty() {
+                    // The superseded state is garbage now; a failed delete only leaves it behind.
+                    let _ = self.admin.delete(&previous_key).await;
+                }
+                return Ok(AppendOutcome {
+                    record,
+                    created,
+                    verdicts,
+                });
+            }
+            let _ = self.admin.delete(&record.state_key).await;
+        }
+        Err(ServiceError::Conflict(format!(
+            "series '{name}' kept moving under {MAX_ATTEMPTS} attempts to append; retry"
+        )))
+    }
+
+    /// Judges a whole series in one call with a fresh detector of `params` (for back-filling and
+    /// trying settings on history); nothing is stored.
+    pub fn detect(
+        params: SeriesParams,
+        points: &[NamedPoint],
+    ) -> Result<Vec<PointVerdict>, ServiceError> {
+        check_points(points)?;
+        let names = value_names(points)?;
+        let values = ordered(points, &names)?;
+        let mut detector = SeriesDetector::new(params.check(names.len())?)?;
+        judge(&mut detector, points, &values)
+    }
+
+    /// The record of `name`, or [`ServiceError::SeriesNotFound`].
+    pub async fn describe(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+    ) -> Result<SeriesRecord, ServiceError> {
+        validate_series_name(name)?;
+        self.series
+            .series(tenant, name)
+            .await?
+            .ok_or_else(|| ServiceError::SeriesNotFound(name.to_owned()))
+    }
+}

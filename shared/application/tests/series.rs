@@ -1,0 +1,288 @@
+//! The series workflow over real stores (SQLite + directory, and S3 + DynamoDB on moto):
+//! appends resumed from stored state score exactly as one uninterrupted run, concurrent appends
+//! lose no point, bad points are refused whole with a clear 4xx, and a tenant sees only its own
+//! series.
+
+#![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use application::cache::SeriesCache;
+use application::domain::Tenant;
+use application::ports::Stores;
+use application::workflows::series::{NamedPoint, SeriesWorkflow};
+use detection::series::{SeriesDetector, SeriesOrdering, SeriesParams};
+use fixtures::aws_env::{aws_stores, AwsEnv};
+use fixtures::local_env::{local_stores, LocalEnv};
+use fixtures::tenant;
+use store_local::{LocalObjectStore, LocalStores};
+
+/// Five minutes, in milliseconds.
+const STEP_MS: i64 = 300_000;
+
+/// A store under test, kept alive with whatever it runs on.
+struct Env {
+    stores: Stores,
+    _local: Option<LocalEnv>,
+    _moto: Option<AwsEnv>,
+}
+
+impl Env {
+    fn local() -> Self {
+        let env = LocalEnv::new();
+        let vault = Arc::new(LocalObjectStore::open(env.data_dir().join("vault")).unwrap());
+        let stores = local_stores(LocalStores::open(env.data_dir()).unwrap(), vault);
+        Self {
+            stores,
+            _local: Some(env),
+            _moto: None,
+        }
+    }
+
+    async fn moto() -> Option<Self> {
+        let env = AwsEnv::on_moto().await?;
+        let stores = aws_stores(env.stores.clone(), None);
+        Some(Self {
+            stores,
+            _local: None,
+            _moto: Some(env),
+        })
+    }
+
+    /// A workflow with its own cache (`cache_bytes` 0 keeps nothing warm: every append loads the
+    /// stored state, as a fresh container does).
+    fn workflow(&self, cache_bytes: usize) -> SeriesWorkflow {
+        SeriesWorkflow::new(
+            self.stores.objects.clone(),
+            self.stores.admin.clone(),
+            self.stores.series.clone(),
+            Arc::new(SeriesCache::new(cache_bytes)),
+        )
+    }
+}
+
+fn value(i: usize) -> f64 {
+    50.0 + 20.0 * ((i % 48) as f64 / 48.0 * std::f64::consts::TAU).sin() + (i % 7) as f64
+}
+
+fn points(range: std::ops::Range<usize>) -> Vec<NamedPoint> {
+    range
+        .map(|i| NamedPoint {
+            timestamp: i as i64 * STEP_MS,
+            values: BTreeMap::from([("cpu".to_string(), value(i))]),
+            entity: None,
+        })
+        .collect()
+}
+
+async fn resumed_appends_score_as_one_run(env: &Env) {
+    let params = SeriesParams::default();
+    let mut uninterrupted = SeriesDetector::new(params.clone().check(1).unwrap()).unwrap();
+    let expected: Vec<_> = (0..900)
+        .map(|i| {
+            uninterrupted
+                .observe(i as i64 * STEP_MS, &[value(i)])
+                .unwrap()
+        })
+        .collect();
+    let mut got = Vec::new();
+    for chunk in [0..250, 250..251, 251..600, 600..900] {
+        // A fresh workflow and an empty cache each time: every append resumes from the store.
+        let outcome = env
+            .workflow(0)
+            .append(&tenant(), "cpu", Some(params.clone()), &points(chunk))
+            .await
+            .unwrap();
+        got.extend(outcome.verdicts);
+    }
+    assert_eq!(got, expected);
+    let record = env.workflow(0).describe(&tenant(), "cpu").await.unwrap();
+    assert_eq!((record.sequence, record.points_seen), (4, 900));
+    assert_eq!(record.last_timestamp, Some(899 * STEP_MS));
+    let states = env.stores.admin.list_keys("series/").await.unwrap();
+    assert_eq!(
+        states,
+        std::slice::from_ref(&record.state_key),
+        "superseded states are deleted"
+    );
+}
+
+#[tokio::test]
+async fn when_appends_resume_from_the_local_store_should_score_exactly_as_one_run() {
+    resumed_appends_score_as_one_run(&Env::local()).await;
+}
+
+#[tokio::test]
+async fn when_appends_resume_from_moto_should_score_exactly_as_one_run() {
+    let Some(env) = Env::moto().await else {
+        return;
+    };
+    resumed_appends_score_as_one_run(&env).await;
+}
+
+async fn concurrent_appends_lose_nothing(env: &Env) {
+    let params = SeriesParams {
+        ordering: SeriesOrdering::Arrival,
+        ..SeriesParams::default()
+    };
+    let writers = 8;
+    let per_writer = 25;
+    let tasks: Vec<_> = (0..writers)
+        .map(|writer| {
+            // Each writer is its own container: its own workflow and cache.
+            let workflow = env.workflow(64 << 20);
+            let params = params.clone();
+            tokio::spawn(async move {
+                let from = writer * per_writer;
+                workflow
+                    .append(
+                        &tenant(),
+                        "cpu",
+                        Some(params),
+                        &points(from..from + per_writer),
+                    )
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut sequences = Vec::new();
+    for task in tasks {
+        sequences.push(task.await.unwrap().record.sequence);
+    }
+    sequences.sort_unstable();
+    assert_eq!(sequences, (1..=writers as u64).collect::<Vec<_>>());
+    let record = env.workflow(0).describe(&tenant(), "cpu").await.unwrap();
+    assert_eq!(record.points_seen, (writers * per_writer) as u64);
+    let states = env.stores.admin.list_keys("series/").await.unwrap();
+    assert_eq!(
+        states,
+        [record.state_key],
+        "losers' and superseded states are deleted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn when_appends_race_on_the_local_store_should_lose_no_point() {
+    concurrent_appends_lose_nothing(&Env::local()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn when_appends_race_on_moto_should_lose_no_point() {
+    let Some(env) = Env::moto().await else {
+        return;
+    };
+    concurrent_appends_lose_nothing(&env).await;
+}
+
+/// The local store with the default tenant's series `cpu` of 10 points, and a warm workflow.
+async fn local_cpu_series() -> (Env, SeriesWorkflow) {
+    let env = Env::local();
+    let workflow = env.workflow(64 << 20);
+    workflow
+        .append(&tenant(), "cpu", None, &points(0..10))
+        .await
+        .unwrap();
+    (env, workflow)
+}
+
+#[tokio::test]
+async fn when_points_are_bad_should_refuse_the_whole_request_with_a_clear_4xx() {
+    let (_env, workflow) = local_cpu_series().await;
+    let mut nan = points(10..20);
+    nan[3].values.insert("cpu".into(), f64::NAN);
+    let mut renamed = points(10..20);
+    renamed[5].values = BTreeMap::from([("memory".to_string(), 1.0)]);
+    let cases = [
+        (nan, 422, "invalid_input", "point 3"),
+        (points(5..8), 409, "out_of_order", "point 0"),
+        (renamed, 422, "invalid_input", "point 5"),
+        (Vec::new(), 400, "bad_request", "no points"),
+        (points(10..10_011), 413, "too_large", "10001 points"),
+    ];
+    for (batch, status, code, names) in cases {
+        let error = workflow
+            .append(&tenant(), "cpu", None, &batch)
+            .await
+            .unwrap_err();
+        assert_eq!((error.status(), error.code()), (status, code), "{error}");
+        assert!(error.to_string().contains(names), "{error}");
+    }
+    let other = SeriesParams {
+        shingle_size: 4,
+        ..SeriesParams::default()
+    };
+    let error = workflow
+        .append(&tenant(), "cpu", Some(other), &points(10..12))
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), "conflict");
+    let record = workflow.describe(&tenant(), "cpu").await.unwrap();
+    assert_eq!(
+        (record.sequence, record.points_seen),
+        (1, 10),
+        "nothing was learned"
+    );
+    let bad_name = workflow
+        .append(&tenant(), "../cpu", None, &points(0..1))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_name.status(), 400);
+    let bad_params = SeriesParams {
+        number_of_trees: 0,
+        ..SeriesParams::default()
+    };
+    let error = workflow
+        .append(&tenant(), "fresh", Some(bad_params), &points(0..1))
+        .await
+        .unwrap_err();
+    assert_eq!((error.status(), error.code()), (422, "invalid_parameter"));
+    assert_eq!(
+        workflow
+            .describe(&tenant(), "fresh")
+            .await
+            .unwrap_err()
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn when_another_tenant_asks_should_not_find_the_series() {
+    let (_env, workflow) = local_cpu_series().await;
+    let stranger = Tenant::parse("globex").unwrap();
+    let error = workflow.describe(&stranger, "cpu").await.unwrap_err();
+    assert_eq!((error.status(), error.code()), (404, "series_not_found"));
+    let created = workflow
+        .append(&stranger, "cpu", None, &points(0..3))
+        .await
+        .unwrap();
+    assert!(created.created, "the stranger's series is its own");
+    let mine = workflow.describe(&tenant(), "cpu").await.unwrap();
+    assert_eq!(mine.points_seen, 10);
+}
+
+#[tokio::test]
+async fn when_a_whole_series_is_detected_should_match_appending_it_and_store_nothing() {
+    let env = Env::local();
+    let whole = SeriesWorkflow::detect(SeriesParams::default(), &points(0..400)).unwrap();
+    let appended = env
+        .workflow(0)
+        .append(&tenant(), "cpu", None, &points(0..400))
+        .await
+        .unwrap();
+    assert_eq!(whole, appended.verdicts);
+    let spiked: Vec<NamedPoint> = points(0..400)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut point)| {
+            if i == 350 {
+                point.values.insert("cpu".into(), 400.0);
+            }
+            point
+        })
+        .collect();
+    let verdicts = SeriesWorkflow::detect(SeriesParams::default(), &spiked).unwrap();
+    assert!(verdicts[350].is_anomaly, "{:?}", verdicts[350]);
+}

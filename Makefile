@@ -33,7 +33,7 @@ bench-split: ## 10M rows (1.1 GB) scored by the single invocation and by 1, 2 an
 bench-stream: ## records/s of Kinesis batches of 100 and 1,000 records through detect, and record-to-alert time, beside POST /api/v1/detect
 	cargo run --release --locked -p e2e --example stream_bench
 
-bench-nab: ## NAB normalized scores of the series detectors (median of 5 seeds) beside the published detectors' on the same 39 files
+bench-nab: ## NAB normalized scores of the series detectors (median of 9 seeds) beside the published detectors' on the same 39 files
 	cargo run --release --locked -p nab --example detectors
 
 bench-series: ## a series' append cost: one point and 1,000 per call, warm and cold (load-score-save), local store and moto

@@ -6,8 +6,9 @@
 //! several seeds; the table gives the median and the range.
 //!
 //! `make bench-nab` (`cargo run --release -p nab --example detectors`); result files (the first
-//! seed's) go to `$NAB_RESULTS_DIR` (default `target/nab-results`), and `NAB_SEEDS` (default 5)
-//! sets how many seeds run.
+//! seed's) go to `$NAB_RESULTS_DIR` (default `target/nab-results`), `NAB_SEEDS` (default 9)
+//! sets how many seeds run, and `NAB_PARAMS` (a series configuration in JSON, e.g.
+//! `{"shingle_size": 4}`) runs that configuration instead of the defaults.
 
 use std::collections::BTreeMap;
 use std::error::Error;
@@ -32,10 +33,22 @@ const DEFAULT_SEED: u64 = 42;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
-/// Our configurations: the defaults of each detector, the same settings for every file. NAB's
-/// series are their files' rows in order, and a few files' timestamps step back, so both learn
-/// in arrival order.
-fn configurations() -> Vec<(&'static str, SeriesParams)> {
+/// Our configurations: the defaults of each detector, the same settings for every file, or the
+/// one configuration `NAB_PARAMS` gives (a series configuration in JSON, to try settings). NAB's
+/// series are their files' rows in order, and a few files' timestamps step back, so every
+/// configuration learns in arrival order.
+fn configurations() -> Result<Vec<(&'static str, SeriesParams)>, BoxError> {
+    if let Ok(text) = std::env::var("NAB_PARAMS") {
+        let params: SeriesParams = serde_json::from_str(&text)
+            .map_err(|e| format!("NAB_PARAMS is not a series configuration: {e}"))?;
+        return Ok(vec![(
+            "NAB_PARAMS",
+            SeriesParams {
+                ordering: SeriesOrdering::Arrival,
+                ..params
+            },
+        )]);
+    }
     let ensemble = SeriesParams {
         ordering: SeriesOrdering::Arrival,
         ..SeriesParams::default()
@@ -44,7 +57,7 @@ fn configurations() -> Vec<(&'static str, SeriesParams)> {
         detector: SeriesDetectorKind::Rcf,
         ..ensemble.clone()
     };
-    vec![("nomaly_rcf", rcf), ("nomaly_ensemble", ensemble)]
+    Ok(vec![("nomaly_rcf", rcf), ("nomaly_ensemble", ensemble)])
 }
 
 /// One file's scores, and the size of the detector's state after its last point (bincode, as
@@ -169,7 +182,7 @@ fn main() -> Result<(), BoxError> {
     }
     let corpus = Corpus::load(&root)?;
     let profiles = load_profiles(&root.join("config/profiles.json"))?;
-    let seeds = env_usize("NAB_SEEDS", 5)?.max(1);
+    let seeds = env_usize("NAB_SEEDS", 9)?.max(1);
     let dir = std::env::var_os("NAB_RESULTS_DIR").map_or_else(
         || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/nab-results"),
         PathBuf::from,
@@ -194,7 +207,7 @@ fn main() -> Result<(), BoxError> {
         }
         println!();
     }
-    for (name, params) in configurations() {
+    for (name, params) in configurations()? {
         let mut by_profile = vec![Vec::new(); profiles.len()];
         let mut thresholds = Vec::new();
         let mut rates = Vec::new();

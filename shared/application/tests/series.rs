@@ -230,7 +230,7 @@ async fn when_points_are_bad_should_refuse_the_whole_request_with_a_clear_4xx() 
         .unwrap_err();
     assert_eq!(bad_name.status(), 400);
     let bad_params = SeriesParams {
-        number_of_trees: 0,
+        number_of_trees: Some(0),
         ..SeriesParams::default()
     };
     let error = workflow

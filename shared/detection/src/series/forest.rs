@@ -59,7 +59,7 @@ impl RandomCutForest {
         let params = &settings.params;
         let forest = RCFBuilder::new(settings.forest_dimensions(), params.shingle_size)
             .tree_capacity(params.sample_size)
-            .number_of_trees(params.number_of_trees)
+            .number_of_trees(settings.number_of_trees)
             .time_decay(settings.time_decay)
             .random_seed(params.seed)
             .internal_shingling(true)

@@ -57,8 +57,10 @@ pub struct SeriesParams {
     /// How many consecutive points the forest judges together (1, the default, judges each point
     /// alone, which scored best on NAB; longer shingles judge shapes).
     pub shingle_size: usize,
-    /// Trees in the forest.
-    pub number_of_trees: usize,
+    /// Trees in the forest; `None` is the detector's default (50 for `rcf`, AWS's; 20 for
+    /// `ensemble`, whose likelihood layer smooths the fewer trees' noisier scores: it scored as
+    /// well on NAB at 2.4 times the speed and under half the state).
+    pub number_of_trees: Option<usize>,
     /// Points each tree keeps (the forest's memory).
     pub sample_size: usize,
     /// How fast old points leave the sample; `None` is AWS's default, `0.1 / sample_size`.
@@ -77,7 +79,7 @@ impl Default for SeriesParams {
         Self {
             detector: SeriesDetectorKind::default(),
             shingle_size: 1,
-            number_of_trees: 50,
+            number_of_trees: None,
             sample_size: 256,
             time_decay: None,
             seed: 42,
@@ -96,6 +98,8 @@ pub struct SeriesSettings {
     pub dimensions: usize,
     /// The time decay in force.
     pub time_decay: f64,
+    /// The number of trees in force.
+    pub number_of_trees: usize,
 }
 
 impl SeriesSettings {
@@ -146,7 +150,11 @@ impl SeriesParams {
                 self.shingle_size
             )));
         }
-        if self.number_of_trees == 0 || self.number_of_trees > bounds::MAX_TREES {
+        let number_of_trees = self.number_of_trees.unwrap_or(match self.detector {
+            SeriesDetectorKind::Rcf => 50,
+            SeriesDetectorKind::Ensemble => 20,
+        });
+        if number_of_trees == 0 || number_of_trees > bounds::MAX_TREES {
             return Err(invalid(format!(
                 "number_of_trees must be 1 to {}",
                 bounds::MAX_TREES
@@ -164,6 +172,7 @@ impl SeriesParams {
             params: self,
             dimensions,
             time_decay,
+            number_of_trees,
         })
     }
 }

@@ -194,7 +194,7 @@ fn when_params_are_out_of_bounds_should_name_the_field() {
         ),
         (
             SeriesParams {
-                number_of_trees: 1_000,
+                number_of_trees: Some(1_000),
                 ..SeriesParams::default()
             },
             1,

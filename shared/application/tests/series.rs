@@ -264,6 +264,36 @@ async fn when_another_tenant_asks_should_not_find_the_series() {
 }
 
 #[tokio::test]
+async fn when_series_are_listed_should_page_by_name_and_refuse_a_forged_cursor() {
+    let (_env, workflow) = local_cpu_series().await;
+    for name in ["disk", "memory", "net"] {
+        workflow
+            .append(&tenant(), name, None, &points(0..3))
+            .await
+            .unwrap();
+    }
+    let first = workflow.list(&tenant(), 2, None).await.unwrap();
+    let names: Vec<&str> = first.series.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["cpu", "disk"]);
+    let cursor = first.next_cursor.unwrap();
+    let second = workflow.list(&tenant(), 2, Some(&cursor)).await.unwrap();
+    let names: Vec<&str> = second.series.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["memory", "net"]);
+    assert_eq!(second.next_cursor, None);
+    for (limit, cursor) in [(2, Some("../x")), (0, None), (1001, None)] {
+        let error = workflow.list(&tenant(), limit, cursor).await.unwrap_err();
+        assert_eq!(error.status(), 400, "{limit} {cursor:?}: {error}");
+    }
+    let stranger = Tenant::parse("globex").unwrap();
+    assert!(workflow
+        .list(&stranger, 10, None)
+        .await
+        .unwrap()
+        .series
+        .is_empty());
+}
+
+#[tokio::test]
 async fn when_a_whole_series_is_detected_should_match_appending_it_and_store_nothing() {
     let env = Env::local();
     let whole = SeriesWorkflow::detect(SeriesParams::default(), &points(0..400)).unwrap();

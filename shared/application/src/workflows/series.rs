@@ -16,7 +16,7 @@ use crate::domain::names::validate_series_name;
 use crate::domain::series::series_state_key;
 use crate::domain::{SeriesAnomaly, SeriesRecord, Tenant};
 use crate::error::ServiceError;
-use crate::ports::{ObjectAdmin, ObjectMeta, ObjectStore, SeriesStore, StoreError};
+use crate::ports::{ObjectAdmin, ObjectMeta, ObjectStore, SeriesPage, SeriesStore, StoreError};
 
 /// Most points one append (or one whole-series detect) may carry.
 pub const MAX_POINTS_PER_REQUEST: usize = 10_000;
@@ -293,6 +293,27 @@ impl SeriesWorkflow {
         let values = ordered(points, &names)?;
         let mut detector = SeriesDetector::new(params.check(names.len())?)?;
         judge(&mut detector, points, &values)
+    }
+
+    /// Up to `limit` (1 to 1,000) of `tenant`'s series after `cursor` (the last name of the page
+    /// before), by name; a cursor that is not a series name is a 400.
+    pub async fn list(
+        &self,
+        tenant: &Tenant,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<SeriesPage, ServiceError> {
+        if let Some(cursor) = cursor {
+            validate_series_name(cursor).map_err(|e| {
+                ServiceError::BadRequest(format!("cursor is not a series name: {e}"))
+            })?;
+        }
+        if !(1..=1000).contains(&limit) {
+            return Err(ServiceError::BadRequest(format!(
+                "limit must be 1 to 1000, not {limit}"
+            )));
+        }
+        Ok(self.series.list_series(tenant, limit, cursor).await?)
     }
 
     /// The record of `name`, or [`ServiceError::SeriesNotFound`].

@@ -192,12 +192,15 @@ async fn when_points_are_bad_should_refuse_the_whole_request_with_a_clear_4xx() 
     let (_env, workflow) = local_cpu_series().await;
     let mut nan = points(10..20);
     nan[3].values.insert("cpu".into(), f64::NAN);
+    let mut long_entity = points(10..20);
+    long_entity[2].entity = Some("e".repeat(257));
     let mut renamed = points(10..20);
     renamed[5].values = BTreeMap::from([("memory".to_string(), 1.0)]);
     let cases = [
         (nan, 422, "invalid_input", "point 3"),
         (points(5..8), 409, "out_of_order", "point 0"),
         (renamed, 422, "invalid_input", "point 5"),
+        (long_entity, 400, "bad_request", "point 2"),
         (Vec::new(), 400, "bad_request", "no points"),
         (points(10..10_011), 413, "too_large", "10001 points"),
     ];

@@ -14,6 +14,7 @@ use crate::checksum::sha256_hex;
 use crate::domain::ids::now_millis;
 use crate::domain::names::validate_series_name;
 use crate::domain::series::series_state_key;
+use crate::domain::stream_record::MAX_RECORD_ID_BYTES;
 use crate::domain::{SeriesAnomaly, SeriesRecord, Tenant};
 use crate::error::ServiceError;
 use crate::ports::{ObjectAdmin, ObjectMeta, ObjectStore, SeriesPage, SeriesStore, StoreError};
@@ -63,6 +64,17 @@ fn check_points(points: &[NamedPoint]) -> Result<(), ServiceError> {
         return Err(ServiceError::TooLarge(format!(
             "{} points were sent; one request carries at most {MAX_POINTS_PER_REQUEST}",
             points.len()
+        )));
+    }
+    let entity_too_long = |point: &NamedPoint| {
+        point
+            .entity
+            .as_ref()
+            .is_some_and(|entity| entity.is_empty() || entity.len() > MAX_RECORD_ID_BYTES)
+    };
+    if let Some(index) = points.iter().position(entity_too_long) {
+        return Err(ServiceError::BadRequest(format!(
+            "point {index}: entity must be 1 to {MAX_RECORD_ID_BYTES} bytes (as a stream record's)"
         )));
     }
     Ok(())

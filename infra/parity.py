@@ -87,6 +87,7 @@ Needs PyYAML and python-hcl2 (infra/requirements.txt).
 from __future__ import annotations
 
 import argparse
+import ast
 import fnmatch
 import json
 import posixpath
@@ -111,8 +112,12 @@ OUTPUT_VALUES_NOT_COMPARED = ("api_url", "dashboard_url")
 # What the code behind a route (or a direct invocation) does with AWS, so the grants it cannot work
 # without: `route METHOD path` is the role of the function serving it (the route must exist),
 # anything else a key of the model's `iam` (a function, `sfn:NAME`). invariants() holds each
-# deployment to them: both sides dropping one still fails.
+# deployment to them: both sides dropping one still fails. A grant ending ` on KEY` must also admit
+# the table item whose partition key is KEY (no condition, or a dynamodb:LeadingKeys one matching
+# it): GetItem on the table for model items does not read a series record.
 BATCH_OBJECTS = "{s3:models}/batch/*"
+SERIES_STATES = "{s3:models}/series/*"
+SERIES_ITEMS = "{table} on T#acme#SERIES"
 SOURCES = ("{s3:models}/incoming/*", "{s3:models}/data/*")
 REQUIRED_GRANTS = {
     # A recorded job, and a presigned GET link to a batch job's results object.
@@ -131,6 +136,16 @@ REQUIRED_GRANTS = {
     # The state machine invokes the events functions (train_job, job_fail; batch_range, batch_join).
     "sfn:jobs": ["Allow lambda:InvokeFunction {fn:train_events}", "Allow lambda:InvokeFunction {fn:detect_events}",
                  f"Allow s3:GetObject {BATCH_OBJECTS}"],
+    # Time series: an append reads the record and the state it names, writes the new state, moves
+    # the record with a conditional Put and deletes the superseded (or losing) state; a tenant's
+    # series are a Query of its partition, one series a GetItem.
+    "route POST /api/v1/series/{name}/points": [f"Allow dynamodb:GetItem {SERIES_ITEMS}", f"Allow dynamodb:PutItem {SERIES_ITEMS}",
+                                                *(f"Allow s3:{a} {SERIES_STATES}" for a in ("GetObject", "PutObject", "DeleteObject"))],
+    "route GET /api/v1/series": [f"Allow dynamodb:Query {SERIES_ITEMS}"],
+    "route GET /api/v1/series/{name}": [f"Allow dynamodb:GetItem {SERIES_ITEMS}"],
+    # Backups hold the series (records and states) and restore writes them back.
+    "backup": [f"Allow dynamodb:Query {SERIES_ITEMS}", f"Allow dynamodb:PutItem {SERIES_ITEMS}",
+               f"Allow s3:GetObject {SERIES_STATES}", f"Allow s3:PutObject {SERIES_STATES}"],
     # train_job reads the source in the version the job pinned.
     "train_events": [*(f"Allow s3:GetObject {p}" for p in SOURCES), *(f"Allow s3:GetObjectVersion {p}" for p in SOURCES),
                      "Allow dynamodb:GetItem {table}", "Allow dynamodb:PutItem {table}"],
@@ -1631,9 +1646,9 @@ def invariants(model: dict, name: str) -> list[str]:
       set the same kind of expiration (S3 applies the shorter, silently capping the longer);
     - a state machine's definition file holds exactly the placeholders its substitutions fill (a
       placeholder left would reach Step Functions as text; Terraform's templatefile fails on it);
-    - every route of REQUIRED_GRANTS exists and its function holds the grants listed there, and so
-      does every other role listed there; a function given NOMALY_JOBS_STATE_MACHINE_ARN may start
-      executions of that state machine;
+    - every route of REQUIRED_GRANTS exists and its function holds the grants listed there (on the
+      table items named there, when one is), and so does every other role listed there; a function
+      given NOMALY_JOBS_STATE_MACHINE_ARN may start executions of that state machine;
     - every event source mapping reports batch item failures (the code answers batchItemFailures,
       which Lambda ignores otherwise: a failed record would count as scored), has somewhere for
       records that keep failing to go (a Kinesis mapping's on-failure destination, an SQS queue's
@@ -1692,7 +1707,9 @@ def invariants(model: dict, name: str) -> list[str]:
         else:
             holder, why = key, ""
         for grant in grants:
-            if grant not in model["iam"].get(holder, {}):
+            action, _, item = grant.partition(" on ")
+            conditions = model["iam"].get(holder, {}).get(action)
+            if conditions is None or (item and not any(_admits_item(c, item) for c in conditions.split(" | "))):
                 problems.append(f"invariant ({name}): '{holder}' lacks {grant}{why}")
     for fn, env in model["environment"].items():
         machine = env.get("NOMALY_JOBS_STATE_MACHINE_ARN")
@@ -1704,6 +1721,23 @@ def invariants(model: dict, name: str) -> list[str]:
                             f"substitutions {sorted(machine['substitutions'])}")
     problems += _stream_invariants(model, name) + _alert_invariants(model, name)
     return problems
+
+
+def _admits_item(condition: str, partition_key: str) -> bool:
+    """Whether a grant's condition (as _grants writes it: `-`, or tests joined by ` & `) lets it
+    reach the item whose partition key is `partition_key`: every dynamodb:LeadingKeys test must
+    match it (StringLike patterns, StringEquals values); tests of other keys do not restrict it."""
+    if condition == "-":
+        return True
+    for test in condition.split(" & "):
+        match = re.fullmatch(r"(.+):dynamodb:LeadingKeys=(\[.*\])", test)
+        if not match:
+            continue
+        values = ast.literal_eval(match[2])
+        like = match[1].endswith("StringLike")
+        if not any(fnmatch.fnmatchcase(partition_key, v) if like else partition_key == v for v in values):
+            return False
+    return True
 
 
 def _stream_invariants(model: dict, name: str) -> list[str]:

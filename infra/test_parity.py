@@ -218,6 +218,8 @@ class Parity(unittest.TestCase):
             "POST /api/v1/detect": "detect", "GET /api/v1/jobs/{id}": "detect",
             "GET /api/v1/models/{name}/jobs": "detect", "POST /api/v1/models/{name}/jobs": "detect",
             "POST /api/v1/uploads": "detect",
+            "POST /api/v1/series/{name}/points": "detect", "POST /api/v1/series/detect": "detect",
+            "GET /api/v1/series": "detect", "GET /api/v1/series/{name}": "detect",
             "GET /api/v1/models": "train", "POST /api/v1/models": "train", "GET /api/v1/models/{name}": "train",
             "POST /api/v1/backups": "backup", "GET /api/v1/backups": "backup",
             "POST /api/v1/keys": "keys", "GET /api/v1/keys": "keys", "DELETE /api/v1/keys/{id}": "keys",
@@ -293,6 +295,65 @@ class Parity(unittest.TestCase):
         self.remove_block(self.terraform / "iam.tf", "  # Presigned links to a batch job's results object.\n", "\n  }\n")
         self.assert_fails_naming("invariant (SAM): 'detect' lacks Allow s3:GetObject {s3:models}/results/* (it serves GET /api/v1/jobs/{id})",
                                  "invariant (Terraform): 'detect' lacks Allow s3:GetObject {s3:models}/results/*")
+
+    # ---------------------------------------------------------------- time series routes
+
+    def test_series_route_missing_from_sam_fails(self):
+        self.mutate(self.template, "        SeriesDetect:\n          Type: Api\n          Properties:\n"
+                    "            RestApiId: !Ref Api\n            Path: /api/v1/series/detect\n            Method: POST\n", "")
+        self.assert_fails_naming("routes: 'POST /api/v1/series/detect' only in Terraform")
+
+    def test_series_route_missing_from_terraform_fails(self):
+        self.mutate(self.terraform / "api.tf",
+                    '    "GET /api/v1/series"                = { resource = "series", function = "detect", authorized = true }\n', "")
+        self.assert_fails_naming("routes: 'GET /api/v1/series' only in SAM", "invariant (Terraform): no route 'GET /api/v1/series'")
+
+    def test_series_detect_resource_under_name_fails(self):
+        # /api/v1/series/{name}/detect instead of the sibling /api/v1/series/detect.
+        self.mutate_after(self.terraform / "api.tf", 'resource "aws_api_gateway_resource" "series_detect" {',
+                          "parent_id   = aws_api_gateway_resource.series.id", "parent_id   = aws_api_gateway_resource.series_one.id")
+        self.assert_fails_naming("POST /api/v1/series/detect", "path_of_resource")
+
+    def test_series_route_without_authorizer_fails(self):
+        self.mutate_after(self.template, "        SeriesGet:", "            Method: GET\n",
+                          "            Method: GET\n            Auth: { Authorizer: NONE, ApiKeyRequired: false }\n")
+        self.assert_fails_naming("routes: 'GET /api/v1/series/{name}' authorizer",
+                                 "routes: 'GET /api/v1/series/{name}' api_key_required")
+
+    def test_series_items_grant_missing_fails_on_both_sides(self):
+        # detect still reads and writes model items on the table: not series records.
+        self.remove_block(self.template, "              - Sid: SeriesItems\n", "\"T#*#SERIES\"] }\n")
+        self.remove_block(self.terraform / "iam.tf", '  statement {\n    sid       = "SeriesItems"', "\n    }\n  }\n")
+        self.assert_fails_naming("invariant (SAM): 'detect' lacks Allow dynamodb:PutItem {table} on T#acme#SERIES "
+                                 "(it serves POST /api/v1/series/{name}/points)",
+                                 "invariant (SAM): 'detect' lacks Allow dynamodb:Query {table} on T#acme#SERIES (it serves GET /api/v1/series)",
+                                 "invariant (Terraform): 'detect' lacks Allow dynamodb:GetItem {table} on T#acme#SERIES "
+                                 "(it serves GET /api/v1/series/{name})")
+
+    def test_series_items_condition_changed_fails(self):
+        self.mutate(self.terraform / "iam.tf", 'series_items = ["T#*#SERIES"]', 'series_items = ["T#*#SERIES#*"]')
+        self.assert_fails_naming("iam: 'detect' Allow dynamodb:PutItem {table}",
+                                 "invariant (Terraform): 'detect' lacks Allow dynamodb:PutItem {table} on T#acme#SERIES")
+
+    def test_series_states_delete_missing_fails_on_both_sides(self):
+        self.mutate_after(self.template, "              - Sid: SeriesStates\n", "Action: [s3:GetObject, s3:PutObject, s3:DeleteObject]",
+                          "Action: [s3:GetObject, s3:PutObject]")
+        self.mutate_after(self.terraform / "iam.tf", '    sid       = "SeriesStates"',
+                          'actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]', 'actions   = ["s3:GetObject", "s3:PutObject"]')
+        self.assert_fails_naming("invariant (SAM): 'detect' lacks Allow s3:DeleteObject {s3:models}/series/* "
+                                 "(it serves POST /api/v1/series/{name}/points)",
+                                 "invariant (Terraform): 'detect' lacks Allow s3:DeleteObject {s3:models}/series/*")
+
+    def test_series_restore_grant_missing_fails_on_both_sides(self):
+        self.remove_block(self.template, "              - Sid: RestoreSeries\n", "/series/*\n")
+        self.remove_block(self.terraform / "iam.tf", '  statement {\n    sid       = "RestoreSeries"', "\n  }\n")
+        self.assert_fails_naming("invariant (SAM): 'backup' lacks Allow s3:PutObject {s3:models}/series/*",
+                                 "invariant (Terraform): 'backup' lacks Allow s3:PutObject {s3:models}/series/*")
+
+    def test_series_list_prefix_widened_fails(self):
+        self.mutate_after(self.terraform / "iam.tf", 'data "aws_iam_policy_document" "detect" {', 'values   = ["series/*"]',
+                          'values   = ["*"]')
+        self.assert_fails_naming("iam: 'detect' Allow s3:ListBucket {s3:models}", "s3:prefix")
 
     def test_train_events_not_invocable_by_the_state_machine_fails(self):
         self.mutate(self.terraform / "jobs.tf", "resources = [aws_lambda_function.detect_events.arn, aws_lambda_function.train_events.arn]",

@@ -22,6 +22,12 @@ locals {
     "POST /api/v1/keys"               = { resource = "keys", function = "keys", authorized = true }
     "GET /api/v1/keys"                = { resource = "keys", function = "keys", authorized = true }
     "DELETE /api/v1/keys/{id}"        = { resource = "key", function = "keys", authorized = true }
+
+    # Time series (detect): appending points, series detection, a tenant's series and one series.
+    "POST /api/v1/series/{name}/points" = { resource = "series_points", function = "detect", authorized = true }
+    "POST /api/v1/series/detect"        = { resource = "series_detect", function = "detect", authorized = true }
+    "GET /api/v1/series"                = { resource = "series", function = "detect", authorized = true }
+    "GET /api/v1/series/{name}"         = { resource = "series_one", function = "detect", authorized = true }
   }
 
   api_resource_ids = {
@@ -36,6 +42,11 @@ locals {
     backups      = aws_api_gateway_resource.backups.id
     keys         = aws_api_gateway_resource.keys.id
     key          = aws_api_gateway_resource.key.id
+
+    series        = aws_api_gateway_resource.series.id
+    series_detect = aws_api_gateway_resource.series_detect.id
+    series_one    = aws_api_gateway_resource.series_one.id
+    series_points = aws_api_gateway_resource.series_points.id
   }
 
   functions = {
@@ -171,6 +182,32 @@ resource "aws_api_gateway_resource" "key" {
   rest_api_id = aws_api_gateway_rest_api.api.id
   parent_id   = aws_api_gateway_resource.keys.id
   path_part   = "{id}"
+}
+
+# Time series: GET lists a tenant's series; detect (POST) and {name} (GET reads one) are sibling
+# resources under it, as REST APIs allow; {name}/points (POST) appends.
+resource "aws_api_gateway_resource" "series" {
+  rest_api_id = aws_api_gateway_rest_api.api.id
+  parent_id   = aws_api_gateway_resource.v1.id
+  path_part   = "series"
+}
+
+resource "aws_api_gateway_resource" "series_detect" {
+  rest_api_id = aws_api_gateway_rest_api.api.id
+  parent_id   = aws_api_gateway_resource.series.id
+  path_part   = "detect"
+}
+
+resource "aws_api_gateway_resource" "series_one" {
+  rest_api_id = aws_api_gateway_rest_api.api.id
+  parent_id   = aws_api_gateway_resource.series.id
+  path_part   = "{name}"
+}
+
+resource "aws_api_gateway_resource" "series_points" {
+  rest_api_id = aws_api_gateway_rest_api.api.id
+  parent_id   = aws_api_gateway_resource.series_one.id
+  path_part   = "points"
 }
 
 # The authorizer function checks Authorization: Bearer <API key or JWT> and answers an Allow on the

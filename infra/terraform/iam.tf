@@ -1,7 +1,8 @@
 # One least-privilege role per function: only the actions and resources its code uses
 # (shared/store-aws/src/*.rs). Every role: X-Ray segments and its own log group.
-# Table items are keyed T#{tenant}#MODEL#{name}, T#{tenant}#JOB#{id}, T#{tenant}#KEYS and
-# T#{tenant}#IDEM#{hash} (idempotency records of POST requests, expiring through the table's TTL);
+# Table items are keyed T#{tenant}#MODEL#{name}, T#{tenant}#JOB#{id}, T#{tenant}#KEYS,
+# T#{tenant}#SERIES (a record per series, SERIES#{name}) and T#{tenant}#IDEM#{hash} (idempotency
+# records of POST requests, expiring through the table's TTL);
 # the models index (GSI2) has the partitions CATALOG (every model's LATEST) and LEASES (running
 # jobs, for the sweep), the jobs index (GSI1) T#{tenant}#MODEL#{name}
 # (shared/store-aws/src/schema.rs). dynamodb:LeadingKeys confines each role to its item kinds.
@@ -18,6 +19,8 @@ locals {
   idempotency_items = ["T#*#IDEM#*"]
   # Alert suppression states (T#{tenant}#ALERT#{model}, an item per entity) of detect.
   alert_items = ["T#*#ALERT#*"]
+  # Time series records (T#{tenant}#SERIES / SERIES#{name}) of detect.
+  series_items = ["T#*#SERIES"]
   # Where callers' job sources are: uploads (incoming/) and data/ (presigned PUT URLs).
   upload_prefixes = ["${aws_s3_bucket.models.arn}/incoming/*", "${aws_s3_bucket.models.arn}/data/*"]
 }
@@ -40,7 +43,7 @@ resource "aws_iam_role" "health" {
 
 resource "aws_iam_role" "detect" {
   name               = "${var.name_prefix}-detect"
-  description        = "Nomaly detect - reads models, scores API requests and stream and queue records, publishes alerts, records, lists and reads jobs, starts batch jobs, presigns uploads and results."
+  description        = "Nomaly detect - reads models, scores API requests and stream and queue records, publishes alerts, records, lists and reads jobs, starts batch jobs, presigns uploads and results, keeps time series."
   assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
 }
 
@@ -64,7 +67,7 @@ resource "aws_iam_role" "train_events" {
 
 resource "aws_iam_role" "backup" {
   name               = "${var.name_prefix}-backup"
-  description        = "Nomaly backup - copies models and the table to the backup bucket, restores them, upgrades pre-tenancy items, sweeps expired job leases and orphaned artifacts."
+  description        = "Nomaly backup - copies models, series states and the table to the backup bucket, restores them, upgrades pre-tenancy items, sweeps expired job leases and orphaned artifacts."
   assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
 }
 
@@ -120,9 +123,9 @@ data "aws_iam_policy_document" "health" {
 }
 
 # The API detect function: scores rows, lists and reads jobs, starts batch jobs on objects
-# (GET/POST /api/v1/models/{name}/jobs) and presigns uploads (POST /api/v1/uploads); also scores
-# the records of the input stream and queue and publishes alerts (streams.tf, alerts.tf). Scoring
-# uploads is detect_events' (below).
+# (GET/POST /api/v1/models/{name}/jobs), presigns uploads (POST /api/v1/uploads) and keeps time
+# series (/api/v1/series...); also scores the records of the input stream and queue and publishes
+# alerts (streams.tf, alerts.tf). Scoring uploads is detect_events' (below).
 data "aws_iam_policy_document" "detect" {
   statement {
     sid       = "Logs"
@@ -213,6 +216,37 @@ data "aws_iam_policy_document" "detect" {
       test     = "StringLike"
       variable = "s3:prefix"
       values   = ["incoming/*", "data/*", "batch/*", "results/*"]
+    }
+  }
+  # Time series records (T#{tenant}#SERIES / SERIES#{name}): read, a tenant's listed (a Query of
+  # its partition), and moved by one sequence with a conditional Put.
+  statement {
+    sid       = "SeriesItems"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.series_items
+    }
+  }
+  # A series' detector state (series/{tenant}/{name}/{sequence}-{writer}.state): read, written
+  # under a fresh key by every append, and deleted once superseded (or by the writer that lost the
+  # conditional Put).
+  statement {
+    sid       = "SeriesStates"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${aws_s3_bucket.models.arn}/series/*"]
+  }
+  # A missing state is then NoSuchKey (a clear error), not AccessDenied.
+  statement {
+    sid       = "ListSeries"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.models.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["series/*"]
     }
   }
   # Alert suppression states, read and written under a revision (a conditional Put); never queried.
@@ -565,6 +599,28 @@ data "aws_iam_policy_document" "backup" {
     actions   = ["s3:DeleteObject"]
     resources = ["${aws_s3_bucket.models.arn}/models/*"]
   }
+  # Series states (series/{tenant}/{name}/...) are backed up and restored like artifacts: read
+  # and listed, written back on restore.
+  statement {
+    sid       = "ReadSeries"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.models.arn}/series/*"]
+  }
+  statement {
+    sid       = "ListSeries"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.models.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["series/*"]
+    }
+  }
+  statement {
+    sid       = "RestoreSeries"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.models.arn}/series/*"]
+  }
   statement {
     sid       = "Backups"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
@@ -581,8 +637,9 @@ data "aws_iam_policy_document" "backup" {
       values   = ["backups/*"]
     }
   }
-  # Backups are of the whole system: every tenant's models and jobs. PutItem also covers the
-  # sweep marking an expired-lease job failed (a conditional Put).
+  # Backups are of the whole system: every tenant's models, jobs and series (T#*#SERIES items
+  # included). PutItem also covers the sweep marking an expired-lease job failed (a conditional
+  # Put).
   statement {
     sid       = "Table"
     actions   = ["dynamodb:Scan", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchWriteItem"]

@@ -111,7 +111,13 @@ impl Rig {
             self.env.jobs.clone(),
             &config,
         );
-        deps.with_streams(
+        deps.with_series(
+            self.env.objects.clone(),
+            self.env.admin.clone(),
+            self.env.series.clone(),
+            &config,
+        )
+        .with_streams(
             self.env.ledger.clone(),
             Arc::new(EventBridgeAlerts::new(self.events.clone(), &self.bus)),
             Arc::new(SqsDeadLetters::new(
@@ -123,18 +129,27 @@ impl Rig {
         .with_blobs(self.env.blobs.clone())
     }
 
-    /// Puts `records` on the stream and returns the Lambda event of everything the shard holds
-    /// (GetRecords from its start), as the event-source mapping would deliver it.
+    /// Puts `records` on the stream (in order, up to 500 per call) and returns the Lambda event
+    /// of everything the shard holds (GetRecords from its start), as the event-source mapping
+    /// would deliver it.
     async fn kinesis_delivery(&self, records: &[Value]) -> Value {
-        for record in records {
-            self.kinesis
-                .put_record()
+        for chunk in records.chunks(500) {
+            let entries = chunk.iter().map(|record| {
+                aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                    .partition_key(record["entity"].as_str().unwrap_or("none"))
+                    .data(Blob::new(record.to_string()))
+                    .build()
+                    .unwrap()
+            });
+            let put = self
+                .kinesis
+                .put_records()
                 .stream_name(&self.stream)
-                .partition_key(record["entity"].as_str().unwrap_or("none"))
-                .data(Blob::new(record.to_string()))
+                .set_records(Some(entries.collect()))
                 .send()
                 .await
                 .unwrap();
+            assert_eq!(put.failed_record_count(), Some(0));
         }
         let shards = self
             .kinesis
@@ -464,4 +479,97 @@ async fn when_a_dead_letter_cannot_be_kept_should_send_back_only_that_record() {
         .to_owned();
     let answer = invoke(&detect, invocation(delivery)).await.unwrap();
     assert_eq!(failures(&answer), [poison], "{answer}");
+}
+
+/// A point of the series `cpu` of host `host-1`, five minutes after the one before.
+fn cpu_point(i: usize, value: f64) -> Value {
+    json!({
+        "series": "cpu",
+        "features": {"value": value},
+        "timestamp": 1_764_700_000_000_i64 + i as i64 * 300_000,
+        "entity": "host-1",
+    })
+}
+
+/// `acme`'s series `cpu` as stored.
+async fn stored_cpu(rig: &Rig) -> application::domain::SeriesRecord {
+    let tenant = application::domain::Tenant::parse("acme").unwrap();
+    rig.env
+        .series
+        .series(&tenant, "cpu")
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn when_kinesis_delivers_points_of_a_series_should_learn_them_once_and_alert_on_the_spike() {
+    let Some(rig) = rig().await else { return };
+    let detect = rig.detect(300);
+    let mut records: Vec<Value> = (0..360)
+        .map(|i| {
+            cpu_point(
+                i,
+                50.0 + 10.0 * ((i % 24) as f64 / 24.0 * std::f64::consts::TAU).sin(),
+            )
+        })
+        .collect();
+    records[340] = cpu_point(340, 400.0);
+    records[200] = json!({
+        "series": "cpu",
+        "features": {"memory": 1.0},
+        "timestamp": 1_764_700_000_000_i64 + 200 * 300_000,
+    });
+    let delivery = rig.kinesis_delivery(&records).await;
+    let answer = invoke(&detect, invocation(delivery.clone())).await.unwrap();
+    assert_eq!(failures(&answer), Vec::<String>::new(), "{answer}");
+
+    let stored = stored_cpu(&rig).await;
+    assert_eq!(stored.points_seen, 359, "every point but the misfit");
+    assert!(
+        stored
+            .recent_anomalies
+            .iter()
+            .any(|a| a.timestamp == 1_764_700_000_000 + 340 * 300_000
+                && a.entity.as_deref() == Some("host-1")),
+        "{:?}",
+        stored.recent_anomalies
+    );
+    let alerts = rig.alerts().await;
+    let spike: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["timestamp"] == 1_764_700_000_000_i64 + 340 * 300_000)
+        .collect();
+    assert_eq!(spike.len(), 1, "{alerts:?}");
+    assert_eq!(
+        (
+            spike[0]["series"].as_str(),
+            spike[0]["model"].as_str(),
+            spike[0]["entity"].as_str(),
+            spike[0]["source"].as_str(),
+            spike[0]["severity"].as_str(),
+        ),
+        (
+            Some("cpu"),
+            Some("series/cpu"),
+            Some("host-1"),
+            Some("kinesis"),
+            Some("high")
+        ),
+        "{alerts:?}"
+    );
+    let letters = rig.dead_letters(1).await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["code"], "invalid_input", "{letters:?}");
+
+    // The same delivery again (Lambda retrying it): nothing learned twice, no alert again.
+    let again = invoke(&detect, invocation(delivery)).await.unwrap();
+    assert_eq!(failures(&again), Vec::<String>::new(), "{again}");
+    let after = stored_cpu(&rig).await;
+    assert_eq!(
+        (after.points_seen, after.sequence),
+        (stored.points_seen, stored.sequence)
+    );
+    assert_eq!(rig.alerts().await, Vec::<Value>::new());
+    assert_eq!(rig.dead_letters(0).await, Vec::<Value>::new());
 }

@@ -3,20 +3,27 @@
 
 use std::sync::Arc;
 
-use application::cache::{LatestCache, ModelCache};
+use application::cache::{LatestCache, ModelCache, SeriesCache};
+use application::domain::ids::now_millis;
 use application::domain::incoming::IncomingRoute;
 use application::domain::stream_record::{DeliveredRecord, StreamSource};
 use application::domain::{JobPolicy, S3ObjectRef, Scope, Tenant};
 use application::ports::{
-    AlertLedger, AlertSink, BlobStreams, DeadLetterSink, JobRunner, JobStore, ModelRegistry,
-    ObjectStore, UrlSigner,
+    AlertLedger, AlertSink, BlobStreams, DeadLetterSink, IdempotencyStore, JobRunner, JobStore,
+    ModelRegistry, ObjectAdmin, ObjectStore, SeriesStore, UrlSigner,
 };
 use application::workflows::alerts::{detect_alert, AlertPolicy, AlertWorkflow};
 use application::workflows::batch::{BatchJobRequest, BatchWorkflow, SplitPolicy};
 use application::workflows::batch_range::SplitBatch;
 use application::workflows::detect::{DetectRequest, DetectWorkflow};
+use application::workflows::idempotency::IdempotencyGuard;
 use application::workflows::jobs::{JobQueries, DEFAULT_JOBS_PAGE};
 use application::workflows::local_runner::LocalJobRunner;
+use application::workflows::series::{SeriesWorkflow, DEFAULT_SERIES_PAGE};
+use application::workflows::series_alerts::{series_alert_candidates, JudgedPoint, POSTED_SOURCE};
+use application::workflows::series_request::{
+    AppendResponse, SeriesListResponse, SeriesPointsRequest, SeriesView,
+};
 use application::workflows::stream::{StreamOutcome, StreamWorkflow};
 use application::workflows::uploads::{UploadRequest, UploadWorkflow};
 use application::ServiceError;
@@ -47,6 +54,8 @@ pub struct HandlerDeps {
     uploads: Option<UploadWorkflow>,
     alerts: Option<AlertWorkflow>,
     streams: Option<StreamWorkflow>,
+    series: Option<SeriesWorkflow>,
+    idempotency: Option<IdempotencyGuard>,
     data_bucket: String,
     max_body_bytes: usize,
     access: Access,
@@ -79,6 +88,8 @@ impl HandlerDeps {
             uploads: None,
             alerts: None,
             streams: None,
+            series: None,
+            idempotency: None,
             data_bucket: config.data_bucket().to_owned(),
             max_body_bytes: config.max_body_bytes,
             access: Access::Authorizer,
@@ -158,14 +169,47 @@ impl HandlerDeps {
                 window_ms: config.alert_window_secs * 1000,
             },
         );
-        self.streams = Some(StreamWorkflow::new(
+        let streams = StreamWorkflow::new(
             self.detect.clone(),
             config.stream_routes.clone(),
             dead_letters,
             alerts.clone(),
             config.budgets().event,
-        ));
+        );
+        self.streams = Some(match &self.series {
+            Some(series) => streams.with_series(series.clone().with_budget(config.budgets().event)),
+            None => streams,
+        });
         self.alerts = Some(alerts);
+        self
+    }
+
+    /// Serves the series routes and appends stream records naming a series (call before
+    /// [`with_streams`](Self::with_streams)): records in `series`, detector states in `objects`
+    /// (superseded ones deleted through `admin`), a quarter of `config.cache_bytes` keeping
+    /// detectors warm.
+    pub fn with_series(
+        mut self,
+        objects: Arc<dyn ObjectStore>,
+        admin: Arc<dyn ObjectAdmin>,
+        series: Arc<dyn SeriesStore>,
+        config: &Config,
+    ) -> Self {
+        self.series = Some(
+            SeriesWorkflow::new(
+                objects,
+                admin,
+                series,
+                Arc::new(SeriesCache::new(config.cache_bytes / 4)),
+            )
+            .with_budget(config.budgets().request),
+        );
+        self
+    }
+
+    /// Honours `Idempotency-Key` on series appends, keeping records in `store`.
+    pub fn with_idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        self.idempotency = Some(IdempotencyGuard::new(store));
         self
     }
 
@@ -189,6 +233,14 @@ pub enum Route {
     StartBatch,
     /// `POST /api/v1/uploads`.
     Upload,
+    /// `POST /api/v1/series/{name}/points`.
+    AppendPoints,
+    /// `POST /api/v1/series/detect`.
+    DetectSeries,
+    /// `GET /api/v1/series`.
+    ListSeries,
+    /// `GET /api/v1/series/{name}`.
+    GetSeries,
 }
 
 /// The `detect` function: two routes, and S3 ObjectCreated records under
@@ -222,11 +274,40 @@ impl Function for HandlerDeps {
                 Scope::Detect,
                 Route::Upload,
             ),
+            RouteSpec::new(
+                Method::POST,
+                "/api/v1/series/detect",
+                Scope::Detect,
+                Route::DetectSeries,
+            ),
+            RouteSpec::new(
+                Method::POST,
+                "/api/v1/series/{name}/points",
+                Scope::Detect,
+                Route::AppendPoints,
+            )
+            .idempotent(&[]),
+            RouteSpec::new(
+                Method::GET,
+                "/api/v1/series",
+                Scope::Read,
+                Route::ListSeries,
+            ),
+            RouteSpec::new(
+                Method::GET,
+                "/api/v1/series/{name}",
+                Scope::Read,
+                Route::GetSeries,
+            ),
         ]
     }
 
     fn access(&self) -> &Access {
         &self.access
+    }
+
+    fn idempotency(&self) -> Option<&IdempotencyGuard> {
+        self.idempotency.as_ref()
     }
 
     fn http(&self, matched: Matched<Route>, request: Request) -> Work<'_, Response<Body>> {
@@ -270,6 +351,23 @@ impl Function for HandlerDeps {
                         ServiceError::Unavailable("this function signs no upload URLs".into())
                     })?;
                     Ok(json_response(201, &uploads.grant(tenant, body).await?))
+                }
+                Route::AppendPoints => append_points(self, tenant, matched.param(), &request).await,
+                Route::DetectSeries => {
+                    let body = series_body(self, &request)?;
+                    let config = body.config.clone().unwrap_or_default();
+                    let points = body.named_points()?;
+                    Ok(json_response(200, &series(self)?.detect(config, &points)?))
+                }
+                Route::ListSeries => {
+                    let limit = query_number(&request, "limit")?.unwrap_or(DEFAULT_SERIES_PAGE);
+                    let cursor = query_text(&request, "cursor")?;
+                    let page = series(self)?.list(tenant, limit, cursor.as_deref()).await?;
+                    Ok(json_response(200, &SeriesListResponse::from(page)))
+                }
+                Route::GetSeries => {
+                    let record = series(self)?.describe(tenant, matched.param()).await?;
+                    Ok(json_response(200, &SeriesView::from(record)))
                 }
             }
         })
@@ -341,6 +439,60 @@ async fn detect(
         alerts.announce(detect_alert(tenant, &response)).await;
     }
     Ok(json_response(200, &response))
+}
+
+/// The series workflow, or a 503 where the function was built without one.
+fn series(deps: &HandlerDeps) -> Result<&SeriesWorkflow, ServiceError> {
+    deps.series
+        .as_ref()
+        .ok_or_else(|| ServiceError::Unavailable("this function keeps no series".into()))
+}
+
+/// The JSON body of a series route, bounded before parsing.
+fn series_body(deps: &HandlerDeps, request: &Request) -> Result<SeriesPointsRequest, ServiceError> {
+    let bytes = body_bytes(request, deps.max_body_bytes)?;
+    require_json(request)?;
+    parse_json_body(bytes, deps.max_body_bytes)
+}
+
+/// Appends the posted points to the series `name` and raises alerts for its anomalies.
+async fn append_points(
+    deps: &HandlerDeps,
+    tenant: &Tenant,
+    name: &str,
+    request: &Request,
+) -> Result<Response<Body>, ServiceError> {
+    let body = series_body(deps, request)?;
+    let config = body.config.clone();
+    let points = body.named_points()?;
+    let outcome = series(deps)?.append(tenant, name, config, &points).await?;
+    if let Some(alerts) = &deps.alerts {
+        let judged: Vec<JudgedPoint<'_>> = points
+            .iter()
+            .zip(&outcome.verdicts)
+            .map(|(point, verdict)| JudgedPoint {
+                point,
+                verdict,
+                record_id: None,
+            })
+            .collect();
+        let candidates: Vec<_> =
+            series_alert_candidates(tenant, &outcome.record, &judged, alerts, POSTED_SOURCE)
+                .into_iter()
+                .map(|(_, candidate)| candidate)
+                .collect();
+        if !candidates.is_empty() {
+            // The points are learned whatever happens to their alerts: a failure is logged.
+            match alerts.raise(&candidates, now_millis()).await {
+                Ok(report) if report.failed.is_empty() => {}
+                Ok(report) => {
+                    tracing::warn!(failed = report.failed.len(), "series alerts not raised")
+                }
+                Err(e) => tracing::warn!(error = %e, "series alerts not raised"),
+            }
+        }
+    }
+    Ok(json_response(200, &AppendResponse::new(&points, outcome)))
 }
 
 /// Scores every created object under `incoming/detect/{model}/`; after trying them all, the last

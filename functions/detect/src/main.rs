@@ -13,12 +13,19 @@ async fn main() -> Result<(), Error> {
     let config = config_or_exit();
     let stores = stores_or_exit(&config).await;
     let access = access(&config, &stores).await;
-    let deps = HandlerDeps::new(stores.objects, stores.registry, stores.jobs, &config)
-        .with_streams(stores.ledger, stores.alerts, stores.dead_letters, &config)
-        .with_blobs(stores.blobs)
-        .with_signer(stores.signer, &config)
-        .with_jobs_engine(stores.engine, &config)
-        .with_access(access);
+    let deps = HandlerDeps::new(
+        stores.objects.clone(),
+        stores.registry,
+        stores.jobs,
+        &config,
+    )
+    .with_series(stores.objects, stores.admin, stores.series, &config)
+    .with_idempotency(stores.idempotency)
+    .with_streams(stores.ledger, stores.alerts, stores.dead_letters, &config)
+    .with_blobs(stores.blobs)
+    .with_signer(stores.signer, &config)
+    .with_jobs_engine(stores.engine, &config)
+    .with_access(access);
     // Every trigger (API Gateway, S3, Kinesis, SQS) arrives as JSON; `invoke` dispatches it.
     run(service_fn(|event: LambdaEvent<Value>| invoke(&deps, event))).await
 }

@@ -299,13 +299,18 @@ async fn when_series_are_listed_should_page_by_name_and_refuse_a_forged_cursor()
 #[tokio::test]
 async fn when_a_whole_series_is_detected_should_match_appending_it_and_store_nothing() {
     let env = Env::local();
-    let whole = SeriesWorkflow::detect(SeriesParams::default(), &points(0..400)).unwrap();
-    let appended = env
-        .workflow(0)
+    let workflow = env.workflow(0);
+    let whole = workflow
+        .detect(SeriesParams::default(), &points(0..400))
+        .unwrap();
+    assert_eq!(whole.values, ["cpu"]);
+    assert!(workflow.describe(&tenant(), "cpu").await.is_err());
+    let appended = workflow
         .append(&tenant(), "cpu", None, &points(0..400))
         .await
         .unwrap();
-    assert_eq!(whole, appended.verdicts);
+    let whole_verdicts: Vec<_> = whole.results.into_iter().map(|r| r.verdict).collect();
+    assert_eq!(whole_verdicts, appended.verdicts);
     let spiked: Vec<NamedPoint> = points(0..400)
         .into_iter()
         .enumerate()
@@ -316,6 +321,98 @@ async fn when_a_whole_series_is_detected_should_match_appending_it_and_store_not
             point
         })
         .collect();
-    let verdicts = SeriesWorkflow::detect(SeriesParams::default(), &spiked).unwrap();
-    assert!(verdicts[350].is_anomaly, "{:?}", verdicts[350]);
+    let detected = workflow.detect(SeriesParams::default(), &spiked).unwrap();
+    assert_eq!(detected.anomalies, 1, "{:?}", detected.results);
+    assert!(
+        detected.results[350].verdict.is_anomaly,
+        "{:?}",
+        detected.results[350]
+    );
+}
+
+#[tokio::test]
+async fn when_a_request_would_pass_the_work_budget_or_the_answer_limit_should_refuse_it_before_any_work(
+) {
+    let env = Env::local();
+    let tight = env.workflow(0).with_budget(detection::WorkBudget {
+        seconds: 0.05,
+        memory_bytes: 1 << 30,
+    });
+    let wide = SeriesParams {
+        number_of_trees: Some(100),
+        shingle_size: 8,
+        ..SeriesParams::default()
+    };
+    let error = tight
+        .append(&tenant(), "wide", Some(wide.clone()), &points(0..5_000))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.status(), error.code()),
+        (422, "over_budget"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("send at most"), "{error}");
+    assert!(
+        tight.describe(&tenant(), "wide").await.is_err(),
+        "nothing was created"
+    );
+    let error = tight.detect(wide, &points(0..5_000)).unwrap_err();
+    assert_eq!(error.code(), "over_budget", "{error}");
+    let sixteen: Vec<NamedPoint> = (0..10_000)
+        .map(|i| NamedPoint {
+            timestamp: i as i64 * STEP_MS,
+            values: (0..16)
+                .map(|v| (format!("v{v:02}"), value(i + v)))
+                .collect(),
+            entity: None,
+        })
+        .collect();
+    let error = env
+        .workflow(0)
+        .detect(SeriesParams::default(), &sixteen)
+        .unwrap_err();
+    assert_eq!(
+        (error.status(), error.code()),
+        (413, "answer_too_large"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("send at most"), "{error}");
+}
+
+#[tokio::test]
+async fn when_a_delivery_is_redelivered_should_learn_each_point_once_and_reject_misfits_alone() {
+    let env = Env::local();
+    let workflow = env.workflow(0);
+    let mut delivery = points(0..50);
+    delivery[20].values = BTreeMap::from([("memory".to_string(), 1.0)]);
+    let first = workflow
+        .append_delivered(&tenant(), "cpu", &delivery)
+        .await
+        .unwrap();
+    assert_eq!(first.learned.len(), 49);
+    assert_eq!(first.rejected.len(), 1);
+    assert_eq!(first.rejected[0].0, 20);
+    assert_eq!(first.rejected[0].1.code(), "invalid_input");
+    assert!(first.duplicates.is_empty());
+    let again = workflow
+        .append_delivered(&tenant(), "cpu", &delivery)
+        .await
+        .unwrap();
+    assert!(again.outcome.is_none(), "a redelivery writes nothing");
+    assert_eq!(again.duplicates.len(), 50, "the misfit too: {again:?}");
+    let mut overlapping = points(40..60);
+    overlapping.swap(15, 16);
+    let next = workflow
+        .append_delivered(&tenant(), "cpu", &overlapping)
+        .await
+        .unwrap();
+    assert_eq!(next.learned.len(), 9, "{next:?}");
+    assert_eq!(
+        next.duplicates.len(),
+        11,
+        "10 redelivered, 1 behind the point before it"
+    );
+    let record = workflow.describe(&tenant(), "cpu").await.unwrap();
+    assert_eq!((record.points_seen, record.sequence), (58, 2));
 }

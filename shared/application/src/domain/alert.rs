@@ -59,8 +59,12 @@ pub struct AnomalyAlert {
     pub top_features: Vec<FeatureContribution>,
     /// Alerts of this model and entity suppressed since the previous one was published.
     pub suppressed: u64,
-    /// Where the record came from (`kinesis`, `sqs`).
+    /// Where the record came from (`kinesis`, `sqs`, or `api` for points posted to a series).
     pub source: String,
+    /// The series the point belongs to, for a series' anomaly (whose `model` is then
+    /// `series/{name}`, which no model can be named, and whose `version` is the series' sequence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<String>,
 }
 
 /// The detail of a [`JOB_ANOMALIES_FOUND`] event.

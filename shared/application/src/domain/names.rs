@@ -18,10 +18,19 @@ pub fn validate_model_name(name: &str) -> Result<(), InvalidModelName> {
     validate_name("model name", name)
 }
 
-/// Checks a series name against the same rule as a model name: it becomes a key and an object
-/// prefix too.
+/// The series name that is a route of its own (`POST /api/v1/series/detect`), so never a series'.
+pub const RESERVED_SERIES_NAME: &str = "detect";
+
+/// Checks a series name against the same rule as a model name (it becomes a key and an object
+/// prefix too), and refuses [`RESERVED_SERIES_NAME`].
 pub fn validate_series_name(name: &str) -> Result<(), InvalidModelName> {
-    validate_name("series name", name)
+    validate_name("series name", name)?;
+    if name == RESERVED_SERIES_NAME {
+        return Err(InvalidModelName(format!(
+            "series name '{RESERVED_SERIES_NAME}' is reserved: POST /api/v1/series/{RESERVED_SERIES_NAME} judges a whole series without storing it"
+        )));
+    }
+    Ok(())
 }
 
 fn validate_name(what: &str, name: &str) -> Result<(), InvalidModelName> {
@@ -79,5 +88,14 @@ mod tests {
             artifact_key(&Tenant::default(), "m", 3),
             "models/default/m/v000003/model.nmly"
         );
+    }
+
+    #[test]
+    fn when_a_series_is_named_as_the_whole_series_route_should_be_refused() {
+        let e = ServiceError::from(validate_series_name("detect").unwrap_err());
+        assert_eq!(e.status(), 400);
+        assert!(e.to_string().contains("reserved"), "{e}");
+        validate_series_name("detector").unwrap();
+        validate_model_name("detect").unwrap();
     }
 }

@@ -55,6 +55,10 @@ pub struct StreamRecord {
     /// The model; optional when the source is mapped to one.
     #[serde(default)]
     pub model: Option<String>,
+    /// The series the record is a point of (instead of a model): its `features` are the point's
+    /// values and its `timestamp` (epoch milliseconds) is required.
+    #[serde(default)]
+    pub series: Option<String>,
     /// The version; the latest when absent.
     #[serde(default)]
     pub version: Option<u32>,
@@ -106,6 +110,18 @@ impl StreamRecord {
                 "feature {name:?} is not a finite number"
             )));
         }
+        if record.series.is_some() {
+            if record.model.is_some() || record.version.is_some() {
+                return Err(malformed(
+                    "a record is a point of a series or a row for a model, not both".into(),
+                ));
+            }
+            if !record.timestamp.as_ref().is_some_and(Value::is_i64) {
+                return Err(malformed(
+                    "a series record needs its timestamp in epoch milliseconds (an integer)".into(),
+                ));
+            }
+        }
         for (field, value) in [("entity", &record.entity), ("id", &record.id)] {
             if let Some(value) = value {
                 if value.is_empty() || value.len() > MAX_RECORD_ID_BYTES {
@@ -135,6 +151,19 @@ mod tests {
     }
 
     #[test]
+    fn when_a_record_is_a_series_point_should_parse_its_series_and_timestamp() {
+        let record = StreamRecord::parse(
+            br#"{"series":"cpu","features":{"value":0.5},"timestamp":1764756000000}"#,
+        )
+        .unwrap();
+        assert_eq!(record.series.as_deref(), Some("cpu"));
+        assert_eq!(
+            record.timestamp.as_ref().and_then(Value::as_i64),
+            Some(1_764_756_000_000)
+        );
+    }
+
+    #[test]
     fn when_a_record_is_malformed_should_say_why() {
         for (data, needle) in [
             (&b"not json"[..], "not a valid record"),
@@ -142,6 +171,18 @@ mod tests {
             (br#"{"features":{"a":1},"extra":1}"#, "unknown field"),
             (br#"{"features":{"a":"x"}}"#, "not a valid record"),
             (br#"{"features":{"a":1},"entity":""}"#, "entity"),
+            (
+                br#"{"series":"cpu","model":"m","features":{"a":1},"timestamp":1}"#,
+                "not both",
+            ),
+            (
+                br#"{"series":"cpu","features":{"a":1},"timestamp":"2026-12-03T10:00:00Z"}"#,
+                "epoch milliseconds",
+            ),
+            (
+                br#"{"series":"cpu","features":{"a":1}}"#,
+                "epoch milliseconds",
+            ),
         ] {
             let rejection = StreamRecord::parse(data).unwrap_err();
             assert_eq!(rejection.code, "malformed_record");

@@ -27,6 +27,8 @@ pub mod range_lines;
 pub mod restore;
 pub mod retention;
 pub mod series;
+pub mod series_alerts;
+pub mod series_request;
 pub mod severity;
 pub mod stream;
 pub mod sweep;

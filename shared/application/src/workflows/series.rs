@@ -7,7 +7,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use detection::series::{decode_state, encode_state, PointVerdict, SeriesDetector, SeriesParams};
+use detection::series::{
+    decode_state, encode_state, PointVerdict, SeriesDetector, SeriesParams, SeriesSettings,
+};
+use detection::WorkBudget;
 
 use crate::cache::SeriesCache;
 use crate::checksum::sha256_hex;
@@ -16,15 +19,24 @@ use crate::domain::names::validate_series_name;
 use crate::domain::series::series_state_key;
 use crate::domain::stream_record::MAX_RECORD_ID_BYTES;
 use crate::domain::{SeriesAnomaly, SeriesRecord, Tenant};
-use crate::error::ServiceError;
+use crate::error::{ServiceError, MAX_ANSWER_BYTES};
 use crate::ports::{ObjectAdmin, ObjectMeta, ObjectStore, SeriesPage, SeriesStore, StoreError};
+use crate::workflows::budgets::WorkBudgets;
+use crate::workflows::series_request::{point_results, SeriesDetectResponse};
 
 /// Most points one append (or one whole-series detect) may carry.
 pub const MAX_POINTS_PER_REQUEST: usize = 10_000;
 /// Longest value name.
 pub const MAX_VALUE_NAME_BYTES: usize = 64;
+/// Series a page lists unless the caller asks for another number (1 to 1,000).
+pub const DEFAULT_SERIES_PAGE: usize = 100;
 /// Times an append starts over after losing the race for a sequence.
 const MAX_ATTEMPTS: usize = 8;
+/// Bytes of one point's result in an answer beside its values (timestamp, entity, scores).
+const RESULT_BYTES: usize = 320;
+/// Bytes of one value in a result: it appears in the expected value, both bounds and the
+/// attribution.
+const RESULT_VALUE_BYTES: usize = 4 * 26;
 
 /// One point as a caller sends it: a timestamp and its values by name.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,12 +60,60 @@ pub struct AppendOutcome {
     pub verdicts: Vec<PointVerdict>,
 }
 
+/// What an append of delivered points did, by the points' index in the delivery.
+#[derive(Debug, Default)]
+pub struct DeliveredAppend {
+    /// The append of the new points (`None` when there were none).
+    pub outcome: Option<AppendOutcome>,
+    /// The points learned, in the order of the outcome's verdicts.
+    pub learned: Vec<usize>,
+    /// The points skipped as already learned.
+    pub duplicates: Vec<usize>,
+    /// The points that can never be learned, and why.
+    pub rejected: Vec<(usize, ServiceError)>,
+}
+
+/// A series read for an append: its record, its detector, and whether the append creates it.
+struct LoadedSeries {
+    record: SeriesRecord,
+    detector: SeriesDetector,
+    created: bool,
+}
+
+/// The 409 of an append that lost the race for the next sequence on every attempt.
+fn lost_every_race(name: &str) -> ServiceError {
+    ServiceError::Conflict(format!(
+        "series '{name}' kept moving under {MAX_ATTEMPTS} attempts to append; retry"
+    ))
+}
+
 /// The series workflows, over the ports they use.
+#[derive(Clone)]
 pub struct SeriesWorkflow {
     objects: Arc<dyn ObjectStore>,
     admin: Arc<dyn ObjectAdmin>,
     series: Arc<dyn SeriesStore>,
     cache: Arc<SeriesCache>,
+    budget: WorkBudget,
+}
+
+/// Refuses, before any work, a request whose points would take more than `budget` or whose
+/// answer would pass the response limit.
+fn admit_work(
+    settings: &SeriesSettings,
+    points: usize,
+    budget: &WorkBudget,
+) -> Result<(), ServiceError> {
+    let answer = points.saturating_mul(RESULT_BYTES + settings.dimensions * RESULT_VALUE_BYTES);
+    if answer > MAX_ANSWER_BYTES {
+        let fits = MAX_ANSWER_BYTES / (RESULT_BYTES + settings.dimensions * RESULT_VALUE_BYTES);
+        return Err(ServiceError::AnswerTooLarge(format!(
+            "the answer to {points} points of {} values would be about {answer} bytes, above the \
+             {MAX_ANSWER_BYTES}-byte response limit: send at most {fits} points per request",
+            settings.dimensions
+        )));
+    }
+    Ok(settings.check_work(points, budget)?)
 }
 
 fn check_points(points: &[NamedPoint]) -> Result<(), ServiceError> {
@@ -163,7 +223,15 @@ impl SeriesWorkflow {
             admin,
             series,
             cache,
+            budget: WorkBudgets::for_function(1024, 30).request,
         }
+    }
+
+    /// The same workflow refusing, before any work, requests estimated above `budget` (by
+    /// default a 1,024 MB, 30 s function's request budget).
+    pub fn with_budget(mut self, budget: WorkBudget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// The detector `record` names: warm, or loaded from its stored state.
@@ -194,6 +262,130 @@ impl SeriesWorkflow {
         Ok(detector)
     }
 
+    /// Reads `name`'s record and detector for an append of `points` (a new series is created
+    /// with `params`, or the defaults, and the first point's value names), refusing, before any
+    /// work, another configuration than the stored one and work over the budget.
+    async fn load(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        params: Option<&SeriesParams>,
+        points: &[NamedPoint],
+    ) -> Result<LoadedSeries, ServiceError> {
+        match self.series.series(tenant, name).await? {
+            Some(record) => {
+                if params.is_some_and(|p| *p != record.params) {
+                    return Err(ServiceError::Conflict(format!(
+                        "series '{name}' exists with another configuration"
+                    )));
+                }
+                let settings = record.params.clone().check(record.values.len())?;
+                admit_work(&settings, points.len(), &self.budget)?;
+                let detector = self.detector(tenant, &record).await?;
+                Ok(LoadedSeries {
+                    record,
+                    detector,
+                    created: false,
+                })
+            }
+            None => {
+                let params = params.cloned().unwrap_or_default();
+                let names = value_names(points)?;
+                let settings = params.clone().check(names.len())?;
+                admit_work(&settings, points.len(), &self.budget)?;
+                let now = now_millis();
+                Ok(LoadedSeries {
+                    detector: SeriesDetector::new(settings)?,
+                    record: SeriesRecord {
+                        name: name.to_owned(),
+                        params,
+                        values: names,
+                        sequence: 0,
+                        points_seen: 0,
+                        last_timestamp: None,
+                        state_key: String::new(),
+                        created_at_ms: now,
+                        updated_at_ms: now,
+                        recent_anomalies: Vec::new(),
+                    },
+                    created: true,
+                })
+            }
+        }
+    }
+
+    /// Stores what `loaded` learned from `points` (their `values` and `verdicts`): the state
+    /// under a fresh key, then the record one sequence on. `None` when another writer moved the
+    /// record first (this writer's state is deleted; the caller starts over).
+    async fn commit(
+        &self,
+        tenant: &Tenant,
+        loaded: LoadedSeries,
+        points: &[NamedPoint],
+        values: &[Vec<f64>],
+        verdicts: Vec<PointVerdict>,
+    ) -> Result<Option<AppendOutcome>, ServiceError> {
+        let LoadedSeries {
+            mut record,
+            detector,
+            created,
+        } = loaded;
+        let previous_key = std::mem::take(&mut record.state_key);
+        record.sequence += 1;
+        record.points_seen = detector.points_seen();
+        record.last_timestamp = detector.last_timestamp();
+        record.updated_at_ms = now_millis();
+        record.state_key = series_state_key(
+            tenant,
+            &record.name,
+            record.sequence,
+            &format!("{:016x}", rand::random::<u64>()),
+        );
+        record.remember(
+            points
+                .iter()
+                .zip(values)
+                .zip(&verdicts)
+                .filter(|(_, v)| v.is_anomaly)
+                .map(|((point, values), verdict)| SeriesAnomaly {
+                    timestamp: point.timestamp,
+                    values: values.clone(),
+                    score: verdict.score,
+                    grade: verdict.grade,
+                    entity: point.entity.clone(),
+                }),
+        );
+        let bytes = encode_state(&detector)?;
+        let meta = ObjectMeta {
+            sha256: sha256_hex(&bytes),
+            size: bytes.len() as u64,
+            content_type: "application/octet-stream".into(),
+        };
+        self.objects
+            .put_if_absent(&record.state_key, &bytes, &meta)
+            .await?;
+        if !self.series.put_series(tenant, &record).await? {
+            let _ = self.admin.delete(&record.state_key).await;
+            return Ok(None);
+        }
+        self.cache.insert(
+            tenant,
+            &record.name,
+            &record.state_key,
+            detector,
+            bytes.len(),
+        );
+        if !previous_key.is_empty() {
+            // The superseded state is garbage now; a failed delete only leaves it behind.
+            let _ = self.admin.delete(&previous_key).await;
+        }
+        Ok(Some(AppendOutcome {
+            record,
+            created,
+            verdicts,
+        }))
+    }
+
     /// Appends `points` to `name`, creating it with `params` (or the defaults) on first use; an
     /// existing series given other `params` is a conflict. Answers every point's verdict.
     pub async fn append(
@@ -206,105 +398,87 @@ impl SeriesWorkflow {
         validate_series_name(name)?;
         check_points(points)?;
         for _ in 0..MAX_ATTEMPTS {
-            let stored = self.series.series(tenant, name).await?;
-            let created = stored.is_none();
-            let (mut record, mut detector) = match stored {
-                Some(record) => {
-                    if params.as_ref().is_some_and(|p| *p != record.params) {
-                        return Err(ServiceError::Conflict(format!(
-                            "series '{name}' exists with another configuration"
-                        )));
-                    }
-                    let detector = self.detector(tenant, &record).await?;
-                    (record, detector)
-                }
-                None => {
-                    let params = params.clone().unwrap_or_default();
-                    let names = value_names(points)?;
-                    let detector = SeriesDetector::new(params.clone().check(names.len())?)?;
-                    let now = now_millis();
-                    let record = SeriesRecord {
-                        name: name.to_owned(),
-                        params,
-                        values: names,
-                        sequence: 0,
-                        points_seen: 0,
-                        last_timestamp: None,
-                        state_key: String::new(),
-                        created_at_ms: now,
-                        updated_at_ms: now,
-                        recent_anomalies: Vec::new(),
-                    };
-                    (record, detector)
-                }
-            };
-            let values = ordered(points, &record.values)?;
-            let verdicts = judge(&mut detector, points, &values)?;
-            let previous_key = std::mem::take(&mut record.state_key);
-            record.sequence += 1;
-            record.points_seen = detector.points_seen();
-            record.last_timestamp = detector.last_timestamp();
-            record.updated_at_ms = now_millis();
-            record.state_key = series_state_key(
-                tenant,
-                name,
-                record.sequence,
-                &format!("{:016x}", rand::random::<u64>()),
-            );
-            record.remember(
-                points
-                    .iter()
-                    .zip(&values)
-                    .zip(&verdicts)
-                    .filter(|(_, v)| v.is_anomaly)
-                    .map(|((point, values), verdict)| SeriesAnomaly {
-                        timestamp: point.timestamp,
-                        values: values.clone(),
-                        score: verdict.score,
-                        grade: verdict.grade,
-                        entity: point.entity.clone(),
-                    }),
-            );
-            let bytes = encode_state(&detector)?;
-            let meta = ObjectMeta {
-                sha256: sha256_hex(&bytes),
-                size: bytes.len() as u64,
-                content_type: "application/octet-stream".into(),
-            };
-            self.objects
-                .put_if_absent(&record.state_key, &bytes, &meta)
-                .await?;
-            if self.series.put_series(tenant, &record).await? {
-                self.cache
-                    .insert(tenant, name, &record.state_key, detector, bytes.len());
-                if !previous_key.is_empty() {
-                    // The superseded state is garbage now; a failed delete only leaves it behind.
-                    let _ = self.admin.delete(&previous_key).await;
-                }
-                return Ok(AppendOutcome {
-                    record,
-                    created,
-                    verdicts,
-                });
+            let mut loaded = self.load(tenant, name, params.as_ref(), points).await?;
+            let values = ordered(points, &loaded.record.values)?;
+            let verdicts = judge(&mut loaded.detector, points, &values)?;
+            if let Some(outcome) = self
+                .commit(tenant, loaded, points, &values, verdicts)
+                .await?
+            {
+                return Ok(outcome);
             }
-            let _ = self.admin.delete(&record.state_key).await;
         }
-        Err(ServiceError::Conflict(format!(
-            "series '{name}' kept moving under {MAX_ATTEMPTS} attempts to append; retry"
-        )))
+        Err(lost_every_race(name))
+    }
+
+    /// Appends what a stream delivered for `name` (created with the defaults on first use):
+    /// a point at or before the last timestamp learned (or an earlier point of the same
+    /// delivery) is taken as a redelivery and skipped, so a delivery retried changes nothing
+    /// twice; a point whose value names differ from the series' is rejected alone.
+    pub async fn append_delivered(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        points: &[NamedPoint],
+    ) -> Result<DeliveredAppend, ServiceError> {
+        validate_series_name(name)?;
+        check_points(points)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let mut loaded = self.load(tenant, name, None, points).await?;
+            let mut sorted = DeliveredAppend::default();
+            let mut kept = Vec::new();
+            let mut values = Vec::new();
+            let mut last = loaded.record.last_timestamp;
+            for (index, point) in points.iter().enumerate() {
+                if last.is_some_and(|last| point.timestamp <= last) {
+                    sorted.duplicates.push(index);
+                    continue;
+                }
+                match ordered(std::slice::from_ref(point), &loaded.record.values) {
+                    Ok(mut one) => {
+                        last = Some(point.timestamp);
+                        sorted.learned.push(index);
+                        kept.push(point.clone());
+                        values.append(&mut one);
+                    }
+                    Err(error) => sorted.rejected.push((index, error)),
+                }
+            }
+            if kept.is_empty() {
+                return Ok(sorted);
+            }
+            let verdicts = judge(&mut loaded.detector, &kept, &values)?;
+            if let Some(outcome) = self
+                .commit(tenant, loaded, &kept, &values, verdicts)
+                .await?
+            {
+                sorted.outcome = Some(outcome);
+                return Ok(sorted);
+            }
+        }
+        Err(lost_every_race(name))
     }
 
     /// Judges a whole series in one call with a fresh detector of `params` (for back-filling and
     /// trying settings on history); nothing is stored.
     pub fn detect(
+        &self,
         params: SeriesParams,
         points: &[NamedPoint],
-    ) -> Result<Vec<PointVerdict>, ServiceError> {
+    ) -> Result<SeriesDetectResponse, ServiceError> {
         check_points(points)?;
         let names = value_names(points)?;
+        let settings = params.clone().check(names.len())?;
+        admit_work(&settings, points.len(), &self.budget)?;
         let values = ordered(points, &names)?;
-        let mut detector = SeriesDetector::new(params.check(names.len())?)?;
-        judge(&mut detector, points, &values)
+        let mut detector = SeriesDetector::new(settings)?;
+        let verdicts = judge(&mut detector, points, &values)?;
+        Ok(SeriesDetectResponse {
+            config: params,
+            values: names,
+            anomalies: verdicts.iter().filter(|v| v.is_anomaly).count(),
+            results: point_results(points, verdicts),
+        })
     }
 
     /// Up to `limit` (1 to 1,000) of `tenant`'s series after `cursor` (the last name of the page

@@ -11,7 +11,7 @@ use ndarray::Array2;
 
 use crate::domain::alert::AnomalyAlert;
 use crate::domain::ids::now_millis;
-use crate::domain::names::validate_model_name;
+use crate::domain::names::{validate_model_name, validate_series_name};
 use crate::domain::stream_record::{
     DeliveredRecord, RecordRejection, StreamRecord, StreamSource, MAX_BATCH_RECORDS,
 };
@@ -21,6 +21,8 @@ use crate::metrics::{self, Counter};
 use crate::ports::{DeadLetter, DeadLetterSink};
 use crate::workflows::alerts::{AlertCandidate, AlertReport, AlertWorkflow};
 use crate::workflows::detect::DetectWorkflow;
+use crate::workflows::series::{NamedPoint, SeriesWorkflow};
+use crate::workflows::series_alerts::{series_alert_candidates, JudgedPoint};
 use crate::workflows::severity::SeverityTally;
 use crate::ServiceError;
 
@@ -41,7 +43,15 @@ pub struct StreamOutcome {
     pub alerts: AlertReport,
 }
 
-/// A parsed record waiting for its model.
+/// What a record is scored by.
+enum Target {
+    /// A model, by name.
+    Model(String),
+    /// A series, by name: the record is its next point.
+    Series(String),
+}
+
+/// A parsed record waiting for its model or series.
 struct Pending<'a> {
     index: usize,
     delivered: &'a DeliveredRecord,
@@ -56,6 +66,7 @@ pub struct StreamWorkflow {
     dead_letters: Arc<dyn DeadLetterSink>,
     alerts: AlertWorkflow,
     budget: WorkBudget,
+    series: Option<SeriesWorkflow>,
 }
 
 impl StreamWorkflow {
@@ -74,7 +85,15 @@ impl StreamWorkflow {
             dead_letters,
             alerts,
             budget,
+            series: None,
         }
+    }
+
+    /// The same workflow appending records that name a series to it through `series`; without
+    /// it such records are refused (retried).
+    pub fn with_series(mut self, series: SeriesWorkflow) -> Self {
+        self.series = Some(series);
+        self
     }
 
     /// Scores one delivery from `source`. A store outage while loading a model fails the whole
@@ -95,27 +114,49 @@ impl StreamWorkflow {
         let now_ms = now_millis();
         let mut rejected: Vec<(usize, RecordRejection)> = Vec::new();
         let mut groups: BTreeMap<(Tenant, String, Option<u32>), Vec<Pending<'_>>> = BTreeMap::new();
+        let mut series_groups: BTreeMap<(Tenant, String), Vec<Pending<'_>>> = BTreeMap::new();
         for (index, delivered) in records.iter().enumerate() {
             match self.admit(delivered) {
-                Ok((tenant, model, record)) => groups
-                    .entry((tenant, model, record.version))
-                    .or_default()
-                    .push(Pending {
+                Ok((tenant, target, record)) => {
+                    let pending = Pending {
                         index,
                         delivered,
                         record,
-                    }),
+                    };
+                    match target {
+                        Target::Model(model) => groups
+                            .entry((tenant, model, pending.record.version))
+                            .or_default()
+                            .push(pending),
+                        Target::Series(name) => series_groups
+                            .entry((tenant, name))
+                            .or_default()
+                            .push(pending),
+                    }
+                }
                 Err(rejection) => rejected.push((index, rejection)),
             }
         }
         let mut candidates = Vec::new();
         let mut candidate_records = Vec::new();
         let mut scored = 0;
-        for ((tenant, model, version), pending) in groups {
-            match self
-                .score_group(source, &tenant, &model, version, &pending)
-                .await
-            {
+        let model_groups = groups
+            .into_iter()
+            .map(|((tenant, model, version), pending)| {
+                (tenant, Target::Model(model), version, pending)
+            });
+        let series_groups = series_groups
+            .into_iter()
+            .map(|((tenant, name), pending)| (tenant, Target::Series(name), None, pending));
+        for (tenant, target, version, pending) in model_groups.chain(series_groups) {
+            let scoring = match &target {
+                Target::Model(model) => {
+                    self.score_group(source, &tenant, model, version, &pending)
+                        .await
+                }
+                Target::Series(name) => self.append_group(source, &tenant, name, &pending).await,
+            };
+            match scoring {
                 Ok(group) => {
                     scored += group.scored;
                     rejected.extend(group.rejected);
@@ -190,12 +231,12 @@ impl StreamWorkflow {
         })
     }
 
-    /// The record's tenant (from its source's route), model and parsed content, or why it can
-    /// never be scored.
+    /// The record's tenant (from its source's route), model or series and parsed content, or
+    /// why it can never be scored.
     fn admit(
         &self,
         delivered: &DeliveredRecord,
-    ) -> Result<(Tenant, String, StreamRecord), RecordRejection> {
+    ) -> Result<(Tenant, Target, StreamRecord), RecordRejection> {
         let route = self
             .routes
             .route(&delivered.source_arn)
@@ -207,6 +248,13 @@ impl StreamWorkflow {
                 ),
             })?;
         let record = StreamRecord::parse(&delivered.data)?;
+        if let Some(name) = &record.series {
+            validate_series_name(name).map_err(|e| RecordRejection {
+                code: "malformed_record",
+                message: e.to_string(),
+            })?;
+            return Ok((route.tenant.clone(), Target::Series(name.clone()), record));
+        }
         let model = record
             .model
             .clone()
@@ -219,7 +267,93 @@ impl StreamWorkflow {
             code: "malformed_record",
             message: e.to_string(),
         })?;
-        Ok((route.tenant.clone(), model, record))
+        Ok((route.tenant.clone(), Target::Model(model), record))
+    }
+
+    /// Appends one series' records as its next points (in delivery order): records already
+    /// learned (a redelivery) are skipped, records whose values do not fit the series are
+    /// rejected alone, and the anomalous points become alert candidates. A failure of the whole
+    /// group (the store down, over budget) is an `Err`.
+    async fn append_group(
+        &self,
+        source: StreamSource,
+        tenant: &Tenant,
+        name: &str,
+        pending: &[Pending<'_>],
+    ) -> Result<GroupOutcome, ServiceError> {
+        let series = self.series.as_ref().ok_or_else(|| {
+            ServiceError::Unavailable("this function is not configured for series".into())
+        })?;
+        let points: Vec<NamedPoint> = pending
+            .iter()
+            .map(|p| NamedPoint {
+                timestamp: p
+                    .record
+                    .timestamp
+                    .as_ref()
+                    .and_then(serde_json::Value::as_i64)
+                    .unwrap_or_default(),
+                values: p.record.features.clone(),
+                entity: p.record.entity.clone(),
+            })
+            .collect();
+        let appended = series.append_delivered(tenant, name, &points).await?;
+        let rejected = appended
+            .rejected
+            .iter()
+            .filter_map(|(at, error)| {
+                let rejection = RecordRejection {
+                    code: error.code(),
+                    message: error.to_string(),
+                };
+                pending.get(*at).map(|p| (p.index, rejection))
+            })
+            .collect();
+        let Some(outcome) = appended.outcome else {
+            return Ok(GroupOutcome {
+                scored: 0,
+                found: Vec::new(),
+                rejected,
+            });
+        };
+        let learned: Vec<&Pending<'_>> = appended
+            .learned
+            .iter()
+            .filter_map(|&at| pending.get(at))
+            .collect();
+        let judged: Vec<JudgedPoint<'_>> = appended
+            .learned
+            .iter()
+            .zip(&learned)
+            .zip(&outcome.verdicts)
+            .filter_map(|((&at, p), verdict)| {
+                Some(JudgedPoint {
+                    point: points.get(at)?,
+                    verdict,
+                    record_id: Some(
+                        p.record
+                            .id
+                            .clone()
+                            .unwrap_or_else(|| p.delivered.delivery_id.clone()),
+                    ),
+                })
+            })
+            .collect();
+        let found = series_alert_candidates(
+            tenant,
+            &outcome.record,
+            &judged,
+            &self.alerts,
+            source.name(),
+        )
+        .into_iter()
+        .filter_map(|(at, candidate)| learned.get(at).map(|p| (p.index, candidate.alert)))
+        .collect();
+        Ok(GroupOutcome {
+            scored: learned.len(),
+            found,
+            rejected,
+        })
     }
 
     /// Scores one model's records (one load): the alerts its anomalies may raise and the records
@@ -297,6 +431,7 @@ impl StreamWorkflow {
                     top_features: model.explain(x.row(row), ALERT_TOP_FEATURES)?,
                     suppressed: 0,
                     source: source.name().to_owned(),
+                    series: None,
                 },
             ));
         }

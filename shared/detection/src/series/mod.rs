@@ -4,6 +4,7 @@
 //! threshold and grade, attribution, expected value), an anomaly-likelihood layer over its
 //! scores and a range-novelty check, measured on NAB.
 
+pub mod cost;
 pub mod detector;
 pub mod error;
 pub mod forest;
@@ -11,6 +12,7 @@ pub mod likelihood;
 pub mod params;
 pub mod range_novelty;
 pub mod seasonal;
+pub mod severity;
 pub mod state;
 pub mod thresholder;
 pub mod value_level;

@@ -457,6 +457,83 @@ fn retries_with_one_idempotency_key_train_once(caller: &Caller) {
     assert_eq!(refused.json()["error"]["code"], "idempotency_key_reused");
 }
 
+/// A series fed over HTTP through the running detect function: 300 points of a daily-like cycle in
+/// six appends (the state is stored between them), a spike flagged, an append retried with its
+/// `Idempotency-Key` learned once, an old point refused, the first points judged in one call
+/// exactly as appended, and another tenant sees none of it. Every answer stays under 16 KB,
+/// which `cargo lambda watch` answers reliably (see tests/contract/hooks.py).
+fn series_learn_and_flag(caller: &Caller, stranger: &Caller) {
+    let header = format!("Bearer {}", caller.token);
+    let point = |i: usize| {
+        let value = if i == 260 {
+            400.0
+        } else {
+            50.0 + 10.0 * (i as f64 / 24.0 * std::f64::consts::TAU).sin()
+        };
+        json!({"timestamp": 1_764_756_000_000_i64 + i as i64 * 300_000, "value": value, "entity": "web-1"})
+    };
+    let append = |from: usize| {
+        let body = json!({"points": (from..from + 50).map(point).collect::<Vec<_>>()}).to_string();
+        let key = format!("e2e-series-{from}");
+        let reply = e2e::http::call_with(
+            caller.port,
+            "POST",
+            "/api/v1/series/e2e-cpu/points",
+            &[("Authorization", &header), ("Idempotency-Key", &key)],
+            Some(("application/json", body.as_bytes())),
+        )
+        .expect("POST /api/v1/series/e2e-cpu/points");
+        assert_eq!(reply.status, 200, "{}", reply.json());
+        reply.json()
+    };
+    let answers: Vec<Value> = (0..300).step_by(50).map(append).collect();
+    assert_eq!(answers[0]["created"], true, "{}", answers[0]);
+    assert_eq!(append(100), answers[2], "a retry learned twice");
+    let last = &answers[5];
+    assert_eq!(last["series"]["points_seen"], 300, "{}", last["series"]);
+    assert_eq!(last["series"]["sequence"], 6);
+    assert_eq!(
+        last["results"][10]["is_anomaly"], true,
+        "{}",
+        last["results"][10]
+    );
+
+    let described = caller.get("/api/v1/series/e2e-cpu").json();
+    assert!(
+        described["recent_anomalies"]
+            .as_array()
+            .expect("anomalies")
+            .iter()
+            .any(|a| a["timestamp"] == point(260)["timestamp"]),
+        "{described}"
+    );
+    let old = caller.json(
+        "POST",
+        "/api/v1/series/e2e-cpu/points",
+        &json!({"points": [point(10)]}),
+    );
+    assert_eq!(old.status, 409, "{}", old.json());
+    assert_eq!(old.json()["error"]["code"], "out_of_order");
+
+    let whole = caller.json(
+        "POST",
+        "/api/v1/series/detect",
+        &json!({"points": (0..50).map(point).collect::<Vec<_>>()}),
+    );
+    assert_eq!(whole.status, 200, "{}", whole.json());
+    assert_eq!(
+        whole.json()["results"],
+        answers[0]["results"],
+        "detect differs from the appends"
+    );
+
+    let listed = caller.get("/api/v1/series").json();
+    assert_eq!(listed["series"][0]["name"], "e2e-cpu", "{listed}");
+    let hidden = stranger.get("/api/v1/series/e2e-cpu");
+    assert_eq!(hidden.status, 404, "{}", hidden.json());
+    assert_eq!(stranger.get("/api/v1/series").json()["series"], json!([]));
+}
+
 #[test]
 fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_keep_the_contract() {
     let Some(cargo_lambda) = tools::require("cargo-lambda", "pip install cargo-lambda") else {
@@ -473,6 +550,7 @@ fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_ke
     train_and_detect(&server, &worker);
     streams_score_records_and_alert(&server);
     retries_with_one_idempotency_key_train_once(&worker);
+    series_learn_and_flag(&worker, &operator);
     big_files_go_through_uploads_and_jobs(&worker);
     bad_input_gets_the_right_4xx(&worker);
     back_up_and_restore(&server, &operator);

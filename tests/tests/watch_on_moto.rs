@@ -2,12 +2,12 @@
 //! moto server: `--env-var NOMALY_STORE=aws --env-var NOMALY_BUCKET=... --env-var
 //! NOMALY_TABLE=... --env-var AWS_ENDPOINT_URL=...` must give the AWS store (nothing in
 //! `Cargo.toml` may override the flags). Trains, detects and scores one S3 upload through the
-//! real binaries, then reads the bucket and the table directly: the artifact, the results object
-//! and the batch job landed there.
+//! real binaries, appends to a series twice, then reads the bucket and the table directly: the
+//! artifact, the results object, the batch job and the series' record and one state landed there.
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
-use application::ports::{BlobStreams, ObjectAdmin};
+use application::ports::{BlobStreams, ObjectAdmin, SeriesStore};
 use e2e::http::{call, get, issue_key};
 use e2e::tools;
 use e2e::watch::WatchServer;
@@ -65,6 +65,37 @@ fn when_watch_is_given_the_aws_store_should_keep_models_results_and_jobs_in_the_
     );
     assert_eq!(detected.status, 200, "{}", detected.json());
     assert_eq!(detected.json()["labels"], json!([0, 1]));
+
+    // A series appended twice: its record in the table, exactly one state (the superseded one
+    // deleted) in the bucket.
+    for from in [0_i64, 30] {
+        let points: Vec<_> = (from..from + 30)
+            .map(|i| json!({"timestamp": 1_764_756_000_000 + i * 60_000, "value": (i % 7) as f64}))
+            .collect();
+        let appended = caller.json(
+            "POST",
+            "/api/v1/series/cpu/points",
+            &json!({"points": points}),
+        );
+        assert_eq!(appended.status, 200, "{}", appended.json());
+    }
+    runtime.block_on(async {
+        let record = env
+            .stores
+            .items
+            .series(&tenant(), "cpu")
+            .await
+            .unwrap()
+            .expect("the series record");
+        assert_eq!((record.points_seen, record.sequence), (60, 2));
+        let states = env
+            .stores
+            .objects
+            .list_keys(&format!("series/{TENANT}/cpu/"))
+            .await
+            .unwrap();
+        assert_eq!(states, vec![record.state_key.clone()]);
+    });
 
     // An upload to score, then the S3 event that names it, through the Lambda invoke API.
     let key = format!("incoming/detect/{TENANT}/{MODEL}/upload.csv");

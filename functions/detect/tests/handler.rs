@@ -580,3 +580,168 @@ async fn when_the_state_machine_invokes_this_function_should_know_every_action_i
         assert!(message.contains("JobNotFound"), "{action}: {message}");
     }
 }
+
+/// A handler over `dir`'s local store serving the series routes, with `Idempotency-Key` records,
+/// as `main` wires it.
+fn series_deps(dir: &std::path::Path) -> HandlerDeps {
+    let stores = edge::startup::local_stores(dir).unwrap();
+    let config = config(&[]);
+    HandlerDeps::new(
+        stores.objects.clone(),
+        stores.registry.clone(),
+        stores.jobs.clone(),
+        &config,
+    )
+    .with_series(
+        stores.objects.clone(),
+        stores.admin.clone(),
+        stores.series.clone(),
+        &config,
+    )
+    .with_idempotency(stores.idempotency.clone())
+}
+
+#[tokio::test]
+async fn when_the_series_fixtures_are_sent_should_append_once_judge_list_and_describe() {
+    let dir = tempfile::tempdir().unwrap();
+    let deps = series_deps(dir.path());
+    let appended = handle(&deps, request(&fixture("series-append.json")))
+        .await
+        .unwrap();
+    assert_eq!(appended.status(), 200, "{}", body(&appended));
+    let first = body(&appended);
+    assert_eq!(first["created"], true, "{first}");
+    assert_eq!(first["series"]["points_seen"], 6);
+    assert_eq!(first["series"]["values"], json!(["value"]));
+    assert_eq!(first["results"].as_array().unwrap().len(), 6);
+    assert_eq!(first["results"][0]["entity"], "web-1");
+
+    // The same request with the same Idempotency-Key: the first answer, nothing learned twice.
+    let replayed = handle(&deps, request(&fixture("series-append.json")))
+        .await
+        .unwrap();
+    assert_eq!(
+        replayed.headers()["idempotent-replayed"],
+        "true",
+        "{}",
+        body(&replayed)
+    );
+    assert_eq!(body(&replayed), first);
+
+    let described = handle(&deps, request(&fixture("series-get.json")))
+        .await
+        .unwrap();
+    assert_eq!(described.status(), 200);
+    let series = body(&described);
+    assert_eq!(
+        (series["points_seen"].clone(), series["sequence"].clone()),
+        (json!(6), json!(1))
+    );
+    assert_eq!(series["config"]["detector"], "ensemble");
+
+    let listed = body(
+        &handle(&deps, request(&fixture("series-list.json")))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(listed["series"][0]["name"], "cpu", "{listed}");
+    assert!(listed.get("next_cursor").is_none());
+
+    let judged = handle(&deps, request(&fixture("series-detect.json")))
+        .await
+        .unwrap();
+    assert_eq!(judged.status(), 200, "{}", body(&judged));
+    let judged = body(&judged);
+    assert_eq!(judged["values"], json!(["cpu", "memory"]));
+    assert_eq!(judged["results"].as_array().unwrap().len(), 8);
+    assert_eq!(
+        judged["results"][7]["attribution"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let listed = body(
+        &handle(&deps, request(&fixture("series-list.json")))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        listed["series"].as_array().unwrap().len(),
+        1,
+        "detect stores nothing"
+    );
+}
+
+#[tokio::test]
+async fn when_series_requests_are_bad_should_answer_the_right_4xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let deps = series_deps(dir.path());
+    let point = |t: i64| json!({"timestamp": t, "value": 1.0});
+    let cases = [
+        (
+            "/api/v1/series/cpu/points",
+            json!({"points": []}),
+            400,
+            "bad_request",
+        ),
+        (
+            "/api/v1/series/cpu/points",
+            json!({"points": [{"timestamp": 1, "value": 1.0, "values": {"a": 1.0}}]}),
+            400,
+            "bad_request",
+        ),
+        (
+            "/api/v1/series/cpu/points",
+            json!({"points": [{"timestamp": 1, "value": 1e31}]}),
+            422,
+            "invalid_input",
+        ),
+        (
+            "/api/v1/series/cpu/points",
+            json!({"config": {"shingle_size": 0}, "points": [point(1)]}),
+            422,
+            "invalid_parameter",
+        ),
+        (
+            "/api/v1/series/cpu/points",
+            json!({"points": [point(5), point(4)]}),
+            409,
+            "out_of_order",
+        ),
+        (
+            "/api/v1/series/detect/points",
+            json!({"points": [point(1)]}),
+            400,
+            "bad_request",
+        ),
+        (
+            "/api/v1/series/detect",
+            json!({"points": [point(1)], "extra": true}),
+            400,
+            "bad_request",
+        ),
+    ];
+    for (path, payload, status, code) in cases {
+        let mut event = fixture("series-append.json");
+        event["rawPath"] = json!(path);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["headers"]
+            .as_object_mut()
+            .unwrap()
+            .remove("idempotency-key");
+        event["body"] = json!(payload.to_string());
+        let response = handle(&deps, request(&event)).await.unwrap();
+        let answer = body(&response);
+        assert_eq!(
+            (response.status().as_u16(), answer["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{path} {payload}: {answer}"
+        );
+    }
+    let missing = handle(&deps, request(&fixture("series-get.json")))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(body(&missing)["error"]["code"], "series_not_found");
+}

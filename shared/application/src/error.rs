@@ -309,9 +309,9 @@ impl From<SeriesError> for ServiceError {
     fn from(e: SeriesError) -> Self {
         match e {
             SeriesError::InvalidParams(_) => Self::InvalidParameter(e.to_string()),
-            SeriesError::WrongDimensions { .. } | SeriesError::NotFinite { .. } => {
-                Self::InvalidInput(e.to_string())
-            }
+            SeriesError::WrongDimensions { .. }
+            | SeriesError::NotFinite { .. }
+            | SeriesError::OutOfRange { .. } => Self::InvalidInput(e.to_string()),
             SeriesError::OutOfOrder { .. } => Self::OutOfOrder(e.to_string()),
             SeriesError::Forest(_) => Self::Internal(e.to_string()),
         }

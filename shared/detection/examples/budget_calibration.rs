@@ -208,4 +208,57 @@ fn main() {
             case(algorithm, params, rows, cols);
         }
     }
+    let series_cases = [
+        (json!({}), 1, 10_000),
+        (json!({"detector": "rcf"}), 1, 10_000),
+        (json!({"number_of_trees": 100}), 4, 5_000),
+        (
+            json!({"number_of_trees": 100, "shingle_size": 8}),
+            16,
+            1_000,
+        ),
+        (json!({"detector": "rcf", "shingle_size": 32}), 4, 2_000),
+        (json!({"seasonality": 1_000, "shingle_size": 4}), 8, 3_000),
+    ];
+    for (params, values, points) in series_cases {
+        let name = format!("series {params} {values}x{points}");
+        if name.contains(&filter) {
+            series_case(params, values, points);
+        }
+    }
+}
+
+/// One series detector judging and learning `points` points of `values` values, beside
+/// [`detection::series::SeriesSettings::estimate`].
+fn series_case(params: serde_json::Value, values: usize, points: usize) {
+    use detection::series::{SeriesDetector, SeriesParams};
+    let params_given = params.clone();
+    let settings = serde_json::from_value::<SeriesParams>(params)
+        .unwrap()
+        .check(values)
+        .unwrap();
+    let estimate = settings.estimate(points);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+    let rows: Vec<Vec<f64>> = (0..points)
+        .map(|i| {
+            (0..values)
+                .map(|v| (i as f64 / 24.0 + v as f64).sin() * 10.0 + rng.gen_range(-1.0..1.0))
+                .collect()
+        })
+        .collect();
+    let (_, seconds, peak) = measure(|| {
+        let mut detector = SeriesDetector::new(settings).unwrap();
+        for (i, row) in rows.iter().enumerate() {
+            detector.observe(i as i64 * 60_000, row).unwrap();
+        }
+        detector
+    });
+    println!(
+        "{}",
+        serde_json::json!({
+            "series": params_given, "values": values, "points": points,
+            "seconds": seconds, "estimated_seconds": estimate.seconds,
+            "peak_mb": peak as f64 / 1e6, "estimated_peak_mb": estimate.peak_bytes as f64 / 1e6,
+        })
+    );
 }

@@ -28,8 +28,11 @@ use crate::workflows::series_request::{point_results, SeriesDetectResponse};
 pub const MAX_POINTS_PER_REQUEST: usize = 10_000;
 /// Longest value name.
 pub const MAX_VALUE_NAME_BYTES: usize = 64;
-/// Series a page lists unless the caller asks for another number (1 to 1,000).
-pub const DEFAULT_SERIES_PAGE: usize = 100;
+/// Series a page lists unless the caller asks for another number.
+pub const DEFAULT_SERIES_PAGE: usize = 50;
+/// Most series a page lists: a record with its newest anomalies is at most about 15 KB, so a
+/// page stays far under the response limit.
+pub const MAX_SERIES_PAGE: usize = 100;
 /// Times an append starts over after losing the race for a sequence.
 const MAX_ATTEMPTS: usize = 8;
 /// Bytes of one point's result in an answer beside its values (timestamp, entity, scores).
@@ -434,7 +437,13 @@ impl SeriesWorkflow {
                     sorted.duplicates.push(index);
                     continue;
                 }
-                match ordered(std::slice::from_ref(point), &loaded.record.values) {
+                let fits =
+                    ordered(std::slice::from_ref(point), &loaded.record.values).and_then(|one| {
+                        let values = one.first().map_or(&[][..], Vec::as_slice);
+                        loaded.detector.check(point.timestamp, values)?;
+                        Ok(one)
+                    });
+                match fits {
                     Ok(mut one) => {
                         last = Some(point.timestamp);
                         sorted.learned.push(index);
@@ -481,7 +490,7 @@ impl SeriesWorkflow {
         })
     }
 
-    /// Up to `limit` (1 to 1,000) of `tenant`'s series after `cursor` (the last name of the page
+    /// Up to `limit` (1 to [`MAX_SERIES_PAGE`]) of `tenant`'s series after `cursor` (the last name of the page
     /// before), by name; a cursor that is not a series name is a 400.
     pub async fn list(
         &self,
@@ -494,9 +503,9 @@ impl SeriesWorkflow {
                 ServiceError::BadRequest(format!("cursor is not a series name: {e}"))
             })?;
         }
-        if !(1..=1000).contains(&limit) {
+        if !(1..=MAX_SERIES_PAGE).contains(&limit) {
             return Err(ServiceError::BadRequest(format!(
-                "limit must be 1 to 1000, not {limit}"
+                "limit must be 1 to {MAX_SERIES_PAGE}, not {limit}"
             )));
         }
         Ok(self.series.list_series(tenant, limit, cursor).await?)

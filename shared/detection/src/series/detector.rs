@@ -18,6 +18,10 @@ use super::value_level::ValueLevel;
 /// 0.52 across seeds, `make bench-nab`), one setting for every series.
 pub const ENSEMBLE_THRESHOLD: f64 = 0.5;
 
+/// The largest magnitude of a value: the forest computes in `f32`, whose sums and differences of
+/// larger values would overflow.
+pub const MAX_ABS_VALUE: f64 = 1e30;
+
 /// The verdict on one point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PointVerdict {
@@ -116,6 +120,9 @@ impl SeriesDetector {
         }
         if let Some(index) = values.iter().position(|value| !value.is_finite()) {
             return Err(SeriesError::NotFinite { index });
+        }
+        if let Some(index) = values.iter().position(|value| value.abs() > MAX_ABS_VALUE) {
+            return Err(SeriesError::OutOfRange { index });
         }
         match (self.settings.params.ordering, last) {
             (SeriesOrdering::Timestamp, Some(last)) if timestamp < last => {

@@ -23,6 +23,12 @@ pub enum SeriesError {
         /// Which value (from 0, in the series' value order).
         index: usize,
     },
+    /// A value whose magnitude passes [`super::detector::MAX_ABS_VALUE`].
+    #[error("value {index} of the point is beyond 1e30 in magnitude")]
+    OutOfRange {
+        /// Which value (from 0, in the series' value order).
+        index: usize,
+    },
     /// A point older than the last point learned: a series is learned in time order.
     #[error("timestamp {timestamp} is before the last point learned ({last})")]
     OutOfOrder {

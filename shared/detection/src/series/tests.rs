@@ -149,6 +149,10 @@ fn when_a_point_is_bad_should_refuse_it_and_change_nothing() {
         Err(SeriesError::NotFinite { index: 0 })
     );
     assert_eq!(
+        series.observe(11 * STEP_MS, &[-1e31]),
+        Err(SeriesError::OutOfRange { index: 0 })
+    );
+    assert_eq!(
         series.observe(11 * STEP_MS, &[1.0, 2.0]),
         Err(SeriesError::WrongDimensions {
             expected: 1,

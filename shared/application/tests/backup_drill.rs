@@ -2,20 +2,24 @@
 //! when `moto_server` is not on PATH unless `NOMALY_REQUIRE_TOOLS=1`): the disaster-recovery
 //! drill (train, score, back up, wipe the models and the table, restore, compare every artifact
 //! by SHA-256 and every item), idempotence and dry runs, refusal of a corrupted backup with
-//! nothing written, newer data kept unless replacing, consistency while trains run, and pruning.
+//! nothing written, newer data kept unless replacing, consistency while trains run, and pruning;
+//! and time series: restored to describe the same and to score on as if never interrupted,
+//! newer series kept unless replacing, and a backup racing an append holding each record with
+//! exactly the state it names.
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
-use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+use application::cache::SeriesCache;
 use application::checksum::sha256_hex;
 use application::domain::principal::parse_scopes;
-use application::domain::{ApiKey, Job, JobStatus, ModelVersion, NewKey, Tenant};
+use application::domain::{ApiKey, Job, JobStatus, ModelVersion, NewKey, SeriesRecord, Tenant};
 use application::ports::Stores;
 use application::ports::{
     BlobReader, BlobUpload, CopySource, ObjectAdmin, ObjectMeta, ObjectStore, StoreError,
@@ -32,8 +36,10 @@ use application::workflows::restore::{
     RestoreReport, RestoreRequest, RestoreStep, RestoreWorkflow, Tally,
 };
 use application::workflows::retention::RetentionPolicy;
+use application::workflows::series::{NamedPoint, SeriesWorkflow};
 use application::workflows::train::{TrainRequest, TrainWorkflow};
 use application::ServiceError;
+use detection::series::{PointVerdict, SeriesDetector, SeriesParams};
 use detection::Limits;
 use fixtures::aws_env::{aws_stores, AwsEnv};
 use fixtures::local_env::local_stores;
@@ -136,6 +142,18 @@ impl Site {
 
     fn vault(&self) -> Arc<dyn ObjectAdmin> {
         self.stores().vault.clone().expect("a vault")
+    }
+
+    /// A series workflow keeping nothing warm: every append loads its state from the store, as a
+    /// fresh container does.
+    fn series(&self) -> SeriesWorkflow {
+        let s = self.stores();
+        SeriesWorkflow::new(
+            s.objects.clone(),
+            s.admin.clone(),
+            s.series.clone(),
+            Arc::new(SeriesCache::new(0)),
+        )
     }
 
     fn train(&self) -> TrainWorkflow {
@@ -301,6 +319,10 @@ on_both!(
     when_pruning_should_keep_content_objects_a_kept_backup_names,
     when_a_backup_is_cut_short_should_resume_from_its_checkpoint,
     when_a_restore_is_cut_short_should_resume_from_its_checkpoint,
+    when_series_are_wiped_should_restore_them_and_score_on_as_one_uninterrupted_run,
+    when_a_series_is_newer_than_the_backup_should_keep_it_unless_replacing,
+    when_an_append_deletes_a_state_before_the_backup_looks_should_hold_the_record_with_its_state,
+    when_an_append_deletes_a_state_before_the_backup_copies_should_hold_the_record_with_its_state,
 );
 
 async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut site: Site) {
@@ -323,7 +345,8 @@ async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut sit
             models: 3,
             versions: 4,
             jobs: 6,
-            keys: 2
+            keys: 2,
+            series: 0
         }
     );
     assert!(backup.size_bytes > 0);
@@ -1013,7 +1036,8 @@ async fn when_a_backup_is_cut_short_should_resume_from_its_checkpoint(mut site: 
             models: 3,
             versions: 4,
             jobs: 6,
-            keys: 2
+            keys: 2,
+            series: 0
         }
     );
     assert_eq!(backup.status, BackupState::Succeeded);
@@ -1109,4 +1133,378 @@ async fn when_a_restore_is_cut_short_should_resume_from_its_checkpoint(mut site:
     assert_eq!(after, expected);
     let checkpoint = application::workflows::checkpoint::restore_checkpoint_key(&backup.id);
     assert!(site.vault().get(&checkpoint).await.unwrap().is_none());
+}
+
+/// Five minutes, in milliseconds: the series' step.
+const STEP_MS: i64 = 300_000;
+
+/// Point `i` of the series: a daily-ish wave with a weekly-ish ripple.
+fn series_value(i: usize) -> f64 {
+    50.0 + 20.0 * ((i % 48) as f64 / 48.0 * std::f64::consts::TAU).sin() + (i % 7) as f64
+}
+
+/// Points `range` of the series, valued `cpu`.
+fn series_points(range: std::ops::Range<usize>) -> Vec<NamedPoint> {
+    range
+        .map(|i| NamedPoint {
+            timestamp: i as i64 * STEP_MS,
+            values: BTreeMap::from([("cpu".to_string(), series_value(i))]),
+            entity: None,
+        })
+        .collect()
+}
+
+/// The verdicts on points `range` of a series never backed up nor restored: a fresh detector
+/// fed every point up to the end of `range`.
+fn uninterrupted(range: std::ops::Range<usize>) -> Vec<PointVerdict> {
+    let settings = SeriesParams::default().check(1).unwrap();
+    let mut detector = SeriesDetector::new(settings).unwrap();
+    (0..range.end)
+        .map(|i| {
+            detector
+                .observe(i as i64 * STEP_MS, &[series_value(i)])
+                .unwrap()
+        })
+        .skip(range.start)
+        .collect()
+}
+
+/// Every series of every tenant, and the state objects in the models store.
+async fn series_state(site: &Site) -> (Vec<(Tenant, SeriesRecord)>, Vec<String>) {
+    let s = site.stores();
+    (
+        s.series.all_series().await.unwrap(),
+        s.admin.list_keys("series/").await.unwrap(),
+    )
+}
+
+async fn when_series_are_wiped_should_restore_them_and_score_on_as_one_uninterrupted_run(
+    mut site: Site,
+) {
+    let beta = Tenant::parse("beta").unwrap();
+    let series = site.series();
+    for chunk in [0..30, 30..50] {
+        series
+            .append(&tenant(), "cpu", None, &series_points(chunk))
+            .await
+            .unwrap();
+    }
+    series
+        .append(&beta, "cpu", None, &series_points(0..20))
+        .await
+        .unwrap();
+    let before = series_state(&site).await;
+    assert_eq!(before.0.len(), 2);
+    let cpu = series.describe(&tenant(), "cpu").await.unwrap();
+    assert_eq!((cpu.sequence, cpu.points_seen), (2, 50));
+
+    // Cut short at every step, one series a page: the series phase goes on from its cursor.
+    let backups = site.backups(RetentionPolicy::default()).with_page(1);
+    let spent = || Deadline::within(Duration::ZERO);
+    let mut step = backups.start(spent()).await.unwrap();
+    let backup = loop {
+        match step {
+            BackupStep::Done(created) => break created.backup,
+            BackupStep::Continuing(pending) => {
+                step = backups.resume(&pending.id, spent()).await.unwrap()
+            }
+        }
+    };
+    assert_eq!(backup.status, BackupState::Succeeded);
+    assert_eq!(
+        backup.items,
+        ItemCounts {
+            series: 2,
+            ..ItemCounts::default()
+        }
+    );
+    assert_eq!((backup.objects, backup.copied), (2, 2), "{backup:?}");
+    let manifest = BackupManifest::parse(
+        &site
+            .vault()
+            .get(&manifest_key(&backup.id))
+            .await
+            .unwrap()
+            .unwrap()
+            .bytes,
+    )
+    .unwrap();
+    let held: Vec<String> = manifest
+        .objects
+        .iter()
+        .map(|o| o.source_key.clone())
+        .collect();
+    assert_eq!(held, before.1, "the manifest names every series state");
+
+    site.wipe().await;
+    assert_eq!(series_state(&site).await, (Vec::new(), Vec::new()));
+    let dry = restore(&site, &backup.id, true, false).await.unwrap();
+    assert_eq!(dry.series, written(2), "{dry:?}");
+    assert_eq!(series_state(&site).await, (Vec::new(), Vec::new()));
+
+    // Cut short at every step too, one item a batch: the tallies carry over in the checkpoint.
+    let restores = site.restores().with_batch(1);
+    let request = RestoreRequest {
+        backup_id: backup.id.clone(),
+        dry_run: false,
+        replace: false,
+    };
+    let report = loop {
+        match restores.restore_within(&request, spent()).await.unwrap() {
+            RestoreStep::Done(report) => break report,
+            RestoreStep::Continuing(pending) => assert_eq!(pending.status, "continuing"),
+        }
+    };
+    assert_eq!(report.series, written(2), "{report:?}");
+    assert_eq!(
+        report.objects,
+        Tally::default(),
+        "series states are not artifacts"
+    );
+    assert_eq!(series_state(&site).await, before);
+    // Idempotent: a second restore finds both series in place.
+    let again = restore(&site, &backup.id, false, false).await.unwrap();
+    assert_eq!(
+        again.series,
+        Tally {
+            unchanged: 2,
+            ..Tally::default()
+        }
+    );
+    assert_eq!(series_state(&site).await, before);
+
+    // The restored series score on exactly as series never backed up do.
+    let series = site.series();
+    let cpu = series
+        .append(&tenant(), "cpu", None, &series_points(50..80))
+        .await
+        .unwrap();
+    assert_eq!(cpu.verdicts, uninterrupted(50..80));
+    assert_eq!((cpu.record.sequence, cpu.record.points_seen), (3, 80));
+    let b = series
+        .append(&beta, "cpu", None, &series_points(20..30))
+        .await
+        .unwrap();
+    assert_eq!(b.verdicts, uninterrupted(20..30));
+}
+
+async fn when_a_series_is_newer_than_the_backup_should_keep_it_unless_replacing(site: Site) {
+    let series = site.series();
+    series
+        .append(&tenant(), "cpu", None, &series_points(0..30))
+        .await
+        .unwrap();
+    let backed_up = series.describe(&tenant(), "cpu").await.unwrap();
+    let backup = site
+        .backups(RetentionPolicy::default())
+        .create()
+        .await
+        .unwrap()
+        .backup;
+    // Newer data: more points, whose append deleted the state the backup holds.
+    series
+        .append(&tenant(), "cpu", None, &series_points(30..40))
+        .await
+        .unwrap();
+    let newer = series_state(&site).await;
+    assert!(!newer.1.contains(&backed_up.state_key));
+
+    let report = restore(&site, &backup.id, false, false).await.unwrap();
+    assert_eq!(
+        report.series,
+        Tally {
+            kept: 1,
+            ..Tally::default()
+        },
+        "{report:?}"
+    );
+    assert_eq!(report.conflicts.len(), 1, "{report:?}");
+    assert!(report.conflicts[0].contains("series 'cpu'"), "{report:?}");
+    assert_eq!(
+        series_state(&site).await,
+        newer,
+        "a kept series is left alone, and gets no stray state"
+    );
+
+    // Asked to replace, the backup's series comes back, one sequence above the newer one.
+    let report = restore(&site, &backup.id, false, true).await.unwrap();
+    assert_eq!(report.series, written(1), "{report:?}");
+    let restored = series.describe(&tenant(), "cpu").await.unwrap();
+    assert_eq!(
+        restored,
+        SeriesRecord {
+            sequence: 3,
+            ..backed_up.clone()
+        }
+    );
+    // The same restore again changes nothing.
+    let again = restore(&site, &backup.id, false, true).await.unwrap();
+    assert_eq!(
+        again.series,
+        Tally {
+            unchanged: 1,
+            ..Tally::default()
+        },
+        "{again:?}"
+    );
+    // Appends go on from the backup's state: the points after the backup score again as an
+    // uninterrupted run does, and the superseded state is deleted as usual.
+    let outcome = series
+        .append(&tenant(), "cpu", None, &series_points(30..40))
+        .await
+        .unwrap();
+    assert_eq!(outcome.verdicts, uninterrupted(30..40));
+    assert_eq!(
+        (outcome.record.sequence, outcome.record.points_seen),
+        (4, 40)
+    );
+    let states = series_state(&site).await.1;
+    assert!(states.contains(&outcome.record.state_key), "{states:?}");
+    assert!(!states.contains(&backed_up.state_key), "{states:?}");
+}
+
+/// The models store with one append to a series slipped in at the backup's first look at that
+/// series' state: before the look (the state is gone when looked for) or after it (gone when
+/// copied).
+struct AppendingAdmin {
+    inner: Arc<dyn ObjectAdmin>,
+    series: SeriesWorkflow,
+    name: String,
+    points: Vec<NamedPoint>,
+    before_the_look: bool,
+    appended: AtomicBool,
+}
+
+impl AppendingAdmin {
+    async fn append_once(&self, key: &str) {
+        let prefix = format!("series/{}/{}/", tenant(), self.name);
+        if key.starts_with(&prefix) && !self.appended.swap(true, Ordering::SeqCst) {
+            self.series
+                .append(&tenant(), &self.name, None, &self.points)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for AppendingAdmin {
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        meta: &ObjectMeta,
+    ) -> Result<(), StoreError> {
+        self.inner.put_if_absent(key, bytes, meta).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<StoredObject>, StoreError> {
+        self.inner.get(key).await
+    }
+}
+
+#[async_trait]
+impl ObjectAdmin for AppendingAdmin {
+    async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.list_keys(prefix).await
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        if self.before_the_look {
+            self.append_once(key).await;
+            return self.inner.head(key).await;
+        }
+        let meta = self.inner.head(key).await;
+        self.append_once(key).await;
+        meta
+    }
+
+    async fn put(&self, key: &str, bytes: &[u8], meta: &ObjectMeta) -> Result<(), StoreError> {
+        self.inner.put(key, bytes, meta).await
+    }
+
+    fn copy_source(&self, key: &str) -> Result<CopySource, StoreError> {
+        self.inner.copy_source(key)
+    }
+
+    async fn copy(&self, source: &CopySource, key: &str) -> Result<(), StoreError> {
+        self.inner.copy(source, key).await
+    }
+
+    async fn write_stream(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> Result<Box<dyn BlobUpload>, StoreError> {
+        self.inner.write_stream(key, content_type).await
+    }
+
+    async fn read_stream(&self, key: &str) -> Result<Option<BlobReader>, StoreError> {
+        self.inner.read_stream(key).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+}
+
+/// A backup racing an append that supersedes (and deletes) the state of the record it read:
+/// the backup reads the record again and holds it with the state it names now, which restores
+/// into a series scoring on as if never interrupted.
+async fn backup_racing_an_append(mut site: Site, before_the_look: bool) {
+    let series = site.series();
+    series
+        .append(&tenant(), "cpu", None, &series_points(0..30))
+        .await
+        .unwrap();
+    let read = series.describe(&tenant(), "cpu").await.unwrap();
+    let admin = Arc::new(AppendingAdmin {
+        inner: site.stores().admin.clone(),
+        series: site.series(),
+        name: "cpu".into(),
+        points: series_points(30..40),
+        before_the_look,
+        appended: AtomicBool::new(false),
+    });
+    let racing = Stores {
+        admin: admin.clone(),
+        ..site.stores().clone()
+    };
+    let backup = BackupWorkflow::new(&racing, site.vault(), RetentionPolicy::default())
+        .create()
+        .await
+        .unwrap()
+        .backup;
+    assert!(admin.appended.load(Ordering::SeqCst), "no append raced");
+    let moved = series_state(&site).await;
+    assert_eq!(moved.0[0].1.sequence, read.sequence + 1);
+    assert!(!moved.1.contains(&read.state_key), "the read state is gone");
+    assert_eq!((backup.items.series, backup.objects), (1, 1), "{backup:?}");
+
+    site.wipe().await;
+    let report = restore(&site, &backup.id, false, false).await.unwrap();
+    assert_eq!(report.series, written(1), "{report:?}");
+    assert_eq!(
+        series_state(&site).await,
+        moved,
+        "the backup held the record as the append left it, with its state"
+    );
+    let outcome = site
+        .series()
+        .append(&tenant(), "cpu", None, &series_points(40..60))
+        .await
+        .unwrap();
+    assert_eq!(outcome.verdicts, uninterrupted(40..60));
+}
+
+async fn when_an_append_deletes_a_state_before_the_backup_looks_should_hold_the_record_with_its_state(
+    site: Site,
+) {
+    backup_racing_an_append(site, true).await;
+}
+
+async fn when_an_append_deletes_a_state_before_the_backup_copies_should_hold_the_record_with_its_state(
+    site: Site,
+) {
+    backup_racing_an_append(site, false).await;
 }

@@ -1,6 +1,7 @@
-//! The opaque cursor of a job-table scan: the hex form of the `LastEvaluatedKey`'s `PK` and `SK`
-//! (joined by a newline), from which the next `Scan`'s `ExclusiveStartKey` is rebuilt. Decoding
-//! checks everything, so a forged or damaged cursor is [`StoreError::Invalid`], never a panic.
+//! The opaque cursor of a table scan (jobs, series): the hex form of the `LastEvaluatedKey`'s `PK`
+//! and `SK` (joined by a newline), from which the next `Scan`'s `ExclusiveStartKey` is rebuilt.
+//! Decoding checks everything, so a forged or damaged cursor is [`StoreError::Invalid`], never a
+//! panic.
 
 use std::collections::HashMap;
 
@@ -26,7 +27,7 @@ pub fn encode(key: &HashMap<String, AttributeValue>) -> String {
 
 /// The `ExclusiveStartKey` a cursor stands for.
 pub fn decode(cursor: &str) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    let invalid = || StoreError::Invalid("job scan cursor was not handed out by this store".into());
+    let invalid = || StoreError::Invalid("scan cursor was not handed out by this store".into());
     let text = hex_decode(cursor, MAX_CURSOR_CHARS).ok_or_else(invalid)?;
     let (pk, sk) = text.split_once('\n').ok_or_else(invalid)?;
     if !pk.starts_with("T#") || sk.is_empty() {

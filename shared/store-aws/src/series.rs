@@ -1,20 +1,47 @@
 //! Series records on DynamoDB: one item per series at `T#{tenant}#SERIES` / `SERIES#{name}`, the
 //! record's fields as attributes, written by a `PutItem` conditioned on the sequence read, listed
-//! by name with one query per page.
+//! by name with one query per page, scanned across tenants (backups) with a filtered `Scan` whose
+//! items name their tenant in their key.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::dynamodb::DynamoStore;
 use crate::errors::classify;
-use crate::items::{from_item, key, to_item};
+use crate::items::{from_item, key, to_item, Item};
+use crate::restore::SCAN_PAGE;
+use crate::scan_cursor;
 use crate::schema::{PK, SK};
-use application::domain::keys::{series_pk, series_sk};
+use application::domain::keys::{series_pk, series_sk, series_tenant, SERIES_SK_PREFIX};
 use application::domain::{SeriesRecord, Tenant};
-use application::ports::{SeriesPage, SeriesStore, StoreError};
+use application::ports::{SeriesPage, SeriesScanPage, SeriesStore, StoreError};
 
 /// The attribute holding a record's sequence (its field `sequence`).
 const SEQUENCE_ATTRIBUTE: &str = "sequence";
+
+/// The item of `record` in `tenant`, refusing sequence 0 (no record is ever written with it).
+fn series_item(tenant: &Tenant, record: &SeriesRecord) -> Result<Item, StoreError> {
+    if record.sequence == 0 {
+        return Err(StoreError::Invalid(
+            "a series record is written with sequence 1 or more".into(),
+        ));
+    }
+    let mut item = to_item(record)?;
+    item.extend(key(series_pk(tenant), &series_sk(&record.name)));
+    Ok(item)
+}
+
+/// A scanned series item: its tenant (from its partition key) and its record.
+fn scanned(item: &Item) -> Result<(Tenant, SeriesRecord), StoreError> {
+    let pk = item
+        .get(PK)
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str);
+    let tenant = series_tenant(pk).ok_or_else(|| {
+        StoreError::Corrupted(format!("series item under '{pk}' names no tenant"))
+    })?;
+    Ok((tenant, from_item(item)?))
+}
 
 #[async_trait]
 impl SeriesStore for DynamoStore {
@@ -33,20 +60,13 @@ impl SeriesStore for DynamoStore {
     /// `PutItem` conditioned on no item (sequence 1) or on the stored sequence being the
     /// previous one; a failed condition is `false`.
     async fn put_series(&self, tenant: &Tenant, record: &SeriesRecord) -> Result<bool, StoreError> {
-        let mut item = to_item(record)?;
-        item.extend(key(series_pk(tenant), &series_sk(&record.name)));
         let put = self
             .client()
             .put_item()
             .table_name(self.table())
-            .set_item(Some(item));
+            .set_item(Some(series_item(tenant, record)?));
         let put = match record.sequence {
-            0 => {
-                return Err(StoreError::Invalid(
-                    "a series record is written with sequence 1 or more".into(),
-                ))
-            }
-            1 => put.condition_expression(format!("attribute_not_exists({PK})")),
+            0 | 1 => put.condition_expression(format!("attribute_not_exists({PK})")),
             sequence => put
                 .condition_expression("#sequence = :previous")
                 .expression_attribute_names("#sequence", SEQUENCE_ATTRIBUTE)
@@ -107,6 +127,65 @@ impl SeriesStore for DynamoStore {
             series,
             next_cursor,
         })
+    }
+
+    /// One strongly consistent `Scan` call filtered on a tenant's key (`PK` from `T#`) and a
+    /// series sort key (`SERIES#`), reading at most `limit` items (capped at [`SCAN_PAGE`]); the
+    /// cursor is the hex form of `LastEvaluatedKey`'s `PK` and `SK`.
+    async fn scan_series(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SeriesScanPage, StoreError> {
+        let start = cursor.map(scan_cursor::decode).transpose()?;
+        let output = self
+            .client()
+            .scan()
+            .table_name(self.table())
+            .filter_expression("begins_with(#pk, :pk) AND begins_with(#sk, :sk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S("T#".to_owned()))
+            .expression_attribute_values(":sk", AttributeValue::S(SERIES_SK_PREFIX.to_owned()))
+            .consistent_read(true)
+            .limit(
+                i32::try_from(limit)
+                    .unwrap_or(SCAN_PAGE)
+                    .clamp(1, SCAN_PAGE),
+            )
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify("Scan", e))?;
+        let series = output
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(scanned)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(SeriesScanPage {
+            series,
+            next_cursor: output.last_evaluated_key.as_ref().map(scan_cursor::encode),
+        })
+    }
+
+    /// `PutItem` conditioned on no item; a failed condition is `false`.
+    async fn restore_series(
+        &self,
+        tenant: &Tenant,
+        record: &SeriesRecord,
+    ) -> Result<bool, StoreError> {
+        let put = self
+            .client()
+            .put_item()
+            .table_name(self.table())
+            .set_item(Some(series_item(tenant, record)?))
+            .condition_expression(format!("attribute_not_exists({PK})"));
+        match put.send().await.map_err(|e| classify("PutItem", e)) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 

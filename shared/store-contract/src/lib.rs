@@ -6,7 +6,8 @@
 //! batch job writes, corrupted objects detected by SHA-256, tenants that never see each other's
 //! models, jobs or keys, API keys revoked and touched, the upgrade of items from before
 //! tenancy, alert suppression states written under a revision, per tenant, model and entity,
-//! forgotten once expired, and series records written under their sequence and listed by name.
+//! forgotten once expired, series records written under their sequence and listed by name, and
+//! every tenant's series scanned (backups) and written back where missing (restores).
 //!
 //! Test code: a broken contract fails with a panic naming what differed.
 
@@ -114,7 +115,7 @@ macro_rules! contract_suite {
         )*
     };
     ($backend:expr) => {
-        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_an_object_is_copied_should_arrive_whole_with_its_metadata, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions, when_a_lease_expires_should_be_found_and_taken_over_once, when_a_split_job_counts_ranges_should_count_each_once_and_pending_jobs_be_taken_over, when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed, when_an_alert_state_is_written_should_read_back_equal, when_an_alert_state_revision_is_stale_should_refuse_and_keep_the_state, when_8_writers_race_for_a_first_alert_state_should_let_exactly_one_win, when_alert_states_differ_by_tenant_model_or_entity_should_never_see_each_other, when_an_alert_state_expired_should_read_as_none_and_be_written_afresh, when_a_series_record_is_written_should_read_back_equal_and_move_by_one_sequence, when_a_series_sequence_is_stale_should_refuse_and_keep_the_record, when_8_writers_race_for_one_series_sequence_should_let_exactly_one_win, when_series_are_listed_should_page_by_name_within_their_tenant);
+        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_an_object_is_copied_should_arrive_whole_with_its_metadata, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions, when_a_lease_expires_should_be_found_and_taken_over_once, when_a_split_job_counts_ranges_should_count_each_once_and_pending_jobs_be_taken_over, when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed, when_an_alert_state_is_written_should_read_back_equal, when_an_alert_state_revision_is_stale_should_refuse_and_keep_the_state, when_8_writers_race_for_a_first_alert_state_should_let_exactly_one_win, when_alert_states_differ_by_tenant_model_or_entity_should_never_see_each_other, when_an_alert_state_expired_should_read_as_none_and_be_written_afresh, when_a_series_record_is_written_should_read_back_equal_and_move_by_one_sequence, when_a_series_sequence_is_stale_should_refuse_and_keep_the_record, when_8_writers_race_for_one_series_sequence_should_let_exactly_one_win, when_series_are_listed_should_page_by_name_within_their_tenant, when_every_tenants_series_are_scanned_should_give_each_once_with_its_tenant, when_a_series_is_restored_should_write_it_only_where_none_is);
     };
 }
 
@@ -1319,4 +1320,105 @@ pub async fn when_series_are_listed_should_page_by_name_within_their_tenant(b: &
     let other = series.list_series(&other_tenant(), 10, None).await.unwrap();
     assert_eq!(other.series.len(), 1);
     assert_eq!(series.series(&tenant(), "aa").await.unwrap(), None);
+}
+
+/// A contract case (its name says the rule): a scan of every tenant's series, page by page (a
+/// backup), gives each record once, whole, with the tenant it belongs to, and nothing else of
+/// the table; a forged cursor is refused.
+pub async fn when_every_tenants_series_are_scanned_should_give_each_once_with_its_tenant(
+    b: &dyn Backend,
+) {
+    let s = b.stores();
+    assert!(s.series.all_series().await.unwrap().is_empty());
+    let mut expected = Vec::new();
+    for (tenant, name, sequence) in [
+        (tenant(), "cpu", 3),
+        (tenant(), "disk", 1),
+        (other_tenant(), "cpu", 2),
+        (other_tenant(), "a-1", 1),
+        (Tenant::system(), "z_9", 1),
+    ] {
+        for n in 1..=sequence {
+            assert!(s
+                .series
+                .put_series(&tenant, &series_record(name, n, n))
+                .await
+                .unwrap());
+        }
+        expected.push((tenant, series_record(name, sequence, sequence)));
+    }
+    // Other items of the same tenants are not series.
+    s.registry
+        .register_version(&item("cpu", 1), None)
+        .await
+        .unwrap();
+    let key = NewKey::generate(&tenant(), "ci", parse_scopes("read"), 1).key;
+    s.keys.put_key_if_absent(&key).await.unwrap();
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = s.series.scan_series(cursor.as_deref(), 2).await.unwrap();
+        assert!(page.series.len() <= 2, "{page:?}");
+        seen.extend(page.series);
+        pages += 1;
+        assert!(pages < 100, "the scan does not end");
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(pages >= 3, "{pages} pages");
+    let by_key = |(t, r): &(Tenant, SeriesRecord)| (t.clone(), r.name.clone());
+    seen.sort_by_key(by_key);
+    expected.sort_by_key(by_key);
+    assert_eq!(seen, expected);
+    assert_eq!(s.series.all_series().await.unwrap(), expected);
+    let forged = s.series.scan_series(Some("not a cursor"), 2).await;
+    assert!(matches!(forged, Err(StoreError::Invalid(_))), "{forged:?}");
+}
+
+/// A contract case (its name says the rule): a restored record is written whatever its
+/// sequence where its tenant has no series of its name, and appends go on from that sequence;
+/// over an existing series (or the same name in its own tenant again) it writes nothing.
+pub async fn when_a_series_is_restored_should_write_it_only_where_none_is(b: &dyn Backend) {
+    let series = b.stores().series;
+    let restored = series_record("cpu", 7, 70);
+    assert!(series.restore_series(&tenant(), &restored).await.unwrap());
+    assert_eq!(
+        series.series(&tenant(), "cpu").await.unwrap(),
+        Some(restored.clone())
+    );
+    // Over an existing series, whatever the sequence: nothing.
+    for sequence in [1, 7, 8, 9] {
+        assert!(
+            !series
+                .restore_series(&tenant(), &series_record("cpu", sequence, 99))
+                .await
+                .unwrap(),
+            "sequence {sequence} was written over the series"
+        );
+    }
+    assert_eq!(
+        series.series(&tenant(), "cpu").await.unwrap(),
+        Some(restored)
+    );
+    // Appends go on from the restored sequence.
+    assert!(!series
+        .put_series(&tenant(), &series_record("cpu", 7, 1))
+        .await
+        .unwrap());
+    assert!(series
+        .put_series(&tenant(), &series_record("cpu", 8, 80))
+        .await
+        .unwrap());
+    // The same name in another tenant is another series.
+    assert!(series
+        .restore_series(&other_tenant(), &series_record("cpu", 3, 3))
+        .await
+        .unwrap());
+    assert_eq!(
+        series.series(&tenant(), "cpu").await.unwrap(),
+        Some(series_record("cpu", 8, 80))
+    );
 }

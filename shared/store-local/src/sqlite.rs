@@ -14,13 +14,13 @@ use serde::de::DeserializeOwned;
 use application::domain::alert::{AlertKey, AlertState};
 use application::domain::keys::{
     alert_pk, alert_sk, api_key_sk, api_keys_pk, idempotency_pk, job_pk, legacy_job_pk,
-    legacy_model_pk, model_pk, series_pk, series_sk, tenant_prefix, version_sk, IDEMPOTENCY_SK,
-    JOB_SK, LATEST_SK, LEGACY_JOB_PREFIX, LEGACY_MODEL_PREFIX,
+    legacy_model_pk, model_pk, series_pk, series_sk, series_tenant, tenant_prefix, version_sk,
+    IDEMPOTENCY_SK, JOB_SK, LATEST_SK, LEGACY_JOB_PREFIX, LEGACY_MODEL_PREFIX,
 };
 use application::domain::{ApiKey, IdempotencyRecord, Job, ModelVersion, SeriesRecord, Tenant};
 use application::ports::{
     AlertLedger, IdempotencyStore, JobPage, JobScan, JobStore, KeyStore, LegacyItems,
-    ModelRegistry, RegistryRestore, SeriesPage, SeriesStore, StoreError,
+    ModelRegistry, RegistryRestore, SeriesPage, SeriesScanPage, SeriesStore, StoreError,
 };
 
 /// How long a writer waits for another process's lock before giving up.
@@ -808,6 +808,16 @@ impl AlertLedger for SqliteStore {
     }
 }
 
+/// A series sequence as its column holds it: 1 or more.
+fn sql_sequence(sequence: u64) -> Result<i64, StoreError> {
+    i64::try_from(sequence)
+        .ok()
+        .filter(|s| *s >= 1)
+        .ok_or_else(|| {
+            StoreError::Invalid(format!("series sequence {sequence} is not in 1..=i64::MAX"))
+        })
+}
+
 #[async_trait]
 impl SeriesStore for SqliteStore {
     async fn series(
@@ -824,15 +834,7 @@ impl SeriesStore for SqliteStore {
     /// One upsert whose update applies only while the stored sequence is the previous one; a
     /// first write (sequence 1) inserts.
     async fn put_series(&self, tenant: &Tenant, record: &SeriesRecord) -> Result<bool, StoreError> {
-        let sequence = i64::try_from(record.sequence)
-            .ok()
-            .filter(|s| *s >= 1)
-            .ok_or_else(|| {
-                StoreError::Invalid(format!(
-                    "series sequence {} is not in 1..=i64::MAX",
-                    record.sequence
-                ))
-            })?;
+        let sequence = sql_sequence(record.sequence)?;
         let conn = self.conn()?;
         let changed = conn
             .execute(
@@ -878,5 +880,80 @@ impl SeriesStore for SqliteStore {
             series,
             next_cursor,
         })
+    }
+
+    /// By key: the cursor is the last record's `pk` and `sk` joined by a newline (neither holds
+    /// one), and a page reads the primary key's range after it.
+    async fn scan_series(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SeriesScanPage, StoreError> {
+        let (after_pk, after_sk) = match cursor {
+            None => ("", ""),
+            Some(cursor) => cursor
+                .split_once('\n')
+                .filter(|(pk, _)| series_tenant(pk).is_some())
+                .ok_or_else(|| {
+                    StoreError::Invalid(
+                        "series scan cursor was not handed out by this store".into(),
+                    )
+                })?,
+        };
+        let limit = limit.clamp(1, 10_000);
+        let rows: Vec<(String, String, String)> = {
+            let conn = self.conn()?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT pk, sk, body FROM series_records
+                     WHERE pk > ?1 OR (pk = ?1 AND sk > ?2) ORDER BY pk, sk LIMIT ?3",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![after_pk, after_sk, limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
+        let next_cursor = (rows.len() == limit)
+            .then(|| rows.last().map(|(pk, sk, _)| format!("{pk}\n{sk}")))
+            .flatten();
+        let series = rows
+            .into_iter()
+            .map(|(pk, _, body)| {
+                let tenant = series_tenant(&pk).ok_or_else(|| {
+                    StoreError::Corrupted(format!("series record under '{pk}' names no tenant"))
+                })?;
+                Ok((tenant, from_json(&body)?))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(SeriesScanPage {
+            series,
+            next_cursor,
+        })
+    }
+
+    /// An insert that does nothing over an existing record.
+    async fn restore_series(
+        &self,
+        tenant: &Tenant,
+        record: &SeriesRecord,
+    ) -> Result<bool, StoreError> {
+        let sequence = sql_sequence(record.sequence)?;
+        let conn = self.conn()?;
+        let changed = conn
+            .execute(
+                "INSERT INTO series_records (pk, sk, sequence, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (pk, sk) DO NOTHING",
+                params![
+                    series_pk(tenant),
+                    series_sk(&record.name),
+                    sequence,
+                    to_json(record)?
+                ],
+            )
+            .map_err(db)?;
+        Ok(changed == 1)
     }
 }

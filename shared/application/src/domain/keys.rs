@@ -49,7 +49,18 @@ pub fn series_pk(tenant: &Tenant) -> String {
 
 /// Sort key of one series' record: `SERIES#{name}`.
 pub fn series_sk(name: &str) -> String {
-    format!("SERIES#{name}")
+    format!("{SERIES_SK_PREFIX}{name}")
+}
+
+/// The start of every series record's sort key, so a scan of the whole table (a backup) can
+/// pick series records out.
+pub const SERIES_SK_PREFIX: &str = "SERIES#";
+
+/// The tenant a series partition key `T#{tenant}#SERIES` names, or `None` when `pk` is not one
+/// (a scan of every tenant's series learns each record's tenant from its key).
+pub fn series_tenant(pk: &str) -> Option<Tenant> {
+    let tenant = pk.strip_prefix("T#")?.strip_suffix("#SERIES")?;
+    Tenant::parse(tenant).ok()
 }
 
 /// Partition key of a tenant's API keys: `T#{tenant}#KEYS` (one query lists them).
@@ -110,5 +121,20 @@ mod tests {
         assert!(api_keys_pk(&a).starts_with(&tenant_prefix(&a)));
         // A tenant cannot contain '#', so no tenant's prefix is another's.
         assert!(!model_pk(&Tenant::parse("a-b").unwrap(), "m").starts_with(&tenant_prefix(&a)));
+    }
+
+    #[test]
+    fn when_a_series_key_is_read_back_should_give_its_tenant_and_refuse_other_keys() {
+        let a = Tenant::parse("a-b").unwrap();
+        assert_eq!(series_tenant(&series_pk(&a)), Some(a));
+        for other in [
+            "T#a#KEYS",
+            "SERIES",
+            "T##SERIES",
+            "X#a#SERIES",
+            "T#a#b#SERIES",
+        ] {
+            assert_eq!(series_tenant(other), None, "{other}");
+        }
     }
 }

@@ -61,11 +61,24 @@ impl SeriesRecord {
     }
 }
 
+/// The start of every series state's object key, so backups and restores can tell series states
+/// from model artifacts in the same store.
+pub const SERIES_STATE_PREFIX: &str = "series/";
+
+/// The start of the object keys of one series' states: `series/{tenant}/{name}/` (a restore
+/// refuses a record naming a state outside its own series).
+pub fn series_state_prefix(tenant: &Tenant, name: &str) -> String {
+    format!("{SERIES_STATE_PREFIX}{tenant}/{name}/")
+}
+
 /// The object key of a series' state written at `sequence` by one writer:
 /// `series/{tenant}/{name}/{sequence:012}-{write_id}.state`. The writer's id keeps two writers
 /// racing for one sequence from ever writing the same object; the loser's object is deleted.
 pub fn series_state_key(tenant: &Tenant, name: &str, sequence: u64, write_id: &str) -> String {
-    format!("series/{tenant}/{name}/{sequence:012}-{write_id}.state")
+    format!(
+        "{}{sequence:012}-{write_id}.state",
+        series_state_prefix(tenant, name)
+    )
 }
 
 #[cfg(test)]
@@ -113,5 +126,9 @@ mod tests {
             series_state_key(&tenant, "cpu", 42, "w1"),
             "series/acme/cpu/000000000042-w1.state"
         );
+        assert!(series_state_key(&tenant, "cpu", 42, "w1")
+            .starts_with(&series_state_prefix(&tenant, "cpu")));
+        assert!(!series_state_key(&tenant, "cpu-2", 1, "w1")
+            .starts_with(&series_state_prefix(&tenant, "cpu")));
     }
 }

@@ -43,7 +43,7 @@ pub use object_admin::{CopySource, ObjectAdmin};
 pub use object_checks::{check_object_key, check_object_meta, verify_object, MAX_OBJECT_KEY_BYTES};
 pub use object_store::{ObjectMeta, ObjectStore, StoredObject};
 pub use registry_restore::RegistryRestore;
-pub use series_store::{SeriesPage, SeriesStore};
+pub use series_store::{SeriesPage, SeriesScanPage, SeriesStore};
 pub use store_error::StoreError;
 pub use stores::Stores;
 pub use token_verifier::{TokenRejected, TokenVerifier};

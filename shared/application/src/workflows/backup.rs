@@ -1,8 +1,8 @@
 //! Taking, continuing, listing and pruning backups: every model artifact the registry
-//! references, copied server-side into the vault's content-addressed store (only when no earlier
-//! backup holds the same bytes), and every table item, streamed page by page into gzip parts
-//! (`backups/{id}/table/{n}.jsonl.gz`), then `backups/{id}/manifest.json`; recorded as a backup
-//! job.
+//! references and every series' detector state, copied server-side into the vault's
+//! content-addressed store (only when no earlier backup holds the same bytes), and every table
+//! item, streamed page by page into gzip parts (`backups/{id}/table/{n}.jsonl.gz`), then
+//! `backups/{id}/manifest.json`; recorded as a backup job.
 //!
 //! A backup that reaches its deadline writes `backups/{id}/checkpoint.json` (phase, cursor, what
 //! it holds so far) and returns [`BackupStep::Continuing`]; [`BackupWorkflow::resume`] (the
@@ -13,6 +13,11 @@
 //! versions up to it are kept; a train writes its artifact before it registers the version, so
 //! every kept version has its artifact, and a version registered during the backup is above the
 //! `LATEST` that was read, so it is wholly absent (item and object).
+//!
+//! Consistency while series are appended to: each series' record is read, then the state it
+//! names is copied; an append in between writes a new state, moves the record on and deletes the
+//! state that was read, so a state found missing sends the backup back to the record (a few
+//! times). The backup holds each series as one record with exactly the state it names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -23,13 +28,15 @@ use serde::Serialize;
 
 use crate::domain::ids::{new_job_id, now_millis};
 use crate::domain::JobPolicy;
-use crate::domain::{Job, JobKind, JobStatus, ModelVersion, Tenant};
+use crate::domain::{Job, JobKind, JobStatus, ModelVersion, SeriesRecord, Tenant};
 use crate::error::ServiceError;
 use crate::metrics::{self, Counter};
 use crate::ports::Stores;
-use crate::ports::{JobScan, JobStore, KeyStore, ModelRegistry, ObjectAdmin, StoreError};
+use crate::ports::{
+    JobScan, JobStore, KeyStore, ModelRegistry, ObjectAdmin, SeriesStore, StoreError,
+};
 use crate::workflows::checkpoint::{self, checkpoint_key, BackupCheckpoint, BackupPhase};
-use crate::workflows::content_store::ContentStore;
+use crate::workflows::content_store::{ContentStore, Held};
 use crate::workflows::deadline::Deadline;
 use crate::workflows::manifest::{
     backup_prefix, manifest_key, table_part_key, BackupManifest, BackupStatus, ItemCounts,
@@ -49,6 +56,13 @@ pub const JOB_PAGE: usize = 1000;
 
 /// Models dumped (and their artifacts held) per step.
 const MODEL_BATCH: usize = 64;
+
+/// Most series dumped (and their states held) per step; fewer when the job page is smaller.
+const SERIES_PAGE: usize = 100;
+
+/// Times a series' record is read again when appends keep superseding the state it names
+/// before the backup can copy it.
+const MAX_HOLD_ATTEMPTS: usize = 8;
 
 /// Where a listed backup stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,7 +92,7 @@ pub struct BackupSummary {
     pub finished_at: Option<u64>,
     /// Bytes of every artifact it holds and of the table dump.
     pub size_bytes: u64,
-    /// Model artifacts it holds.
+    /// Model artifacts and series states it holds.
     pub objects: usize,
     /// Of those, the ones it copied (the others an earlier backup already held).
     pub copied: usize,
@@ -156,6 +170,7 @@ pub struct BackupWorkflow {
     jobs: Arc<dyn JobStore>,
     scan: Arc<dyn JobScan>,
     keys: Arc<dyn KeyStore>,
+    series: Arc<dyn SeriesStore>,
     vault: Arc<dyn ObjectAdmin>,
     content: ContentStore,
     policy: RetentionPolicy,
@@ -164,13 +179,15 @@ pub struct BackupWorkflow {
 }
 
 impl BackupWorkflow {
-    /// Backups of the models and the items of `stores`, kept in `vault` and pruned by `policy`.
+    /// Backups of the models, the series and the items of `stores`, kept in `vault` and pruned by
+    /// `policy`.
     pub fn new(stores: &Stores, vault: Arc<dyn ObjectAdmin>, policy: RetentionPolicy) -> Self {
         Self {
             registry: stores.registry.clone(),
             jobs: stores.jobs.clone(),
             scan: stores.scan.clone(),
             keys: stores.keys.clone(),
+            series: stores.series.clone(),
             content: ContentStore::new(stores.admin.clone(), vault.clone()),
             vault,
             policy,
@@ -185,7 +202,8 @@ impl BackupWorkflow {
         self
     }
 
-    /// The same workflow reading `page` job items per step (at least 1).
+    /// The same workflow reading `page` job items (and at most `page` series) per step (at
+    /// least 1).
     pub fn with_page(mut self, page: usize) -> Self {
         self.page = page.max(1);
         self
@@ -477,6 +495,7 @@ impl BackupWorkflow {
             let stepped = match checkpoint.phase {
                 BackupPhase::Models => self.dump_models(checkpoint, &mut dump).await,
                 BackupPhase::Keys => self.dump_keys(checkpoint, &mut dump).await,
+                BackupPhase::Series => self.dump_series(checkpoint, &mut dump).await,
                 BackupPhase::Jobs => self.dump_jobs(checkpoint, &mut dump).await,
                 BackupPhase::Manifest => break,
             };
@@ -611,9 +630,81 @@ impl BackupWorkflow {
         for key in self.keys.all_keys().await? {
             dump.write(&TableItem::Key(key)).await?;
         }
-        checkpoint.phase = BackupPhase::Jobs;
+        checkpoint.phase = BackupPhase::Series;
         checkpoint.cursor = None;
         Ok(())
+    }
+
+    /// One page of the series scan: each record, with the state it names held in the vault.
+    async fn dump_series(
+        &self,
+        checkpoint: &mut BackupCheckpoint,
+        dump: &mut DumpWriter,
+    ) -> Result<(), ServiceError> {
+        let page = self
+            .series
+            .scan_series(checkpoint.cursor.as_deref(), self.page.min(SERIES_PAGE))
+            .await?;
+        let held: Vec<Option<SeriesDump>> = stream::iter(page.series)
+            .map(|(tenant, record)| async move { self.series_dump(tenant, record).await })
+            .buffered(COPY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        for SeriesDump {
+            tenant,
+            record,
+            held,
+        } in held.into_iter().flatten()
+        {
+            dump.write(&TableItem::Series { tenant, record }).await?;
+            checkpoint.copied += usize::from(held.copied);
+            checkpoint.objects.push(held.object);
+        }
+        match page.next_cursor {
+            Some(next) => checkpoint.cursor = Some(next),
+            None => {
+                checkpoint.phase = BackupPhase::Jobs;
+                checkpoint.cursor = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// `record` of `tenant` with the state it names held in the vault. An append between reading
+    /// the record and copying its state deletes that state: the record is read again (up to
+    /// [`MAX_HOLD_ATTEMPTS`] times) and the state it names now is held instead, so the record
+    /// dumped always names the state held. `None` for a series gone since the scan.
+    async fn series_dump(
+        &self,
+        tenant: Tenant,
+        mut record: SeriesRecord,
+    ) -> Result<Option<SeriesDump>, ServiceError> {
+        for _ in 0..MAX_HOLD_ATTEMPTS {
+            let what = format!(
+                "the state of series '{}' of tenant '{tenant}' ({})",
+                record.name, record.state_key
+            );
+            if let Some(held) = self.content.hold_current(&record.state_key, &what).await? {
+                return Ok(Some(SeriesDump {
+                    tenant,
+                    record,
+                    held,
+                }));
+            }
+            match self.series.series(&tenant, &record.name).await? {
+                None => return Ok(None),
+                Some(now)
+                    if now.sequence == record.sequence && now.state_key == record.state_key =>
+                {
+                    return Err(ServiceError::Internal(format!("{what} is missing")));
+                }
+                Some(now) => record = now,
+            }
+        }
+        Err(ServiceError::Conflict(format!(
+            "series '{}' of tenant '{tenant}' kept moving under {MAX_HOLD_ATTEMPTS} attempts to hold its state; take the backup again",
+            record.name
+        )))
     }
 
     /// One page of the job scan (every job but this backup's own).
@@ -691,7 +782,14 @@ impl BackupWorkflow {
 struct ModelDump {
     pointer: LatestPointer,
     versions: Vec<ModelVersion>,
-    held: Vec<crate::workflows::content_store::Held>,
+    held: Vec<Held>,
+}
+
+/// One series as a backup step dumps it: its record and the state it names, held.
+struct SeriesDump {
+    tenant: Tenant,
+    record: SeriesRecord,
+    held: Held,
 }
 
 /// The cursor of the models phase after `tenant`'s model `name` (ordered as the pair).

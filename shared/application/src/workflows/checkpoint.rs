@@ -30,6 +30,9 @@ pub enum BackupPhase {
     Models,
     /// API keys.
     Keys,
+    /// Pages of every tenant's series from `cursor`: records dumped, their states copied.
+    /// (Checkpoints written before series go from `keys` straight on with `jobs`.)
+    Series,
     /// Job pages from `cursor`.
     Jobs,
     /// Everything is dumped: the manifest is next.
@@ -45,11 +48,12 @@ pub struct BackupCheckpoint {
     pub created_at: u64,
     /// What comes next.
     pub phase: BackupPhase,
-    /// Where in the phase: the last model done (`{tenant}/{name}`) or the job scan's cursor.
+    /// Where in the phase: the last model done (`{tenant}/{name}`), or the series or job scan's
+    /// cursor.
     pub cursor: Option<String>,
     /// Invocations that worked on it so far (each writes its own dump part).
     pub invocations: u32,
-    /// Every artifact held so far, by source key.
+    /// Every artifact and series state held so far, by source key.
     pub objects: Vec<ManifestObject>,
     /// Artifacts copied so far (the others were already in the vault).
     pub copied: usize,
@@ -111,6 +115,9 @@ pub struct RestoreProgress {
     pub jobs: Tally,
     /// API keys.
     pub keys: Tally,
+    /// Series (each record with its state); absent from checkpoints written before series.
+    #[serde(default)]
+    pub series: Tally,
     /// What was kept (or replaced), capped.
     pub conflicts: Vec<String>,
 }
@@ -143,4 +150,25 @@ pub async fn save<T: Serialize>(
     };
     vault.put(key, &bytes, &meta).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn when_a_checkpoint_predates_series_should_still_read() {
+        let phase: BackupPhase = serde_json::from_str(r#""keys""#).unwrap();
+        assert_eq!(phase, BackupPhase::Keys);
+        assert_eq!(
+            serde_json::to_string(&BackupPhase::Series).unwrap(),
+            r#""series""#
+        );
+        let progress: RestoreProgress = serde_json::from_str(
+            r#"{"objects":{"written":1,"unchanged":0,"kept":0},"versions":{"written":0,"unchanged":0,"kept":0},"latest":{"written":0,"unchanged":0,"kept":0},"jobs":{"written":0,"unchanged":0,"kept":0},"keys":{"written":0,"unchanged":0,"kept":0},"conflicts":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(progress.objects.written, 1);
+        assert_eq!(progress.series, Tally::default());
+    }
 }

@@ -1,6 +1,6 @@
-//! The backup manifest, `backups/{id}/manifest.json`: every artifact the backup holds (a
-//! content-addressed object `backups/objects/sha256/{hex}`, shared by every backup that holds
-//! the same bytes) with its SHA-256 and size, the table dump's parts and the item counts.
+//! The backup manifest, `backups/{id}/manifest.json`: every artifact and series state the backup
+//! holds (a content-addressed object `backups/objects/sha256/{hex}`, shared by every backup that
+//! holds the same bytes) with its SHA-256 and size, the table dump's parts and the item counts.
 //! Restore checks a backup against its manifest before writing anything, so a damaged or partial
 //! backup is refused whole. Format 1 (before content addressing) kept each artifact under the
 //! backup's own prefix and the dump in one object; it still reads.
@@ -93,6 +93,10 @@ pub struct ItemCounts {
     /// API key items (hashes, never secrets); absent from backups taken before tenancy.
     #[serde(default)]
     pub keys: usize,
+    /// Series records (each with its detector state among the objects); absent from backups
+    /// taken before series.
+    #[serde(default)]
+    pub series: usize,
 }
 
 impl ItemCounts {
@@ -102,6 +106,7 @@ impl ItemCounts {
         self.versions += other.versions;
         self.jobs += other.jobs;
         self.keys += other.keys;
+        self.series += other.series;
     }
 }
 
@@ -121,7 +126,7 @@ pub struct BackupManifest {
     /// Why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Every model artifact the backup holds, one per source key.
+    /// Every model artifact and series state the backup holds, one per source key.
     pub objects: Vec<ManifestObject>,
     /// Artifacts this backup copied; the others an earlier backup already held.
     #[serde(default)]
@@ -217,6 +222,7 @@ mod tests {
                 versions: 2,
                 jobs: 3,
                 keys: 4,
+                series: 5,
             },
         }
     }
@@ -244,6 +250,21 @@ mod tests {
         assert_eq!(back, m);
         assert_eq!(back.total_bytes(), 9);
         assert_eq!(back.dump_parts().count(), 1);
+    }
+
+    #[test]
+    fn when_counts_predate_keys_and_series_should_read_them_as_zero() {
+        let counts: ItemCounts =
+            serde_json::from_str(r#"{"models":1,"versions":2,"jobs":3}"#).unwrap();
+        assert_eq!(
+            counts,
+            ItemCounts {
+                models: 1,
+                versions: 2,
+                jobs: 3,
+                ..ItemCounts::default()
+            }
+        );
     }
 
     #[test]

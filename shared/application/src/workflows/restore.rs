@@ -1,10 +1,14 @@
-//! Restoring a backup (direct invocation only): every artifact and every dump part are read and
-//! checked against the manifest before anything is written, then the differences are applied in
-//! an order that never leaves an item pointing at a missing artifact (artifacts, then the dump's
-//! items in order: each model's versions before its `LATEST`, keys, jobs in bounded batches).
-//! Idempotent: what is already there is left alone. Newer data (a higher `LATEST`, an item or
-//! object that differs) is kept unless the caller asks to replace it. A dry run reports the same
-//! and writes nothing.
+//! Restoring a backup (direct invocation only): every artifact, series state and dump part are
+//! read and checked against the manifest before anything is written, then the differences are
+//! applied in an order that never leaves an item pointing at a missing object (artifacts, then
+//! the dump's items in order: each model's versions before its `LATEST`, keys, each series' state
+//! before its record, jobs in bounded batches). Idempotent: what is already there is left alone.
+//! Newer data (a higher `LATEST`, an item or object that differs, a series at another sequence)
+//! is kept unless the caller asks to replace it. A dry run reports the same and writes nothing.
+//!
+//! A series' state is written only with its record, so a series kept as newer data gets no
+//! stray state. A replaced series is written one sequence above the stored one, as an append
+//! is, so appends racing the restore fail their condition and go on from the restored state.
 //!
 //! Memory stays bounded: artifacts are read a batch at a time and the dump is streamed. A restore
 //! that reaches its deadline writes `backups/{id}/restore-checkpoint.json` and returns
@@ -17,11 +21,13 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::is_plausible_job_id;
-use crate::domain::{Job, ModelVersion, Tenant};
+use crate::domain::series::{series_state_prefix, SERIES_STATE_PREFIX};
+use crate::domain::{Job, ModelVersion, SeriesRecord, Tenant};
 use crate::error::ServiceError;
 use crate::ports::Stores;
 use crate::ports::{
-    JobStore, KeyStore, ModelRegistry, ObjectAdmin, RegistryRestore, StoreError, StoredObject,
+    JobStore, KeyStore, ModelRegistry, ObjectAdmin, RegistryRestore, SeriesStore, StoreError,
+    StoredObject,
 };
 use crate::workflows::backup::COPY_CONCURRENCY;
 use crate::workflows::checkpoint::{
@@ -33,7 +39,8 @@ use crate::workflows::manifest::{
 };
 use crate::workflows::table_dump::{DumpError, DumpStream, LatestPointer, TableItem};
 
-/// Most attempts to write a restored latest version forward while trainers keep registering.
+/// Most attempts to write a restored latest version (or series record) forward while trainers
+/// (or appends) keep moving it.
 const MAX_FORWARD_ATTEMPTS: u32 = 20;
 
 /// Most conflicts named in a report (the counts are always complete).
@@ -76,7 +83,7 @@ pub struct RestoreReport {
     pub status: &'static str,
     /// Whether differing data was replaced.
     pub replace: bool,
-    /// Model artifacts.
+    /// Model artifacts (series states are counted with their series).
     pub objects: Tally,
     /// Version items.
     pub versions: Tally,
@@ -87,6 +94,10 @@ pub struct RestoreReport {
     /// API keys: only missing ones are written; a key that differs (revoked or used since) is
     /// always kept, even with `replace`, so a restore never brings a revoked key back.
     pub keys: Tally,
+    /// Series, each record with the detector state it names: written together (the state
+    /// first), unchanged when both are as in the backup, kept when the stored series differs
+    /// (another sequence: newer appends) unless `replace`.
+    pub series: Tally,
     /// What was kept (or replaced), first [`MAX_REPORTED_CONFLICTS`].
     pub conflicts: Vec<String>,
 }
@@ -130,6 +141,7 @@ pub struct RestoreWorkflow {
     restore: Arc<dyn RegistryRestore>,
     jobs: Arc<dyn JobStore>,
     keys: Arc<dyn KeyStore>,
+    series: Arc<dyn SeriesStore>,
     vault: Arc<dyn ObjectAdmin>,
     batch: usize,
 }
@@ -141,6 +153,8 @@ struct Run<'a> {
     manifest: BackupManifest,
     /// Artifact SHA-256 by source key, from the manifest.
     artifacts: HashMap<String, String>,
+    /// The series states of the manifest, by source key.
+    states: HashMap<String, ManifestObject>,
     checkpoint: RestoreCheckpoint,
     /// `pending` of the checkpoint, by model.
     pending: HashMap<(Tenant, String), ModelVersion>,
@@ -173,7 +187,7 @@ impl Run<'_> {
 }
 
 impl RestoreWorkflow {
-    /// Restores from `vault` into the models and the items of `stores`.
+    /// Restores from `vault` into the models, the series and the items of `stores`.
     pub fn new(stores: &Stores, vault: Arc<dyn ObjectAdmin>) -> Self {
         Self {
             objects: stores.admin.clone(),
@@ -181,6 +195,7 @@ impl RestoreWorkflow {
             restore: stores.restore.clone(),
             jobs: stores.jobs.clone(),
             keys: stores.keys.clone(),
+            series: stores.series.clone(),
             vault,
             batch: RESTORE_BATCH,
         }
@@ -243,6 +258,12 @@ impl RestoreWorkflow {
                 .iter()
                 .map(|o| (o.source_key.clone(), o.sha256.clone()))
                 .collect(),
+            states: manifest
+                .objects
+                .iter()
+                .filter(|o| is_series_state(o))
+                .map(|o| (o.source_key.clone(), o.clone()))
+                .collect(),
             manifest,
             pending: checkpoint
                 .pending
@@ -279,7 +300,7 @@ impl RestoreWorkflow {
         }
         self.vault.delete(&key).await?;
         let p = run.checkpoint.progress;
-        tracing::info!(backup = %id, objects = p.objects.written, versions = p.versions.written, jobs = p.jobs.written, invocations = run.checkpoint.invocations, "backup restored");
+        tracing::info!(backup = %id, objects = p.objects.written, versions = p.versions.written, jobs = p.jobs.written, series = p.series.written, invocations = run.checkpoint.invocations, "backup restored");
         Ok(RestoreStep::Done(RestoreReport {
             backup_id: id.to_owned(),
             status: if request.dry_run {
@@ -293,6 +314,7 @@ impl RestoreWorkflow {
             latest: p.latest,
             jobs: p.jobs,
             keys: p.keys,
+            series: p.series,
             conflicts: p.conflicts,
         }))
     }
@@ -415,8 +437,8 @@ impl RestoreWorkflow {
             .await
     }
 
-    /// Reads dump part `next` whole: its bytes against the manifest, its items counted, and
-    /// every version's artifact among the backup's.
+    /// Reads dump part `next` whole: its bytes against the manifest, its items counted, every
+    /// version's artifact and every series' state among the backup's.
     async fn verify_part(&self, run: &mut Run<'_>) -> Result<(), ServiceError> {
         let mut stream = self.open_part(run, 0).await?;
         let mut counts = ItemCounts::default();
@@ -424,13 +446,28 @@ impl RestoreWorkflow {
         while let Some(batch) = stream.next_batch().await {
             for item in &batch {
                 item.count_in(&mut counts);
-                if let TableItem::Version(v) = item {
-                    if missing.is_none() && run.artifacts.get(&v.s3_key) != Some(&v.sha256) {
+                if missing.is_some() {
+                    continue;
+                }
+                match item {
+                    TableItem::Version(v) if run.artifacts.get(&v.s3_key) != Some(&v.sha256) => {
                         missing = Some(format!(
                             "model '{}' version {} names artifact {} (sha256 {}), which the backup does not hold",
                             v.name, v.version, v.s3_key, v.sha256
                         ));
                     }
+                    TableItem::Series { tenant, record }
+                        if !record
+                            .state_key
+                            .starts_with(&series_state_prefix(tenant, &record.name))
+                            || !run.states.contains_key(&record.state_key) =>
+                    {
+                        missing = Some(format!(
+                            "series '{}' of tenant '{tenant}' names state {}, which the backup does not hold",
+                            record.name, record.state_key
+                        ));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -454,13 +491,22 @@ impl RestoreWorkflow {
         Ok(DumpStream::open(reader, part, skip, self.batch))
     }
 
-    /// Compares the artifacts in `range` with the models store and writes what it should.
+    /// Compares the artifacts in `range` with the models store and writes what it should (series
+    /// states wait for their records: see [`RestoreWorkflow::apply_series`]).
     async fn apply_objects(
         &self,
         run: &mut Run<'_>,
         range: std::ops::Range<usize>,
     ) -> Result<(), ServiceError> {
-        let objects = run.manifest.objects.get(range).unwrap_or_default().to_vec();
+        let objects: Vec<ManifestObject> = run
+            .manifest
+            .objects
+            .get(range)
+            .unwrap_or_default()
+            .iter()
+            .filter(|o| !is_series_state(o))
+            .cloned()
+            .collect();
         let diffs: Vec<(ManifestObject, Diff)> = stream::iter(objects)
             .map(|object| async move {
                 let diff = match self.objects.get(&object.source_key).await {
@@ -537,27 +583,38 @@ impl RestoreWorkflow {
     ) -> Result<(), ServiceError> {
         let mut versions = Vec::new();
         let mut jobs = Vec::new();
+        let mut series = Vec::new();
         for item in items {
             match item {
                 TableItem::Version(v) => {
                     self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
+                    self.apply_series(run, std::mem::take(&mut series)).await?;
                     versions.push(v);
                 }
                 TableItem::Job(job) => {
                     self.apply_versions(run, std::mem::take(&mut versions))
                         .await?;
+                    self.apply_series(run, std::mem::take(&mut series)).await?;
                     jobs.push(job);
+                }
+                TableItem::Series { tenant, record } => {
+                    self.apply_versions(run, std::mem::take(&mut versions))
+                        .await?;
+                    self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
+                    series.push((tenant, record));
                 }
                 TableItem::Latest(pointer) => {
                     self.apply_versions(run, std::mem::take(&mut versions))
                         .await?;
                     self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
+                    self.apply_series(run, std::mem::take(&mut series)).await?;
                     self.apply_latest(run, pointer).await?;
                 }
                 TableItem::Key(key) => {
                     self.apply_versions(run, std::mem::take(&mut versions))
                         .await?;
                     self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
+                    self.apply_series(run, std::mem::take(&mut series)).await?;
                     let diff = match self.keys.get_key(&key.tenant, &key.id).await? {
                         None => Diff::Missing,
                         Some(current) if current == key => Diff::Same,
@@ -573,6 +630,7 @@ impl RestoreWorkflow {
             }
         }
         self.apply_versions(run, versions).await?;
+        self.apply_series(run, series).await?;
         self.apply_jobs(run, jobs).await
     }
 
@@ -696,6 +754,154 @@ impl RestoreWorkflow {
         Ok(())
     }
 
+    /// Compares each series with the stores (its record, and the state object the backup's
+    /// record names) and writes what it should: the state first (from the vault, checked against
+    /// the manifest), then the record, so no record ever names a missing state.
+    async fn apply_series(
+        &self,
+        run: &mut Run<'_>,
+        series: Vec<(Tenant, SeriesRecord)>,
+    ) -> Result<(), ServiceError> {
+        if series.is_empty() {
+            return Ok(());
+        }
+        let mut compared = Vec::with_capacity(series.len());
+        for (tenant, record) in series {
+            let state = run.states.get(&record.state_key).cloned().ok_or_else(|| {
+                run.corrupted(format!(
+                    "series '{}' names state {}, which the backup does not hold",
+                    record.name, record.state_key
+                ))
+            })?;
+            compared.push((tenant, record, state));
+        }
+        let compared: Vec<SeriesCompared> = stream::iter(compared)
+            .map(|(tenant, record, state)| async move {
+                self.compare_series(tenant, record, state).await
+            })
+            .buffered(COPY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut writes = Vec::new();
+        for series in compared {
+            let diff = series.diff();
+            let what = || {
+                format!(
+                    "series '{}' of tenant '{}' (backup: sequence {})",
+                    series.record.name, series.tenant, series.record.sequence
+                )
+            };
+            let p = &mut run.checkpoint.progress;
+            tally(
+                &mut p.series,
+                &mut p.conflicts,
+                diff,
+                run.request.replace,
+                what,
+            );
+            if run.writes(diff) {
+                writes.push(series);
+            }
+        }
+        let id = run.id;
+        stream::iter(writes)
+            .map(|series| async move { self.write_series(id, series).await })
+            .buffer_unordered(COPY_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(())
+    }
+
+    /// How the stored series compares with the backup's `record`, whose state is `state`.
+    async fn compare_series(
+        &self,
+        tenant: Tenant,
+        record: SeriesRecord,
+        state: ManifestObject,
+    ) -> Result<SeriesCompared, ServiceError> {
+        let current = self.series.series(&tenant, &record.name).await?;
+        let stored_state = match self.objects.head(&state.source_key).await {
+            Ok(None) => Diff::Missing,
+            Ok(Some(meta)) if meta.sha256 == state.sha256 => Diff::Same,
+            Ok(Some(_)) | Err(StoreError::Corrupted(_)) => Diff::Differs,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(SeriesCompared {
+            tenant,
+            record,
+            state,
+            current,
+            stored_state,
+        })
+    }
+
+    /// Writes a series the restore decided to write: its state where missing (or differing, when
+    /// replacing), then its record where it is not the backup's.
+    async fn write_series(&self, id: &str, series: SeriesCompared) -> Result<(), ServiceError> {
+        if series.stored_state != Diff::Same {
+            let fetched = self.fetch_verified(id, vec![series.state.clone()]).await?;
+            let (_, stored) = fetched
+                .into_iter()
+                .next()
+                .ok_or_else(|| ServiceError::Internal("a series state was not read".into()))?;
+            let (key, bytes, meta) = (&series.state.source_key, &stored.bytes, &stored.meta);
+            ignore_conflict(if series.stored_state == Diff::Differs {
+                self.objects.put(key, bytes, meta).await
+            } else {
+                self.objects.put_if_absent(key, bytes, meta).await
+            })?;
+        }
+        let SeriesCompared {
+            tenant,
+            record,
+            current,
+            ..
+        } = series;
+        match current {
+            None => {
+                // `false` when a series of this name was created meanwhile: what is there now
+                // is newer, and kept.
+                self.series.restore_series(&tenant, &record).await?;
+                Ok(())
+            }
+            Some(current) if same_series(&current, &record) => Ok(()),
+            Some(_) => self.restore_series_forward(&tenant, &record).await,
+        }
+    }
+
+    /// Makes the backup's `record` the series' record without moving its sequence back: written
+    /// one sequence above the stored one, under the same condition as an append, so an append
+    /// racing the restore either lands first (and is replaced) or fails its condition and goes
+    /// on from the restored state; the next append's state key sorts after every earlier one.
+    async fn restore_series_forward(
+        &self,
+        tenant: &Tenant,
+        record: &SeriesRecord,
+    ) -> Result<(), ServiceError> {
+        for _ in 0..MAX_FORWARD_ATTEMPTS {
+            let written = match self.series.series(tenant, &record.name).await? {
+                None => self.series.restore_series(tenant, record).await?,
+                // Written forward by an earlier run of this restore: nothing to do twice.
+                Some(live) if same_series(&live, record) => return Ok(()),
+                Some(live) => {
+                    let forward = SeriesRecord {
+                        sequence: live.sequence.saturating_add(1),
+                        ..record.clone()
+                    };
+                    self.series.put_series(tenant, &forward).await?
+                }
+            };
+            if written {
+                tracing::info!(series = %record.name, %tenant, restored = record.sequence, "restored series written forward");
+                return Ok(());
+            }
+        }
+        Err(ServiceError::Conflict(format!(
+            "series '{}' of tenant '{tenant}' kept moving while it was restored; run the restore again",
+            record.name
+        )))
+    }
+
     /// Makes the backup's latest version `v` the model's latest without ever moving `LATEST`
     /// back: where the live `LATEST` is above it (and `replace` was asked), `v` is registered
     /// again as the next version (same artifact, same features), so trainers keep counting
@@ -735,6 +941,49 @@ impl RestoreWorkflow {
             v.name
         )))
     }
+}
+
+/// One series of the backup beside what the stores hold of it.
+struct SeriesCompared {
+    tenant: Tenant,
+    /// The backup's record.
+    record: SeriesRecord,
+    /// The manifest entry of the state it names.
+    state: ManifestObject,
+    /// The stored record.
+    current: Option<SeriesRecord>,
+    /// How the stored object at the state's key compares with the backup's.
+    stored_state: Diff,
+}
+
+impl SeriesCompared {
+    /// The series as one thing: missing when there is no record (or only its state is missing),
+    /// the same when the record (but for a sequence it was written forward at) and the state
+    /// are, different otherwise.
+    fn diff(&self) -> Diff {
+        match (&self.current, self.stored_state) {
+            (_, Diff::Differs) => Diff::Differs,
+            (None, _) => Diff::Missing,
+            (Some(current), state) if same_series(current, &self.record) => state,
+            (Some(_), _) => Diff::Differs,
+        }
+    }
+}
+
+/// Whether `stored` holds what `backup` does, but perhaps at a higher sequence (a replacing
+/// restore writes the backup's record forward, one sequence above what was stored).
+fn same_series(stored: &SeriesRecord, backup: &SeriesRecord) -> bool {
+    stored.sequence >= backup.sequence
+        && SeriesRecord {
+            sequence: backup.sequence,
+            ..stored.clone()
+        } == *backup
+}
+
+/// Whether a manifest object is a series state (restored with its series' record, not with the
+/// model artifacts).
+fn is_series_state(object: &ManifestObject) -> bool {
+    object.source_key.starts_with(SERIES_STATE_PREFIX)
 }
 
 /// A conditional write lost to a concurrent writer: what is there now is newer, and kept.

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::domain::{ApiKey, Job, ModelVersion, Tenant};
+use crate::domain::{ApiKey, Job, ModelVersion, SeriesRecord, Tenant};
 use crate::ports::{BlobReader, BlobUpload, ObjectAdmin, StoreError, MIN_PART_BYTES};
 use crate::workflows::manifest::{ItemCounts, ManifestObject};
 use crate::workflows::upgrade::adopt;
@@ -56,6 +56,13 @@ pub enum TableItem {
     Key(ApiKey),
     /// A `T#{tenant}#JOB#{id}` / `JOB` item.
     Job(Job),
+    /// A `T#{tenant}#SERIES` / `SERIES#{name}` record; the backup holds the state it names.
+    Series {
+        /// The tenant owning the series (records do not name it).
+        tenant: Tenant,
+        /// The record as it was read, naming the state the backup holds.
+        record: SeriesRecord,
+    },
 }
 
 impl TableItem {
@@ -66,6 +73,7 @@ impl TableItem {
             Self::Latest(_) => counts.models += 1,
             Self::Key(_) => counts.keys += 1,
             Self::Job(_) => counts.jobs += 1,
+            Self::Series { .. } => counts.series += 1,
         }
     }
 }
@@ -314,6 +322,7 @@ mod tests {
     use crate::checksum::sha256_hex;
     use crate::domain::{JobCounts, JobKind, JobStatus, JobTimings, TrainingStats};
     use crate::ports::ReadFailure;
+    use detection::series::SeriesParams;
 
     fn items() -> Vec<TableItem> {
         let acme = Tenant::parse("acme").unwrap();
@@ -364,14 +373,30 @@ mod tests {
             1,
         )
         .key;
+        let series = SeriesRecord {
+            name: "cpu".into(),
+            params: SeriesParams::default(),
+            values: vec!["value".into()],
+            sequence: 3,
+            points_seen: 50,
+            last_timestamp: Some(49),
+            state_key: "series/acme/cpu/000000000003-ab.state".into(),
+            created_at_ms: 1,
+            updated_at_ms: 2,
+            recent_anomalies: Vec::new(),
+        };
         vec![
             TableItem::Version(version),
             TableItem::Latest(LatestPointer {
-                tenant: acme,
+                tenant: acme.clone(),
                 name: "payments".into(),
                 version: 2,
             }),
             TableItem::Key(key),
+            TableItem::Series {
+                tenant: acme,
+                record: series,
+            },
             TableItem::Job(job),
         ]
     }
@@ -424,15 +449,21 @@ mod tests {
         let items = items();
         let bytes = encoded(&items);
         let (all, n) = read(bytes.clone(), entry(&bytes), 0).await.unwrap();
-        assert_eq!((all, n), (items.clone(), 4));
+        assert_eq!((all, n), (items.clone(), 5));
         let mut counts = ItemCounts::default();
         items.iter().for_each(|i| i.count_in(&mut counts));
         assert_eq!(
-            (counts.models, counts.versions, counts.jobs, counts.keys),
-            (1, 1, 1, 1)
+            (
+                counts.models,
+                counts.versions,
+                counts.jobs,
+                counts.keys,
+                counts.series
+            ),
+            (1, 1, 1, 1, 1)
         );
         let (rest, n) = read(bytes.clone(), entry(&bytes), 3).await.unwrap();
-        assert_eq!((rest, n), (items[3..].to_vec(), 4));
+        assert_eq!((rest, n), (items[3..].to_vec(), 5));
     }
 
     #[tokio::test]

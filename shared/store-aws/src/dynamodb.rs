@@ -16,6 +16,7 @@ use crate::items::{
 };
 use crate::restore::SCAN_PAGE;
 use crate::retry::{send_until_processed, Backoff};
+use crate::scan_cursor;
 use crate::schema::{
     CATALOG_PK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK, JOBS_INDEX, LEASE_ATTRIBUTE, MODELS_INDEX, PK,
     RANGES_FINISHED_ATTRIBUTE, SK, VERSION_ATTRIBUTE,
@@ -134,6 +135,45 @@ impl DynamoStore {
             }
         })
         .await
+    }
+}
+
+impl DynamoStore {
+    /// One strongly consistent `Scan` call over tenants' items (`PK` from `T#`) whose `SK` passes
+    /// `sk_condition` (an expression on `#sk` and `:sk`), from `cursor` (the hex form of a
+    /// `LastEvaluatedKey`'s `PK` and `SK`), reading at most `limit` items (capped at
+    /// [`SCAN_PAGE`]): the items and the next page's cursor.
+    pub(crate) async fn scan_tenant_page(
+        &self,
+        sk_condition: &str,
+        sk_value: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let start = cursor.map(scan_cursor::decode).transpose()?;
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression(format!("begins_with(#pk, :pk) AND {sk_condition}"))
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", AttributeValue::S("T#".to_owned()))
+            .expression_attribute_values(":sk", AttributeValue::S(sk_value.to_owned()))
+            .consistent_read(true)
+            .limit(
+                i32::try_from(limit)
+                    .unwrap_or(SCAN_PAGE)
+                    .clamp(1, SCAN_PAGE),
+            )
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| classify("Scan", e))?;
+        Ok((
+            output.items.unwrap_or_default(),
+            output.last_evaluated_key.as_ref().map(scan_cursor::encode),
+        ))
     }
 }
 

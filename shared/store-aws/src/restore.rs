@@ -10,8 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::dynamodb::DynamoStore;
 use crate::errors::classify;
 use crate::items::{from_item, latest_item, version_item, Item};
-use crate::scan_cursor;
-use crate::schema::{GSI2_PK, GSI2_SK, MODELS_INDEX, PK, SK, VERSION_ATTRIBUTE};
+use crate::schema::{GSI2_PK, GSI2_SK, MODELS_INDEX, VERSION_ATTRIBUTE};
 use application::domain::keys::{JOB_SK, LEASES_PK};
 use application::domain::{Job, ModelVersion};
 use application::ports::{JobPage, JobScan, JobStore, RegistryRestore, StoreError};
@@ -83,36 +82,14 @@ impl JobScan for DynamoStore {
     /// items from before tenancy wait for the upgrade), reading at most `limit` items (capped at
     /// [`SCAN_PAGE`]); the cursor is the hex form of `LastEvaluatedKey`'s `PK` and `SK`.
     async fn scan_jobs(&self, cursor: Option<&str>, limit: usize) -> Result<JobPage, StoreError> {
-        let start = cursor.map(scan_cursor::decode).transpose()?;
-        let output = self
-            .client()
-            .scan()
-            .table_name(self.table())
-            .filter_expression("begins_with(#pk, :pk) AND #sk = :sk")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", AttributeValue::S("T#".to_owned()))
-            .expression_attribute_values(":sk", AttributeValue::S(JOB_SK.to_owned()))
-            .consistent_read(true)
-            .limit(
-                i32::try_from(limit)
-                    .unwrap_or(SCAN_PAGE)
-                    .clamp(1, SCAN_PAGE),
-            )
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| classify("Scan", e))?;
-        let jobs = output
-            .items
-            .unwrap_or_default()
+        let (items, next_cursor) = self
+            .scan_tenant_page("#sk = :sk", JOB_SK, cursor, limit)
+            .await?;
+        let jobs = items
             .iter()
             .map(from_item)
             .collect::<Result<Vec<Job>, StoreError>>()?;
-        Ok(JobPage {
-            jobs,
-            next_cursor: output.last_evaluated_key.as_ref().map(scan_cursor::encode),
-        })
+        Ok(JobPage { jobs, next_cursor })
     }
 
     /// A strongly consistent read of the sparse leases partition of the models index is not

@@ -9,8 +9,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use crate::dynamodb::DynamoStore;
 use crate::errors::classify;
 use crate::items::{from_item, key, to_item, Item};
-use crate::restore::SCAN_PAGE;
-use crate::scan_cursor;
 use crate::schema::{PK, SK};
 use application::domain::keys::{series_pk, series_sk, series_tenant, SERIES_SK_PREFIX};
 use application::domain::{SeriesRecord, Tenant};
@@ -137,35 +135,16 @@ impl SeriesStore for DynamoStore {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<SeriesScanPage, StoreError> {
-        let start = cursor.map(scan_cursor::decode).transpose()?;
-        let output = self
-            .client()
-            .scan()
-            .table_name(self.table())
-            .filter_expression("begins_with(#pk, :pk) AND begins_with(#sk, :sk)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", AttributeValue::S("T#".to_owned()))
-            .expression_attribute_values(":sk", AttributeValue::S(SERIES_SK_PREFIX.to_owned()))
-            .consistent_read(true)
-            .limit(
-                i32::try_from(limit)
-                    .unwrap_or(SCAN_PAGE)
-                    .clamp(1, SCAN_PAGE),
-            )
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(|e| classify("Scan", e))?;
-        let series = output
-            .items
-            .unwrap_or_default()
+        let (items, next_cursor) = self
+            .scan_tenant_page("begins_with(#sk, :sk)", SERIES_SK_PREFIX, cursor, limit)
+            .await?;
+        let series = items
             .iter()
             .map(scanned)
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(SeriesScanPage {
             series,
-            next_cursor: output.last_evaluated_key.as_ref().map(scan_cursor::encode),
+            next_cursor,
         })
     }
 

@@ -32,8 +32,9 @@ use crate::model::Model;
 
 /// The first four bytes of every artifact.
 pub const MAGIC: [u8; 4] = *b"NMLY";
-/// The format version this build writes (and the newest it reads).
-pub const FORMAT_VERSION: u16 = 1;
+/// The format version this build writes (and the newest it reads). Version 2 added the
+/// feedback layer at the end of the model; version 1 payloads still decode, without one.
+pub const FORMAT_VERSION: u16 = 2;
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 48;
 /// Largest payload accepted, in bytes (the decoder never reads or allocates past it).
@@ -101,8 +102,22 @@ pub(crate) fn seal(kind: &EnvelopeKind, code: u8, payload: &[u8]) -> Vec<u8> {
 /// Loads a model from artifact bytes, checking the envelope, the checksum and the model.
 pub fn decode(bytes: &[u8]) -> Result<Model, ArtifactError> {
     let payload = open_envelope(&MODEL_ENVELOPE, bytes)?;
-    let (model, read): (Model, usize) = bincode::serde::decode_from_slice(payload, codec())
-        .map_err(|e| ArtifactError::Malformed(e.to_string()))?;
+    let version = match bytes.get(4..6) {
+        Some(&[low, high]) => u16::from_le_bytes([low, high]),
+        _ => FORMAT_VERSION,
+    };
+    let decoded = if version == 1 {
+        bincode::serde::decode_from_slice::<ModelV1, _>(payload, codec()).map(|(m, read)| {
+            (
+                Model::from_unlabelled(m.features, m.detector, m.calibration, m.training),
+                read,
+            )
+        })
+    } else {
+        bincode::serde::decode_from_slice(payload, codec())
+    };
+    let (model, read): (Model, usize) =
+        decoded.map_err(|e| ArtifactError::Malformed(e.to_string()))?;
     if read != payload.len() {
         return Err(ArtifactError::Malformed(format!(
             "{} payload bytes left undecoded",
@@ -119,6 +134,18 @@ pub fn decode(bytes: &[u8]) -> Result<Model, ArtifactError> {
     check_heap(&model)?;
     model.validate()?;
     Ok(model)
+}
+
+/// A model as format 1 wrote it: [`Model`] without its feedback layer.
+#[derive(serde::Deserialize)]
+struct ModelV1 {
+    #[serde(
+        deserialize_with = "crate::serde_bounded::at_most::<_, _, { crate::model::MAX_FEATURES }>"
+    )]
+    features: Vec<String>,
+    detector: crate::algorithm::FittedDetector,
+    calibration: crate::threshold::Calibration,
+    training: crate::model::TrainingSummary,
 }
 
 /// Fails unless the model takes at most [`MAX_MODEL_HEAP_BYTES`] in memory.
@@ -279,13 +306,57 @@ mod tests {
     #[test]
     fn when_newer_version_should_name_both_versions() {
         let mut bytes = encode(&model(Algorithm::Ecod)).unwrap();
-        bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
+        bytes[4..6].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
         assert_eq!(
             decode(&bytes),
             Err(ArtifactError::NewerVersion {
-                found: 2,
-                supported: 1
+                found: FORMAT_VERSION + 1,
+                supported: FORMAT_VERSION
             })
+        );
+    }
+
+    #[test]
+    fn when_an_artifact_of_format_1_is_read_should_decode_it_without_feedback() {
+        #[derive(serde::Serialize)]
+        struct V1<'a> {
+            features: &'a [String],
+            detector: &'a crate::algorithm::FittedDetector,
+            calibration: &'a crate::threshold::Calibration,
+            training: &'a crate::model::TrainingSummary,
+        }
+        let m = model(Algorithm::IsolationForest);
+        let v1 = V1 {
+            features: m.features(),
+            detector: m.detector(),
+            calibration: m.calibration(),
+            training: m.training(),
+        };
+        let payload = bincode::serde::encode_to_vec(&v1, codec()).unwrap();
+        let mut bytes = seal(&payload, Algorithm::IsolationForest.code());
+        bytes[4..6].copy_from_slice(&1u16.to_le_bytes());
+        let back = decode(&bytes).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(back.labels_used(), 0);
+    }
+
+    #[test]
+    fn when_a_model_learned_from_labels_should_round_trip_with_its_feedback() {
+        let x = Array2::from_shape_fn((120, 2), |(i, j)| ((i * 7 + j * 13) % 17) as f64);
+        let t = Table::new(vec!["x".into(), "y".into()], x).unwrap();
+        let labels = crate::feedback::LabelledRows::new(
+            ndarray::arr2(&[[16.0, 3.0], [0.0, 0.0]]),
+            vec![true, false],
+        )
+        .unwrap();
+        let spec = ModelSpec::new(AlgorithmParams::default_for(Algorithm::Ecod));
+        let m = Model::fit_with_labels(&spec, &t, Some(&labels)).unwrap();
+        assert_eq!(m.labels_used(), 2);
+        let back = decode(&encode(&m).unwrap()).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(
+            back.score(t.values().view()).unwrap(),
+            m.score(t.values().view()).unwrap()
         );
     }
 

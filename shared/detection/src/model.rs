@@ -11,6 +11,7 @@ use crate::budget::{bytes_of, log2, WorkBudget, WorkEstimate};
 use crate::detector::Detector;
 use crate::detectors::shared_cost::{PASS_SECONDS, SORT_SECONDS};
 use crate::error::{ArtifactError, DetectionError, InputError};
+use crate::feedback::{Feedback, FeedbackParams, LabelledRows};
 use crate::sampling::sample_rows;
 use crate::table::Table;
 use crate::tabular::align::{ColumnMapping, ExtraColumns};
@@ -40,6 +41,10 @@ pub struct ModelSpec {
     pub threshold: ThresholdRule,
     /// Most training rows (a seeded sample) scored for the calibration.
     pub calibration_rows: usize,
+    /// How labelled rows, when a fit has any, re-rank the detector's scores.
+    pub feedback: FeedbackParams,
+    /// How many labelled rows the fit will learn from (what its estimate counts).
+    pub labels: usize,
 }
 
 impl ModelSpec {
@@ -49,6 +54,8 @@ impl ModelSpec {
             params,
             threshold: ThresholdRule::default(),
             calibration_rows: DEFAULT_CALIBRATION_ROWS,
+            feedback: FeedbackParams::default(),
+            labels: 0,
         }
     }
 
@@ -58,11 +65,19 @@ impl ModelSpec {
         self
     }
 
+    /// Counts `labels` labelled rows in the fit's estimate (what [`Model::fit_with_labels`]
+    /// will be given).
+    pub fn labels(mut self, labels: usize) -> Self {
+        self.labels = labels;
+        self
+    }
+
     /// What [`Model::fit`] on `rows x columns` is estimated to cost, before any work: the
     /// detector's fit (its row sampling included), the calibration scoring of up to
     /// `calibration_rows` rows, and the model it leaves.
     pub fn estimate_fit(&self, rows: usize, columns: usize) -> WorkEstimate {
         fit_estimate(&self.params, self.calibration_rows, rows, columns)
+            .then(feedback_estimate(self, rows, columns))
     }
 
     /// The estimate of [`Self::estimate_fit`] if it fits `budget` (and the model fits
@@ -86,10 +101,12 @@ impl ModelSpec {
         sizes.push(Size::data("rows", rows));
         sizes.push(Size::data("columns", columns));
         let cal = self.calibration_rows;
+        let feedback = |rows: usize, columns: usize| feedback_estimate(self, rows, columns);
         let cost_at = |i: usize, v: usize| match i.checked_sub(n_params) {
-            None => fit_estimate(&self.params.with_size(i, v), cal, rows, columns),
-            Some(0) => fit_estimate(&self.params, cal, v, columns),
-            Some(_) => fit_estimate(&self.params, cal, rows, v),
+            None => fit_estimate(&self.params.with_size(i, v), cal, rows, columns)
+                .then(feedback(rows, columns)),
+            Some(0) => fit_estimate(&self.params, cal, v, columns).then(feedback(v, columns)),
+            Some(_) => fit_estimate(&self.params, cal, rows, v).then(feedback(rows, v)),
         };
         let what = format!(
             "training {} on {rows} rows x {columns} columns",
@@ -130,6 +147,23 @@ fn fit_estimate(
         .holding(std::mem::size_of::<Model>() as f64)
 }
 
+/// What fitting the spec's feedback from its `labels` on `rows x columns` costs: the reference
+/// sample's copy, scores and standardized copy, every label's distance to each of its rows, and
+/// re-ranking the calibration sample's scores.
+fn feedback_estimate(spec: &ModelSpec, rows: usize, columns: usize) -> WorkEstimate {
+    if spec.labels == 0 {
+        return WorkEstimate::default();
+    }
+    let sample = rows.min(spec.feedback.reference_rows) as f64;
+    let calibration = rows.min(spec.calibration_rows) as f64;
+    let per_row = crate::feedback::seconds_per_row(spec.labels, columns);
+    let (labels, columns) = (spec.labels as f64, columns as f64);
+    let held = bytes_of::<f64>(2.0 * sample * columns + 2.0 * sample + 2.0 * labels * columns);
+    let seconds = (sample + calibration) * per_row + sample * log2(sample) * SORT_SECONDS;
+    let model = bytes_of::<f64>(labels * columns + 2.0 * columns + 2.0 * labels + 1_024.0);
+    WorkEstimate::new(seconds, held, model)
+}
+
 /// Facts about the training run kept with the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingSummary {
@@ -156,12 +190,25 @@ pub struct Model {
     detector: FittedDetector,
     calibration: Calibration,
     training: TrainingSummary,
+    /// What labelled rows taught the model, when it was trained with any.
+    feedback: Option<Box<Feedback>>,
 }
 
 impl Model {
     /// Fits the spec's detector on every row of `table` and calibrates its threshold on a seeded
     /// sample of the training scores.
     pub fn fit(spec: &ModelSpec, table: &Table) -> Result<Self, DetectionError> {
+        Self::fit_with_labels(spec, table, None)
+    }
+
+    /// [`Model::fit`], then, when `labels` holds any rows (features in `table`'s order), the
+    /// feedback layer that re-ranks the detector's scores with them; the threshold is
+    /// calibrated on the re-ranked scores. No labels fit exactly what [`Model::fit`] fits.
+    pub fn fit_with_labels(
+        spec: &ModelSpec,
+        table: &Table,
+        labels: Option<&LabelledRows>,
+    ) -> Result<Self, DetectionError> {
         spec.threshold.check()?;
         if spec.calibration_rows < 2 {
             return Err(DetectionError::param(
@@ -176,8 +223,23 @@ impl Model {
         }
         let x = table.values().view();
         let detector = spec.params.fit(x)?;
+        let feedback = match labels.filter(|l| !l.is_empty()) {
+            Some(labels) => Some(Box::new(Feedback::fit(
+                &FeedbackParams {
+                    seed: spec.params.seed(),
+                    ..spec.feedback.clone()
+                },
+                &detector,
+                x,
+                labels,
+            )?)),
+            None => None,
+        };
         let sample = sample_rows(x, spec.calibration_rows, spec.params.seed());
-        let scores = detector.calibration_scores(sample.view());
+        let mut scores = detector.calibration_scores(sample.view());
+        if let Some(feedback) = &feedback {
+            scores = feedback.adjust(&scores, sample.view());
+        }
         let calibration = Calibration::fit(
             scores.as_slice().unwrap_or(&scores.to_vec()),
             spec.threshold,
@@ -190,7 +252,29 @@ impl Model {
                 rows: table.n_rows(),
                 calibration_rows: sample.nrows(),
             },
+            feedback,
         })
+    }
+
+    /// How many labelled rows the model learned from (0 when trained without feedback).
+    pub fn labels_used(&self) -> usize {
+        self.feedback.as_ref().map_or(0, |f| f.labels())
+    }
+
+    /// A model decoded from an artifact written before feedback existed (format 1).
+    pub(crate) fn from_unlabelled(
+        features: Vec<String>,
+        detector: FittedDetector,
+        calibration: Calibration,
+        training: TrainingSummary,
+    ) -> Self {
+        Self {
+            features,
+            detector,
+            calibration,
+            training,
+            feedback: None,
+        }
     }
 
     /// Feature names, in the order the detector expects them.
@@ -224,13 +308,21 @@ impl Model {
                 .sum::<usize>()
             + self.calibration.heap_bytes()
             + self.detector.heap_bytes()
+            + self.feedback.as_ref().map_or(0, |f| f.heap_bytes())
     }
 
     /// What scoring `rows` rows in one call (and, with `explain`, explaining every one of
     /// them) is estimated to cost, before any work; the model itself is counted in the peak.
     pub fn estimate_score(&self, rows: usize, explain: bool) -> WorkEstimate {
         let cost = self.detector.score_cost();
-        let scoring = cost.for_rows(rows, explain);
+        let feedback = self.feedback.as_ref().map_or(WorkEstimate::default(), |f| {
+            WorkEstimate::new(
+                rows as f64 * f.seconds_per_row(),
+                bytes_of::<f64>(2.0 * rows as f64),
+                0.0,
+            )
+        });
+        let scoring = cost.for_rows(rows, explain).then(feedback);
         let explaining = if explain {
             let d = self.features.len() as f64;
             let per_row = d * (EXPLAIN_FEATURE_SECONDS + log2(d) * SORT_SECONDS + PASS_SECONDS);
@@ -298,7 +390,11 @@ impl Model {
     /// Raw scores of a matrix whose columns are already in feature order.
     pub fn score(&self, x: ArrayView2<'_, f64>) -> Result<Array1<f64>, DetectionError> {
         self.check_width(x.ncols())?;
-        Ok(self.detector.score(x))
+        let scores = self.detector.score(x);
+        Ok(match &self.feedback {
+            Some(feedback) => feedback.adjust(&scores, x),
+            None => scores,
+        })
     }
 
     /// The `top_k` features contributing most to one row's score (row in feature order), with
@@ -346,6 +442,9 @@ impl Model {
             )));
         }
         self.detector.validate()?;
+        if let Some(feedback) = &self.feedback {
+            feedback.validate(self.features.len())?;
+        }
         self.calibration.validate()
     }
 
@@ -401,6 +500,34 @@ mod tests {
     /// Fits and scores each case, measuring the bytes this thread allocated at most: the
     /// estimates must never be below half of it (nor absurdly above it). The figures measured
     /// in release mode, with times, come from `examples/budget_calibration.rs`.
+    #[test]
+    fn when_trained_with_labels_and_a_seed_should_be_reproducible_and_without_labels_unchanged() {
+        let t = table();
+        let labels = LabelledRows::new(
+            ndarray::arr2(&[[6.0, -6.0, 12.0], [0.5, 0.5, 0.5]]),
+            vec![true, false],
+        )
+        .unwrap();
+        let spec = ModelSpec::new(AlgorithmParams::default_for(Algorithm::Ensemble).with_seed(4));
+        let first = Model::fit_with_labels(&spec, &t, Some(&labels)).unwrap();
+        let again = Model::fit_with_labels(&spec, &t, Some(&labels)).unwrap();
+        assert_eq!(first, again);
+        assert_eq!(first.labels_used(), 2);
+        let plain = Model::fit(&spec, &t).unwrap();
+        assert_eq!(plain.labels_used(), 0);
+        let empty = LabelledRows::new(Array2::zeros((0, 3)), vec![]).unwrap();
+        assert_eq!(
+            Model::fit_with_labels(&spec, &t, Some(&empty)).unwrap(),
+            plain
+        );
+        let other_seed =
+            ModelSpec::new(AlgorithmParams::default_for(Algorithm::Ensemble).with_seed(5));
+        assert_ne!(
+            Model::fit_with_labels(&other_seed, &t, Some(&labels)).unwrap(),
+            first
+        );
+    }
+
     #[test]
     fn when_fits_and_scores_are_measured_should_allocate_within_a_factor_of_the_estimates() {
         use crate::test_alloc::peak_during;

@@ -118,6 +118,9 @@ OUTPUT_VALUES_NOT_COMPARED = ("api_url", "dashboard_url")
 BATCH_OBJECTS = "{s3:models}/batch/*"
 SERIES_STATES = "{s3:models}/series/*"
 SERIES_ITEMS = "{table} on T#acme#SERIES"
+LABEL_ITEMS = "{table} on T#acme#LABELS#payments"
+MODEL_ITEMS = "{table} on T#acme#MODEL#payments"
+JOB_ITEMS = "{table} on T#acme#JOB#0001"
 SOURCES = ("{s3:models}/incoming/*", "{s3:models}/data/*")
 REQUIRED_GRANTS = {
     # A recorded job, and a presigned GET link to a batch job's results object.
@@ -131,8 +134,10 @@ REQUIRED_GRANTS = {
                                               "Allow dynamodb:PutItem {table}", "Allow states:StartExecution {sfn:jobs}"],
     # Presigned PUT URLs act with the role's s3:PutObject.
     "route POST /api/v1/uploads": [f"Allow s3:PutObject {p}" for p in SOURCES],
-    # Training from an object: HEAD of the source, a training job on the state machine.
-    "route POST /api/v1/models": [*(f"Allow s3:GetObject {p}" for p in SOURCES), "Allow states:StartExecution {sfn:jobs}"],
+    # Training from an object: HEAD of the source, a training job on the state machine; every
+    # version learns from its model's labelled rows (a Query of T#{tenant}#LABELS#{model}).
+    "route POST /api/v1/models": [*(f"Allow s3:GetObject {p}" for p in SOURCES), "Allow states:StartExecution {sfn:jobs}",
+                                  f"Allow dynamodb:Query {LABEL_ITEMS}"],
     # The state machine invokes the events functions (train_job, job_fail; batch_range, batch_join).
     "sfn:jobs": ["Allow lambda:InvokeFunction {fn:train_events}", "Allow lambda:InvokeFunction {fn:detect_events}",
                  f"Allow s3:GetObject {BATCH_OBJECTS}"],
@@ -143,12 +148,23 @@ REQUIRED_GRANTS = {
                                                 *(f"Allow s3:{a} {SERIES_STATES}" for a in ("GetObject", "PutObject", "DeleteObject"))],
     "route GET /api/v1/series": [f"Allow dynamodb:Query {SERIES_ITEMS}"],
     "route GET /api/v1/series/{name}": [f"Allow dynamodb:GetItem {SERIES_ITEMS}"],
-    # Backups hold the series (records and states) and restore writes them back.
+    # Labelled rows (feedback): writing them reads the model's LATEST and version (its features),
+    # the batch job a label names and that job's input object, reads the model's labels (Query)
+    # and writes them with BatchWriteItem; listing them is a Query of the model's partition.
+    "route POST /api/v1/models/{name}/labels": [f"Allow dynamodb:GetItem {MODEL_ITEMS}", f"Allow dynamodb:GetItem {JOB_ITEMS}",
+                                                *(f"Allow s3:GetObject {p}" for p in SOURCES),
+                                                *(f"Allow dynamodb:{a} {LABEL_ITEMS}" for a in ("Query", "BatchWriteItem"))],
+    "route GET /api/v1/models/{name}/labels": [f"Allow dynamodb:Query {LABEL_ITEMS}"],
+    # Backups hold the series (records and states) and restore writes them back; labelled rows
+    # are scanned across tenants, and restore reads a model's labels (Query) and writes the
+    # missing ones back (BatchWriteItem).
     "backup": [f"Allow dynamodb:Query {SERIES_ITEMS}", f"Allow dynamodb:PutItem {SERIES_ITEMS}",
-               f"Allow s3:GetObject {SERIES_STATES}", f"Allow s3:PutObject {SERIES_STATES}"],
-    # train_job reads the source in the version the job pinned.
+               f"Allow s3:GetObject {SERIES_STATES}", f"Allow s3:PutObject {SERIES_STATES}",
+               *(f"Allow dynamodb:{a} {LABEL_ITEMS}" for a in ("Scan", "Query", "BatchWriteItem"))],
+    # train_job reads the source in the version the job pinned; uploads, training jobs and
+    # retraining learn from the model's labelled rows.
     "train_events": [*(f"Allow s3:GetObject {p}" for p in SOURCES), *(f"Allow s3:GetObjectVersion {p}" for p in SOURCES),
-                     "Allow dynamodb:GetItem {table}", "Allow dynamodb:PutItem {table}"],
+                     "Allow dynamodb:GetItem {table}", "Allow dynamodb:PutItem {table}", f"Allow dynamodb:Query {LABEL_ITEMS}"],
 }
 # What the event source mapping of a function needs of its role to read its source (the Lambda
 # service polls with the function's role), by the kind of source; and, for an SQS failure

@@ -26,6 +26,26 @@ DLQ_URL = "{if:recordsdeadletterqueuearn=}?{sqs:records_dead_letter.url}:{param:
 DLQ_NAME = "{if:recordsdeadletterqueuearn=}?{sqs:records_dead_letter.name}:{param:recordsdeadletterqueuearn[5]}"
 DLQ_PATTERN = "^$|^arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$"
 SAM_DLQ_ARN = "!If [CreateRecordsDeadLetterQueue, !GetAtt RecordsDeadLetterQueue.Arn, !Ref RecordsDeadLetterQueueArn]"
+# A role's Query of labelled rows (train, train_events; detect's also BatchWriteItem), as each side
+# writes it.
+LABEL_ITEMS_SAM = """              - Sid: LabelItems
+                Effect: Allow
+                Action: dynamodb:Query
+                Resource: !GetAtt Table.Arn
+                Condition:
+                  ForAllValues:StringLike: { dynamodb:LeadingKeys: ["T#*#LABELS#*"] }
+"""
+LABEL_ITEMS_TF = """  statement {
+    sid       = "LabelItems"
+    actions   = ["dynamodb:Query"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.label_items
+    }
+  }
+"""
 
 
 def models() -> tuple[dict, dict]:
@@ -220,6 +240,7 @@ class Parity(unittest.TestCase):
             "POST /api/v1/uploads": "detect",
             "POST /api/v1/series/{name}/points": "detect", "POST /api/v1/series/detect": "detect",
             "GET /api/v1/series": "detect", "GET /api/v1/series/{name}": "detect",
+            "POST /api/v1/models/{name}/labels": "detect", "GET /api/v1/models/{name}/labels": "detect",
             "GET /api/v1/models": "train", "POST /api/v1/models": "train", "GET /api/v1/models/{name}": "train",
             "POST /api/v1/backups": "backup", "GET /api/v1/backups": "backup",
             "POST /api/v1/keys": "keys", "GET /api/v1/keys": "keys", "DELETE /api/v1/keys/{id}": "keys",
@@ -349,6 +370,76 @@ class Parity(unittest.TestCase):
         self.remove_block(self.terraform / "iam.tf", '  statement {\n    sid       = "RestoreSeries"', "\n  }\n")
         self.assert_fails_naming("invariant (SAM): 'backup' lacks Allow s3:PutObject {s3:models}/series/*",
                                  "invariant (Terraform): 'backup' lacks Allow s3:PutObject {s3:models}/series/*")
+
+    def test_backup_table_narrowed_to_other_items_fails_on_both_sides(self):
+        # The backup role confined to models, jobs and series cannot back up or restore labels.
+        self.mutate_after(self.template, "# Backups are of the whole system", "Resource: !GetAtt Table.Arn\n",
+                          "Resource: !GetAtt Table.Arn\n                Condition:\n                  ForAllValues:StringLike: "
+                          "{ dynamodb:LeadingKeys: [\"T#*#MODEL#*\", \"T#*#JOB#*\", \"T#*#SERIES\"] }\n")
+        self.mutate_after(self.terraform / "iam.tf", "# Backups are of the whole system", "resources = [aws_dynamodb_table.table.arn]\n",
+                          "resources = [aws_dynamodb_table.table.arn]\n    condition {\n      test     = \"ForAllValues:StringLike\"\n"
+                          "      variable = \"dynamodb:LeadingKeys\"\n      values   = [\"T#*#MODEL#*\", \"T#*#JOB#*\", \"T#*#SERIES\"]\n    }\n")
+        self.assert_fails_naming("invariant (SAM): 'backup' lacks Allow dynamodb:BatchWriteItem {table} on T#acme#LABELS#payments",
+                                 "invariant (Terraform): 'backup' lacks Allow dynamodb:Scan {table} on T#acme#LABELS#payments")
+
+    # ---------------------------------------------------------------- labelled rows (feedback)
+
+    def test_labels_route_missing_from_sam_fails(self):
+        self.mutate(self.template, "        ModelLabelsList:\n          Type: Api\n          Properties:\n"
+                    "            RestApiId: !Ref Api\n            Path: /api/v1/models/{name}/labels\n            Method: GET\n", "")
+        self.assert_fails_naming("routes: 'GET /api/v1/models/{name}/labels' only in Terraform")
+
+    def test_labels_route_missing_from_terraform_fails(self):
+        self.mutate(self.terraform / "api.tf",
+                    '    "POST /api/v1/models/{name}/labels" = { resource = "model_labels", function = "detect", authorized = true }\n', "")
+        self.assert_fails_naming("routes: 'POST /api/v1/models/{name}/labels' only in SAM",
+                                 "invariant (Terraform): no route 'POST /api/v1/models/{name}/labels'")
+
+    def test_labels_resource_under_models_fails(self):
+        # /api/v1/models/labels instead of /api/v1/models/{name}/labels.
+        self.mutate_after(self.terraform / "api.tf", 'resource "aws_api_gateway_resource" "model_labels" {',
+                          "parent_id   = aws_api_gateway_resource.model.id", "parent_id   = aws_api_gateway_resource.models.id")
+        self.assert_fails_naming("POST /api/v1/models/{name}/labels", "path_of_resource")
+
+    def test_labels_route_without_authorizer_fails(self):
+        self.mutate_after(self.template, "        ModelLabelsCreate:", "            Method: POST\n",
+                          "            Method: POST\n            Auth: { Authorizer: NONE, ApiKeyRequired: false }\n")
+        self.assert_fails_naming("routes: 'POST /api/v1/models/{name}/labels' authorizer",
+                                 "routes: 'POST /api/v1/models/{name}/labels' api_key_required")
+
+    def test_detect_label_items_grant_missing_fails_on_both_sides(self):
+        # detect still queries model and job items (and series records) on the table: not labels.
+        self.mutate_after(self.template, "  DetectRole:\n", LABEL_ITEMS_SAM.replace("dynamodb:Query", "[dynamodb:Query, dynamodb:BatchWriteItem]"), "")
+        self.remove_block(self.terraform / "iam.tf", '  statement {\n    sid       = "LabelItems"\n    actions   = ["dynamodb:Query", '
+                          '"dynamodb:BatchWriteItem"]', "\n    }\n  }\n")
+        self.assert_fails_naming("invariant (SAM): 'detect' lacks Allow dynamodb:BatchWriteItem {table} on T#acme#LABELS#payments "
+                                 "(it serves POST /api/v1/models/{name}/labels)",
+                                 "invariant (SAM): 'detect' lacks Allow dynamodb:Query {table} on T#acme#LABELS#payments "
+                                 "(it serves GET /api/v1/models/{name}/labels)",
+                                 "invariant (Terraform): 'detect' lacks Allow dynamodb:BatchWriteItem {table} on T#acme#LABELS#payments")
+
+    def test_detect_label_batch_write_dropped_fails_on_both_sides(self):
+        self.mutate(self.template, "Action: [dynamodb:Query, dynamodb:BatchWriteItem]", "Action: dynamodb:Query")
+        self.mutate(self.terraform / "iam.tf", 'actions   = ["dynamodb:Query", "dynamodb:BatchWriteItem"]', 'actions   = ["dynamodb:Query"]')
+        self.assert_fails_naming("invariant (SAM): 'detect' lacks Allow dynamodb:BatchWriteItem {table} on T#acme#LABELS#payments",
+                                 "invariant (Terraform): 'detect' lacks Allow dynamodb:BatchWriteItem {table} on T#acme#LABELS#payments")
+
+    def test_train_label_items_grants_missing_fail_on_both_sides(self):
+        # train and train_events still query model and job items: not the labels a version learns from.
+        for role in ("  TrainRole:\n", "  TrainEventsRole:\n"):
+            self.mutate_after(self.template, role, LABEL_ITEMS_SAM, "")
+        for policy in ('data "aws_iam_policy_document" "train" {', 'data "aws_iam_policy_document" "train_events" {'):
+            self.mutate_after(self.terraform / "iam.tf", policy, LABEL_ITEMS_TF, "")
+        self.assert_fails_naming("invariant (SAM): 'train' lacks Allow dynamodb:Query {table} on T#acme#LABELS#payments "
+                                 "(it serves POST /api/v1/models)",
+                                 "invariant (SAM): 'train_events' lacks Allow dynamodb:Query {table} on T#acme#LABELS#payments",
+                                 "invariant (Terraform): 'train' lacks Allow dynamodb:Query {table} on T#acme#LABELS#payments",
+                                 "invariant (Terraform): 'train_events' lacks Allow dynamodb:Query {table} on T#acme#LABELS#payments")
+
+    def test_label_items_condition_changed_fails(self):
+        self.mutate(self.terraform / "iam.tf", 'label_items = ["T#*#LABELS#*"]', 'label_items = ["T#*#LABELS"]')
+        self.assert_fails_naming("iam: 'detect' Allow dynamodb:BatchWriteItem {table}",
+                                 "invariant (Terraform): 'detect' lacks Allow dynamodb:BatchWriteItem {table} on T#acme#LABELS#payments")
 
     def test_series_list_prefix_widened_fails(self):
         self.mutate_after(self.terraform / "iam.tf", 'data "aws_iam_policy_document" "detect" {', 'values   = ["series/*"]',

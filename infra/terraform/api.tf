@@ -28,6 +28,11 @@ locals {
     "POST /api/v1/series/detect"        = { resource = "series_detect", function = "detect", authorized = true }
     "GET /api/v1/series"                = { resource = "series", function = "detect", authorized = true }
     "GET /api/v1/series/{name}"         = { resource = "series_one", function = "detect", authorized = true }
+
+    # A model's labelled rows (detect): POST writes labels (scope train), GET lists them (scope
+    # read); the authorizer answers the scopes, the function checks them.
+    "POST /api/v1/models/{name}/labels" = { resource = "model_labels", function = "detect", authorized = true }
+    "GET /api/v1/models/{name}/labels"  = { resource = "model_labels", function = "detect", authorized = true }
   }
 
   api_resource_ids = {
@@ -47,6 +52,8 @@ locals {
     series_detect = aws_api_gateway_resource.series_detect.id
     series_one    = aws_api_gateway_resource.series_one.id
     series_points = aws_api_gateway_resource.series_points.id
+
+    model_labels = aws_api_gateway_resource.model_labels.id
   }
 
   functions = {
@@ -157,6 +164,13 @@ resource "aws_api_gateway_resource" "model_jobs" {
   rest_api_id = aws_api_gateway_rest_api.api.id
   parent_id   = aws_api_gateway_resource.model.id
   path_part   = "jobs"
+}
+
+# A model's labelled rows: POST writes labels, GET lists them.
+resource "aws_api_gateway_resource" "model_labels" {
+  rest_api_id = aws_api_gateway_rest_api.api.id
+  parent_id   = aws_api_gateway_resource.model.id
+  path_part   = "labels"
 }
 
 # Presigned upload URLs (POST).

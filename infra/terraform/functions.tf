@@ -106,7 +106,7 @@ resource "aws_lambda_function" "detect" {
   # checkov:skip=CKV_AWS_173:The environment holds names, ARNs and limits only, no secrets; Lambda encrypts it at rest with its AWS-managed key.
   # checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; artifacts come from this repository's reproducible cargo lambda build.
   function_name                  = "${var.name_prefix}-detect"
-  description                    = "Nomaly detect - scores rows sent to the API and records of the input stream and queue, publishes alerts, lists and reads jobs, starts batch jobs on objects, presigns uploads, keeps time series."
+  description                    = "Nomaly detect - scores rows sent to the API and records of the input stream and queue, publishes alerts, lists and reads jobs, starts batch jobs on objects, presigns uploads, keeps time series and labelled rows."
   filename                       = "${var.lambda_dir}/detect/bootstrap.zip"
   source_code_hash               = filebase64sha256("${var.lambda_dir}/detect/bootstrap.zip")
   handler                        = "bootstrap"

@@ -1,8 +1,9 @@
 # One least-privilege role per function: only the actions and resources its code uses
 # (shared/store-aws/src/*.rs). Every role: X-Ray segments and its own log group.
 # Table items are keyed T#{tenant}#MODEL#{name}, T#{tenant}#JOB#{id}, T#{tenant}#KEYS,
-# T#{tenant}#SERIES (a record per series, SERIES#{name}) and T#{tenant}#IDEM#{hash} (idempotency
-# records of POST requests, expiring through the table's TTL);
+# T#{tenant}#SERIES (a record per series, SERIES#{name}), T#{tenant}#LABELS#{model} (a labelled
+# row per id, LABEL#{id}) and T#{tenant}#IDEM#{hash} (idempotency records of POST requests,
+# expiring through the table's TTL);
 # the models index (GSI2) has the partitions CATALOG (every model's LATEST) and LEASES (running
 # jobs, for the sweep), the jobs index (GSI1) T#{tenant}#MODEL#{name}
 # (shared/store-aws/src/schema.rs). dynamodb:LeadingKeys confines each role to its item kinds.
@@ -21,6 +22,9 @@ locals {
   alert_items = ["T#*#ALERT#*"]
   # Time series records (T#{tenant}#SERIES / SERIES#{name}) of detect.
   series_items = ["T#*#SERIES"]
+  # A model's labelled rows (T#{tenant}#LABELS#{model} / LABEL#{id}) of detect (Query,
+  # BatchWriteItem) and train and train_events (Query).
+  label_items = ["T#*#LABELS#*"]
   # Where callers' job sources are: uploads (incoming/) and data/ (presigned PUT URLs).
   upload_prefixes = ["${aws_s3_bucket.models.arn}/incoming/*", "${aws_s3_bucket.models.arn}/data/*"]
 }
@@ -43,7 +47,7 @@ resource "aws_iam_role" "health" {
 
 resource "aws_iam_role" "detect" {
   name               = "${var.name_prefix}-detect"
-  description        = "Nomaly detect - reads models, scores API requests and stream and queue records, publishes alerts, records, lists and reads jobs, starts batch jobs, presigns uploads and results, keeps time series."
+  description        = "Nomaly detect - reads models, scores API requests and stream and queue records, publishes alerts, records, lists and reads jobs, starts batch jobs, presigns uploads and results, keeps time series and labelled rows."
   assume_role_policy = data.aws_iam_policy_document.lambda_trust.json
 }
 
@@ -249,6 +253,20 @@ data "aws_iam_policy_document" "detect" {
       values   = ["series/*"]
     }
   }
+  # A model's labelled rows (T#{tenant}#LABELS#{model} / LABEL#{id}): listed (a Query of the
+  # model's partition) and written with BatchWriteItem (PutRequests only). A label naming a batch
+  # job's row reads the model's LATEST and version, the job (Table) and the job's input object
+  # under incoming/ or data/ (CheckSources, ListSources).
+  statement {
+    sid       = "LabelItems"
+    actions   = ["dynamodb:Query", "dynamodb:BatchWriteItem"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.label_items
+    }
+  }
   # Alert suppression states, read and written under a revision (a conditional Put); never queried.
   statement {
     sid       = "AlertStates"
@@ -440,6 +458,18 @@ data "aws_iam_policy_document" "train" {
       values   = local.idempotency_items
     }
   }
+  # A new version learns from its model's labelled rows (T#{tenant}#LABELS#{model}): a Query of
+  # the model's partition; never written here.
+  statement {
+    sid       = "LabelItems"
+    actions   = ["dynamodb:Query"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.label_items
+    }
+  }
   # Training from an object (source.s3_uri) runs on the jobs state machine.
   statement {
     sid       = "StartJobs"
@@ -552,6 +582,18 @@ data "aws_iam_policy_document" "train_events" {
       values   = local.model_and_job_items
     }
   }
+  # Uploads, training jobs and retraining learn from the model's labelled rows
+  # (T#{tenant}#LABELS#{model}): a Query of its partition; never written here.
+  statement {
+    sid       = "LabelItems"
+    actions   = ["dynamodb:Query"]
+    resources = [aws_dynamodb_table.table.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.label_items
+    }
+  }
   statement {
     sid       = "DeadLetterQueue"
     actions   = ["sqs:SendMessage"]
@@ -637,8 +679,9 @@ data "aws_iam_policy_document" "backup" {
       values   = ["backups/*"]
     }
   }
-  # Backups are of the whole system: every tenant's models, jobs and series (T#*#SERIES items
-  # included). PutItem also covers the sweep marking an expired-lease job failed (a conditional
+  # Backups are of the whole system: every tenant's models, jobs, series and labelled rows
+  # (T#*#SERIES and T#*#LABELS#* items included: scanned, queried and batch-written back on
+  # restore). PutItem also covers the sweep marking an expired-lease job failed (a conditional
   # Put).
   statement {
     sid       = "Table"

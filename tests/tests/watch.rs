@@ -1,7 +1,8 @@
 //! The functions end to end, as a developer runs them: `cargo lambda watch` on 127.0.0.1 and a
 //! free port, the real `health`, `train`, `detect` and `backup` binaries, the local store in a
 //! temp directory. Bootstraps a tenant's admin key by direct invocation and creates a working key
-//! over HTTP, trains on the shipped sample, finds the planted anomalies, scores the Kinesis and SQS
+//! over HTTP, trains on the shipped sample, finds the planted anomalies, labels rows and retrains
+//! with them, scores the Kinesis and SQS
 //! fixtures into alerts and dead letters (JSON-lines files in the data directory), answers bad
 //! input with the right 4xx, backs up (an operator key) and dry-runs a restore, writes one EMF document per
 //! invocation, never logs a secret, and keeps the `openapi.yaml` contract with authentication on.
@@ -534,6 +535,63 @@ fn series_learn_and_flag(caller: &Caller, stranger: &Caller) {
     assert_eq!(stranger.get("/api/v1/series").json()["series"], json!([]));
 }
 
+/// Feedback through the running functions: two rows of the sample labelled by their values
+/// (the first planted anomaly confirmed, a normal row rejected), listed back, invisible to another
+/// tenant, and the next version trained learns from both (`training.labels`).
+fn feedback_labels_teach_the_next_version(caller: &Caller, stranger: &Caller) {
+    let data = csv_as_data(&sample("detect.csv"));
+    let columns = data["columns"].as_array().expect("columns").clone();
+    let row = |n: usize| -> Value {
+        let values = data["rows"][n].as_array().expect("a row");
+        columns
+            .iter()
+            .zip(values)
+            .map(|(c, v)| (c.as_str().expect("a name").to_owned(), v.clone()))
+            .collect::<serde_json::Map<String, Value>>()
+            .into()
+    };
+    let planted: usize = sample("detect_anomalies.txt")
+        .split_whitespace()
+        .next()
+        .expect("a planted row")
+        .parse()
+        .expect("a row number");
+    let path = format!("/api/v1/models/{MODEL}/labels");
+    let body = json!({"labels": [
+        {"values": row(planted - 1), "label": "anomaly"},
+        {"values": row(0), "label": "normal"}
+    ]});
+    let written = caller.json("POST", &path, &body);
+    assert_eq!(written.status, 200, "{}", written.json());
+    assert_eq!(written.json()["total"], 2);
+    let again = caller.json("POST", &path, &body);
+    assert_eq!(again.json()["total"], 2, "a retry adds nothing");
+    let listed = caller.get(&path).json();
+    assert_eq!(
+        listed["labels"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
+    assert_eq!(
+        stranger.get(&path).status,
+        404,
+        "another tenant has no such model"
+    );
+    let retrained = caller.json(
+        "POST",
+        "/api/v1/models",
+        &json!({"name": MODEL, "algorithm": "ensemble", "contamination": 0.01,
+                "data": csv_as_data(&sample("train.csv"))}),
+    );
+    assert_eq!(retrained.status, 201, "{}", retrained.json());
+    assert_eq!(
+        retrained.json()["training"]["labels"],
+        2,
+        "{}",
+        retrained.json()
+    );
+}
+
 #[test]
 fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_keep_the_contract() {
     let Some(cargo_lambda) = tools::require("cargo-lambda", "pip install cargo-lambda") else {
@@ -548,6 +606,7 @@ fn when_served_by_cargo_lambda_watch_should_train_detect_reject_bad_input_and_ke
         &["operator", "read", "detect", "train", "admin"],
     );
     train_and_detect(&server, &worker);
+    feedback_labels_teach_the_next_version(&worker, &operator);
     streams_score_records_and_alert(&server);
     retries_with_one_idempotency_key_train_once(&worker);
     series_learn_and_flag(&worker, &operator);

@@ -65,7 +65,7 @@ async fn when_backup_posted_should_answer_201_and_list_it() {
     assert_eq!(created["backup"]["objects"], 1);
     assert_eq!(
         created["backup"]["items"],
-        json!({"models": 1, "versions": 1, "jobs": 1, "keys": 0, "series": 0})
+        json!({"models": 1, "versions": 1, "jobs": 1, "keys": 0, "series": 0, "labels": 0})
     );
     assert_eq!(created["pruned"], json!([]));
 

@@ -10,7 +10,7 @@ use application::domain::stream_record::{DeliveredRecord, StreamSource};
 use application::domain::{JobPolicy, S3ObjectRef, Scope, Tenant};
 use application::ports::{
     AlertLedger, AlertSink, BlobStreams, DeadLetterSink, IdempotencyStore, JobRunner, JobStore,
-    ModelRegistry, ObjectAdmin, ObjectStore, SeriesStore, UrlSigner,
+    LabelStore, ModelRegistry, ObjectAdmin, ObjectStore, SeriesStore, UrlSigner,
 };
 use application::workflows::alerts::{detect_alert, AlertPolicy, AlertWorkflow};
 use application::workflows::batch::{BatchJobRequest, BatchWorkflow, SplitPolicy};
@@ -18,6 +18,7 @@ use application::workflows::batch_range::SplitBatch;
 use application::workflows::detect::{DetectRequest, DetectWorkflow};
 use application::workflows::idempotency::IdempotencyGuard;
 use application::workflows::jobs::{JobQueries, DEFAULT_JOBS_PAGE};
+use application::workflows::labels::{LabelWorkflow, LabelsRequest, DEFAULT_LABELS_PAGE};
 use application::workflows::local_runner::LocalJobRunner;
 use application::workflows::series::{SeriesWorkflow, DEFAULT_SERIES_PAGE};
 use application::workflows::series_alerts::{series_alert_candidates, JudgedPoint, POSTED_SOURCE};
@@ -55,6 +56,7 @@ pub struct HandlerDeps {
     alerts: Option<AlertWorkflow>,
     streams: Option<StreamWorkflow>,
     series: Option<SeriesWorkflow>,
+    labels: Option<LabelWorkflow>,
     idempotency: Option<IdempotencyGuard>,
     data_bucket: String,
     max_body_bytes: usize,
@@ -89,6 +91,7 @@ impl HandlerDeps {
             alerts: None,
             streams: None,
             series: None,
+            labels: None,
             idempotency: None,
             data_bucket: config.data_bucket().to_owned(),
             max_body_bytes: config.max_body_bytes,
@@ -207,6 +210,26 @@ impl HandlerDeps {
         self
     }
 
+    /// Serves the feedback routes (`/api/v1/models/{name}/labels`): labels kept in `labels`,
+    /// checked against the model's features in `registry`; rows of batch jobs read through
+    /// `blobs`.
+    pub fn with_labels(
+        mut self,
+        registry: Arc<dyn ModelRegistry>,
+        labels: Arc<dyn LabelStore>,
+        blobs: Arc<dyn BlobStreams>,
+        config: &Config,
+    ) -> Self {
+        self.labels = Some(LabelWorkflow::new(
+            registry,
+            labels,
+            self.job_store.clone(),
+            blobs,
+            config.limits(),
+        ));
+        self
+    }
+
     /// Honours `Idempotency-Key` on series appends, keeping records in `store`.
     pub fn with_idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
         self.idempotency = Some(IdempotencyGuard::new(store));
@@ -241,6 +264,10 @@ pub enum Route {
     ListSeries,
     /// `GET /api/v1/series/{name}`.
     GetSeries,
+    /// `POST /api/v1/models/{name}/labels`.
+    Label,
+    /// `GET /api/v1/models/{name}/labels`.
+    Labels,
 }
 
 /// The `detect` function: two routes, and S3 ObjectCreated records under
@@ -298,6 +325,18 @@ impl Function for HandlerDeps {
                 "/api/v1/series/{name}",
                 Scope::Read,
                 Route::GetSeries,
+            ),
+            RouteSpec::new(
+                Method::POST,
+                "/api/v1/models/{name}/labels",
+                Scope::Train,
+                Route::Label,
+            ),
+            RouteSpec::new(
+                Method::GET,
+                "/api/v1/models/{name}/labels",
+                Scope::Read,
+                Route::Labels,
             ),
         ]
     }
@@ -369,6 +408,21 @@ impl Function for HandlerDeps {
                     let record = series(self)?.describe(tenant, matched.param()).await?;
                     Ok(json_response(200, &SeriesView::from(record)))
                 }
+                Route::Label => {
+                    let bytes = body_bytes(&request, self.max_body_bytes)?;
+                    require_json(&request)?;
+                    let body: LabelsRequest = parse_json_body(bytes, self.max_body_bytes)?;
+                    let written = labels(self)?.label(tenant, matched.param(), body).await?;
+                    Ok(json_response(200, &written))
+                }
+                Route::Labels => {
+                    let limit = query_number(&request, "limit")?.unwrap_or(DEFAULT_LABELS_PAGE);
+                    let cursor = query_text(&request, "cursor")?;
+                    let page = labels(self)?
+                        .list(tenant, matched.param(), limit, cursor.as_deref())
+                        .await?;
+                    Ok(json_response(200, &page))
+                }
             }
         })
     }
@@ -413,6 +467,13 @@ impl Function for HandlerDeps {
             run_step(split, payload).await
         }))
     }
+}
+
+/// The feedback workflow, or 503 when the function was built without one.
+fn labels(deps: &HandlerDeps) -> Result<&LabelWorkflow, ServiceError> {
+    deps.labels
+        .as_ref()
+        .ok_or_else(|| ServiceError::Unavailable("this function keeps no labels".into()))
 }
 
 /// Scores a JSON body, or a CSV body with the model in the query string.

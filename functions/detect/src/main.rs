@@ -15,8 +15,14 @@ async fn main() -> Result<(), Error> {
     let access = access(&config, &stores).await;
     let deps = HandlerDeps::new(
         stores.objects.clone(),
-        stores.registry,
+        stores.registry.clone(),
         stores.jobs,
+        &config,
+    )
+    .with_labels(
+        stores.registry,
+        stores.labels,
+        stores.blobs.clone(),
         &config,
     )
     .with_series(stores.objects, stores.admin, stores.series, &config)

@@ -745,3 +745,78 @@ async fn when_series_requests_are_bad_should_answer_the_right_4xx() {
     assert_eq!(missing.status(), 404);
     assert_eq!(body(&missing)["error"]["code"], "series_not_found");
 }
+
+#[tokio::test]
+async fn when_the_labels_fixtures_are_sent_should_keep_the_labels_and_list_them() {
+    let (dir, deps) = trained(&[]).await;
+    let stores = edge::startup::local_stores(dir.path()).unwrap();
+    let deps = deps.with_labels(
+        stores.registry.clone(),
+        stores.labels.clone(),
+        stores.blobs.clone(),
+        &config(&[]),
+    );
+    let written = handle(&deps, request(&fixture("labels-post.json")))
+        .await
+        .unwrap();
+    assert_eq!(written.status(), 200, "{}", body(&written));
+    let written = body(&written);
+    assert_eq!(written["model"], "payments");
+    assert_eq!(
+        (
+            written["ids"].as_array().unwrap().len(),
+            written["total"].clone()
+        ),
+        (2, json!(2))
+    );
+    // Sent again: the same rows keep their ids, nothing is added.
+    let again = body(
+        &handle(&deps, request(&fixture("labels-post.json")))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again, written);
+    let listed = handle(&deps, request(&fixture("labels-list.json")))
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let listed = body(&listed);
+    let labels = listed["labels"].as_array().unwrap();
+    assert_eq!(labels.len(), 2, "{listed}");
+    assert!(labels
+        .iter()
+        .any(|l| l["label"] == "anomaly" && l["values"] == json!([9800.0, 3.0])));
+    assert_eq!(labels[0]["features"], json!(["amount", "hour"]));
+    assert!(listed.get("next_cursor").is_none());
+
+    // Another model, a body that is no label, a limit out of range: the right 4xx.
+    let mut unknown = fixture("labels-post.json");
+    unknown["rawPath"] = json!("/api/v1/models/refunds/labels");
+    unknown["requestContext"]["http"]["path"] = json!("/api/v1/models/refunds/labels");
+    let refused = handle(&deps, request(&unknown)).await.unwrap();
+    assert_eq!(
+        (
+            refused.status().as_u16(),
+            body(&refused)["error"]["code"].clone()
+        ),
+        (404, json!("model_not_found"))
+    );
+    let mut malformed = fixture("labels-post.json");
+    malformed["body"] =
+        json!(r#"{"labels": [{"label": "maybe", "values": {"amount": 1, "hour": 1}}]}"#);
+    assert_eq!(
+        handle(&deps, request(&malformed)).await.unwrap().status(),
+        400
+    );
+    let mut missing = fixture("labels-post.json");
+    missing["body"] = json!(r#"{"labels": [{"label": "normal", "values": {"amount": 1}}]}"#);
+    let refused = handle(&deps, request(&missing)).await.unwrap();
+    assert_eq!(refused.status(), 422, "{}", body(&refused));
+    let mut too_many = fixture("labels-list.json");
+    too_many["rawQueryString"] = json!("limit=101");
+    too_many["queryStringParameters"] = json!({"limit": "101"});
+    assert_eq!(
+        handle(&deps, request(&too_many)).await.unwrap().status(),
+        400
+    );
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use application::domain::incoming::IncomingRoute;
 use application::domain::{JobTicket, S3ObjectRef, Scope};
 use application::ports::{
-    BlobStreams, IdempotencyStore, JobRunner, JobStore, ModelRegistry, ObjectStore,
+    BlobStreams, IdempotencyStore, JobRunner, JobStore, LabelStore, ModelRegistry, ObjectStore,
 };
 use application::workflows::idempotency::IdempotencyGuard;
 use application::workflows::job_failure::fail_job;
@@ -70,6 +70,13 @@ impl HandlerDeps {
     /// Honours `Idempotency-Key` on its creating `POST`, keeping records in `store`.
     pub fn with_idempotency(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
         self.idempotency = Some(IdempotencyGuard::new(store));
+        self
+    }
+
+    /// Trains every version from the labelled rows (feedback) its model has in `labels`. Call
+    /// before [`with_blobs`](Self::with_blobs), whose workflow trains the same way.
+    pub fn with_labels(mut self, labels: Arc<dyn LabelStore>) -> Self {
+        self.train = self.train.clone().with_labels(labels);
         self
     }
 

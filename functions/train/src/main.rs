@@ -14,6 +14,7 @@ async fn main() -> Result<(), Error> {
     let stores = stores_or_exit(&config).await;
     let access = access(&config, &stores).await;
     let deps = HandlerDeps::new(stores.objects, stores.registry, stores.jobs, &config)
+        .with_labels(stores.labels)
         .with_blobs(stores.blobs)
         .with_jobs_engine(stores.engine, &config)
         .with_idempotency(stores.idempotency)

@@ -5,7 +5,8 @@
 //! nothing written, newer data kept unless replacing, consistency while trains run, and pruning;
 //! and time series: restored to describe the same and to score on as if never interrupted,
 //! newer series kept unless replacing, and a backup racing an append holding each record with
-//! exactly the state it names.
+//! exactly the state it names; and labelled rows: every tenant's restored as they were, a row
+//! labelled otherwise since kept unless replacing.
 
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
@@ -18,13 +19,16 @@ use async_trait::async_trait;
 
 use application::cache::SeriesCache;
 use application::checksum::sha256_hex;
+use application::domain::label::row_id;
 use application::domain::principal::parse_scopes;
-use application::domain::{ApiKey, Job, JobStatus, ModelVersion, NewKey, SeriesRecord, Tenant};
-use application::ports::Stores;
+use application::domain::{
+    ApiKey, Job, JobStatus, ModelVersion, NewKey, RowLabel, SeriesRecord, Tenant, Verdict,
+};
 use application::ports::{
     BlobReader, BlobUpload, CopySource, ObjectAdmin, ObjectMeta, ObjectStore, StoreError,
     StoredObject,
 };
+use application::ports::{OwnedLabel, Stores};
 use application::workflows::backup::{BackupState, BackupStep, BackupWorkflow};
 use application::workflows::checkpoint::checkpoint_key;
 use application::workflows::deadline::Deadline;
@@ -323,6 +327,8 @@ on_both!(
     when_a_series_is_newer_than_the_backup_should_keep_it_unless_replacing,
     when_an_append_deletes_a_state_before_the_backup_looks_should_hold_the_record_with_its_state,
     when_an_append_deletes_a_state_before_the_backup_copies_should_hold_the_record_with_its_state,
+    when_labels_are_wiped_should_restore_every_tenants_labels_as_they_were,
+    when_a_row_is_labelled_otherwise_since_the_backup_should_keep_it_unless_replacing,
 );
 
 async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut site: Site) {
@@ -346,7 +352,8 @@ async fn when_everything_is_wiped_should_restore_every_artifact_and_item(mut sit
             versions: 4,
             jobs: 6,
             keys: 2,
-            series: 0
+            series: 0,
+            labels: 0
         }
     );
     assert!(backup.size_bytes > 0);
@@ -1037,7 +1044,8 @@ async fn when_a_backup_is_cut_short_should_resume_from_its_checkpoint(mut site: 
             versions: 4,
             jobs: 6,
             keys: 2,
-            series: 0
+            series: 0,
+            labels: 0
         }
     );
     assert_eq!(backup.status, BackupState::Succeeded);
@@ -1507,4 +1515,177 @@ async fn when_an_append_deletes_a_state_before_the_backup_copies_should_hold_the
     site: Site,
 ) {
     backup_racing_an_append(site, false).await;
+}
+
+/// Labelled rows `range` of a two-column table, anomalies every third row.
+fn row_labels(range: std::ops::Range<u32>) -> Vec<RowLabel> {
+    range
+        .map(|n| {
+            let features = vec!["amount".to_string(), "hour".to_string()];
+            let values = vec![f64::from(n) * 1.5, f64::from(n % 24)];
+            RowLabel {
+                id: row_id(&features, &values),
+                features,
+                values,
+                label: if n.is_multiple_of(3) {
+                    Verdict::Anomaly
+                } else {
+                    Verdict::Normal
+                },
+                job: Some(format!("job-{}", n / 10)),
+                row: Some(u64::from(n % 10)),
+                created_at: 1_700_000_000_000 + u64::from(n),
+            }
+        })
+        .collect()
+}
+
+/// Writes `labels` for `tenant`'s `model`, 100 a write.
+async fn label_rows(site: &Site, tenant: &Tenant, model: &str, labels: &[RowLabel]) {
+    for chunk in labels.chunks(100) {
+        site.stores()
+            .labels
+            .put_labels(tenant, model, chunk)
+            .await
+            .unwrap();
+    }
+}
+
+async fn all_labels(site: &Site) -> Vec<OwnedLabel> {
+    site.stores().labels.all_labels().await.unwrap()
+}
+
+async fn when_labels_are_wiped_should_restore_every_tenants_labels_as_they_were(mut site: Site) {
+    let beta = Tenant::parse("beta").unwrap();
+    label_rows(&site, &tenant(), "payments", &row_labels(0..230)).await;
+    label_rows(&site, &tenant(), "fraud", &row_labels(100..105)).await;
+    label_rows(&site, &beta, "payments", &row_labels(0..40)).await;
+    let before = all_labels(&site).await;
+    assert_eq!(before.len(), 275);
+
+    // Cut short at every step, 64 labels a page: the labels phase goes on from its cursor.
+    let backups = site.backups(RetentionPolicy::default()).with_page(64);
+    let spent = || Deadline::within(Duration::ZERO);
+    let mut step = backups.start(spent()).await.unwrap();
+    let mut label_steps = 0;
+    let backup = loop {
+        match step {
+            BackupStep::Done(created) => break created.backup,
+            BackupStep::Continuing(pending) => {
+                label_steps += usize::from(
+                    pending.phase == application::workflows::checkpoint::BackupPhase::Labels,
+                );
+                step = backups.resume(&pending.id, spent()).await.unwrap()
+            }
+        }
+    };
+    assert!(label_steps >= 4, "{label_steps} steps in the labels phase");
+    assert_eq!(backup.status, BackupState::Succeeded);
+    assert_eq!(
+        backup.items,
+        ItemCounts {
+            labels: 275,
+            ..ItemCounts::default()
+        }
+    );
+    assert_eq!(backup.objects, 0, "labels are items only");
+
+    site.wipe().await;
+    assert!(
+        all_labels(&site).await.is_empty(),
+        "the wipe left labels behind"
+    );
+    let dry = restore(&site, &backup.id, true, false).await.unwrap();
+    assert_eq!(dry.labels, written(275), "{dry:?}");
+    assert!(all_labels(&site).await.is_empty(), "a dry run wrote labels");
+
+    // Batches of 150 items: one model's labels span batches, one batch spans models.
+    let report = site
+        .restores()
+        .with_batch(150)
+        .restore(&RestoreRequest {
+            backup_id: backup.id.clone(),
+            dry_run: false,
+            replace: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.labels, written(275), "{report:?}");
+    assert_eq!(all_labels(&site).await, before);
+    // Idempotent: a second restore finds every label in place.
+    let again = restore(&site, &backup.id, false, false).await.unwrap();
+    assert_eq!(
+        again.labels,
+        Tally {
+            unchanged: 275,
+            ..Tally::default()
+        }
+    );
+    assert_eq!(all_labels(&site).await, before);
+}
+
+async fn when_a_row_is_labelled_otherwise_since_the_backup_should_keep_it_unless_replacing(
+    site: Site,
+) {
+    let backed_up = row_labels(0..3);
+    label_rows(&site, &tenant(), "payments", &backed_up).await;
+    let backup = site
+        .backups(RetentionPolicy::default())
+        .create()
+        .await
+        .unwrap()
+        .backup;
+    assert_eq!(backup.items.labels, 3);
+    // Since the backup: row 1 labelled otherwise, row 7 labelled for the first time.
+    let relabelled = RowLabel {
+        label: Verdict::Anomaly,
+        created_at: backed_up[1].created_at + 1_000,
+        ..backed_up[1].clone()
+    };
+    let added = row_labels(7..8);
+    label_rows(
+        &site,
+        &tenant(),
+        "payments",
+        std::slice::from_ref(&relabelled),
+    )
+    .await;
+    label_rows(&site, &tenant(), "payments", &added).await;
+    let newer = all_labels(&site).await;
+
+    let report = restore(&site, &backup.id, false, false).await.unwrap();
+    assert_eq!(
+        report.labels,
+        Tally {
+            unchanged: 2,
+            kept: 1,
+            ..Tally::default()
+        }
+    );
+    assert_eq!(report.conflicts.len(), 1, "{report:?}");
+    assert!(
+        report.conflicts[0].contains(&format!("row {}", relabelled.id))
+            && report.conflicts[0].ends_with("kept"),
+        "{report:?}"
+    );
+    assert_eq!(all_labels(&site).await, newer, "newer labels are kept");
+
+    // Asked to replace, the backup's verdict comes back; a label added since stays.
+    let report = restore(&site, &backup.id, false, true).await.unwrap();
+    assert_eq!(
+        report.labels,
+        Tally {
+            written: 1,
+            unchanged: 2,
+            kept: 0
+        }
+    );
+    let labels: Vec<RowLabel> = all_labels(&site)
+        .await
+        .into_iter()
+        .map(|owned| owned.label)
+        .collect();
+    let mut expected: Vec<RowLabel> = backed_up.into_iter().chain(added).collect();
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(labels, expected);
 }

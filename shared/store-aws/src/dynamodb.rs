@@ -73,6 +73,30 @@ impl DynamoStore {
         Ok(output.item)
     }
 
+    /// `BatchWriteItem` of `requests` in chunks of [`BATCH_WRITE_LIMIT`] (no key twice in one
+    /// chunk); items handed back unprocessed are resent with jittered exponential backoff, a
+    /// bounded number of times, then [`StoreError::Unavailable`]. Not atomic: on failure,
+    /// earlier chunks stay written.
+    pub(crate) async fn batch_write(&self, requests: &[WriteRequest]) -> Result<(), StoreError> {
+        for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
+            send_until_processed(chunk.to_vec(), &self.backoff, |batch| async move {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, batch)
+                    .send()
+                    .await
+                    .map_err(|e| classify("BatchWriteItem", e))?;
+                Ok(output
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.table))
+                    .unwrap_or_default())
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
     /// A conditional `Put` of `item` in a transaction.
     fn conditional_put(
         &self,
@@ -365,23 +389,7 @@ impl JobStore for DynamoStore {
                 .map_err(build_error)?;
             requests.push(WriteRequest::builder().put_request(put).build());
         }
-        for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
-            send_until_processed(chunk.to_vec(), &self.backoff, |batch| async move {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, batch)
-                    .send()
-                    .await
-                    .map_err(|e| classify("BatchWriteItem", e))?;
-                Ok(output
-                    .unprocessed_items
-                    .and_then(|mut left| left.remove(&self.table))
-                    .unwrap_or_default())
-            })
-            .await?;
-        }
-        Ok(())
+        self.batch_write(&requests).await
     }
 
     /// `PutItem` under `status = running AND (no lease OR lease < now)`.

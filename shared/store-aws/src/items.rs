@@ -181,6 +181,7 @@ mod tests {
                 rows: 5,
                 calibration_rows: 5,
                 duration_ms: 2,
+                labels: 0,
             },
             created_at: 1_700_000_000_000,
             source: None,

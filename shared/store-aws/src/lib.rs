@@ -12,6 +12,7 @@ pub mod errors;
 pub mod eventbridge;
 pub mod idempotency;
 pub mod items;
+pub mod labels;
 pub mod legacy;
 pub mod restore;
 pub mod retry;

@@ -102,6 +102,7 @@ async fn when_store_unreachable_every_call_should_fail_unavailable_quickly() {
             rows: 1,
             calibration_rows: 1,
             duration_ms: 1,
+            labels: 0,
         },
         created_at: 1,
         source: None,

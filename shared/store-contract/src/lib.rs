@@ -6,8 +6,10 @@
 //! batch job writes, corrupted objects detected by SHA-256, tenants that never see each other's
 //! models, jobs or keys, API keys revoked and touched, the upgrade of items from before
 //! tenancy, alert suppression states written under a revision, per tenant, model and entity,
-//! forgotten once expired, series records written under their sequence and listed by name, and
-//! every tenant's series scanned (backups) and written back where missing (restores).
+//! forgotten once expired, series records written under their sequence and listed by name,
+//! every tenant's series scanned (backups) and written back where missing (restores), and
+//! labelled rows kept per tenant and model, replaced by id, paged by id and scanned across
+//! tenants (backups).
 //!
 //! Test code: a broken contract fails with a panic naming what differed.
 
@@ -18,13 +20,16 @@ use std::sync::Arc;
 
 use application::checksum::sha256_hex;
 use application::domain::alert::{AlertKey, AlertState, PendingAlert};
+use application::domain::label::row_id;
 use application::domain::principal::parse_scopes;
 use application::domain::{
     AnswerRecord, IdempotencyRecord, IdempotencyStatus, Job, JobCounts, JobKind, JobStatus,
-    JobTimings, ModelVersion, NewKey, SeriesAnomaly, SeriesRecord, Tenant, TrainingStats,
+    JobTimings, ModelVersion, NewKey, RowLabel, SeriesAnomaly, SeriesRecord, Tenant, TrainingStats,
+    Verdict,
 };
 use application::ports::{
-    JobStore, KeyStore, ModelRegistry, ObjectMeta, ObjectStore, StoreError, Stores,
+    JobStore, KeyStore, ModelRegistry, ObjectMeta, ObjectStore, OwnedLabel, StoreError, Stores,
+    MAX_LABELS_PER_WRITE,
 };
 use application::workflows::train::{TrainRequest, TrainWorkflow};
 use application::workflows::upgrade::UpgradeWorkflow;
@@ -115,7 +120,7 @@ macro_rules! contract_suite {
         )*
     };
     ($backend:expr) => {
-        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_an_object_is_copied_should_arrive_whole_with_its_metadata, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions, when_a_lease_expires_should_be_found_and_taken_over_once, when_a_split_job_counts_ranges_should_count_each_once_and_pending_jobs_be_taken_over, when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed, when_an_alert_state_is_written_should_read_back_equal, when_an_alert_state_revision_is_stale_should_refuse_and_keep_the_state, when_8_writers_race_for_a_first_alert_state_should_let_exactly_one_win, when_alert_states_differ_by_tenant_model_or_entity_should_never_see_each_other, when_an_alert_state_expired_should_read_as_none_and_be_written_afresh, when_a_series_record_is_written_should_read_back_equal_and_move_by_one_sequence, when_a_series_sequence_is_stale_should_refuse_and_keep_the_record, when_8_writers_race_for_one_series_sequence_should_let_exactly_one_win, when_series_are_listed_should_page_by_name_within_their_tenant, when_every_tenants_series_are_scanned_should_give_each_once_with_its_tenant, when_a_series_is_restored_should_write_it_only_where_none_is);
+        $crate::contract_suite!(@cases $backend; when_two_tenants_use_one_name_should_never_see_each_other, when_keys_issued_should_be_read_listed_revoked_and_touched_within_their_tenant, when_items_predate_tenancy_should_move_to_the_default_tenant_once, when_object_exists_should_conflict_and_keep_original, when_object_absent_should_get_none, when_an_object_is_copied_should_arrive_whole_with_its_metadata, when_key_unsafe_should_be_refused, when_meta_does_not_describe_bytes_should_refuse_and_write_nothing, when_object_corrupted_should_be_detected_by_sha256, when_version_exists_should_conflict, when_latest_moved_should_conflict_and_write_nothing, when_older_version_registered_should_never_move_latest_backwards, when_models_listed_should_show_latest_of_each, when_jobs_listed_should_page_newest_first, when_cursor_forged_should_be_invalid, when_many_jobs_put_in_one_batch_should_store_all_and_last_of_an_id_wins, when_n_trains_of_one_model_run_concurrently_should_get_distinct_versions, when_a_lease_expires_should_be_found_and_taken_over_once, when_a_split_job_counts_ranges_should_count_each_once_and_pending_jobs_be_taken_over, when_an_idempotency_key_is_begun_should_hold_it_until_released_or_lapsed, when_an_alert_state_is_written_should_read_back_equal, when_an_alert_state_revision_is_stale_should_refuse_and_keep_the_state, when_8_writers_race_for_a_first_alert_state_should_let_exactly_one_win, when_alert_states_differ_by_tenant_model_or_entity_should_never_see_each_other, when_an_alert_state_expired_should_read_as_none_and_be_written_afresh, when_a_series_record_is_written_should_read_back_equal_and_move_by_one_sequence, when_a_series_sequence_is_stale_should_refuse_and_keep_the_record, when_8_writers_race_for_one_series_sequence_should_let_exactly_one_win, when_series_are_listed_should_page_by_name_within_their_tenant, when_every_tenants_series_are_scanned_should_give_each_once_with_its_tenant, when_a_series_is_restored_should_write_it_only_where_none_is, when_labels_are_written_should_be_invisible_to_other_tenants_and_models, when_a_label_is_written_again_should_replace_it_with_the_newest_verdict, when_labels_are_paged_should_give_each_once_in_id_order, when_every_tenants_labels_are_scanned_should_give_each_once_with_its_tenant_and_model, when_a_label_cannot_be_kept_or_read_back_should_be_refused);
     };
 }
 
@@ -159,6 +164,7 @@ pub fn item_of(tenant: &Tenant, name: &str, version: u32) -> ModelVersion {
             rows: 10,
             calibration_rows: 10,
             duration_ms: 1,
+            labels: 0,
         },
         created_at: 1_700_000_000_000 + u64::from(version),
         source: None,
@@ -1421,4 +1427,277 @@ pub async fn when_a_series_is_restored_should_write_it_only_where_none_is(b: &dy
         series.series(&tenant(), "cpu").await.unwrap(),
         Some(series_record("cpu", 8, 80))
     );
+}
+
+/// Labelled row `n` (values `n` and `-n`, features `amount` and `hour`) with `verdict`, its id
+/// the row's own.
+fn row_label(n: u32, verdict: Verdict) -> RowLabel {
+    let features = vec!["amount".to_string(), "hour".to_string()];
+    let values = vec![f64::from(n), -f64::from(n) / 3.0];
+    RowLabel {
+        id: row_id(&features, &values),
+        features,
+        values,
+        label: verdict,
+        job: n.is_multiple_of(2).then(|| format!("job-{n}")),
+        row: n.is_multiple_of(2).then_some(u64::from(n)),
+        created_at: 1_700_000_000_000 + u64::from(n),
+    }
+}
+
+/// Labelled rows `range`, anomalies and normal rows alternating.
+fn row_labels(range: std::ops::Range<u32>) -> Vec<RowLabel> {
+    range
+        .map(|n| {
+            let verdict = if n.is_multiple_of(2) {
+                Verdict::Anomaly
+            } else {
+                Verdict::Normal
+            };
+            row_label(n, verdict)
+        })
+        .collect()
+}
+
+/// `labels` by id, as the store lists them.
+fn by_id(mut labels: Vec<RowLabel>) -> Vec<RowLabel> {
+    labels.sort_by(|a, b| a.id.cmp(&b.id));
+    labels
+}
+
+/// A contract case (its name says the rule): a model's labels are read back whole, by id, in
+/// their own tenant and model only: never by another tenant (even for a model of the same name)
+/// nor by another model of the same tenant.
+pub async fn when_labels_are_written_should_be_invisible_to_other_tenants_and_models(
+    b: &dyn Backend,
+) {
+    let labels = b.stores().labels;
+    let mine = row_labels(0..5);
+    labels
+        .put_labels(&tenant(), "payments", &mine)
+        .await
+        .unwrap();
+    let theirs = row_labels(3..6);
+    labels
+        .put_labels(&other_tenant(), "payments", &theirs)
+        .await
+        .unwrap();
+    let other_model = row_labels(0..2);
+    labels
+        .put_labels(&tenant(), "fraud", &other_model)
+        .await
+        .unwrap();
+    assert_eq!(
+        labels
+            .model_labels(&tenant(), "payments", 100)
+            .await
+            .unwrap(),
+        by_id(mine)
+    );
+    assert_eq!(
+        labels
+            .model_labels(&other_tenant(), "payments", 100)
+            .await
+            .unwrap(),
+        by_id(theirs)
+    );
+    assert_eq!(
+        labels.model_labels(&tenant(), "fraud", 100).await.unwrap(),
+        by_id(other_model)
+    );
+    // A model without labels, and a tenant without any, list nothing.
+    for (tenant, model) in [(tenant(), "pay"), (Tenant::system(), "payments")] {
+        let page = labels.list_labels(&tenant, model, 10, None).await.unwrap();
+        assert!(
+            page.labels.is_empty() && page.next_cursor.is_none(),
+            "{page:?}"
+        );
+    }
+}
+
+/// A contract case (its name says the rule): labelling a row again (same id) replaces its label:
+/// one label is left, with the newest verdict, whether written in a later call or twice in one.
+pub async fn when_a_label_is_written_again_should_replace_it_with_the_newest_verdict(
+    b: &dyn Backend,
+) {
+    let labels = b.stores().labels;
+    let first = row_label(7, Verdict::Anomaly);
+    labels
+        .put_labels(&tenant(), "payments", std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    let newer = RowLabel {
+        label: Verdict::Normal,
+        job: None,
+        row: None,
+        created_at: first.created_at + 1,
+        ..first.clone()
+    };
+    labels
+        .put_labels(&tenant(), "payments", std::slice::from_ref(&newer))
+        .await
+        .unwrap();
+    assert_eq!(
+        labels
+            .model_labels(&tenant(), "payments", 100)
+            .await
+            .unwrap(),
+        vec![newer.clone()]
+    );
+    // Twice in one write: the last one wins, as in two writes.
+    let newest = RowLabel {
+        label: Verdict::Anomaly,
+        created_at: newer.created_at + 1,
+        ..newer.clone()
+    };
+    labels
+        .put_labels(&tenant(), "payments", &[newer, newest.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        labels
+            .model_labels(&tenant(), "payments", 100)
+            .await
+            .unwrap(),
+        vec![newest]
+    );
+}
+
+/// A contract case (its name says the rule): a model's labels, written in several full writes,
+/// page by id with the cursor handing over exactly where the last page stopped: every label once,
+/// in id order, the last page without a cursor; `model_labels` stops at its `max`.
+pub async fn when_labels_are_paged_should_give_each_once_in_id_order(b: &dyn Backend) {
+    let labels = b.stores().labels;
+    let all = row_labels(0..(MAX_LABELS_PER_WRITE as u32 + 37));
+    for chunk in all.chunks(MAX_LABELS_PER_WRITE) {
+        labels
+            .put_labels(&tenant(), "payments", chunk)
+            .await
+            .unwrap();
+    }
+    let expected = by_id(all);
+    for limit in [1, 7, 50, 1000] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let page = labels
+                .list_labels(&tenant(), "payments", limit, cursor.as_deref())
+                .await
+                .unwrap();
+            assert!(page.labels.len() <= limit);
+            seen.extend(page.labels);
+            pages += 1;
+            assert!(pages <= expected.len() + 1, "the listing does not end");
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "pages of {limit}");
+    }
+    let first = labels
+        .model_labels(&tenant(), "payments", 10)
+        .await
+        .unwrap();
+    assert_eq!(first, expected[..10].to_vec());
+}
+
+/// A contract case (its name says the rule): a scan of every tenant's labels, page by page (a
+/// backup), gives each label once, whole, with the tenant and model it belongs to, and nothing
+/// else of the table; a forged cursor is refused.
+pub async fn when_every_tenants_labels_are_scanned_should_give_each_once_with_its_tenant_and_model(
+    b: &dyn Backend,
+) {
+    let s = b.stores();
+    assert!(s.labels.all_labels().await.unwrap().is_empty());
+    let mut expected = Vec::new();
+    for (tenant, model, range) in [
+        (tenant(), "payments", 0..3),
+        (tenant(), "fraud", 2..4),
+        (other_tenant(), "payments", 0..2),
+        (Tenant::system(), "a-1_b", 5..6),
+    ] {
+        let labels = row_labels(range);
+        s.labels.put_labels(&tenant, model, &labels).await.unwrap();
+        expected.extend(labels.into_iter().map(|label| OwnedLabel {
+            tenant: tenant.clone(),
+            model: model.to_owned(),
+            label,
+        }));
+    }
+    // Other items of the same tenants are not labels.
+    s.registry
+        .register_version(&item("payments", 1), None)
+        .await
+        .unwrap();
+    assert!(s
+        .series
+        .put_series(&tenant(), &series_record("payments", 1, 1))
+        .await
+        .unwrap());
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = s.labels.scan_labels(cursor.as_deref(), 2).await.unwrap();
+        assert!(page.labels.len() <= 2, "{page:?}");
+        seen.extend(page.labels);
+        pages += 1;
+        assert!(pages < 100, "the scan does not end");
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert!(pages >= 4, "{pages} pages");
+    let order = |a: &OwnedLabel, b: &OwnedLabel| {
+        (&a.tenant, &a.model, &a.label.id).cmp(&(&b.tenant, &b.model, &b.label.id))
+    };
+    seen.sort_by(order);
+    expected.sort_by(order);
+    assert_eq!(seen, expected);
+    assert_eq!(s.labels.all_labels().await.unwrap(), expected);
+    let forged = s.labels.scan_labels(Some("not a cursor"), 2).await;
+    assert!(matches!(forged, Err(StoreError::Invalid(_))), "{forged:?}");
+}
+
+/// A contract case (its name says the rule): a write the store could not key or read back (more
+/// than [`MAX_LABELS_PER_WRITE`] labels, an id that could not end a key, values that are not
+/// finite or not one per feature, a model name that is not one) is refused whole: nothing of it
+/// is written.
+pub async fn when_a_label_cannot_be_kept_or_read_back_should_be_refused(b: &dyn Backend) {
+    let labels = b.stores().labels;
+    let good = row_label(1, Verdict::Anomaly);
+    let mut not_finite = row_label(2, Verdict::Anomaly);
+    not_finite.values[1] = f64::NAN;
+    let mut unpaired = row_label(3, Verdict::Normal);
+    unpaired.values.pop();
+    let bad_ids = ["", "a#b", "a\nb"].map(|id| RowLabel {
+        id: id.to_owned(),
+        ..row_label(4, Verdict::Normal)
+    });
+    let long_id = RowLabel {
+        id: "a".repeat(65),
+        ..row_label(5, Verdict::Normal)
+    };
+    for bad in [not_finite, unpaired, long_id].into_iter().chain(bad_ids) {
+        let e = labels
+            .put_labels(&tenant(), "payments", &[good.clone(), bad.clone()])
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Invalid(_)), "{bad:?}: {e:?}");
+    }
+    let too_many = row_labels(0..(MAX_LABELS_PER_WRITE as u32 + 1));
+    let e = labels
+        .put_labels(&tenant(), "payments", &too_many)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+    let e = labels
+        .put_labels(&tenant(), "../x", std::slice::from_ref(&good))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::Invalid(_)), "{e:?}");
+    assert!(labels.all_labels().await.unwrap().is_empty());
 }

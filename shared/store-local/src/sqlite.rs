@@ -1,7 +1,8 @@
 //! Items in one SQLite table keyed `PK`/`SK`, as in DynamoDB: model versions, `LATEST` pointers,
 //! jobs and API keys, with the same conditional writes done in one transaction; and alert
 //! suppression states and series records under the same keys in tables of their own, whose
-//! revision (or sequence) and expiry are columns, so a conditional write is one upsert.
+//! revision (or sequence) and expiry are columns, so a conditional write is one upsert; and
+//! labelled rows in a table of their own, keyed the same way, so a model's labels are one range.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -13,14 +14,19 @@ use serde::de::DeserializeOwned;
 
 use application::domain::alert::{AlertKey, AlertState};
 use application::domain::keys::{
-    alert_pk, alert_sk, api_key_sk, api_keys_pk, idempotency_pk, job_pk, legacy_job_pk,
-    legacy_model_pk, model_pk, series_pk, series_sk, series_tenant, tenant_prefix, version_sk,
-    IDEMPOTENCY_SK, JOB_SK, LATEST_SK, LEGACY_JOB_PREFIX, LEGACY_MODEL_PREFIX,
+    alert_pk, alert_sk, api_key_sk, api_keys_pk, idempotency_pk, job_pk, label_sk, labels_owner,
+    labels_pk, legacy_job_pk, legacy_model_pk, model_pk, series_pk, series_sk, series_tenant,
+    tenant_prefix, version_sk, IDEMPOTENCY_SK, JOB_SK, LABEL_SK_PREFIX, LATEST_SK,
+    LEGACY_JOB_PREFIX, LEGACY_MODEL_PREFIX,
 };
-use application::domain::{ApiKey, IdempotencyRecord, Job, ModelVersion, SeriesRecord, Tenant};
+use application::domain::names::validate_model_name;
+use application::domain::{
+    ApiKey, IdempotencyRecord, Job, ModelVersion, RowLabel, SeriesRecord, Tenant,
+};
 use application::ports::{
-    AlertLedger, IdempotencyStore, JobPage, JobScan, JobStore, KeyStore, LegacyItems,
-    ModelRegistry, RegistryRestore, SeriesPage, SeriesScanPage, SeriesStore, StoreError,
+    check_label_write, AlertLedger, IdempotencyStore, JobPage, JobScan, JobStore, KeyStore,
+    LabelPage, LabelScanPage, LabelStore, LegacyItems, ModelRegistry, OwnedLabel, RegistryRestore,
+    SeriesPage, SeriesScanPage, SeriesStore, StoreError,
 };
 
 /// How long a writer waits for another process's lock before giving up.
@@ -50,6 +56,12 @@ CREATE TABLE IF NOT EXISTS series_records (
     sk       TEXT NOT NULL,
     sequence INTEGER NOT NULL,
     body     TEXT NOT NULL,
+    PRIMARY KEY (pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS labels (
+    pk   TEXT NOT NULL,
+    sk   TEXT NOT NULL,
+    body TEXT NOT NULL,
     PRIMARY KEY (pk, sk)
 ) WITHOUT ROWID;
 ";
@@ -955,5 +967,147 @@ impl SeriesStore for SqliteStore {
             )
             .map_err(db)?;
         Ok(changed == 1)
+    }
+}
+
+/// A stored label's body, decoded and checked against the sort key it was found under.
+fn stored_label(sk: &str, body: &str) -> Result<RowLabel, StoreError> {
+    let label: RowLabel = from_json(body)?;
+    if sk.strip_prefix(LABEL_SK_PREFIX) != Some(label.id.as_str()) {
+        return Err(StoreError::Corrupted(format!(
+            "the label under '{sk}' has id '{}'",
+            label.id
+        )));
+    }
+    Ok(label)
+}
+
+#[async_trait]
+impl LabelStore for SqliteStore {
+    /// One transaction of upserts.
+    async fn put_labels(
+        &self,
+        tenant: &Tenant,
+        model: &str,
+        labels: &[RowLabel],
+    ) -> Result<(), StoreError> {
+        check_label_write(model, labels)?;
+        let pk = labels_pk(tenant, model);
+        let bodies = labels
+            .iter()
+            .map(|label| Ok((label_sk(&label.id), to_json(label)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        for (sk, body) in bodies {
+            tx.execute(
+                "INSERT INTO labels (pk, sk, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (pk, sk) DO UPDATE SET body = excluded.body",
+                params![pk, sk, body],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+
+    async fn list_labels(
+        &self,
+        tenant: &Tenant,
+        model: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<LabelPage, StoreError> {
+        validate_model_name(model).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let limit = limit.clamp(1, 1000);
+        // One extra row tells whether another page exists.
+        let rows: Vec<(String, String)> = {
+            let conn = self.conn()?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT sk, body FROM labels WHERE pk = ?1 AND sk > ?2 ORDER BY sk LIMIT ?3",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        labels_pk(tenant, model),
+                        label_sk(cursor.unwrap_or_default()),
+                        (limit + 1) as i64
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
+        let mut labels = rows
+            .iter()
+            .map(|(sk, body)| stored_label(sk, body))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if labels.len() > limit {
+            labels.truncate(limit);
+            labels.last().map(|label| label.id.clone())
+        } else {
+            None
+        };
+        Ok(LabelPage {
+            labels,
+            next_cursor,
+        })
+    }
+
+    /// By key, as [`SeriesStore::scan_series`]: the cursor is the last label's `pk` and `sk`
+    /// joined by a newline (neither holds one).
+    async fn scan_labels(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<LabelScanPage, StoreError> {
+        let (after_pk, after_sk) = match cursor {
+            None => ("", ""),
+            Some(cursor) => cursor
+                .split_once('\n')
+                .filter(|(pk, _)| labels_owner(pk).is_some())
+                .ok_or_else(|| {
+                    StoreError::Invalid("label scan cursor was not handed out by this store".into())
+                })?,
+        };
+        let limit = limit.clamp(1, 10_000);
+        let rows: Vec<(String, String, String)> = {
+            let conn = self.conn()?;
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT pk, sk, body FROM labels
+                     WHERE pk > ?1 OR (pk = ?1 AND sk > ?2) ORDER BY pk, sk LIMIT ?3",
+                )
+                .map_err(db)?;
+            let rows = stmt
+                .query_map(params![after_pk, after_sk, limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
+        let next_cursor = (rows.len() == limit)
+            .then(|| rows.last().map(|(pk, sk, _)| format!("{pk}\n{sk}")))
+            .flatten();
+        let labels = rows
+            .iter()
+            .map(|(pk, sk, body)| {
+                let (tenant, model) = labels_owner(pk).ok_or_else(|| {
+                    StoreError::Corrupted(format!("labels under '{pk}' name no tenant and model"))
+                })?;
+                Ok(OwnedLabel {
+                    tenant,
+                    model,
+                    label: stored_label(sk, body)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(LabelScanPage {
+            labels,
+            next_cursor,
+        })
     }
 }

@@ -108,6 +108,27 @@ pub fn legacy_job_pk(id: &str) -> String {
     format!("{LEGACY_JOB_PREFIX}{id}")
 }
 
+/// Partition key of a model's labelled rows: `T#{tenant}#LABELS#{model}` (one query reads them).
+pub fn labels_pk(tenant: &Tenant, model: &str) -> String {
+    format!("T#{tenant}#LABELS#{model}")
+}
+
+/// Sort key of one labelled row: `LABEL#{id}`.
+pub fn label_sk(id: &str) -> String {
+    format!("{LABEL_SK_PREFIX}{id}")
+}
+
+/// The start of every labelled row's sort key, so a scan of the whole table (a backup) can pick
+/// labels out.
+pub const LABEL_SK_PREFIX: &str = "LABEL#";
+
+/// The tenant and model a labels partition key `T#{tenant}#LABELS#{model}` names, or `None` when
+/// `pk` is not one.
+pub fn labels_owner(pk: &str) -> Option<(Tenant, String)> {
+    let (tenant, model) = pk.strip_prefix("T#")?.split_once("#LABELS#")?;
+    Some((Tenant::parse(tenant).ok()?, model.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

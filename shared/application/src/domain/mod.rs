@@ -11,6 +11,7 @@ pub mod incoming;
 pub mod job;
 pub mod job_ticket;
 pub mod keys;
+pub mod label;
 pub mod model_version;
 pub mod names;
 pub mod object_ref;
@@ -28,6 +29,7 @@ pub use job::{
     DEFAULT_LEASE_MS, JOB_TTL_SECS,
 };
 pub use job_ticket::JobTicket;
+pub use label::{RowLabel, Verdict};
 pub use model_version::{ModelVersion, TrainingStats};
 pub use object_ref::S3ObjectRef;
 pub use principal::{Principal, Scope};

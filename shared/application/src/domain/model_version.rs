@@ -14,6 +14,9 @@ pub struct TrainingStats {
     pub calibration_rows: usize,
     /// Wall time of fitting and encoding, in milliseconds.
     pub duration_ms: u64,
+    /// Labelled rows (feedback) the version learned from; 0 for one trained without any.
+    #[serde(default)]
+    pub labels: usize,
 }
 
 /// One registered, immutable model version: the `T#{tenant}#MODEL#{name}` / `VERSION#{000001}`

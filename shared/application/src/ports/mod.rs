@@ -12,6 +12,7 @@ mod job_runner;
 mod job_scan;
 mod job_store;
 mod key_store;
+mod label_store;
 mod legacy_items;
 mod model_registry;
 mod object_admin;
@@ -37,6 +38,10 @@ pub use job_runner::JobRunner;
 pub use job_scan::JobScan;
 pub use job_store::{JobPage, JobStore};
 pub use key_store::KeyStore;
+pub use label_store::{
+    check_label_write, LabelPage, LabelScanPage, LabelStore, OwnedLabel, MAX_LABELS_PER_WRITE,
+    MAX_LABEL_BYTES,
+};
 pub use legacy_items::LegacyItems;
 pub use model_registry::ModelRegistry;
 pub use object_admin::{CopySource, ObjectAdmin};

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::{
     AlertLedger, AlertSink, BlobStreams, DeadLetterSink, IdempotencyStore, JobRunner, JobScan,
-    JobStore, KeyStore, LegacyItems, ModelRegistry, NoAlerts, NoDeadLetters, NoUsagePlan,
-    ObjectAdmin, ObjectStore, RegistryRestore, SeriesStore, UrlSigner, UsagePlan,
+    JobStore, KeyStore, LabelStore, LegacyItems, ModelRegistry, NoAlerts, NoDeadLetters,
+    NoUsagePlan, ObjectAdmin, ObjectStore, RegistryRestore, SeriesStore, UrlSigner, UsagePlan,
 };
 
 /// The stores a function uses, whichever adapter backs them.
@@ -49,6 +49,8 @@ pub struct Stores {
     pub ledger: Arc<dyn AlertLedger>,
     /// Series records.
     pub series: Arc<dyn SeriesStore>,
+    /// Labelled rows of models (feedback).
+    pub labels: Arc<dyn LabelStore>,
     /// The backup vault: the backup bucket, or locally a directory beside the store; `None`
     /// where no vault is configured.
     pub vault: Option<Arc<dyn ObjectAdmin>>,
@@ -69,6 +71,7 @@ impl Stores {
             + IdempotencyStore
             + AlertLedger
             + SeriesStore
+            + LabelStore
             + 'static,
     {
         Self {
@@ -84,6 +87,7 @@ impl Stores {
             idempotency: items.clone(),
             ledger: items.clone(),
             series: items.clone(),
+            labels: items.clone(),
             alerts: Arc::new(NoAlerts),
             dead_letters: Arc::new(NoDeadLetters),
             legacy: items,

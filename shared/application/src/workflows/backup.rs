@@ -1,7 +1,7 @@
 //! Taking, continuing, listing and pruning backups: every model artifact the registry
 //! references and every series' detector state, copied server-side into the vault's
 //! content-addressed store (only when no earlier backup holds the same bytes), and every table
-//! item, streamed page by page into gzip parts (`backups/{id}/table/{n}.jsonl.gz`), then
+//! item (labelled rows included), streamed page by page into gzip parts (`backups/{id}/table/{n}.jsonl.gz`), then
 //! `backups/{id}/manifest.json`; recorded as a backup job.
 //!
 //! A backup that reaches its deadline writes `backups/{id}/checkpoint.json` (phase, cursor, what
@@ -33,7 +33,7 @@ use crate::error::ServiceError;
 use crate::metrics::{self, Counter};
 use crate::ports::Stores;
 use crate::ports::{
-    JobScan, JobStore, KeyStore, ModelRegistry, ObjectAdmin, SeriesStore, StoreError,
+    JobScan, JobStore, KeyStore, LabelStore, ModelRegistry, ObjectAdmin, SeriesStore, StoreError,
 };
 use crate::workflows::checkpoint::{self, checkpoint_key, BackupCheckpoint, BackupPhase};
 use crate::workflows::content_store::{ContentStore, Held};
@@ -171,6 +171,7 @@ pub struct BackupWorkflow {
     scan: Arc<dyn JobScan>,
     keys: Arc<dyn KeyStore>,
     series: Arc<dyn SeriesStore>,
+    labels: Arc<dyn LabelStore>,
     vault: Arc<dyn ObjectAdmin>,
     content: ContentStore,
     policy: RetentionPolicy,
@@ -179,8 +180,8 @@ pub struct BackupWorkflow {
 }
 
 impl BackupWorkflow {
-    /// Backups of the models, the series and the items of `stores`, kept in `vault` and pruned by
-    /// `policy`.
+    /// Backups of the models, the series, the labels and the items of `stores`, kept in `vault`
+    /// and pruned by `policy`.
     pub fn new(stores: &Stores, vault: Arc<dyn ObjectAdmin>, policy: RetentionPolicy) -> Self {
         Self {
             registry: stores.registry.clone(),
@@ -188,6 +189,7 @@ impl BackupWorkflow {
             scan: stores.scan.clone(),
             keys: stores.keys.clone(),
             series: stores.series.clone(),
+            labels: stores.labels.clone(),
             content: ContentStore::new(stores.admin.clone(), vault.clone()),
             vault,
             policy,
@@ -202,8 +204,8 @@ impl BackupWorkflow {
         self
     }
 
-    /// The same workflow reading `page` job items (and at most `page` series) per step (at
-    /// least 1).
+    /// The same workflow reading `page` job items or labels (and at most `page` series) per step
+    /// (at least 1).
     pub fn with_page(mut self, page: usize) -> Self {
         self.page = page.max(1);
         self
@@ -496,6 +498,7 @@ impl BackupWorkflow {
                 BackupPhase::Models => self.dump_models(checkpoint, &mut dump).await,
                 BackupPhase::Keys => self.dump_keys(checkpoint, &mut dump).await,
                 BackupPhase::Series => self.dump_series(checkpoint, &mut dump).await,
+                BackupPhase::Labels => self.dump_labels(checkpoint, &mut dump).await,
                 BackupPhase::Jobs => self.dump_jobs(checkpoint, &mut dump).await,
                 BackupPhase::Manifest => break,
             };
@@ -659,6 +662,34 @@ impl BackupWorkflow {
             dump.write(&TableItem::Series { tenant, record }).await?;
             checkpoint.copied += usize::from(held.copied);
             checkpoint.objects.push(held.object);
+        }
+        match page.next_cursor {
+            Some(next) => checkpoint.cursor = Some(next),
+            None => {
+                checkpoint.phase = BackupPhase::Labels;
+                checkpoint.cursor = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// One page of the label scan (labels are items only: no object to hold).
+    async fn dump_labels(
+        &self,
+        checkpoint: &mut BackupCheckpoint,
+        dump: &mut DumpWriter,
+    ) -> Result<(), ServiceError> {
+        let page = self
+            .labels
+            .scan_labels(checkpoint.cursor.as_deref(), self.page)
+            .await?;
+        for owned in page.labels {
+            dump.write(&TableItem::Label {
+                tenant: owned.tenant,
+                model: owned.model,
+                label: owned.label,
+            })
+            .await?;
         }
         match page.next_cursor {
             Some(next) => checkpoint.cursor = Some(next),

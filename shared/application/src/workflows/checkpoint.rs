@@ -33,6 +33,9 @@ pub enum BackupPhase {
     /// Pages of every tenant's series from `cursor`: records dumped, their states copied.
     /// (Checkpoints written before series go from `keys` straight on with `jobs`.)
     Series,
+    /// Pages of every tenant's labelled rows from `cursor`. (Checkpoints written before labels
+    /// go from `series` straight on with `jobs`.)
+    Labels,
     /// Job pages from `cursor`.
     Jobs,
     /// Everything is dumped: the manifest is next.
@@ -48,8 +51,8 @@ pub struct BackupCheckpoint {
     pub created_at: u64,
     /// What comes next.
     pub phase: BackupPhase,
-    /// Where in the phase: the last model done (`{tenant}/{name}`), or the series or job scan's
-    /// cursor.
+    /// Where in the phase: the last model done (`{tenant}/{name}`), or the series, label or job
+    /// scan's cursor.
     pub cursor: Option<String>,
     /// Invocations that worked on it so far (each writes its own dump part).
     pub invocations: u32,
@@ -118,6 +121,9 @@ pub struct RestoreProgress {
     /// Series (each record with its state); absent from checkpoints written before series.
     #[serde(default)]
     pub series: Tally,
+    /// Labelled rows; absent from checkpoints written before labels.
+    #[serde(default)]
+    pub labels: Tally,
     /// What was kept (or replaced), capped.
     pub conflicts: Vec<String>,
 }
@@ -157,7 +163,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn when_a_checkpoint_predates_series_should_still_read() {
+    fn when_a_checkpoint_predates_series_and_labels_should_still_read() {
         let phase: BackupPhase = serde_json::from_str(r#""keys""#).unwrap();
         assert_eq!(phase, BackupPhase::Keys);
         assert_eq!(
@@ -170,5 +176,10 @@ mod tests {
         .unwrap();
         assert_eq!(progress.objects.written, 1);
         assert_eq!(progress.series, Tally::default());
+        assert_eq!(progress.labels, Tally::default());
+        assert_eq!(
+            serde_json::to_string(&BackupPhase::Labels).unwrap(),
+            r#""labels""#
+        );
     }
 }

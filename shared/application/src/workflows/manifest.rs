@@ -97,6 +97,9 @@ pub struct ItemCounts {
     /// taken before series.
     #[serde(default)]
     pub series: usize,
+    /// Labelled rows of models; absent from backups taken before labels.
+    #[serde(default)]
+    pub labels: usize,
 }
 
 impl ItemCounts {
@@ -107,6 +110,7 @@ impl ItemCounts {
         self.jobs += other.jobs;
         self.keys += other.keys;
         self.series += other.series;
+        self.labels += other.labels;
     }
 }
 
@@ -223,6 +227,7 @@ mod tests {
                 jobs: 3,
                 keys: 4,
                 series: 5,
+                labels: 6,
             },
         }
     }
@@ -253,7 +258,7 @@ mod tests {
     }
 
     #[test]
-    fn when_counts_predate_keys_and_series_should_read_them_as_zero() {
+    fn when_counts_predate_keys_series_and_labels_should_read_them_as_zero() {
         let counts: ItemCounts =
             serde_json::from_str(r#"{"models":1,"versions":2,"jobs":3}"#).unwrap();
         assert_eq!(

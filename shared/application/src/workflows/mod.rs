@@ -19,6 +19,7 @@ pub mod event_jobs;
 pub mod idempotency;
 pub mod job_failure;
 pub mod jobs;
+pub mod labels;
 pub mod local_runner;
 pub mod manifest;
 pub mod models;

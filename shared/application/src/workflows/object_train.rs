@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use detection::algorithm::{Algorithm, AlgorithmParams};
+use detection::feedback::LabelledRows;
 use detection::model::{Model, ModelSpec};
 use detection::sampling::Reservoir;
 use detection::{Limits, Table};
@@ -334,6 +335,11 @@ impl ObjectTrainWorkflow {
             .ok_or_else(|| ServiceError::InvalidInput("no training rows were read".into()))?;
         let seen = reservoir.seen();
         let budget = self.train.budgets().event;
+        let labelled = self
+            .train
+            .labelled_rows(&request.tenant, &request.model, &columns)
+            .await?;
+        let spec = spec.labels(labelled.as_ref().map_or(0, LabelledRows::len));
         let table = tokio::task::spawn_blocking(move || {
             let rows = reservoir.len();
             let width = columns.len();
@@ -341,7 +347,7 @@ impl ObjectTrainWorkflow {
             let values = Array2::from_shape_vec((rows, width), reservoir.into_row_major())
                 .map_err(|e| ServiceError::Internal(format!("training sample: {e}")))?;
             let table = Table::new(columns, values)?;
-            let model = Model::fit(&spec, &table)?;
+            let model = Model::fit_with_labels(&spec, &table, labelled.as_ref())?;
             Ok::<_, ServiceError>(model)
         })
         .await

@@ -2,9 +2,9 @@
 //! read and checked against the manifest before anything is written, then the differences are
 //! applied in an order that never leaves an item pointing at a missing object (artifacts, then
 //! the dump's items in order: each model's versions before its `LATEST`, keys, each series' state
-//! before its record, jobs in bounded batches). Idempotent: what is already there is left alone.
-//! Newer data (a higher `LATEST`, an item or object that differs, a series at another sequence)
-//! is kept unless the caller asks to replace it. A dry run reports the same and writes nothing.
+//! before its record, labels and jobs in bounded batches). Idempotent: what is already there is
+//! left alone. Newer data (a higher `LATEST`, an item or object that differs, a series at another
+//! sequence, a row labelled otherwise since) is kept unless the caller asks to replace it. A dry run reports the same and writes nothing.
 //!
 //! A series' state is written only with its record, so a series kept as newer data gets no
 //! stray state. A replaced series is written one sequence above the stored one, as an append
@@ -14,7 +14,7 @@
 //! that reaches its deadline writes `backups/{id}/restore-checkpoint.json` and returns
 //! [`RestoreStep::Continuing`]; the same request again continues it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
@@ -22,12 +22,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::is_plausible_job_id;
 use crate::domain::series::{series_state_prefix, SERIES_STATE_PREFIX};
-use crate::domain::{Job, ModelVersion, SeriesRecord, Tenant};
+use crate::domain::{Job, ModelVersion, RowLabel, SeriesRecord, Tenant};
 use crate::error::ServiceError;
 use crate::ports::Stores;
 use crate::ports::{
-    JobStore, KeyStore, ModelRegistry, ObjectAdmin, RegistryRestore, SeriesStore, StoreError,
-    StoredObject,
+    JobStore, KeyStore, LabelStore, ModelRegistry, ObjectAdmin, OwnedLabel, RegistryRestore,
+    SeriesStore, StoreError, StoredObject, MAX_LABELS_PER_WRITE,
 };
 use crate::workflows::backup::COPY_CONCURRENCY;
 use crate::workflows::checkpoint::{
@@ -45,6 +45,9 @@ const MAX_FORWARD_ATTEMPTS: u32 = 20;
 
 /// Most conflicts named in a report (the counts are always complete).
 pub const MAX_REPORTED_CONFLICTS: usize = 100;
+
+/// A model's labels read per page when a restore compares the backup's labels with them.
+const LABEL_READ_PAGE: usize = 1000;
 
 /// Items (or artifacts) handled per step, unless set with [`RestoreWorkflow::with_batch`].
 pub const RESTORE_BATCH: usize = 500;
@@ -98,6 +101,9 @@ pub struct RestoreReport {
     /// first), unchanged when both are as in the backup, kept when the stored series differs
     /// (another sequence: newer appends) unless `replace`.
     pub series: Tally,
+    /// Labelled rows: a label missing from its model is written; one of the same id labelled
+    /// otherwise since is kept unless `replace`. Labels added since the backup stay.
+    pub labels: Tally,
     /// What was kept (or replaced), first [`MAX_REPORTED_CONFLICTS`].
     pub conflicts: Vec<String>,
 }
@@ -142,6 +148,7 @@ pub struct RestoreWorkflow {
     jobs: Arc<dyn JobStore>,
     keys: Arc<dyn KeyStore>,
     series: Arc<dyn SeriesStore>,
+    labels: Arc<dyn LabelStore>,
     vault: Arc<dyn ObjectAdmin>,
     batch: usize,
 }
@@ -187,7 +194,7 @@ impl Run<'_> {
 }
 
 impl RestoreWorkflow {
-    /// Restores from `vault` into the models, the series and the items of `stores`.
+    /// Restores from `vault` into the models, the series, the labels and the items of `stores`.
     pub fn new(stores: &Stores, vault: Arc<dyn ObjectAdmin>) -> Self {
         Self {
             objects: stores.admin.clone(),
@@ -196,6 +203,7 @@ impl RestoreWorkflow {
             jobs: stores.jobs.clone(),
             keys: stores.keys.clone(),
             series: stores.series.clone(),
+            labels: stores.labels.clone(),
             vault,
             batch: RESTORE_BATCH,
         }
@@ -300,7 +308,7 @@ impl RestoreWorkflow {
         }
         self.vault.delete(&key).await?;
         let p = run.checkpoint.progress;
-        tracing::info!(backup = %id, objects = p.objects.written, versions = p.versions.written, jobs = p.jobs.written, series = p.series.written, invocations = run.checkpoint.invocations, "backup restored");
+        tracing::info!(backup = %id, objects = p.objects.written, versions = p.versions.written, jobs = p.jobs.written, series = p.series.written, labels = p.labels.written, invocations = run.checkpoint.invocations, "backup restored");
         Ok(RestoreStep::Done(RestoreReport {
             backup_id: id.to_owned(),
             status: if request.dry_run {
@@ -315,6 +323,7 @@ impl RestoreWorkflow {
             jobs: p.jobs,
             keys: p.keys,
             series: p.series,
+            labels: p.labels,
             conflicts: p.conflicts,
         }))
     }
@@ -584,30 +593,50 @@ impl RestoreWorkflow {
         let mut versions = Vec::new();
         let mut jobs = Vec::new();
         let mut series = Vec::new();
+        let mut labels = Vec::new();
         for item in items {
             match item {
                 TableItem::Version(v) => {
                     self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
                     self.apply_series(run, std::mem::take(&mut series)).await?;
+                    self.apply_labels(run, std::mem::take(&mut labels)).await?;
                     versions.push(v);
                 }
                 TableItem::Job(job) => {
                     self.apply_versions(run, std::mem::take(&mut versions))
                         .await?;
                     self.apply_series(run, std::mem::take(&mut series)).await?;
+                    self.apply_labels(run, std::mem::take(&mut labels)).await?;
                     jobs.push(job);
                 }
                 TableItem::Series { tenant, record } => {
                     self.apply_versions(run, std::mem::take(&mut versions))
                         .await?;
                     self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
+                    self.apply_labels(run, std::mem::take(&mut labels)).await?;
                     series.push((tenant, record));
+                }
+                TableItem::Label {
+                    tenant,
+                    model,
+                    label,
+                } => {
+                    self.apply_versions(run, std::mem::take(&mut versions))
+                        .await?;
+                    self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
+                    self.apply_series(run, std::mem::take(&mut series)).await?;
+                    labels.push(OwnedLabel {
+                        tenant,
+                        model,
+                        label,
+                    });
                 }
                 TableItem::Latest(pointer) => {
                     self.apply_versions(run, std::mem::take(&mut versions))
                         .await?;
                     self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
                     self.apply_series(run, std::mem::take(&mut series)).await?;
+                    self.apply_labels(run, std::mem::take(&mut labels)).await?;
                     self.apply_latest(run, pointer).await?;
                 }
                 TableItem::Key(key) => {
@@ -615,6 +644,7 @@ impl RestoreWorkflow {
                         .await?;
                     self.apply_jobs(run, std::mem::take(&mut jobs)).await?;
                     self.apply_series(run, std::mem::take(&mut series)).await?;
+                    self.apply_labels(run, std::mem::take(&mut labels)).await?;
                     let diff = match self.keys.get_key(&key.tenant, &key.id).await? {
                         None => Diff::Missing,
                         Some(current) if current == key => Diff::Same,
@@ -631,7 +661,116 @@ impl RestoreWorkflow {
         }
         self.apply_versions(run, versions).await?;
         self.apply_series(run, series).await?;
+        self.apply_labels(run, labels).await?;
         self.apply_jobs(run, jobs).await
+    }
+
+    /// Compares each label with the one of its id its model holds (read a model's id range at a
+    /// time) and writes what it should, a model's labels [`MAX_LABELS_PER_WRITE`] at a time.
+    async fn apply_labels(
+        &self,
+        run: &mut Run<'_>,
+        labels: Vec<OwnedLabel>,
+    ) -> Result<(), ServiceError> {
+        let mut by_model: BTreeMap<(Tenant, String), Vec<RowLabel>> = BTreeMap::new();
+        for owned in labels {
+            by_model
+                .entry((owned.tenant, owned.model))
+                .or_default()
+                .push(owned.label);
+        }
+        let compared: Vec<LabelsCompared> = stream::iter(by_model)
+            .map(|((tenant, model), labels)| async move {
+                let stored = self.stored_labels(&tenant, &model, &labels).await?;
+                let labels = labels
+                    .into_iter()
+                    .map(|label| {
+                        let diff = match stored.get(&label.id) {
+                            None => Diff::Missing,
+                            Some(current) if *current == label => Diff::Same,
+                            Some(_) => Diff::Differs,
+                        };
+                        (label, diff)
+                    })
+                    .collect();
+                Ok::<_, ServiceError>(LabelsCompared {
+                    tenant,
+                    model,
+                    labels,
+                })
+            })
+            .buffered(COPY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        for LabelsCompared {
+            tenant,
+            model,
+            labels,
+        } in compared
+        {
+            let mut writes = Vec::new();
+            for (label, diff) in labels {
+                let what = || {
+                    format!(
+                        "the label of row {} of model '{model}' of tenant '{tenant}'",
+                        label.id
+                    )
+                };
+                let p = &mut run.checkpoint.progress;
+                tally(
+                    &mut p.labels,
+                    &mut p.conflicts,
+                    diff,
+                    run.request.replace,
+                    what,
+                );
+                if run.writes(diff) {
+                    writes.push(label);
+                }
+            }
+            for chunk in writes.chunks(MAX_LABELS_PER_WRITE) {
+                self.labels.put_labels(&tenant, &model, chunk).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The labels `tenant`'s `model` holds with the ids of `labels`, by id: the model's labels
+    /// from just below the least id to the greatest, page by page.
+    async fn stored_labels(
+        &self,
+        tenant: &Tenant,
+        model: &str,
+        labels: &[RowLabel],
+    ) -> Result<HashMap<String, RowLabel>, ServiceError> {
+        let wanted: HashSet<&str> = labels.iter().map(|l| l.id.as_str()).collect();
+        let (Some(least), Some(greatest)) = (wanted.iter().min(), wanted.iter().max()) else {
+            return Ok(HashMap::new());
+        };
+        // Every id from `least` on sorts after `least` without its last character.
+        let mut cursor = least.to_string();
+        cursor.pop();
+        let mut stored = HashMap::new();
+        loop {
+            let page = self
+                .labels
+                .list_labels(tenant, model, LABEL_READ_PAGE, Some(&cursor))
+                .await?;
+            let past = page
+                .labels
+                .last()
+                .is_none_or(|last| last.id.as_str() >= *greatest);
+            stored.extend(
+                page.labels
+                    .into_iter()
+                    .filter(|label| wanted.contains(label.id.as_str()))
+                    .map(|label| (label.id.clone(), label)),
+            );
+            match page.next_cursor {
+                Some(next) if !past => cursor = next,
+                _ => return Ok(stored),
+            }
+        }
     }
 
     async fn apply_versions(
@@ -941,6 +1080,14 @@ impl RestoreWorkflow {
             v.name
         )))
     }
+}
+
+/// One model's labels of the backup, each beside how the model's stored label of its id
+/// compares with it.
+struct LabelsCompared {
+    tenant: Tenant,
+    model: String,
+    labels: Vec<(RowLabel, Diff)>,
 }
 
 /// One series of the backup beside what the stores hold of it.

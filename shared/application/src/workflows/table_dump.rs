@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::domain::{ApiKey, Job, ModelVersion, SeriesRecord, Tenant};
+use crate::domain::{ApiKey, Job, ModelVersion, RowLabel, SeriesRecord, Tenant};
 use crate::ports::{BlobReader, BlobUpload, ObjectAdmin, StoreError, MIN_PART_BYTES};
 use crate::workflows::manifest::{ItemCounts, ManifestObject};
 use crate::workflows::upgrade::adopt;
@@ -63,6 +63,15 @@ pub enum TableItem {
         /// The record as it was read, naming the state the backup holds.
         record: SeriesRecord,
     },
+    /// A `T#{tenant}#LABELS#{model}` / `LABEL#{id}` labelled row.
+    Label {
+        /// The tenant owning the model (labels do not name it).
+        tenant: Tenant,
+        /// The model the row is labelled for.
+        model: String,
+        /// The label.
+        label: RowLabel,
+    },
 }
 
 impl TableItem {
@@ -74,6 +83,7 @@ impl TableItem {
             Self::Key(_) => counts.keys += 1,
             Self::Job(_) => counts.jobs += 1,
             Self::Series { .. } => counts.series += 1,
+            Self::Label { .. } => counts.labels += 1,
         }
     }
 }
@@ -340,6 +350,7 @@ mod tests {
                 rows: 10,
                 calibration_rows: 10,
                 duration_ms: 1,
+                labels: 0,
             },
             created_at: 5,
             source: None,
@@ -394,8 +405,21 @@ mod tests {
             }),
             TableItem::Key(key),
             TableItem::Series {
-                tenant: acme,
+                tenant: acme.clone(),
                 record: series,
+            },
+            TableItem::Label {
+                tenant: acme,
+                model: "payments".into(),
+                label: RowLabel {
+                    id: "ab".into(),
+                    features: vec!["a".into()],
+                    values: vec![-0.5],
+                    label: crate::domain::Verdict::Normal,
+                    job: Some("j1".into()),
+                    row: Some(2),
+                    created_at: 8,
+                },
             },
             TableItem::Job(job),
         ]
@@ -449,7 +473,7 @@ mod tests {
         let items = items();
         let bytes = encoded(&items);
         let (all, n) = read(bytes.clone(), entry(&bytes), 0).await.unwrap();
-        assert_eq!((all, n), (items.clone(), 5));
+        assert_eq!((all, n), (items.clone(), 6));
         let mut counts = ItemCounts::default();
         items.iter().for_each(|i| i.count_in(&mut counts));
         assert_eq!(
@@ -458,12 +482,13 @@ mod tests {
                 counts.versions,
                 counts.jobs,
                 counts.keys,
-                counts.series
+                counts.series,
+                counts.labels
             ),
-            (1, 1, 1, 1, 1)
+            (1, 1, 1, 1, 1, 1)
         );
         let (rest, n) = read(bytes.clone(), entry(&bytes), 3).await.unwrap();
-        assert_eq!((rest, n), (items[3..].to_vec(), 5));
+        assert_eq!((rest, n), (items[3..].to_vec(), 6));
     }
 
     #[tokio::test]

@@ -5,16 +5,21 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use detection::algorithm::{Algorithm, AlgorithmParams};
+use std::collections::HashMap;
+
 use detection::artifact;
+use detection::feedback::LabelledRows;
 use detection::model::{Model, ModelSpec};
 use detection::tabular::table_from_json_value;
 use detection::threshold::ThresholdRule;
 use detection::{Limits, Table};
+use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::checksum::sha256_hex;
 use crate::domain::ids::{new_job_id, now_millis};
+use crate::domain::label::MAX_MODEL_LABELS;
 use crate::domain::names::{artifact_key, validate_model_name};
 use crate::domain::owned_source::SourceRef;
 use crate::domain::{
@@ -22,7 +27,7 @@ use crate::domain::{
 };
 use crate::error::ServiceError;
 use crate::metrics;
-use crate::ports::{JobStore, ModelRegistry, ObjectMeta, ObjectStore, StoreError};
+use crate::ports::{JobStore, LabelStore, ModelRegistry, ObjectMeta, ObjectStore, StoreError};
 use crate::workflows::budgets::WorkBudgets;
 
 /// Most versions tried when concurrent trainers keep taking the next one.
@@ -150,6 +155,8 @@ pub struct TrainingInfo {
     pub rows: usize,
     /// Fit and encode time, in milliseconds.
     pub duration_ms: u64,
+    /// Labelled rows (feedback) the version learned from.
+    pub labels: usize,
 }
 
 /// The 201 body of `POST /api/v1/models`.
@@ -188,6 +195,7 @@ pub struct TrainWorkflow {
     limits: Limits,
     policy: JobPolicy,
     budgets: WorkBudgets,
+    labels: Option<Arc<dyn LabelStore>>,
 }
 
 impl TrainWorkflow {
@@ -205,7 +213,54 @@ impl TrainWorkflow {
             limits,
             policy: JobPolicy::default(),
             budgets: WorkBudgets::default(),
+            labels: None,
         }
+    }
+
+    /// The same workflow learning from the labelled rows in `labels` (feedback) whenever it
+    /// trains a model that has any.
+    pub fn with_labels(mut self, labels: Arc<dyn LabelStore>) -> Self {
+        self.labels = Some(labels);
+        self
+    }
+
+    /// The labelled rows of `tenant`'s model `name` that carry every one of `columns`, in that
+    /// order (labels of rows without one of them are left out): what its next version learns
+    /// from. `None` without a label store or labels.
+    pub(crate) async fn labelled_rows(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+        columns: &[String],
+    ) -> Result<Option<LabelledRows>, ServiceError> {
+        let Some(store) = &self.labels else {
+            return Ok(None);
+        };
+        let labels = store.model_labels(tenant, name, MAX_MODEL_LABELS).await?;
+        let mut values = Vec::with_capacity(labels.len() * columns.len());
+        let mut anomaly = Vec::with_capacity(labels.len());
+        for label in &labels {
+            let by_name: HashMap<&str, f64> = label
+                .features
+                .iter()
+                .map(String::as_str)
+                .zip(label.values.iter().copied())
+                .collect();
+            let row: Option<Vec<f64>> = columns
+                .iter()
+                .map(|c| by_name.get(c.as_str()).copied())
+                .collect();
+            if let Some(row) = row {
+                values.extend(row);
+                anomaly.push(label.label.is_anomaly());
+            }
+        }
+        if anomaly.is_empty() {
+            return Ok(None);
+        }
+        let x = Array2::from_shape_vec((anomaly.len(), columns.len()), values)
+            .map_err(|e| ServiceError::Internal(format!("labelled rows: {e}")))?;
+        Ok(Some(LabelledRows::new(x, anomaly)?))
     }
 
     /// The same workflow holding fits to `budgets`.
@@ -254,9 +309,14 @@ impl TrainWorkflow {
         let table = table_from_json_value(data, &self.limits)?;
         let started = Instant::now();
         let created_at = now_millis();
-        let spec = ModelSpec::new(params).threshold(rule);
+        let labelled = self
+            .labelled_rows(tenant, &request.name, table.columns())
+            .await?;
+        let spec = ModelSpec::new(params)
+            .threshold(rule)
+            .labels(labelled.as_ref().map_or(0, LabelledRows::len));
         self.check_request_fit(&spec, &table, tenant, &request.name)?;
-        let model = Model::fit(&spec, &table)?;
+        let model = Model::fit_with_labels(&spec, &table, labelled.as_ref())?;
         let job_id = new_job_id();
         let origin = Origin {
             source: None,
@@ -277,6 +337,7 @@ impl TrainWorkflow {
             training: TrainingInfo {
                 rows: item.training.rows,
                 duration_ms,
+                labels: item.training.labels,
             },
         })
     }
@@ -332,6 +393,7 @@ impl TrainWorkflow {
                 rows: model.training().rows,
                 calibration_rows: model.training().calibration_rows,
                 duration_ms,
+                labels: model.labels_used(),
             },
             created_at,
             source: origin.source,

@@ -139,12 +139,13 @@ pub fn query_text(request: &Request, name: &str) -> Result<Option<String>, Servi
     }
 }
 
-/// A whole-number query parameter: `None` when absent, a 400 naming it when not a number.
+/// A whole-number query parameter: `None` when absent, a 400 naming it when empty (`?limit=`)
+/// or not a number.
 pub fn query_number<T: std::str::FromStr>(
     request: &Request,
     name: &str,
 ) -> Result<Option<T>, ServiceError> {
-    query_param(request, name)
+    query_text(request, name)?
         .map(|raw| {
             raw.parse().map_err(|_| {
                 ServiceError::BadRequest(format!(
@@ -204,5 +205,19 @@ mod tests {
         assert_eq!(body_bytes(&request, 5).unwrap_err().status(), 413);
         assert_eq!(query_param(&request, "model").as_deref(), Some("payments"));
         assert_eq!(query_param(&request, "version"), None);
+    }
+
+    #[test]
+    fn when_a_number_parameter_is_blank_should_be_400_not_absent() {
+        let request = v2("/", "$default", None);
+        let blank = query_number::<usize>(&request, "version").unwrap_err();
+        assert_eq!((blank.status(), blank.code()), (400, "bad_request"));
+        assert_eq!(query_number::<usize>(&request, "limit").unwrap(), None);
+        assert_eq!(
+            query_number::<usize>(&request, "model")
+                .unwrap_err()
+                .status(),
+            400
+        );
     }
 }

@@ -7,7 +7,8 @@ use crate::budget::sizes::Size;
 use crate::detectors::params::check_between;
 use crate::error::DetectionError;
 
-/// Most members: four times the default; each member is a whole model to fit and to score.
+/// Most members: about five times the default; each member is a whole model to fit and to
+/// score.
 pub const MAX_MEMBERS: usize = 16;
 /// Most training rows scored to standardize each member: ten times the default, enough for
 /// a mean and a standard deviation to four digits.
@@ -43,7 +44,8 @@ impl MemberSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EnsembleParams {
-    /// The members; by default the combination that ranks best on the benchmark sets.
+    /// The members; by default [`default_members`]: three detectors of different kinds, chosen
+    /// on the benchmark sets.
     pub members: Vec<MemberSpec>,
     /// Seed for randomized members (member `i` gets `seed + i`) and for sampling.
     pub seed: u64,
@@ -54,16 +56,41 @@ pub struct EnsembleParams {
 impl Default for EnsembleParams {
     fn default() -> Self {
         Self {
-            members: vec![
-                MemberSpec::new(Algorithm::IsolationForest),
-                MemberSpec::new(Algorithm::Ecod),
-                MemberSpec::new(Algorithm::Hbos),
-                MemberSpec::new(Algorithm::Knn),
-            ],
+            members: default_members(),
             seed: 0,
             calibration_rows: 10_000,
         }
     }
+}
+
+/// The default members: one density-per-feature, one isolation and one distance detector,
+/// each with parameters that make it a sharper ranker of rare rows than its own default.
+///
+/// - HBOS with 100 bins and `alpha` 0.001: finer histograms, and a regulariser below the
+///   density of a single row in a bin, so the tails are told apart instead of being flattened
+///   to one score (its default, 10 bins and 0.1, is tuned for a stand-alone detector).
+/// - Isolation Forest whose trees each see half of the features: more diverse trees.
+/// - k-NN distance to the 50th neighbour: a smoother density estimate than the 10th.
+///
+/// Chosen on the 19 labelled ODDS and ADBench sets (`examples/accuracy.rs`) among few
+/// alternatives, all with equal weights and the same standardization: their z-scores averaged
+/// rank better than any single detector (10 seeds: mean ROC-AUC 0.891 against 0.871 for the
+/// best, Isolation Forest; mean PR-AUC 0.513 against 0.505).
+pub fn default_members() -> Vec<MemberSpec> {
+    vec![
+        MemberSpec {
+            algorithm: Algorithm::Hbos,
+            params: Some(serde_json::json!({"n_bins": 100, "alpha": 0.001})),
+        },
+        MemberSpec {
+            algorithm: Algorithm::IsolationForest,
+            params: Some(serde_json::json!({"max_features": 0.5})),
+        },
+        MemberSpec {
+            algorithm: Algorithm::Knn,
+            params: Some(serde_json::json!({"k": 50})),
+        },
+    ]
 }
 
 crate::detectors::params::setters!(EnsembleParams {

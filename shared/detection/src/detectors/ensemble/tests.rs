@@ -64,3 +64,31 @@ fn when_members_invalid_should_say_so() {
         .to_string()
         .contains("n_estimators"));
 }
+
+#[test]
+fn when_defaulted_should_hold_valid_members_of_different_kinds() {
+    let params = EnsembleParams::default();
+    assert_eq!(params.members, default_members());
+    for member in &params.members {
+        member.params().unwrap().check().unwrap();
+    }
+    let mut kinds: Vec<Algorithm> = params.members.iter().map(|m| m.algorithm).collect();
+    kinds.dedup();
+    assert_eq!(kinds.len(), params.members.len());
+    let model = Ensemble::params()
+        .seed(3)
+        .fit(blob_with_outlier().view())
+        .unwrap();
+    assert_eq!(
+        model.algorithms(),
+        vec![Algorithm::Hbos, Algorithm::IsolationForest, Algorithm::Knn]
+    );
+    let scores = model.score(blob_with_outlier().view());
+    let top = scores
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap()
+        .0;
+    assert_eq!(top, 42);
+}

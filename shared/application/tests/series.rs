@@ -6,12 +6,14 @@
 #![allow(clippy::restriction)] // test code: it may unwrap, expect, panic and index
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use application::cache::SeriesCache;
+use application::domain::SeriesRecord;
 use application::domain::Tenant;
-use application::ports::Stores;
+use application::ports::{SeriesPage, SeriesScanPage, SeriesStore, StoreError, Stores};
 use application::workflows::series::{NamedPoint, SeriesWorkflow};
+use async_trait::async_trait;
 use detection::series::{SeriesDetector, SeriesOrdering, SeriesParams};
 use fixtures::aws_env::{aws_stores, AwsEnv};
 use fixtures::local_env::{local_stores, LocalEnv};
@@ -174,6 +176,108 @@ async fn when_appends_race_on_moto_should_lose_no_point() {
         return;
     };
     concurrent_appends_lose_nothing(&env).await;
+}
+
+/// The real series store of a test, answering one read with a record captured earlier: the
+/// view of a writer that read the record just before another writer superseded it.
+struct StaleOnce {
+    inner: Arc<dyn SeriesStore>,
+    stale: Mutex<Option<SeriesRecord>>,
+}
+
+#[async_trait]
+impl SeriesStore for StaleOnce {
+    async fn series(
+        &self,
+        tenant: &Tenant,
+        name: &str,
+    ) -> Result<Option<SeriesRecord>, StoreError> {
+        if let Some(stale) = self.stale.lock().unwrap().take() {
+            return Ok(Some(stale));
+        }
+        self.inner.series(tenant, name).await
+    }
+
+    async fn put_series(&self, tenant: &Tenant, record: &SeriesRecord) -> Result<bool, StoreError> {
+        self.inner.put_series(tenant, record).await
+    }
+
+    async fn list_series(
+        &self,
+        tenant: &Tenant,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<SeriesPage, StoreError> {
+        self.inner.list_series(tenant, limit, cursor).await
+    }
+
+    async fn scan_series(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<SeriesScanPage, StoreError> {
+        self.inner.scan_series(cursor, limit).await
+    }
+
+    async fn restore_series(
+        &self,
+        tenant: &Tenant,
+        record: &SeriesRecord,
+    ) -> Result<bool, StoreError> {
+        self.inner.restore_series(tenant, record).await
+    }
+}
+
+async fn superseded_state_is_read_again(env: &Env) {
+    let first = env.workflow(0);
+    let stale = first
+        .append(&tenant(), "cpu", None, &points(0..10))
+        .await
+        .unwrap()
+        .record;
+    env.workflow(0)
+        .append(&tenant(), "cpu", None, &points(10..20))
+        .await
+        .unwrap();
+    assert!(
+        env.stores
+            .objects
+            .get(&stale.state_key)
+            .await
+            .unwrap()
+            .is_none(),
+        "the superseded state is gone"
+    );
+    let late = SeriesWorkflow::new(
+        env.stores.objects.clone(),
+        env.stores.admin.clone(),
+        Arc::new(StaleOnce {
+            inner: env.stores.series.clone(),
+            stale: Mutex::new(Some(stale)),
+        }),
+        Arc::new(SeriesCache::new(0)),
+    );
+    let outcome = late
+        .append(&tenant(), "cpu", None, &points(20..30))
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.record.sequence, outcome.record.points_seen),
+        (3, 30)
+    );
+}
+
+#[tokio::test]
+async fn when_a_writer_reads_a_record_just_superseded_on_the_local_store_should_start_over() {
+    superseded_state_is_read_again(&Env::local()).await;
+}
+
+#[tokio::test]
+async fn when_a_writer_reads_a_record_just_superseded_on_moto_should_start_over() {
+    let Some(env) = Env::moto().await else {
+        return;
+    };
+    superseded_state_is_read_again(&env).await;
 }
 
 /// The local store with the default tenant's series `cpu` of 10 points, and a warm workflow.

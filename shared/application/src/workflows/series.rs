@@ -237,23 +237,26 @@ impl SeriesWorkflow {
         self
     }
 
-    /// The detector `record` names: warm, or loaded from its stored state.
+    /// The detector `record` names: warm, or loaded from its stored state. `None` when the
+    /// state is gone, which happens when another writer superseded (and deleted) it after
+    /// `record` was read.
     async fn detector(
         &self,
         tenant: &Tenant,
         record: &SeriesRecord,
-    ) -> Result<SeriesDetector, ServiceError> {
+    ) -> Result<Option<SeriesDetector>, ServiceError> {
         if let Some(detector) = self.cache.get(tenant, &record.name, &record.state_key) {
-            return Ok(detector);
+            return Ok(Some(detector));
         }
         let corrupted = |reason: String| {
             ServiceError::Internal(format!("series '{}' state: {reason}", record.name))
         };
-        let object = match self.objects.get(&record.state_key).await {
+        let Some(object) = (match self.objects.get(&record.state_key).await {
             Err(StoreError::Corrupted(reason)) => return Err(corrupted(reason)),
             other => other?,
-        }
-        .ok_or_else(|| corrupted(format!("'{}' is missing", record.state_key)))?;
+        }) else {
+            return Ok(None);
+        };
         let detector = decode_state(&object.bytes).map_err(|e| corrupted(e.to_string()))?;
         self.cache.insert(
             tenant,
@@ -262,19 +265,41 @@ impl SeriesWorkflow {
             detector.clone(),
             object.bytes.len(),
         );
-        Ok(detector)
+        Ok(Some(detector))
+    }
+
+    /// The detector of `record`, or `None` when the record moved on since it was read (its
+    /// state was superseded: the caller starts over); a state missing under a record that did
+    /// not move is corruption.
+    async fn current_detector(
+        &self,
+        tenant: &Tenant,
+        record: &SeriesRecord,
+    ) -> Result<Option<SeriesDetector>, ServiceError> {
+        if let Some(detector) = self.detector(tenant, record).await? {
+            return Ok(Some(detector));
+        }
+        let now = self.series.series(tenant, &record.name).await?;
+        if now.is_some_and(|now| now.state_key == record.state_key) {
+            return Err(ServiceError::Internal(format!(
+                "series '{}' state: '{}' is missing",
+                record.name, record.state_key
+            )));
+        }
+        Ok(None)
     }
 
     /// Reads `name`'s record and detector for an append of `points` (a new series is created
     /// with `params`, or the defaults, and the first point's value names), refusing, before any
-    /// work, another configuration than the stored one and work over the budget.
+    /// work, another configuration than the stored one and work over the budget. `None` when
+    /// another writer moved the series while it was read (the caller starts over).
     async fn load(
         &self,
         tenant: &Tenant,
         name: &str,
         params: Option<&SeriesParams>,
         points: &[NamedPoint],
-    ) -> Result<LoadedSeries, ServiceError> {
+    ) -> Result<Option<LoadedSeries>, ServiceError> {
         match self.series.series(tenant, name).await? {
             Some(record) => {
                 if params.is_some_and(|p| *p != record.params) {
@@ -284,12 +309,14 @@ impl SeriesWorkflow {
                 }
                 let settings = record.params.clone().check(record.values.len())?;
                 admit_work(&settings, points.len(), &self.budget)?;
-                let detector = self.detector(tenant, &record).await?;
-                Ok(LoadedSeries {
+                let Some(detector) = self.current_detector(tenant, &record).await? else {
+                    return Ok(None);
+                };
+                Ok(Some(LoadedSeries {
                     record,
                     detector,
                     created: false,
-                })
+                }))
             }
             None => {
                 let params = params.cloned().unwrap_or_default();
@@ -297,7 +324,7 @@ impl SeriesWorkflow {
                 let settings = params.clone().check(names.len())?;
                 admit_work(&settings, points.len(), &self.budget)?;
                 let now = now_millis();
-                Ok(LoadedSeries {
+                Ok(Some(LoadedSeries {
                     detector: SeriesDetector::new(settings)?,
                     record: SeriesRecord {
                         name: name.to_owned(),
@@ -312,7 +339,7 @@ impl SeriesWorkflow {
                         recent_anomalies: Vec::new(),
                     },
                     created: true,
-                })
+                }))
             }
         }
     }
@@ -401,7 +428,9 @@ impl SeriesWorkflow {
         validate_series_name(name)?;
         check_points(points)?;
         for _ in 0..MAX_ATTEMPTS {
-            let mut loaded = self.load(tenant, name, params.as_ref(), points).await?;
+            let Some(mut loaded) = self.load(tenant, name, params.as_ref(), points).await? else {
+                continue;
+            };
             let values = ordered(points, &loaded.record.values)?;
             let verdicts = judge(&mut loaded.detector, points, &values)?;
             if let Some(outcome) = self
@@ -427,7 +456,9 @@ impl SeriesWorkflow {
         validate_series_name(name)?;
         check_points(points)?;
         for _ in 0..MAX_ATTEMPTS {
-            let mut loaded = self.load(tenant, name, None, points).await?;
+            let Some(mut loaded) = self.load(tenant, name, None, points).await? else {
+                continue;
+            };
             let mut sorted = DeliveredAppend::default();
             let mut kept = Vec::new();
             let mut values = Vec::new();
